@@ -1,0 +1,86 @@
+//! trove-core: the index, the tag model, the query language and every operation.
+//!
+//! Policy: this crate never talks to the user (no printing, no exiting, no environment
+//! lookups). Paths and settings come in as arguments; results and warnings go out as values.
+//! Every mutation goes through [`ops`] in one transaction, so the CLI, a daemon and a web
+//! server share a single writer path.
+
+#![forbid(unsafe_code)]
+
+pub mod hash;
+pub mod model;
+pub mod ops;
+pub mod paths;
+pub mod query;
+pub mod store;
+
+pub use model::{FileId, FileRecord, FileState, Hash, PoolId, Source, Stat, Tag, TagId, TagName};
+pub use store::{Index, OpenMode};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in trove-core. Paths live in fields, not in strings.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("index error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{}: the disk is full; nothing from this command was stored and the index is intact", path.display())]
+    DiskFull { path: PathBuf },
+    #[error("{}: no index here yet", path.display())]
+    NoIndex { path: PathBuf },
+    #[error("{}: not a trove index", path.display())]
+    NotAnIndex { path: PathBuf },
+    #[error(
+        "{}: written by a newer trove (schema version {found}; this trove knows up to {supported}); left untouched",
+        path.display()
+    )]
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    #[error("{name:?}: {reason}")]
+    BadTagName { name: String, reason: &'static str },
+    #[error("{0:?}: not a source (expected manual, rule:NAME, import:TOOL or api:CLIENT)")]
+    BadSource(String),
+    #[error("{0}: no such tag")]
+    UnknownTag(String),
+    #[error("{name}: the name already belongs to the tag {owner}")]
+    NameTaken { name: String, owner: String },
+    #[error("{child} ⇒ {parent} would make a cycle ({parent} already implies {child})")]
+    ImplicationCycle { child: String, parent: String },
+    #[error("{name}: carried by {files} file(s); pass --force to delete it and those links")]
+    TagInUse { name: String, files: u64 },
+    #[error("{0}")]
+    Query(#[from] query::ParseError),
+    #[error("{0}")]
+    QueryMeaning(String),
+    #[error("{}: not in the index", .0.display())]
+    NotIndexed(PathBuf),
+    #[error("{}: is a directory (use -r)", .0.display())]
+    IsDirectory(PathBuf),
+    #[error("{}: not a regular file ({kind})", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{}: changed while it was being read; try again", .0.display())]
+    ChangedWhileHashing(PathBuf),
+    #[error("{0}: no such pool")]
+    UnknownPool(String),
+    #[error("{0}: a pool with this title exists")]
+    PoolExists(String),
+    #[error("{}: already exists (use --force to replace it)", .0.display())]
+    DestinationExists(PathBuf),
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("{}: cannot move a directory into itself", .0.display())]
+    IntoItself(PathBuf),
+    #[error("{}: the copy does not match the original; the original was kept", .0.display())]
+    CopyMismatch(PathBuf),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

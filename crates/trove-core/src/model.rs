@@ -1,0 +1,264 @@
+//! The vocabulary types: ids, file records, tag names and sources.
+
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::Error;
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub i64);
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { self.0.fmt(f) }
+        }
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> { self.0.to_sql() }
+        }
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                i64::column_result(v).map($name)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The stable id of a file record. Tags hang off it; it survives renames and edits.
+    FileId
+);
+id_type!(
+    /// The stable id of a tag, local to one index (see [`Tag::uid`] for the shareable one).
+    TagId
+);
+id_type!(
+    /// A pool's id.
+    PoolId
+);
+
+/// Whether the file a record describes is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    Present,
+    /// Gone from disk; the record and its tags are kept and `missing` finds it.
+    Missing,
+}
+
+impl FileState {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            FileState::Present => 0,
+            FileState::Missing => 1,
+        }
+    }
+
+    pub(crate) fn from_code(c: i64) -> Self {
+        if c == 1 { FileState::Missing } else { FileState::Present }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileState::Present => "present",
+            FileState::Missing => "missing",
+        }
+    }
+}
+
+/// A content hash: plain BLAKE3, so `b3sum` prints the same hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", self.to_hex())
+    }
+}
+
+/// What was seen on disk for a file: the observation a record stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub device: u64,
+    pub inode: u64,
+}
+
+impl Stat {
+    pub fn from_metadata(m: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            size: m.size(),
+            mtime_ns: m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec()),
+            device: m.dev(),
+            inode: m.ino(),
+        }
+    }
+}
+
+/// One indexed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub path: PathBuf,
+    pub stat: Stat,
+    pub hash: Hash,
+    pub state: FileState,
+    /// Seconds since the epoch.
+    pub added_at: i64,
+    pub verified_at: i64,
+}
+
+impl FileRecord {
+    pub fn path_bytes(&self) -> &[u8] {
+        self.path.as_os_str().as_bytes()
+    }
+}
+
+/// A tag with its names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub id: TagId,
+    /// 32 random bytes, shareable between libraries.
+    pub uid: [u8; 32],
+    pub name: String,
+    pub aliases: Vec<TagName>,
+}
+
+impl Tag {
+    pub fn uid_hex(&self) -> String {
+        self.uid.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// One name of a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagName {
+    pub name: String,
+    pub lang: Option<String>,
+    pub primary: bool,
+}
+
+/// Who put a tag on a file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    Manual,
+    Rule(String),
+    Import(String),
+    Api(String),
+}
+
+impl Source {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Manual => "manual",
+            Source::Rule(_) => "rule",
+            Source::Import(_) => "import",
+            Source::Api(_) => "api",
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Source::Manual => "",
+            Source::Rule(n) | Source::Import(n) | Source::Api(n) => n,
+        }
+    }
+
+    pub(crate) fn from_parts(kind: &str, name: &str) -> Self {
+        match kind {
+            "rule" => Source::Rule(name.to_string()),
+            "import" => Source::Import(name.to_string()),
+            "api" => Source::Api(name.to_string()),
+            _ => Source::Manual,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Manual => f.write_str("manual"),
+            s => write!(f, "{}:{}", s.kind(), s.name()),
+        }
+    }
+}
+
+impl std::str::FromStr for Source {
+    type Err = Error;
+
+    /// `manual`, `rule:NAME`, `import:TOOL`, `api:CLIENT`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = || Error::BadSource(s.to_string());
+        if s == "manual" {
+            return Ok(Source::Manual);
+        }
+        let (kind, name) = s.split_once(':').ok_or_else(bad)?;
+        if name.trim().is_empty() {
+            return Err(bad());
+        }
+        match kind {
+            "rule" | "import" | "api" => Ok(Source::from_parts(kind, name.trim())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// NFC-normalises and trims a name; never fails (the parser uses this).
+pub fn normalize_name_lossy(s: &str) -> String {
+    s.nfc().collect::<String>().trim().to_string()
+}
+
+/// Checks and normalises a tag name typed by a user: NFC, trimmed, not empty, no control
+/// characters.
+pub fn normalize_tag_name(s: &str) -> Result<String, Error> {
+    let n = normalize_name_lossy(s);
+    if n.is_empty() {
+        return Err(Error::BadTagName { name: s.to_string(), reason: "a tag name cannot be empty" });
+    }
+    if n.chars().any(char::is_control) {
+        return Err(Error::BadTagName { name: s.to_string(), reason: "a tag name cannot hold control characters" });
+    }
+    Ok(n)
+}
+
+/// The matching key of a normalised name: case-insensitive.
+pub fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// The `ns:value` split of a folded name, and the value as a number when it is one.
+pub(crate) fn split_namespace(folded: &str) -> (Option<&str>, Option<&str>, Option<f64>) {
+    match folded.split_once(':') {
+        Some((ns, val)) if !ns.is_empty() && !val.is_empty() => {
+            let num = val.parse::<f64>().ok().filter(|f| f.is_finite());
+            (Some(ns), Some(val), num)
+        }
+        _ => (None, None, None),
+    }
+}
+
+/// Lower-cased extension of a path's last component, if any.
+pub(crate) fn extension_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.as_bytes();
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    if dot == 0 || dot + 1 == name.len() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&name[dot + 1..]).to_lowercase())
+}
+
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,165 @@
+//! `check`: is the index sound, and does it still describe the disk?
+//!
+//! Reports: SQLite's `integrity_check`; records whose file is gone (missing); files whose
+//! size, mtime or inode changed (re-hashed); with `full`, files whose bytes changed behind
+//! an unchanged size and mtime; missing records whose file is back. `repair` applies each
+//! certain fix in its own small transaction and never removes a tag or a record: a gone file
+//! becomes *missing* (still tagged, still findable with `missing`), a changed file gets its
+//! new hash. What it cannot decide (a different file now sits where a missing one was) it
+//! lists and leaves alone.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::hash::{hash_file, kind_of};
+use crate::model::{FileRecord, FileState, Hash, Stat, now_unix};
+use crate::ops::Progress;
+use crate::store::files;
+use crate::{Error, Index, Result};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Re-hash every file, not only those whose size or mtime changed.
+    pub full: bool,
+    /// Apply the certain fixes.
+    pub repair: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The file is gone from disk.
+    Missing,
+    /// Size, mtime or inode changed; `hash_changed` says whether the bytes did.
+    Changed { old: Stat, new: Stat, hash_changed: bool },
+    /// Same size and mtime, different bytes (found by `full`).
+    Corrupt { new_hash: Hash },
+    /// A missing record's file is back with the same content.
+    Reappeared,
+    /// Something is at the path but it cannot be decided what to do.
+    Undecided(String),
+    /// The file could not be read.
+    Unreadable(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub record: FileRecord,
+    pub problem: Problem,
+    /// Whether `repair` fixed it.
+    pub repaired: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// `None` when SQLite's integrity check passed.
+    pub integrity: Option<Vec<String>>,
+    pub checked: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// Problems that remain after this run (all of them without `repair`).
+    pub fn outstanding(&self) -> usize {
+        self.findings.iter().filter(|f| !f.repaired).count() + usize::from(self.integrity.is_some())
+    }
+}
+
+fn examine(rec: &FileRecord, full: bool) -> Option<Problem> {
+    let meta = match std::fs::symlink_metadata(&rec.path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return (rec.state == FileState::Present).then_some(Problem::Missing);
+        }
+        Err(e) => return Some(Problem::Unreadable(e.to_string())),
+    };
+    if !meta.file_type().is_file() {
+        let kind = kind_of(&meta.file_type());
+        return Some(Problem::Undecided(format!("the path now holds a {kind}")));
+    }
+    let now = Stat::from_metadata(&meta);
+    if rec.state == FileState::Missing {
+        return Some(match hash_file(&rec.path) {
+            Ok((_, h)) if h == rec.hash => Problem::Reappeared,
+            Ok(_) => Problem::Undecided("a file with other content now sits at this missing file's path".into()),
+            Err(e) => Problem::Unreadable(e.to_string()),
+        });
+    }
+    if now != rec.stat {
+        return Some(match hash_file(&rec.path) {
+            Ok((new, h)) => Problem::Changed { old: rec.stat, new, hash_changed: h != rec.hash },
+            Err(e) => Problem::Unreadable(e.to_string()),
+        });
+    }
+    if full {
+        return match hash_file(&rec.path) {
+            Ok((_, h)) if h != rec.hash => Some(Problem::Corrupt { new_hash: h }),
+            Ok(_) => None,
+            Err(e) => Some(Problem::Unreadable(e.to_string())),
+        };
+    }
+    None
+}
+
+fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
+    let id = f.record.id;
+    let path: PathBuf = f.record.path.clone();
+    let now = now_unix();
+    match &f.problem {
+        Problem::Missing => index.write(|tx| {
+            files::set_state(tx, id, FileState::Missing)?;
+            Ok(true)
+        }),
+        Problem::Changed { .. } | Problem::Corrupt { .. } => {
+            // Re-read now: the file may have changed again since it was examined.
+            let (stat, hash) = hash_file(&path)?;
+            index.write(|tx| {
+                files::update_observation(tx, id, &stat, &hash, now)?;
+                Ok(true)
+            })
+        }
+        Problem::Reappeared => {
+            let (stat, hash) = hash_file(&path)?;
+            index.write(|tx| {
+                if files::live_by_path(tx, &path)?.is_some() {
+                    return Ok(false);
+                }
+                files::update_observation(tx, id, &stat, &hash, now)?;
+                Ok(true)
+            })
+        }
+        Problem::Undecided(_) | Problem::Unreadable(_) => Ok(false),
+    }
+}
+
+pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
+    let mut report = CheckReport { integrity: index.integrity_problems()?, ..CheckReport::default() };
+    let mut records = Vec::new();
+    files::for_each(index.conn(), |r| {
+        records.push(r);
+        Ok(())
+    })?;
+    report.checked = records.len() as u64;
+    progress.begin("checking", Some(records.len() as u64));
+    let mut findings: Vec<Finding> = records
+        .par_iter()
+        .filter_map(|r| {
+            let p = examine(r, opts.full);
+            progress.advance(1);
+            p.map(|problem| Finding { record: r.clone(), problem, repaired: false })
+        })
+        .collect();
+    progress.finish();
+    findings.sort_by(|a, b| a.record.path.cmp(&b.record.path));
+    if opts.repair {
+        for f in &mut findings {
+            match repair_one(index, f) {
+                Ok(done) => f.repaired = done,
+                Err(Error::DiskFull { path }) => return Err(Error::DiskFull { path }),
+                Err(e) => f.problem = Problem::Unreadable(e.to_string()),
+            }
+        }
+    }
+    report.findings = findings;
+    Ok(report)
+}

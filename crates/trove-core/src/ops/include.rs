@@ -1,0 +1,326 @@
+//! `include`: walk paths, hash what is new or changed (in parallel), store records, apply tags.
+//!
+//! Policy: an unchanged file (same size, mtime, device and inode as its record) costs one
+//! `stat`, never a read. Recursive walks never follow symlinks and never open special files;
+//! they count what they skipped. One bad file is reported and the run goes on. Writes are
+//! committed in batches, so a run killed halfway keeps every batch it finished and reports
+//! nothing it did not store.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::hash::{hash_file, kind_of};
+use crate::model::{FileId, Hash, Source, Stat, normalize_tag_name, now_unix};
+use crate::ops::Progress;
+use crate::store::{files, links, tags};
+use crate::{Error, Index, Result};
+
+/// How many files one write transaction stores.
+const BATCH: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct IncludeOptions {
+    pub recursive: bool,
+    /// Tag names to apply to every included file (created when new).
+    pub tags: Vec<String>,
+    pub dry_run: bool,
+    pub source: Source,
+}
+
+impl Default for IncludeOptions {
+    fn default() -> Self {
+        IncludeOptions { recursive: false, tags: Vec::new(), dry_run: false, source: Source::Manual }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// New record.
+    Added,
+    /// Known record whose content or place on disk changed: re-hashed, tags kept.
+    Updated,
+    /// Known and unchanged: only `stat`ed.
+    Unchanged,
+}
+
+#[derive(Debug, Default)]
+pub struct IncludeReport {
+    /// Every file handled, with its record id (`None` in a dry run for new files).
+    pub files: Vec<(PathBuf, Option<FileId>, Outcome)>,
+    pub skipped_symlinks: u64,
+    pub skipped_special: u64,
+    /// New links made (a tag the file already had from this source is not counted).
+    pub links_added: u64,
+    /// Tags that did not exist and were created.
+    pub tags_created: Vec<String>,
+    pub failed: Vec<Error>,
+}
+
+impl IncludeReport {
+    pub fn count(&self, o: Outcome) -> usize {
+        self.files.iter().filter(|f| f.2 == o).count()
+    }
+}
+
+/// A file found by the walk, with the metadata the walk saw.
+struct Candidate {
+    path: PathBuf,
+    stat: Stat,
+}
+
+/// Expands `paths` (absolute) into regular files.
+fn collect(paths: &[PathBuf], recursive: bool, report: &mut IncludeReport) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = match std::fs::symlink_metadata(p) {
+            Ok(m) => m,
+            Err(e) => {
+                report.failed.push(Error::io(p, e));
+                continue;
+            }
+        };
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            // Named explicitly: follow it to its target, which is what gets indexed.
+            match std::fs::canonicalize(p) {
+                Ok(target) => {
+                    let sub = collect(&[target], recursive, report);
+                    out.extend(sub);
+                }
+                Err(e) => report.failed.push(Error::io(p, e)),
+            }
+            continue;
+        }
+        if ft.is_file() {
+            out.push(Candidate { path: p.clone(), stat: Stat::from_metadata(&meta) });
+            continue;
+        }
+        if !ft.is_dir() {
+            report.failed.push(Error::NotRegular { path: p.clone(), kind: kind_of(&ft) });
+            continue;
+        }
+        if !recursive {
+            report.failed.push(Error::IsDirectory(p.clone()));
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(p).follow_links(false).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e.path().map_or_else(|| p.clone(), Path::to_path_buf);
+                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+                    report.failed.push(Error::io(path, io));
+                    continue;
+                }
+            };
+            let ft = entry.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            if ft.is_symlink() {
+                report.skipped_symlinks += 1;
+                continue;
+            }
+            if !ft.is_file() {
+                report.skipped_special += 1;
+                continue;
+            }
+            match entry.metadata() {
+                Ok(m) => out.push(Candidate { path: entry.into_path(), stat: Stat::from_metadata(&m) }),
+                Err(e) => {
+                    let path = entry.path().to_path_buf();
+                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("metadata"));
+                    report.failed.push(Error::io(path, io));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Normalises tag names up front, so a bad name fails before anything is touched.
+pub(crate) fn check_tag_names(names: &[String]) -> Result<Vec<String>> {
+    names.iter().map(|n| normalize_tag_name(n)).collect()
+}
+
+/// Finds or creates each tag; returns ids and the names that were created.
+pub(crate) fn ensure_tags(c: &rusqlite::Connection, names: &[String], now: i64) -> Result<(Vec<crate::TagId>, Vec<String>)> {
+    let mut ids = Vec::new();
+    let mut created = Vec::new();
+    for n in names {
+        match tags::by_name(c, n)? {
+            Some(id) => ids.push(id),
+            None => {
+                ids.push(tags::create(c, n, now)?);
+                created.push(n.clone());
+            }
+        }
+    }
+    Ok((ids, created))
+}
+
+enum Plan {
+    Unchanged(FileId),
+    /// Needs hashing; `Some(id)` when a record exists.
+    Hash(Option<FileId>),
+}
+
+/// Includes `paths` (absolute; see [`crate::paths::resolve`]).
+pub fn include(index: &mut Index, paths: &[PathBuf], opts: &IncludeOptions, progress: &dyn Progress) -> Result<IncludeReport> {
+    let tag_names = check_tag_names(&opts.tags)?;
+    let mut report = IncludeReport::default();
+    progress.begin("scanning", None);
+    let candidates = collect(paths, opts.recursive, &mut report);
+    progress.finish();
+
+    // Classify against the index: a read, no lock held.
+    let mut plans = Vec::with_capacity(candidates.len());
+    {
+        let c = index.conn();
+        for cand in &candidates {
+            let plan = match files::live_by_path(c, &cand.path)? {
+                Some(rec) if rec.stat == cand.stat => Plan::Unchanged(rec.id),
+                Some(rec) => Plan::Hash(Some(rec.id)),
+                None => Plan::Hash(None),
+            };
+            plans.push(plan);
+        }
+    }
+    let to_hash: Vec<usize> = plans.iter().enumerate().filter(|(_, p)| matches!(p, Plan::Hash(_))).map(|(i, _)| i).collect();
+    let total_bytes: u64 = to_hash.iter().map(|&i| candidates[i].stat.size).sum();
+    progress.begin("hashing", Some(total_bytes));
+
+    let now = now_unix();
+    let mut pending: Vec<(usize, Result<(Stat, Hash)>)> = Vec::new();
+    let mut tag_ids: Option<Vec<crate::TagId>> = None;
+    // Hash in chunks so results reach the index while hashing goes on, and a kill loses at
+    // most one chunk of work.
+    for chunk in to_hash.chunks(BATCH) {
+        let hashed: Vec<(usize, Result<(Stat, Hash)>)> = chunk
+            .par_iter()
+            .map(|&i| {
+                let r = hash_file(&candidates[i].path);
+                progress.advance(candidates[i].stat.size);
+                (i, r)
+            })
+            .collect();
+        pending.extend(hashed);
+        if !opts.dry_run {
+            store_batch(index, &candidates, &plans, &mut pending, &tag_names, &mut tag_ids, opts, now, &mut report)?;
+        }
+    }
+    progress.finish();
+    if opts.dry_run {
+        for (i, r) in pending.drain(..) {
+            match r {
+                Ok(_) => {
+                    let outcome = if matches!(plans[i], Plan::Hash(Some(_))) { Outcome::Updated } else { Outcome::Added };
+                    report.files.push((candidates[i].path.clone(), None, outcome));
+                }
+                Err(e) => report.failed.push(e),
+            }
+        }
+        for (i, p) in plans.iter().enumerate() {
+            if let Plan::Unchanged(id) = p {
+                report.files.push((candidates[i].path.clone(), Some(*id), Outcome::Unchanged));
+            }
+        }
+        for n in &tag_names {
+            if tags::by_name(index.conn(), n)?.is_none() {
+                report.tags_created.push(n.clone());
+            }
+        }
+        return Ok(report);
+    }
+    // Unchanged files still get the tags (and a fresh `verified_at`).
+    let unchanged: Vec<(usize, FileId)> =
+        plans.iter().enumerate().filter_map(|(i, p)| if let Plan::Unchanged(id) = p { Some((i, *id)) } else { None }).collect();
+    for chunk in unchanged.chunks(BATCH * 8) {
+        let known = tag_ids.clone();
+        let (ids, created, added) = index.write(|tx| {
+            let (ids, created) = match known {
+                Some(ids) => (ids, Vec::new()),
+                None => ensure_tags(tx, &tag_names, now)?,
+            };
+            let src = links::source_id(tx, &opts.source)?;
+            let mut added = 0;
+            for (_, id) in chunk {
+                files::touch_verified(tx, *id, now)?;
+                for t in &ids {
+                    added += u64::from(links::link(tx, *id, *t, src, now)?);
+                }
+            }
+            Ok((ids, created, added))
+        })?;
+        tag_ids = Some(ids);
+        report.tags_created.extend(created);
+        report.links_added += added;
+        for (i, id) in chunk {
+            report.files.push((candidates[*i].path.clone(), Some(*id), Outcome::Unchanged));
+        }
+    }
+    report.files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments, reason = "one internal call site; a struct would only rename the list")]
+fn store_batch(
+    index: &mut Index,
+    candidates: &[Candidate],
+    plans: &[Plan],
+    pending: &mut Vec<(usize, Result<(Stat, Hash)>)>,
+    tag_names: &[String],
+    tag_ids: &mut Option<Vec<crate::TagId>>,
+    opts: &IncludeOptions,
+    now: i64,
+    report: &mut IncludeReport,
+) -> Result<()> {
+    let batch: Vec<(usize, Result<(Stat, Hash)>)> = std::mem::take(pending);
+    let mut ok = Vec::new();
+    for (i, r) in batch {
+        match r {
+            Ok(v) => ok.push((i, v)),
+            Err(e) => report.failed.push(e),
+        }
+    }
+    if ok.is_empty() {
+        return Ok(());
+    }
+    let known = tag_ids.clone();
+    let (done, created, added, ids) = index.write(|tx| {
+        let (ids, created) = match known {
+            Some(ids) => (ids, Vec::new()),
+            None => ensure_tags(tx, tag_names, now)?,
+        };
+        let src = links::source_id(tx, &opts.source)?;
+        let mut done = Vec::new();
+        let mut added = 0;
+        for (i, (stat, hash)) in &ok {
+            let path = &candidates[*i].path;
+            // Re-check under the write lock: another writer may have added it meanwhile.
+            let existing = match plans[*i] {
+                Plan::Hash(Some(id)) => Some(id),
+                _ => files::live_by_path(tx, path)?.map(|r| r.id),
+            };
+            let (id, outcome) = match existing {
+                Some(id) => {
+                    files::update_observation(tx, id, stat, hash, now)?;
+                    (id, Outcome::Updated)
+                }
+                None => (files::insert(tx, path, stat, hash, now)?, Outcome::Added),
+            };
+            for t in &ids {
+                added += u64::from(links::link(tx, id, *t, src, now)?);
+            }
+            done.push((path.clone(), Some(id), outcome));
+        }
+        Ok((done, created, added, ids))
+    })?;
+    *tag_ids = Some(ids);
+    report.files.extend(done);
+    report.tags_created.extend(created);
+    report.links_added += added;
+    Ok(())
+}

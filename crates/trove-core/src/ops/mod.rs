@@ -1,0 +1,25 @@
+//! Operations: the one writer path. The CLI (and later the daemon and web server) call these;
+//! each mutation runs in a transaction through [`Index::write`](crate::Index::write) and
+//! records provenance.
+
+pub mod check;
+pub mod find;
+pub mod include;
+pub mod mv;
+pub mod pools;
+pub mod remove;
+pub mod tagging;
+pub mod tags;
+
+/// Receives progress from long operations. The CLI draws a bar; tests ignore it.
+pub trait Progress: Sync {
+    /// A phase begins; `total` items when known.
+    fn begin(&self, _phase: &str, _total: Option<u64>) {}
+    /// `n` more items done.
+    fn advance(&self, _n: u64) {}
+    fn finish(&self) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+impl Progress for NoProgress {}

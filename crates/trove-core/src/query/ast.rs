@@ -1,0 +1,331 @@
+//! The query syntax tree and its canonical printer.
+//!
+//! The printer is the inverse of the parser: `parse(print(q)) == q` for every tree the
+//! parser can produce (a property test pins this). Printing therefore quotes any name that
+//! the parser would otherwise read as a keyword, an operator or a predicate.
+
+use std::fmt;
+
+/// A boolean query over files.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// Every operand holds. An empty `And` matches every file.
+    And(Vec<Expr>),
+    /// At least one operand holds.
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    /// A tag (or, with wildcards, every tag whose name matches), implications expanded.
+    Tag(NamePattern),
+    /// `ns>value`: a tag in namespace `ns` whose value compares so.
+    Compare { ns: String, op: CmpOp, value: String },
+    Pred(Predicate),
+    Modifier(Modifier),
+}
+
+/// A tag name that may contain `*` wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern {
+    pub parts: Vec<NamePart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamePart {
+    Literal(String),
+    /// `*`: any run of characters, including none.
+    Star,
+}
+
+impl NamePattern {
+    pub fn literal(s: impl Into<String>) -> Self {
+        NamePattern { parts: vec![NamePart::Literal(s.into())] }
+    }
+
+    pub fn has_wildcard(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, NamePart::Star))
+    }
+
+    /// The pattern with literal parts joined, `*` kept as `*` (for messages).
+    pub fn display(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                NamePart::Literal(s) => s.as_str(),
+                NamePart::Star => "*",
+            })
+            .collect()
+    }
+
+    /// Merges adjacent literals and drops empty ones, so equal patterns compare equal.
+    pub(crate) fn normalized(parts: Vec<NamePart>) -> Self {
+        let mut out: Vec<NamePart> = Vec::new();
+        for p in parts {
+            match (out.last_mut(), p) {
+                (_, NamePart::Literal(s)) if s.is_empty() => {}
+                (Some(NamePart::Literal(prev)), NamePart::Literal(s)) => prev.push_str(&s),
+                (Some(NamePart::Star), NamePart::Star) => {}
+                (_, p) => out.push(p),
+            }
+        }
+        NamePattern { parts: out }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+impl CmpOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Eq => ":",
+        }
+    }
+
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Eq => "=",
+        }
+    }
+}
+
+/// A predicate on the file record rather than on its tags.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predicate {
+    /// `path:GLOB`
+    Path(String),
+    /// `ext:flac`, case-insensitive
+    Ext(String),
+    /// `size>10M` (bytes)
+    Size(CmpOp, u64),
+    /// `mtime>2024-01-01`: compares the modification time with a moment
+    MtimeAt(CmpOp, DateSpec),
+    /// `mtime<30d`: compares the file's *age*; `mtime<30d` = modified within 30 days
+    MtimeAge(CmpOp, Duration),
+    /// `tags:0`, `tags>5`: number of distinct tags linked directly
+    TagCount(CmpOp, u64),
+    /// `hash:HEXPREFIX`, at least 8 hex digits, lower case
+    Hash(String),
+    /// `pool:TITLE`
+    Pool(String),
+    /// `missing`: the file is gone from disk (its record and tags are kept)
+    Missing,
+}
+
+/// A calendar date or date-time as typed: `2024-01-01`, `2024-01-01T10:00:00`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateSpec {
+    pub text: String,
+    /// Seconds since the epoch, UTC.
+    pub unix: i64,
+}
+
+/// A span typed with a unit: `30d`, `2w`, `6h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration {
+    pub amount: u64,
+    pub unit: char,
+}
+
+impl Duration {
+    pub fn seconds(self) -> i64 {
+        let per: u64 = match self.unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            'y' => 365 * 86_400,
+            _ => 1,
+        };
+        i64::try_from(self.amount.saturating_mul(per)).unwrap_or(i64::MAX)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modifier {
+    Sort { key: SortKey, reverse: bool },
+    Limit(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Path,
+    Mtime,
+    Size,
+    Random,
+}
+
+impl SortKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Path => "path",
+            SortKey::Mtime => "mtime",
+            SortKey::Size => "size",
+            SortKey::Random => "random",
+        }
+    }
+}
+
+/// Words that start a predicate or modifier. A tag with such a name is written
+/// `tag:NAME` or quoted as a whole.
+pub const RESERVED: &[&str] =
+    &["path", "ext", "size", "mtime", "tags", "hash", "pool", "missing", "sort", "limit", "tag"];
+
+/// Words that are operators when they stand alone.
+pub const OPERATOR_WORDS: &[&str] = &["and", "or", "not"];
+
+fn needs_quotes(s: &str) -> bool {
+    s.is_empty()
+        || s.starts_with('-')
+        || s.chars().any(|c| {
+            c.is_whitespace() || matches!(c, '"' | '\\' | '(' | ')' | '|' | '<' | '>' | ':' | '*')
+        })
+        || OPERATOR_WORDS.iter().any(|w| s.eq_ignore_ascii_case(w))
+        || RESERVED.iter().any(|w| s.eq_ignore_ascii_case(w))
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn word(s: &str) -> String {
+    if needs_quotes(s) { quote(s) } else { s.to_string() }
+}
+
+impl fmt::Display for NamePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.parts.as_slice() {
+            // A whole quoted word is always a tag name, never a keyword.
+            [] => f.write_str("\"\""),
+            [NamePart::Literal(s)] => f.write_str(&word(s)),
+            parts => {
+                // With wildcards the word must not begin like a keyword or operator:
+                // quote the first literal whenever it is not plain.
+                for (i, p) in parts.iter().enumerate() {
+                    match p {
+                        NamePart::Star => f.write_str("*")?,
+                        NamePart::Literal(s) => {
+                            let plain = !needs_quotes(s) && !(i == 0 && s.starts_with('-'));
+                            if plain && i > 0 {
+                                f.write_str(s)?;
+                            } else {
+                                f.write_str(&quote(s))?;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Predicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Predicate::Path(g) => write!(f, "path:{}", quote(g)),
+            Predicate::Ext(e) => write!(f, "ext:{}", quote(e)),
+            Predicate::Size(op, n) => write!(f, "size{}{n}", op.as_str()),
+            Predicate::MtimeAt(op, d) => write!(f, "mtime{}{}", op.as_str(), d.text),
+            Predicate::MtimeAge(op, d) => write!(f, "mtime{}{}{}", op.as_str(), d.amount, d.unit),
+            Predicate::TagCount(op, n) => write!(f, "tags{}{n}", op.as_str()),
+            Predicate::Hash(h) => write!(f, "hash:{h}"),
+            Predicate::Pool(p) => write!(f, "pool:{}", quote(p)),
+            Predicate::Missing => f.write_str("missing"),
+        }
+    }
+}
+
+impl fmt::Display for Modifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Modifier::Sort { key, reverse } => {
+                write!(f, "sort:{}{}", if *reverse { "-" } else { "" }, key.as_str())
+            }
+            Modifier::Limit(n) => write!(f, "limit:{n}"),
+        }
+    }
+}
+
+impl Expr {
+    fn precedence(&self) -> u8 {
+        match self {
+            Expr::Or(v) if v.len() > 1 => 0,
+            Expr::And(v) if v.len() > 1 => 1,
+            _ => 2,
+        }
+    }
+
+    fn fmt_at(&self, f: &mut fmt::Formatter<'_>, min: u8) -> fmt::Result {
+        let paren = self.precedence() < min;
+        if paren {
+            f.write_str("(")?;
+        }
+        match self {
+            Expr::And(v) if v.is_empty() => f.write_str("()")?,
+            Expr::Or(v) if v.is_empty() => f.write_str("()")?,
+            Expr::And(v) | Expr::Or(v) if v.len() == 1 => v[0].fmt_at(f, min)?,
+            Expr::And(v) => {
+                for (i, e) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    e.fmt_at(f, 2)?;
+                }
+            }
+            Expr::Or(v) => {
+                for (i, e) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" | ")?;
+                    }
+                    e.fmt_at(f, 1)?;
+                }
+            }
+            Expr::Not(e) => {
+                f.write_str("-")?;
+                e.fmt_at(f, 2)?;
+            }
+            Expr::Tag(p) => write!(f, "{p}")?,
+            Expr::Compare { ns, op, value } => {
+                write!(f, "{}{}{}", word(ns), op.as_str(), word(value))?;
+            }
+            Expr::Pred(p) => write!(f, "{p}")?,
+            Expr::Modifier(m) => write!(f, "{m}")?,
+        }
+        if paren {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::And(v) if v.is_empty() => Ok(()),
+            e => e.fmt_at(f, 0),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The query language: one grammar for the CLI, and later the HTTP API, web UI and FUSE view.
+//!
+//! This module is pure: text in, syntax tree out. Turning a tree into SQL needs the schema
+//! and lives in `store::find`.
+
+mod ast;
+mod parse;
+
+pub use ast::{
+    CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, OPERATOR_WORDS, Predicate, RESERVED,
+    SortKey,
+};
+pub use parse::{ParseError, parse, parse_date, parse_size};

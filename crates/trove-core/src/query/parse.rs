@@ -1,0 +1,532 @@
+//! The query parser: text → [`Expr`].
+//!
+//! Grammar (precedence NOT > AND > OR):
+//! ```text
+//! query   := or?
+//! or      := and (("|" | "or") and)*
+//! and     := unary (("and")? unary)*
+//! unary   := ("-" | "not") unary | "(" or ")" | word
+//! word    := run of bare characters and "quoted \"strings\"" with no space between
+//! ```
+//! A word is then classified: a predicate or modifier when it begins with an unquoted
+//! reserved keyword (`size>10M`, `sort:-mtime`, `missing`), a namespace comparison when it
+//! holds an unquoted `<`, `>`, `<=` or `>=` (`year>2015`), otherwise a tag name in which a
+//! bare `*` is a wildcard. A word that begins with a quote is always a tag name, so
+//! `"sort:x"` and `tag:"sort:x"` both name the tag `sort:x`.
+//!
+//! Errors carry the byte offset of the offending input so the CLI can draw a caret.
+
+use super::ast::{
+    CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey,
+};
+
+/// A query that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at byte {position}")]
+pub struct ParseError {
+    pub message: String,
+    /// Byte offset into the query text.
+    pub position: usize,
+}
+
+impl ParseError {
+    fn new(position: usize, message: impl Into<String>) -> Self {
+        ParseError { message: message.into(), position }
+    }
+
+    /// The query with a caret under the offending byte, for terminals.
+    pub fn render(&self, query: &str) -> String {
+        // Column counted in characters so the caret lines up under multi-byte text.
+        let col = query.get(..self.position.min(query.len())).map_or(self.position, |p| p.chars().count());
+        format!("{query}\n{}^ {}", " ".repeat(col), self.message)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Segment {
+    text: String,
+    quoted: bool,
+    /// Byte offset of the segment's first character (the quote, if quoted).
+    pos: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Tok {
+    LParen,
+    RParen,
+    Pipe,
+    Minus,
+    And,
+    Or,
+    Not,
+    Word(Vec<Segment>),
+}
+
+fn is_delim(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '|')
+}
+
+fn tokenize(input: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
+    let mut toks = Vec::new();
+    let mut it = input.char_indices().peekable();
+    while let Some(&(i, c)) = it.peek() {
+        if c.is_whitespace() {
+            it.next();
+            continue;
+        }
+        match c {
+            '(' => {
+                it.next();
+                toks.push((Tok::LParen, i));
+                continue;
+            }
+            ')' => {
+                it.next();
+                toks.push((Tok::RParen, i));
+                continue;
+            }
+            '|' => {
+                it.next();
+                toks.push((Tok::Pipe, i));
+                continue;
+            }
+            '-' => {
+                it.next();
+                match it.peek() {
+                    Some(&(_, n)) if !n.is_whitespace() && n != ')' && n != '|' => {
+                        toks.push((Tok::Minus, i));
+                        continue;
+                    }
+                    _ => return Err(ParseError::new(i, "expected a term right after '-'")),
+                }
+            }
+            _ => {}
+        }
+        // A word: bare runs and quoted strings glued together.
+        let start = i;
+        let mut segs: Vec<Segment> = Vec::new();
+        while let Some(&(j, c)) = it.peek() {
+            if is_delim(c) {
+                break;
+            }
+            if c == '"' {
+                it.next();
+                let mut text = String::new();
+                let mut closed = false;
+                while let Some((_, c)) = it.next() {
+                    match c {
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => match it.next() {
+                            Some((_, e)) => text.push(e),
+                            None => break,
+                        },
+                        c => text.push(c),
+                    }
+                }
+                if !closed {
+                    return Err(ParseError::new(j, "unclosed quote"));
+                }
+                segs.push(Segment { text, quoted: true, pos: j });
+            } else {
+                it.next();
+                match segs.last_mut() {
+                    Some(s) if !s.quoted => s.text.push(c),
+                    _ => segs.push(Segment { text: c.to_string(), quoted: false, pos: j }),
+                }
+            }
+        }
+        let tok = match segs.as_slice() {
+            [s] if !s.quoted && s.text.eq_ignore_ascii_case("and") => Tok::And,
+            [s] if !s.quoted && s.text.eq_ignore_ascii_case("or") => Tok::Or,
+            [s] if !s.quoted && s.text.eq_ignore_ascii_case("not") => Tok::Not,
+            _ => Tok::Word(segs),
+        };
+        toks.push((tok, start));
+    }
+    Ok(toks)
+}
+
+struct Parser {
+    toks: Vec<(Tok, usize)>,
+    at: usize,
+    len: usize,
+}
+
+/// Parses a query.
+pub fn parse(input: &str) -> Result<Expr, ParseError> {
+    let toks = tokenize(input)?;
+    let mut p = Parser { toks, at: 0, len: input.len() };
+    if p.toks.is_empty() {
+        return Ok(Expr::And(Vec::new()));
+    }
+    let e = p.or()?;
+    if let Some((tok, pos)) = p.toks.get(p.at) {
+        let what = match tok {
+            Tok::RParen => "unmatched ')'",
+            _ => "unexpected input",
+        };
+        return Err(ParseError::new(*pos, what));
+    }
+    Ok(e)
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at).map(|(t, _)| t)
+    }
+
+    fn pos(&self) -> usize {
+        self.toks.get(self.at).map_or(self.len, |(_, p)| *p)
+    }
+
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let mut items = vec![self.and()?];
+        while matches!(self.peek(), Some(Tok::Pipe | Tok::Or)) {
+            self.at += 1;
+            items.push(self.and()?);
+        }
+        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::And(vec![])) } else { Expr::Or(items) })
+    }
+
+    fn and(&mut self) -> Result<Expr, ParseError> {
+        let mut items = vec![self.unary()?];
+        loop {
+            match self.peek() {
+                Some(Tok::And) => {
+                    self.at += 1;
+                    items.push(self.unary()?);
+                }
+                Some(Tok::Minus | Tok::Not | Tok::LParen | Tok::Word(_)) => {
+                    items.push(self.unary()?);
+                }
+                _ => break,
+            }
+        }
+        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::And(vec![])) } else { Expr::And(items) })
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        let pos = self.pos();
+        match self.toks.get(self.at).map(|(t, _)| t.clone()) {
+            Some(Tok::Minus | Tok::Not) => {
+                self.at += 1;
+                Ok(Expr::Not(Box::new(self.unary()?)))
+            }
+            Some(Tok::LParen) => {
+                self.at += 1;
+                if matches!(self.peek(), Some(Tok::RParen)) {
+                    return Err(ParseError::new(self.pos(), "empty parentheses"));
+                }
+                let e = self.or()?;
+                match self.peek() {
+                    Some(Tok::RParen) => {
+                        self.at += 1;
+                        Ok(e)
+                    }
+                    _ => Err(ParseError::new(self.pos(), format!("expected ')' to close the '(' at byte {pos}"))),
+                }
+            }
+            Some(Tok::Word(segs)) => {
+                self.at += 1;
+                classify(&segs, pos)
+            }
+            Some(Tok::RParen) => Err(ParseError::new(pos, "unmatched ')'")),
+            Some(Tok::Pipe | Tok::Or) => Err(ParseError::new(pos, "expected a term before 'or'")),
+            Some(Tok::And) => Err(ParseError::new(pos, "expected a term before 'and'")),
+            None => Err(ParseError::new(pos, "expected a term")),
+        }
+    }
+}
+
+/// Where the first unquoted comparison operator sits: (segment, byte in segment, op, op len).
+fn find_op(segs: &[Segment]) -> Option<(usize, usize, CmpOp, usize)> {
+    for (si, s) in segs.iter().enumerate() {
+        if s.quoted {
+            continue;
+        }
+        let b = s.text.as_bytes();
+        for (i, &c) in b.iter().enumerate() {
+            let eq = b.get(i + 1) == Some(&b'=');
+            match c {
+                b'<' => return Some((si, i, if eq { CmpOp::Le } else { CmpOp::Lt }, 1 + usize::from(eq))),
+                b'>' => return Some((si, i, if eq { CmpOp::Ge } else { CmpOp::Gt }, 1 + usize::from(eq))),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+fn join(segs: &[Segment]) -> String {
+    segs.iter().map(|s| s.text.as_str()).collect()
+}
+
+/// Splits the segments at byte `at` of segment `si`, dropping `skip` bytes there.
+fn split_segs(segs: &[Segment], si: usize, at: usize, skip: usize) -> (Vec<Segment>, Vec<Segment>) {
+    let mut left: Vec<Segment> = segs[..si].to_vec();
+    let mut right: Vec<Segment> = Vec::new();
+    let s = &segs[si];
+    if at > 0 {
+        left.push(Segment { text: s.text[..at].to_string(), quoted: false, pos: s.pos });
+    }
+    if at + skip < s.text.len() {
+        right.push(Segment { text: s.text[at + skip..].to_string(), quoted: false, pos: s.pos + at + skip });
+    }
+    right.extend_from_slice(&segs[si + 1..]);
+    (left, right)
+}
+
+fn pattern(segs: &[Segment]) -> NamePattern {
+    let mut parts = Vec::new();
+    for s in segs {
+        if s.quoted {
+            parts.push(NamePart::Literal(s.text.clone()));
+        } else {
+            for (i, piece) in s.text.split('*').enumerate() {
+                if i > 0 {
+                    parts.push(NamePart::Star);
+                }
+                parts.push(NamePart::Literal(piece.to_string()));
+            }
+        }
+    }
+    NamePattern::normalized(parts)
+}
+
+fn classify(segs: &[Segment], pos: usize) -> Result<Expr, ParseError> {
+    let first = &segs[0];
+    if !first.quoted {
+        // keyword: an unquoted leading run of letters followed by ':' / op / end
+        let kw_len = first.text.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let kw = first.text[..kw_len].to_ascii_lowercase();
+        let rest_first = &first.text[kw_len..];
+        let after = rest_first.chars().next();
+        let whole = kw_len == first.text.len() && segs.len() == 1;
+        if kw == "missing" && whole {
+            return Ok(Expr::Pred(Predicate::Missing));
+        }
+        if super::ast::RESERVED.contains(&kw.as_str()) && kw != "missing" {
+            let op = match (after, rest_first.as_bytes().get(1)) {
+                (Some(':'), _) => Some((CmpOp::Eq, 1)),
+                (Some('<'), Some(b'=')) => Some((CmpOp::Le, 2)),
+                (Some('>'), Some(b'=')) => Some((CmpOp::Ge, 2)),
+                (Some('<'), _) => Some((CmpOp::Lt, 1)),
+                (Some('>'), _) => Some((CmpOp::Gt, 1)),
+                _ => None,
+            };
+            if let Some((op, skip)) = op {
+                let (_, arg) = split_segs(segs, 0, kw_len, skip);
+                let arg_pos = pos + kw_len + skip;
+                return keyword(&kw, op, &arg, arg_pos, pos);
+            }
+        }
+    }
+    if let Some((si, at, op, len)) = find_op(segs) {
+        let (left, right) = split_segs(segs, si, at, len);
+        let ns = normalize(&join(&left));
+        let value = normalize(&join(&right));
+        if ns.is_empty() {
+            return Err(ParseError::new(pos, format!("expected a namespace before '{}'", op.as_str())));
+        }
+        if value.is_empty() {
+            return Err(ParseError::new(segs[si].pos + at, format!("expected a value after '{}'", op.as_str())));
+        }
+        if find_op(&right).is_some() {
+            return Err(ParseError::new(segs[si].pos + at + len, "a second comparison operator; quote the name"));
+        }
+        return Ok(Expr::Compare { ns, op, value });
+    }
+    let pat = pattern(segs);
+    check_name(&pat, pos)?;
+    Ok(Expr::Tag(pat))
+}
+
+/// Tag names are matched NFC-normalised and trimmed, exactly as they are stored.
+fn normalize(s: &str) -> String {
+    crate::model::normalize_name_lossy(s)
+}
+
+fn check_name(p: &NamePattern, pos: usize) -> Result<(), ParseError> {
+    if p.parts.is_empty() {
+        return Err(ParseError::new(pos, "empty tag name"));
+    }
+    for part in &p.parts {
+        if let NamePart::Literal(s) = part
+            && s.chars().any(char::is_control)
+        {
+            return Err(ParseError::new(pos, "control character in a tag name"));
+        }
+    }
+    Ok(())
+}
+
+fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> Result<Expr, ParseError> {
+    let text = join(arg);
+    let eq_only = |what: &str| -> Result<(), ParseError> {
+        if op == CmpOp::Eq {
+            Ok(())
+        } else {
+            Err(ParseError::new(pos, format!("{what} takes ':', not '{}'", op.as_str())))
+        }
+    };
+    let need_arg = |what: &str| -> Result<(), ParseError> {
+        if text.is_empty() { Err(ParseError::new(arg_pos, format!("expected a value after '{what}'"))) } else { Ok(()) }
+    };
+    match kw {
+        "tag" => {
+            eq_only("tag")?;
+            let pat = pattern(arg);
+            check_name(&pat, arg_pos)?;
+            Ok(Expr::Tag(pat))
+        }
+        "path" => {
+            eq_only("path")?;
+            need_arg("path:")?;
+            Ok(Expr::Pred(Predicate::Path(text)))
+        }
+        "ext" => {
+            eq_only("ext")?;
+            need_arg("ext:")?;
+            let e = text.trim_start_matches('.').to_lowercase();
+            Ok(Expr::Pred(Predicate::Ext(e)))
+        }
+        "pool" => {
+            eq_only("pool")?;
+            need_arg("pool:")?;
+            Ok(Expr::Pred(Predicate::Pool(normalize(&text))))
+        }
+        "hash" => {
+            eq_only("hash")?;
+            let h = text.to_ascii_lowercase();
+            if h.len() < 8 || h.len() > 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ParseError::new(arg_pos, "hash: takes 8 to 64 hex digits"));
+            }
+            Ok(Expr::Pred(Predicate::Hash(h)))
+        }
+        "size" => {
+            need_arg("size")?;
+            Ok(Expr::Pred(Predicate::Size(op, parse_size(&text).ok_or_else(|| {
+                ParseError::new(arg_pos, "size takes a number with an optional unit: 10M, 512k, 2G, 100")
+            })?)))
+        }
+        "tags" => {
+            need_arg("tags")?;
+            let n: u64 = text.parse().map_err(|_| ParseError::new(arg_pos, "tags takes a whole number: tags:0, tags>5"))?;
+            Ok(Expr::Pred(Predicate::TagCount(op, n)))
+        }
+        "mtime" => {
+            need_arg("mtime")?;
+            if let Some(d) = parse_duration(&text) {
+                return Ok(Expr::Pred(Predicate::MtimeAge(op, d)));
+            }
+            match parse_date(&text) {
+                Some(unix) => Ok(Expr::Pred(Predicate::MtimeAt(op, DateSpec { text, unix }))),
+                None => Err(ParseError::new(
+                    arg_pos,
+                    "mtime takes a date (2024-01-31, 2024-01-31T12:00:00) or an age (30d, 12h, 2w, 1y)",
+                )),
+            }
+        }
+        "sort" => {
+            eq_only("sort")?;
+            let (reverse, key) = match text.strip_prefix('-') {
+                Some(k) => (true, k),
+                None => (false, text.as_str()),
+            };
+            let key = match key.to_ascii_lowercase().as_str() {
+                "path" => SortKey::Path,
+                "mtime" => SortKey::Mtime,
+                "size" => SortKey::Size,
+                "random" => SortKey::Random,
+                _ => return Err(ParseError::new(arg_pos, "sort takes path, mtime, size or random (a leading '-' reverses)")),
+            };
+            Ok(Expr::Modifier(Modifier::Sort { key, reverse }))
+        }
+        "limit" => {
+            eq_only("limit")?;
+            let n: u64 = text.parse().map_err(|_| ParseError::new(arg_pos, "limit takes a whole number"))?;
+            Ok(Expr::Modifier(Modifier::Limit(n)))
+        }
+        _ => Err(ParseError::new(pos, format!("unknown keyword {kw}"))),
+    }
+}
+
+/// `10M` → 10 MiB. Units are powers of 1024; `b` or no unit means bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let mult: u64 = match unit.to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    if num.contains('.') {
+        let f: f64 = num.parse().ok()?;
+        let v = f * mult as f64;
+        (v.is_finite() && v >= 0.0 && v < u64::MAX as f64).then_some(v as u64)
+    } else {
+        num.parse::<u64>().ok()?.checked_mul(mult)
+    }
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    let unit = s.chars().last()?;
+    if !matches!(unit, 's' | 'm' | 'h' | 'd' | 'w' | 'y') {
+        return None;
+    }
+    let amount: u64 = s[..s.len() - 1].parse().ok()?;
+    Some(Duration { amount, unit })
+}
+
+/// Days since 1970-01-01 for a civil date (proleptic Gregorian).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (UTC) → seconds since the epoch.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.bytes().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { None }
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if b.len() > 10 {
+        if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || b[13] != b':' {
+            return None;
+        }
+        let (h, mi) = (num(11..13)?, num(14..16)?);
+        let sec = if b.len() > 16 {
+            if b[16] != b':' || b.len() != 19 {
+                return None;
+            }
+            num(17..19)?
+        } else {
+            0
+        };
+        if h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        secs += h * 3600 + mi * 60 + sec;
+    }
+    Some(secs)
+}

@@ -1,0 +1,157 @@
+//! File records: lookups by path (exact and by directory byte range), inserts, updates.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::model::{FileId, FileRecord, FileState, Hash, Stat, extension_of};
+use crate::paths::{from_bytes, under_range};
+use crate::Result;
+
+pub(crate) const COLS: &str = "id, path, size, mtime_ns, device, inode, hash, state, added_at, verified_at";
+
+pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
+    let path: Vec<u8> = r.get(1)?;
+    let hash: Vec<u8> = r.get(6)?;
+    let mut h = [0u8; 32];
+    if hash.len() == 32 {
+        h.copy_from_slice(&hash);
+    }
+    Ok(FileRecord {
+        id: r.get(0)?,
+        path: from_bytes(&path),
+        stat: Stat {
+            size: r.get::<_, i64>(2)? as u64,
+            mtime_ns: r.get(3)?,
+            device: r.get::<_, i64>(4)? as u64,
+            inode: r.get::<_, i64>(5)? as u64,
+        },
+        hash: Hash(h),
+        state: FileState::from_code(r.get(7)?),
+        added_at: r.get(8)?,
+        verified_at: r.get(9)?,
+    })
+}
+
+fn b(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+/// The record that lives at `path` now (present), if any.
+pub fn live_by_path(c: &Connection, path: &Path) -> Result<Option<FileRecord>> {
+    let sql = format!("SELECT {COLS} FROM files WHERE path = ?1 AND state <> 1");
+    Ok(c.prepare_cached(&sql)?.query_row([b(path)], from_row).optional()?)
+}
+
+/// Missing records whose last known path is `path`.
+pub fn missing_by_path(c: &Connection, path: &Path) -> Result<Vec<FileRecord>> {
+    let sql = format!("SELECT {COLS} FROM files WHERE path = ?1 AND state = 1 ORDER BY id");
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map([b(path)], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Every record (present and missing) at `path` itself.
+pub fn all_at(c: &Connection, path: &Path) -> Result<Vec<FileRecord>> {
+    let mut v: Vec<FileRecord> = live_by_path(c, path)?.into_iter().collect();
+    v.extend(missing_by_path(c, path)?);
+    Ok(v)
+}
+
+/// Every record (present and missing) strictly under directory `dir`, by path.
+pub fn under(c: &Connection, dir: &Path) -> Result<Vec<FileRecord>> {
+    let (lo, hi) = under_range(dir);
+    // Two range scans, one per partial index, so each can use its index.
+    let sql = format!(
+        "SELECT {COLS} FROM files WHERE path >= ?1 AND path < ?2 AND state <> 1
+         UNION ALL
+         SELECT {COLS} FROM files WHERE path >= ?1 AND path < ?2 AND state = 1
+         ORDER BY path, id"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(params![lo, hi], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn by_id(c: &Connection, id: FileId) -> Result<Option<FileRecord>> {
+    let sql = format!("SELECT {COLS} FROM files WHERE id = ?1");
+    Ok(c.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+}
+
+/// Present records with this content hash.
+pub fn by_hash(c: &Connection, hash: &Hash) -> Result<Vec<FileRecord>> {
+    let sql = format!("SELECT {COLS} FROM files WHERE hash = ?1 ORDER BY id");
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map([&hash.0[..]], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Visits every record in path order, present and missing.
+pub fn for_each(c: &Connection, mut f: impl FnMut(FileRecord) -> Result<()>) -> Result<()> {
+    let sql = format!("SELECT {COLS} FROM files ORDER BY path, id");
+    let mut st = c.prepare(&sql)?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        f(from_row(r)?)?;
+    }
+    Ok(())
+}
+
+pub fn insert(c: &Connection, path: &Path, stat: &Stat, hash: &Hash, now: i64) -> Result<FileId> {
+    c.prepare_cached(
+        "INSERT INTO files (path, ext, size, mtime_ns, device, inode, hash, state, added_at, verified_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+    )?
+    .execute(params![
+        b(path),
+        extension_of(path),
+        stat.size as i64,
+        stat.mtime_ns,
+        stat.device as i64,
+        stat.inode as i64,
+        &hash.0[..],
+        now
+    ])?;
+    Ok(FileId(c.last_insert_rowid()))
+}
+
+/// Stores a new observation of the same file (it was edited, or re-verified): tags stay.
+pub fn update_observation(c: &Connection, id: FileId, stat: &Stat, hash: &Hash, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE files SET size = ?2, mtime_ns = ?3, device = ?4, inode = ?5, hash = ?6, state = 0, verified_at = ?7
+         WHERE id = ?1",
+    )?
+    .execute(params![id, stat.size as i64, stat.mtime_ns, stat.device as i64, stat.inode as i64, &hash.0[..], now])?;
+    Ok(())
+}
+
+/// Records that the file still matches its observation.
+pub fn touch_verified(c: &Connection, id: FileId, now: i64) -> Result<()> {
+    c.prepare_cached("UPDATE files SET verified_at = ?2 WHERE id = ?1")?.execute(params![id, now])?;
+    Ok(())
+}
+
+pub fn set_path(c: &Connection, id: FileId, path: &Path) -> Result<()> {
+    c.prepare_cached("UPDATE files SET path = ?2, ext = ?3 WHERE id = ?1")?.execute(params![
+        id,
+        b(path),
+        extension_of(path)
+    ])?;
+    Ok(())
+}
+
+pub fn set_state(c: &Connection, id: FileId, state: FileState) -> Result<()> {
+    c.prepare_cached("UPDATE files SET state = ?2 WHERE id = ?1")?.execute(params![id, state.code()])?;
+    Ok(())
+}
+
+/// Forgets a record; its links and pool entries go with it (foreign-key cascade).
+pub fn delete(c: &Connection, id: FileId) -> Result<()> {
+    c.prepare_cached("DELETE FROM files WHERE id = ?1")?.execute([id])?;
+    Ok(())
+}
+
+pub fn count_live(c: &Connection) -> Result<u64> {
+    Ok(c.query_row("SELECT count(*) FROM files WHERE state <> 1", [], |r| r.get::<_, i64>(0))? as u64)
+}

@@ -1,0 +1,498 @@
+//! Compiles a query tree to one SQL statement with bound parameters only.
+//!
+//! Shape: `SELECT … FROM files f WHERE <universe> AND <expr> ORDER BY … LIMIT …`. Each tag
+//! term becomes `f.id IN (files linked to any tag in T)`, where T is the tag (or every tag
+//! matching a wildcard, or every tag in a namespace passing a comparison) plus, by a
+//! recursive CTE, every tag that implies one of them — implications are evaluated here, at
+//! query time, never copied into links. Untagged files are part of the universe, so `-foo`
+//! matches them; missing files are left out unless the query mentions `missing`.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::model::{FileRecord, fold};
+use crate::query::{CmpOp, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
+use crate::{Error, Result};
+
+/// A compiled query, ready to run any number of times.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    where_sql: String,
+    params: Vec<Value>,
+    order: String,
+    /// `limit:N` from the query.
+    pub limit: Option<u64>,
+    /// Things worth telling the user (unknown tags, unknown pools); not errors.
+    pub warnings: Vec<String>,
+}
+
+/// Escapes a user pattern where only `*` is special into an SQLite GLOB pattern.
+pub(crate) fn glob_for_names(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for c in p.chars() {
+        match c {
+            '?' => out.push_str("[?]"),
+            '[' => out.push_str("[[]"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn pattern_glob(p: &NamePattern) -> String {
+    let mut s = String::new();
+    for part in &p.parts {
+        match part {
+            NamePart::Star => s.push('*'),
+            NamePart::Literal(l) => s.push_str(&glob_for_names(&fold(&crate::model::normalize_name_lossy(l)))),
+        }
+    }
+    s
+}
+
+const DESCEND: &str = "UNION SELECT i.child FROM implications i JOIN d ON i.parent = d.id";
+
+struct Compiler<'c> {
+    conn: &'c Connection,
+    params: Vec<Value>,
+    warnings: Vec<String>,
+    now: i64,
+}
+
+impl Compiler<'_> {
+    fn bind(&mut self, v: impl Into<Value>) -> String {
+        self.params.push(v.into());
+        format!("?{}", self.params.len())
+    }
+
+    fn tag_set(&mut self, base: String) -> String {
+        format!(
+            "f.id IN (SELECT ft.file_id FROM file_tags ft WHERE ft.tag_id IN \
+             (WITH RECURSIVE d(id) AS ({base} {DESCEND}) SELECT id FROM d))"
+        )
+    }
+
+    fn any_row(&self, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<bool> {
+        Ok(self.conn.prepare_cached(sql)?.query_row(p, |_| Ok(())).optional()?.is_some())
+    }
+
+    fn expr(&mut self, e: &Expr, top: bool) -> Result<String> {
+        Ok(match e {
+            Expr::And(v) if v.is_empty() => "1".to_string(),
+            Expr::Or(v) if v.is_empty() => "0".to_string(),
+            Expr::And(v) => {
+                let mut parts = Vec::new();
+                for x in v {
+                    if top && matches!(x, Expr::Modifier(_)) {
+                        continue;
+                    }
+                    parts.push(self.expr(x, false)?);
+                }
+                if parts.is_empty() { "1".to_string() } else { format!("({})", parts.join(" AND ")) }
+            }
+            Expr::Or(v) => {
+                let parts = v.iter().map(|x| self.expr(x, false)).collect::<Result<Vec<_>>>()?;
+                format!("({})", parts.join(" OR "))
+            }
+            Expr::Not(x) => format!("NOT {}", self.expr(x, false)?),
+            Expr::Tag(p) if !p.has_wildcard() => {
+                let name = crate::model::normalize_name_lossy(&p.display());
+                let folded = fold(&name);
+                if !self.any_row("SELECT 1 FROM tag_names WHERE folded = ?1", &[&folded])? {
+                    self.warnings.push(format!("{name}: no such tag"));
+                }
+                let b = self.bind(folded);
+                self.tag_set(format!("SELECT tag_id FROM tag_names WHERE folded = {b}"))
+            }
+            Expr::Tag(p) => {
+                let g = pattern_glob(p);
+                if !self.any_row("SELECT 1 FROM tag_names WHERE folded GLOB ?1 LIMIT 1", &[&g])? {
+                    self.warnings.push(format!("{}: no tag matches", p.display()));
+                }
+                let b = self.bind(g);
+                self.tag_set(format!("SELECT tag_id FROM tag_names WHERE folded GLOB {b}"))
+            }
+            Expr::Compare { ns, op, value } => {
+                let ns_f = fold(ns);
+                if !self.any_row("SELECT 1 FROM tag_names WHERE ns = ?1 LIMIT 1", &[&ns_f])? {
+                    self.warnings.push(format!("{ns}: no tag in this namespace"));
+                }
+                let nsb = self.bind(ns_f);
+                let cond = if let Ok(n) = value.parse::<f64>() {
+                    let vb = self.bind(n);
+                    format!("num {} {vb}", op.sql())
+                } else {
+                    let vb = self.bind(fold(value));
+                    format!("val {} {vb}", op.sql())
+                };
+                self.tag_set(format!("SELECT tag_id FROM tag_names WHERE ns = {nsb} AND {cond}"))
+            }
+            Expr::Pred(p) => self.pred(p)?,
+            Expr::Modifier(m) => {
+                return Err(Error::QueryMeaning(format!(
+                    "{m}: sort: and limit: apply to the whole query; put them at the top level, outside parentheses, '|' and '-'"
+                )));
+            }
+        })
+    }
+
+    fn pred(&mut self, p: &Predicate) -> Result<String> {
+        Ok(match p {
+            Predicate::Path(g) => {
+                let mut pat = g.clone();
+                if !pat.starts_with('/') && !pat.starts_with('*') {
+                    pat.insert_str(0, "*/");
+                }
+                let lit: Vec<u8> =
+                    pat.bytes().take_while(|b| !matches!(b, b'*' | b'?' | b'[' | b'\\')).collect();
+                let pb = self.bind(pat.into_bytes());
+                let mut sql = format!("trove_glob({pb}, f.path)");
+                if !lit.is_empty()
+                    && let Some(hi) = next_prefix(&lit)
+                {
+                    let lo = self.bind(lit);
+                    let hib = self.bind(hi);
+                    sql = format!("(f.path >= {lo} AND f.path < {hib} AND {sql})");
+                }
+                sql
+            }
+            Predicate::Ext(e) => {
+                let b = self.bind(e.clone());
+                format!("f.ext = {b}")
+            }
+            Predicate::Size(op, n) => {
+                let b = self.bind(i64::try_from(*n).unwrap_or(i64::MAX));
+                format!("f.size {} {b}", op.sql())
+            }
+            Predicate::MtimeAt(op, d) => {
+                let start = d.unix.saturating_mul(1_000_000_000);
+                // A date alone is a whole day; a date-time is one moment.
+                let end = if d.text.len() == 10 { start + 86_400 * 1_000_000_000 } else { start + 1_000_000_000 };
+                let (s, e) = (self.bind(start), self.bind(end));
+                match op {
+                    CmpOp::Eq => format!("(f.mtime_ns >= {s} AND f.mtime_ns < {e})"),
+                    CmpOp::Gt | CmpOp::Ge => format!("f.mtime_ns >= {s}"),
+                    CmpOp::Lt => format!("f.mtime_ns < {s}"),
+                    CmpOp::Le => format!("f.mtime_ns < {e}"),
+                }
+            }
+            Predicate::MtimeAge(op, d) => {
+                let cutoff = (self.now - d.seconds()).saturating_mul(1_000_000_000);
+                let b = self.bind(cutoff);
+                // younger than the age = modified after the cutoff
+                let sql_op = match op {
+                    CmpOp::Lt | CmpOp::Eq => ">",
+                    CmpOp::Le => ">=",
+                    CmpOp::Gt => "<",
+                    CmpOp::Ge => "<=",
+                };
+                format!("f.mtime_ns {sql_op} {b}")
+            }
+            Predicate::TagCount(op, n) => {
+                let none = matches!((op, n), (CmpOp::Eq, 0) | (CmpOp::Lt, 1) | (CmpOp::Le, 0));
+                if none {
+                    "NOT EXISTS (SELECT 1 FROM file_tags z WHERE z.file_id = f.id)".to_string()
+                } else {
+                    let b = self.bind(i64::try_from(*n).unwrap_or(i64::MAX));
+                    format!("(SELECT count(DISTINCT z.tag_id) FROM file_tags z WHERE z.file_id = f.id) {} {b}", op.sql())
+                }
+            }
+            Predicate::Hash(hex) => {
+                let (lo, hi) = hash_range(hex);
+                let (l, h) = (self.bind(lo), self.bind(hi));
+                format!("(f.hash >= {l} AND f.hash <= {h})")
+            }
+            Predicate::Pool(t) => {
+                let folded = fold(t);
+                if !self.any_row("SELECT 1 FROM pools WHERE folded = ?1", &[&folded])? {
+                    self.warnings.push(format!("{t}: no such pool"));
+                }
+                let b = self.bind(folded);
+                format!(
+                    "f.id IN (SELECT pf.file_id FROM pool_files pf JOIN pools p ON p.id = pf.pool_id WHERE p.folded = {b})"
+                )
+            }
+            Predicate::Missing => "f.state = 1".to_string(),
+        })
+    }
+}
+
+/// The smallest byte string greater than every string starting with `p`.
+fn next_prefix(p: &[u8]) -> Option<Vec<u8>> {
+    let mut v = p.to_vec();
+    while let Some(last) = v.pop() {
+        if last < 0xff {
+            v.push(last + 1);
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// The inclusive range of 32-byte hashes starting with the hex prefix.
+fn hash_range(hex: &str) -> (Vec<u8>, Vec<u8>) {
+    let nib = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+    let mut lo = [0u8; 32];
+    let mut hi = [0xffu8; 32];
+    for (i, c) in hex.bytes().take(64).enumerate() {
+        let n = nib(c);
+        let (byte, high) = (i / 2, i % 2 == 0);
+        if high {
+            lo[byte] = n << 4;
+            hi[byte] = (n << 4) | 0x0f;
+        } else {
+            lo[byte] |= n;
+            hi[byte] = (hi[byte] & 0xf0) | n;
+        }
+    }
+    (lo.to_vec(), hi.to_vec())
+}
+
+fn mentions_missing(e: &Expr) -> bool {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().any(mentions_missing),
+        Expr::Not(x) => mentions_missing(x),
+        Expr::Pred(Predicate::Missing) => true,
+        _ => false,
+    }
+}
+
+/// Compiles `e`. `now` (seconds since the epoch) anchors ages like `mtime<30d`.
+pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
+    let mut c = Compiler { conn, params: Vec::new(), warnings: Vec::new(), now };
+    let top: &[Expr] = match e {
+        Expr::And(v) => v,
+        other => std::slice::from_ref(other),
+    };
+    let mut sort = (SortKey::Path, false);
+    let mut limit = None;
+    for x in top {
+        match x {
+            Expr::Modifier(Modifier::Sort { key, reverse }) => sort = (*key, *reverse),
+            Expr::Modifier(Modifier::Limit(n)) => limit = Some(*n),
+            _ => {}
+        }
+    }
+    let body = match e {
+        Expr::Modifier(_) => "1".to_string(),
+        e => c.expr(e, true)?,
+    };
+    let universe = if mentions_missing(e) { "1" } else { "f.state <> 1" };
+    let dir = if sort.1 { "DESC" } else { "ASC" };
+    let order = match sort.0 {
+        SortKey::Path => format!("f.path {dir}"),
+        SortKey::Mtime => format!("f.mtime_ns {dir}, f.path"),
+        SortKey::Size => format!("f.size {dir}, f.path"),
+        SortKey::Random => "random()".to_string(),
+    };
+    Ok(Compiled { where_sql: format!("{universe} AND {body}"), params: c.params, order, limit, warnings: c.warnings })
+}
+
+impl Compiled {
+    fn effective_limit(&self, extra: Option<u64>) -> Option<u64> {
+        match (self.limit, extra) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The full `SELECT` (for `EXPLAIN QUERY PLAN` and the performance notes).
+    pub fn select_sql(&self, extra_limit: Option<u64>) -> String {
+        let cols = super::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+        let mut sql = format!("SELECT {cols} FROM files f WHERE {} ORDER BY {}", self.where_sql, self.order);
+        if let Some(n) = self.effective_limit(extra_limit) {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        sql
+    }
+
+    /// Streams matches in order; `f` returns false to stop early.
+    pub fn for_each(
+        &self,
+        conn: &Connection,
+        extra_limit: Option<u64>,
+        mut f: impl FnMut(FileRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let mut st = conn.prepare(&self.select_sql(extra_limit))?;
+        let mut rows = st.query(rusqlite::params_from_iter(self.params.iter()))?;
+        while let Some(r) = rows.next()? {
+            if !f(super::files::from_row(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many files match (honouring `limit:`).
+    pub fn count(&self, conn: &Connection) -> Result<u64> {
+        let mut sql = format!("SELECT count(*) FROM (SELECT 1 FROM files f WHERE {}", self.where_sql);
+        if let Some(n) = self.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        sql.push(')');
+        Ok(conn.query_row(&sql, rusqlite::params_from_iter(self.params.iter()), |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// `EXPLAIN QUERY PLAN` lines for the select.
+    pub fn explain(&self, conn: &Connection) -> Result<Vec<String>> {
+        let sql = format!("EXPLAIN QUERY PLAN {}", self.select_sql(None));
+        let mut st = conn.prepare(&sql)?;
+        let v = st
+            .query_map(rusqlite::params_from_iter(self.params.iter()), |r| r.get::<_, String>(3))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+}
+
+/// Byte-wise glob: `*` any run (slashes included), `?` one character, `[abc]`, `[a-z]`,
+/// `[!x]`, `\x` a literal x.
+pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
+    let (mut p, mut i) = (0usize, 0usize);
+    let (mut star_p, mut star_i) = (usize::MAX, 0usize);
+    let char_len = |b: u8| match b {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => 1,
+    };
+    while i < s.len() {
+        if p < pat.len() {
+            match pat[p] {
+                b'*' => {
+                    star_p = p;
+                    star_i = i;
+                    p += 1;
+                    continue;
+                }
+                b'?' => {
+                    p += 1;
+                    i = (i + char_len(s[i])).min(s.len());
+                    continue;
+                }
+                b'[' => {
+                    if let Some((matched, next)) = class(pat, p, s[i]) {
+                        if matched {
+                            p = next;
+                            i += 1;
+                            continue;
+                        }
+                    } else if s[i] == b'[' {
+                        p += 1;
+                        i += 1;
+                        continue;
+                    }
+                }
+                b'\\' if p + 1 < pat.len() => {
+                    if pat[p + 1] == s[i] {
+                        p += 2;
+                        i += 1;
+                        continue;
+                    }
+                }
+                c => {
+                    if c == s[i] {
+                        p += 1;
+                        i += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        if star_p != usize::MAX {
+            p = star_p + 1;
+            star_i += 1;
+            i = star_i;
+            continue;
+        }
+        return false;
+    }
+    while p < pat.len() && pat[p] == b'*' {
+        p += 1;
+    }
+    p == pat.len()
+}
+
+/// Matches one byte against the class starting at `pat[p] == '['`: (matched, index after).
+fn class(pat: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
+    let mut j = p + 1;
+    let negate = matches!(pat.get(j), Some(b'!' | b'^'));
+    if negate {
+        j += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while j < pat.len() {
+        if pat[j] == b']' && !first {
+            return Some((matched != negate, j + 1));
+        }
+        first = false;
+        if j + 2 < pat.len() && pat[j + 1] == b'-' && pat[j + 2] != b']' {
+            if pat[j] <= c && c <= pat[j + 2] {
+                matched = true;
+            }
+            j += 3;
+        } else {
+            if pat[j] == c {
+                matched = true;
+            }
+            j += 1;
+        }
+    }
+    None
+}
+
+/// Registers `trove_glob(pattern, path)` on a connection.
+pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "trove_glob",
+        2,
+        FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_UTF8,
+        |ctx| {
+            let pat = ctx.get_raw(0);
+            let s = ctx.get_raw(1);
+            let (Some(pat), Some(s)) = (raw_bytes(pat), raw_bytes(s)) else { return Ok(false) };
+            Ok(glob_match(pat, s))
+        },
+    )
+}
+
+fn raw_bytes(v: rusqlite::types::ValueRef<'_>) -> Option<&[u8]> {
+    match v {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Some(b),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_basics() {
+        assert!(glob_match(b"*/music/*", b"/home/u/music/a.flac"));
+        assert!(glob_match(b"/a/*.jpg", b"/a/b/c.jpg"));
+        assert!(!glob_match(b"/a/*.jpg", b"/a/b/c.png"));
+        assert!(glob_match(b"*[0-9].txt", b"/x/f7.txt"));
+        assert!(!glob_match(b"*[!0-9].txt", b"/x/f7.txt"));
+        assert!(glob_match(b"*/?.txt", "/x/é.txt".as_bytes()));
+        assert!(glob_match(b"*\\*", b"/x/a*"));
+        assert!(!glob_match(b"*\\*", b"/x/a"));
+        assert!(glob_match(b"*/b_%*", b"/x/b_%1"));
+        assert!(glob_match(b"*[", b"/x/["));
+    }
+
+    #[test]
+    fn hash_ranges_cover_odd_prefixes() {
+        let (lo, hi) = hash_range("abcdef012");
+        assert_eq!(&lo[..5], &[0xab, 0xcd, 0xef, 0x01, 0x20]);
+        assert_eq!(&hi[..5], &[0xab, 0xcd, 0xef, 0x01, 0x2f]);
+        assert_eq!(hi[5], 0xff);
+    }
+
+    #[test]
+    fn next_prefix_carries() {
+        assert_eq!(next_prefix(b"/a"), Some(b"/b".to_vec()));
+        assert_eq!(next_prefix(&[b'/', 0xff]), Some(vec![b'0']));
+    }
+}

@@ -1,0 +1,88 @@
+//! File–tag links with their sources.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::model::{FileId, Source, TagId};
+use crate::Result;
+
+/// The row id of a source, created on first use.
+pub fn source_id(c: &Connection, s: &Source) -> Result<i64> {
+    if let Some(id) = c
+        .prepare_cached("SELECT id FROM sources WHERE kind = ?1 AND name = ?2")?
+        .query_row(params![s.kind(), s.name()], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    c.prepare_cached("INSERT INTO sources (kind, name) VALUES (?1, ?2)")?.execute(params![s.kind(), s.name()])?;
+    Ok(c.last_insert_rowid())
+}
+
+/// Links `tag` to `file` from `source`; false when that exact link existed.
+pub fn link(c: &Connection, file: FileId, tag: TagId, source: i64, now: i64) -> Result<bool> {
+    let n = c
+        .prepare_cached("INSERT OR IGNORE INTO file_tags (tag_id, file_id, source_id, added_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![tag, file, source, now])?;
+    Ok(n > 0)
+}
+
+/// Removes `tag` from `file`: from every source, or from one.
+pub fn unlink(c: &Connection, file: FileId, tag: TagId, source: Option<i64>) -> Result<usize> {
+    Ok(match source {
+        None => c.prepare_cached("DELETE FROM file_tags WHERE tag_id = ?1 AND file_id = ?2")?.execute(params![tag, file])?,
+        Some(s) => c
+            .prepare_cached("DELETE FROM file_tags WHERE tag_id = ?1 AND file_id = ?2 AND source_id = ?3")?
+            .execute(params![tag, file, s])?,
+    })
+}
+
+/// A tag on a file as shown by `ls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTag {
+    pub tag: TagId,
+    pub name: String,
+    /// Empty when the tag is only implied.
+    pub sources: Vec<Source>,
+    pub implied: bool,
+}
+
+/// The tags linked to `file`, then those implied by them, each once, by name.
+pub fn of_file(c: &Connection, file: FileId) -> Result<Vec<FileTag>> {
+    let mut st = c.prepare_cached(
+        "SELECT ft.tag_id, n.name, s.kind, s.name FROM file_tags ft
+         JOIN tag_names n ON n.tag_id = ft.tag_id AND n.is_primary = 1
+         JOIN sources s ON s.id = ft.source_id
+         WHERE ft.file_id = ?1",
+    )?;
+    let mut direct: BTreeMap<TagId, FileTag> = BTreeMap::new();
+    let rows = st.query_map([file], |r| {
+        Ok((r.get::<_, TagId>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+    })?;
+    for row in rows {
+        let (tag, name, kind, sname) = row?;
+        direct
+            .entry(tag)
+            .or_insert_with(|| FileTag { tag, name, sources: Vec::new(), implied: false })
+            .sources
+            .push(Source::from_parts(&kind, &sname));
+    }
+    let ids: Vec<TagId> = direct.keys().copied().collect();
+    let mut out: Vec<FileTag> = direct.into_values().collect();
+    for t in super::tags::ancestors(c, &ids)? {
+        if !ids.contains(&t) {
+            out.push(FileTag { tag: t, name: super::tags::primary_name(c, t)?, sources: Vec::new(), implied: true });
+        }
+    }
+    out.sort_by(|a, b| a.implied.cmp(&b.implied).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
+    Ok(out)
+}
+
+/// Whether `file` carries `tag` directly.
+pub fn has(c: &Connection, file: FileId, tag: TagId) -> Result<bool> {
+    Ok(c.prepare_cached("SELECT 1 FROM file_tags WHERE tag_id = ?1 AND file_id = ?2 LIMIT 1")?
+        .query_row(params![tag, file], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

@@ -1,0 +1,246 @@
+//! The store: every line of SQL in trove lives under this module.
+//!
+//! Policy: WAL journal, foreign keys on, `synchronous = FULL` (a commit that returned is on
+//! disk), a long busy timeout so concurrent writers queue instead of failing, and every
+//! write in a `BEGIN IMMEDIATE` transaction taken through [`Index::write`]. Migrations are
+//! numbered `.sql` files embedded in the binary; `PRAGMA user_version` holds the schema
+//! version and `PRAGMA application_id` marks the file as ours. A file from a newer trove is
+//! inspected read-only and refused, byte for byte untouched.
+
+pub mod files;
+pub mod find;
+pub mod links;
+pub mod pools;
+pub mod tags;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::{Error, Result};
+
+/// "trov" in ASCII, stored in the SQLite header.
+pub const APPLICATION_ID: i64 = 0x7472_6f76;
+
+/// Migrations in order; entry `i` moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a writer waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Whether opening may create the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The index must exist (read commands): a missing file is [`Error::NoIndex`].
+    Existing,
+    /// Create the file and its directory when absent (write commands).
+    Create,
+}
+
+/// An open index: one SQLite connection and the path it came from.
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").field("path", &self.path).finish()
+    }
+}
+
+fn map_open_err(path: &Path, e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => Error::NotAnIndex { path: path.to_path_buf() },
+        Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: path.to_path_buf() },
+        _ => Error::Sqlite(e),
+    }
+}
+
+/// Reads the header of an existing file without writing to it.
+fn inspect(path: &Path) -> Result<()> {
+    let ro = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| map_open_err(path, e))?;
+    ro.busy_timeout(BUSY_TIMEOUT)?;
+    let app: i64 = ro.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
+    let version: i64 = ro.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
+    let tables: i64 = ro
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(|e| map_open_err(path, e))?;
+    if app != APPLICATION_ID && (app != 0 || tables > 0) {
+        return Err(Error::NotAnIndex { path: path.to_path_buf() });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+    }
+    Ok(())
+}
+
+impl Index {
+    /// Opens (or, with [`OpenMode::Create`], creates) the index at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Index> {
+        let exists = path.exists();
+        if !exists {
+            if mode == OpenMode::Existing {
+                return Err(Error::NoIndex { path: path.to_path_buf() });
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+        } else {
+            inspect(path)?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| map_open_err(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        find::register_functions(&conn)?;
+        // journal_mode needs a lock too; the busy timeout covers it.
+        let _: String =
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+            .map_err(|e| map_open_err(path, e))?;
+        let mut index = Index { conn, path: path.to_path_buf() };
+        index.migrate()?;
+        Ok(index)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let current: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current == SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.write(|tx| {
+            // Re-read under the write lock: another process may have migrated meanwhile.
+            let v: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if v > SCHEMA_VERSION {
+                return Err(Error::NewerSchema { path: path.clone(), found: v, supported: SCHEMA_VERSION });
+            }
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(v).unwrap_or(0)) {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            }
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            Ok(())
+        })
+    }
+
+    /// Where this index lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it is stored, or none.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let full = |e: Error| match e {
+            Error::Sqlite(ref s) if s.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => {
+                Error::DiskFull { path: path.clone() }
+            }
+            e => e,
+        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| full(e.into()))?;
+        let out = f(&tx).map_err(full)?;
+        tx.commit().map_err(|e| full(e.into()))?;
+        Ok(out)
+    }
+
+    /// `PRAGMA integrity_check`: `None` when the file is sound, else SQLite's findings.
+    pub fn integrity_problems(&self) -> Result<Option<Vec<String>>> {
+        let mut st = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        if rows.len() == 1 && rows[0] == "ok" { Ok(None) } else { Ok(Some(rows)) }
+    }
+
+    /// The schema version stored in the file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Counts for `trove stats`.
+    pub fn stats(&self) -> Result<Stats> {
+        let c = &self.conn;
+        let one = |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+        let page_count = one("PRAGMA page_count")?;
+        let page_size = one("PRAGMA page_size")?;
+        Ok(Stats {
+            files: one("SELECT count(*) FROM files")?,
+            missing: one("SELECT count(*) FROM files WHERE state = 1")?,
+            untagged: one("SELECT count(*) FROM files f WHERE NOT EXISTS (SELECT 1 FROM file_tags t WHERE t.file_id = f.id)")?,
+            total_bytes: one("SELECT coalesce(sum(size), 0) FROM files WHERE state <> 1")?,
+            tags: one("SELECT count(*) FROM tags")?,
+            names: one("SELECT count(*) FROM tag_names")?,
+            links: one("SELECT count(*) FROM file_tags")?,
+            implications: one("SELECT count(*) FROM implications")?,
+            pools: one("SELECT count(*) FROM pools")?,
+            schema_version: self.schema_version()?,
+            index_bytes: page_count * page_size,
+        })
+    }
+}
+
+/// What `trove stats` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub files: u64,
+    pub missing: u64,
+    pub untagged: u64,
+    pub total_bytes: u64,
+    pub tags: u64,
+    pub names: u64,
+    pub links: u64,
+    pub implications: u64,
+    pub pools: u64,
+    pub schema_version: i64,
+    pub index_bytes: u64,
+}
+
+/// A fresh 32-byte universal id from the OS random source.
+pub(crate) fn random_uid() -> Result<[u8; 32]> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| Error::Invalid(format!("the OS random source failed: {e}")))?;
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_and_reopens() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/index.db");
+        assert!(matches!(Index::open(&p, OpenMode::Existing), Err(Error::NoIndex { .. })));
+        let i = Index::open(&p, OpenMode::Create).unwrap();
+        assert_eq!(i.schema_version().unwrap(), SCHEMA_VERSION);
+        drop(i);
+        let i = Index::open(&p, OpenMode::Existing).unwrap();
+        assert!(i.integrity_problems().unwrap().is_none());
+    }
+
+    #[test]
+    fn refuses_a_file_that_is_not_an_index() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("notes.txt");
+        std::fs::write(&p, b"hello, this is not sqlite at all, just some text padding it out").unwrap();
+        assert!(matches!(Index::open(&p, OpenMode::Create), Err(Error::NotAnIndex { .. })));
+        let q = d.path().join("other.db");
+        let c = Connection::open(&q).unwrap();
+        c.execute_batch("CREATE TABLE x (a)").unwrap();
+        drop(c);
+        assert!(matches!(Index::open(&q, OpenMode::Create), Err(Error::NotAnIndex { .. })));
+    }
+}
