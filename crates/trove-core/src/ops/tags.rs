@@ -76,12 +76,13 @@ pub fn delete(index: &mut Index, name: &str, force: bool) -> Result<u64> {
     })
 }
 
-/// `child ⇒ parent`. Returns false when it already held.
-pub fn imply(index: &mut Index, child: &str, parent: &str) -> Result<bool> {
+/// `child ⇒ parent`, creating either tag when it does not exist yet. Returns whether the
+/// implication is new, and the names of tags created.
+pub fn imply(index: &mut Index, child: &str, parent: &str) -> Result<(bool, Vec<String>)> {
+    let names = [normalize_tag_name(child)?, normalize_tag_name(parent)?];
     index.write(|tx| {
-        let c = resolve(tx, child)?;
-        let p = resolve(tx, parent)?;
-        st::imply(tx, c, p)
+        let (ids, created) = crate::ops::include::ensure_tags(tx, &names, now_unix())?;
+        Ok((st::imply(tx, ids[0], ids[1])?, created))
     })
 }
 

@@ -1,0 +1,90 @@
+//! `trove check`: is the index sound and does it match the disk?
+
+use std::io::Write;
+
+use clap::Args;
+use serde_json::json;
+use trove_core::ops::check::{CheckOptions, Problem, check};
+
+use crate::ctx::{CmdResult, Ctx, note};
+use crate::output::{Bar, path_json};
+
+/// Check the index: SQLite integrity, missing files, changed files.
+///
+/// Files whose size or mtime changed are re-hashed; --full re-hashes every file. With
+/// --repair each certain fix is applied on its own: a gone file is marked missing (tags
+/// kept, findable with `missing`), a changed file gets its new hash (tags kept). Nothing is
+/// ever deleted; what cannot be decided is listed. Exit status 1 while problems remain.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Re-hash every file, not just those whose size or mtime changed
+    #[arg(long)]
+    pub full: bool,
+    /// Apply the certain fixes
+    #[arg(long)]
+    pub repair: bool,
+    /// One JSON object per finding
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn describe(p: &Problem) -> (&'static str, String) {
+    match p {
+        Problem::Missing => ("missing", "gone from disk".into()),
+        Problem::Changed { old, new, hash_changed } => (
+            "changed",
+            format!(
+                "changed on disk (size {} → {}{})",
+                old.size,
+                new.size,
+                if *hash_changed { ", content differs" } else { ", same content" }
+            ),
+        ),
+        Problem::Corrupt { .. } => ("corrupt", "content changed with the same size and mtime".into()),
+        Problem::Reappeared => ("reappeared", "missing file is back with the same content".into()),
+        Problem::Undecided(s) => ("undecided", s.clone()),
+        Problem::Unreadable(s) => ("unreadable", s.clone()),
+    }
+}
+
+pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
+    let mut index = ctx.open_read()?;
+    let r = check(&mut index, CheckOptions { full: a.full, repair: a.repair }, &Bar::new())?;
+    let mut out = std::io::stdout().lock();
+    if let Some(problems) = &r.integrity {
+        for p in problems {
+            if a.json {
+                writeln!(out, "{}", json!({"kind": "integrity", "detail": p}))?;
+            } else {
+                writeln!(out, "index: {p}")?;
+            }
+        }
+    }
+    for f in &r.findings {
+        let (kind, text) = describe(&f.problem);
+        if a.json {
+            let mut m = serde_json::Map::new();
+            m.insert("kind".into(), json!(kind));
+            path_json(&mut m, &f.record.path);
+            m.insert("id".into(), json!(f.record.id.0));
+            m.insert("detail".into(), json!(text));
+            m.insert("repaired".into(), json!(f.repaired));
+            writeln!(out, "{}", serde_json::Value::Object(m))?;
+        } else {
+            let status = if f.repaired { " — repaired" } else { "" };
+            writeln!(out, "{}: {text}{status}", ctx.show(&f.record.path))?;
+        }
+    }
+    let left = r.outstanding();
+    let repaired = r.findings.iter().filter(|f| f.repaired).count();
+    if !a.json {
+        note(format!(
+            "checked {} file(s): {} problem(s){}{}",
+            r.checked,
+            r.findings.len() + usize::from(r.integrity.is_some()),
+            if a.repair { format!(", {repaired} repaired") } else { String::new() },
+            if left > 0 && !a.repair { "; `trove check --repair` fixes what is certain".to_string() } else { String::new() }
+        ));
+    }
+    Ok(if left > 0 { 1 } else { 0 })
+}

@@ -1,0 +1,109 @@
+//! `trove find`: run a query, print matching paths.
+
+use std::io::{BufWriter, Write};
+
+use clap::Args;
+use trove_core::ops::find::Query;
+
+use crate::ctx::{CmdResult, CommandError, Ctx, warn};
+use crate::output::{record_json, write_path};
+
+pub const QUERY_HELP: &str = "\
+Query language:
+  cat dog            both tags (AND is a space, or `and`)
+  cat | dog          either (`or` works too); precedence NOT > AND > OR
+  -cat, not cat      without the tag; untagged files match `-cat` too
+  (a | b) -c         parentheses group
+  \"artist:dj kuroneko\", artist:\"dj kuroneko\"   quoting
+  artist:*  *cat*    `*` is a wildcard in tag names (bare, not inside quotes)
+  animal             also finds files tagged only `animal:cat` once `animal:cat ⇒ animal`
+  year>2015  rating>=4  date<2020-06-01   compare the values of a namespace's tags
+  path:*/music/*     glob on the absolute path (`*` crosses `/`; no leading `/` = any depth)
+  ext:flac  size>10M  size<1k  mtime>2024-01-01  mtime<30d (modified within 30 days)
+  tags:0  tags>5     number of tags on the file (tags:0 = untagged)
+  hash:1f2e3d4c      content hash prefix, 8+ hex digits (BLAKE3, as b3sum prints)
+  pool:TITLE  missing   files in a pool; files gone from disk (hidden otherwise)
+  sort:path|mtime|size|random (`sort:-mtime` reverses)  limit:N
+Reserved words (path ext size mtime tags hash pool missing sort limit tag) start
+predicates; a tag with such a name is written tag:NAME or quoted: tag:\"sort:x\".
+Unknown tags are a warning, not an error.";
+
+/// Print the files a query matches, one path per line.
+///
+/// Paths under the working directory print relative to it, others absolute (--absolute
+/// for always absolute). Exit status 1 when nothing matches.
+#[derive(Debug, Args)]
+#[command(after_help = QUERY_HELP)]
+pub struct FindArgs {
+    /// One JSON object per line, with id, path, size, mtime_ns, hash and state
+    #[arg(long, conflicts_with_all = ["null", "count"])]
+    pub json: bool,
+    /// End each path with a NUL byte instead of a newline (for xargs -0)
+    #[arg(short = '0', long = "null", conflicts_with = "count")]
+    pub null: bool,
+    /// Print only the number of matches
+    #[arg(short, long)]
+    pub count: bool,
+    /// Print at most N paths
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Print absolute paths
+    #[arg(short, long)]
+    pub absolute: bool,
+    /// The query; several words are joined with spaces. Empty: every file.
+    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+    pub query: Vec<String>,
+}
+
+/// Turns a query error into a message with a caret under the offending byte.
+pub fn query_error(text: &str, e: trove_core::Error) -> CommandError {
+    match e {
+        trove_core::Error::Query(pe) => {
+            CommandError::new(format!("bad query: {} at byte {}\n{}", pe.message, pe.position, pe.render(text)))
+                .with_hint("`trove find --help` describes the query language")
+        }
+        e => e.into(),
+    }
+}
+
+pub fn run(ctx: &Ctx, a: FindArgs) -> CmdResult {
+    let text = a.query.join(" ");
+    let index = ctx.open_read()?;
+    let q = Query::new(&index, &text).map_err(|e| query_error(&text, e))?;
+    for w in q.warnings() {
+        warn(w);
+    }
+    if a.count {
+        let n = match a.limit {
+            Some(l) => q.count(&index)?.min(l),
+            None => q.count(&index)?,
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{n}")?;
+        return Ok(if n == 0 { 1 } else { 0 });
+    }
+    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut n = 0u64;
+    let mut io_err: Option<std::io::Error> = None;
+    q.for_each(&index, a.limit, |r| {
+        n += 1;
+        let res = if a.json {
+            serde_json::to_writer(&mut out, &record_json(&r)).map_err(std::io::Error::other).and_then(|()| out.write_all(b"\n"))
+        } else {
+            let shown = if a.absolute { &r.path } else { trove_core::paths::display_relative(&r.path, &ctx.cwd) };
+            write_path(&mut out, shown, if a.null { 0 } else { b'\n' })
+        };
+        match res {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                io_err = Some(e);
+                Ok(false)
+            }
+        }
+    })?;
+    if let Some(e) = io_err {
+        return Err(e.into());
+    }
+    out.flush()?;
+    Ok(if n == 0 { 1 } else { 0 })
+}

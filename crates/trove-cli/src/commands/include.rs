@@ -1,0 +1,74 @@
+//! `trove include`: add files to the index.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use trove_core::ops::include::{IncludeOptions, Outcome, include};
+
+use crate::ctx::{CmdResult, Ctx, note, report_failures};
+use crate::output::Bar;
+
+/// Index files (directories with -r), hash them, apply tags.
+///
+/// Re-including an unchanged file costs a stat, not a re-hash. Recursive walks skip
+/// symlinks and special files (FIFOs, sockets, devices are never opened). A file that
+/// fails is reported and the run goes on; the exit status is 2 if anything failed.
+#[derive(Debug, Args)]
+pub struct IncludeArgs {
+    /// Descend into directories
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Tag to apply to every included file (repeatable; created if new)
+    #[arg(short, long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Show what would be included without writing anything
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print every file included
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Files or directories
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
+    let paths = ctx.resolve_all(&a.paths);
+    let mut index = if a.dry_run { ctx.open_read().or_else(|_| ctx.open_write())? } else { ctx.open_write()? };
+    let opts = IncludeOptions { recursive: a.recursive, tags: a.tags.clone(), dry_run: a.dry_run, ..Default::default() };
+    let r = include(&mut index, &paths, &opts, &Bar::new())?;
+    if a.verbose || a.dry_run {
+        for (p, _, o) in &r.files {
+            let word = match o {
+                Outcome::Added => "add",
+                Outcome::Updated => "update",
+                Outcome::Unchanged => "keep",
+            };
+            note(format!("{word:>6} {}", ctx.show(p)));
+        }
+    }
+    let would = if a.dry_run { "would be " } else { "" };
+    let mut line = format!(
+        "{} {would}added, {} {would}updated, {} unchanged",
+        r.count(Outcome::Added),
+        r.count(Outcome::Updated),
+        r.count(Outcome::Unchanged)
+    );
+    if r.links_added > 0 {
+        line.push_str(&format!(", {} tag link(s) added", r.links_added));
+    }
+    if r.skipped_symlinks + r.skipped_special > 0 {
+        line.push_str(&format!(
+            "; skipped {} symlink(s) and {} special file(s)",
+            r.skipped_symlinks, r.skipped_special
+        ));
+    }
+    if !r.failed.is_empty() {
+        line.push_str(&format!("; {} failed", r.failed.len()));
+    }
+    note(line);
+    if !r.tags_created.is_empty() {
+        note(format!("new tag(s): {}", r.tags_created.join(", ")));
+    }
+    Ok(if report_failures(ctx, &r.failed) { 2 } else { 0 })
+}

@@ -1,0 +1,38 @@
+//! One file per command: `<Name>Args` (clap) and `run`.
+
+pub mod check;
+pub mod completions;
+pub mod find;
+pub mod include;
+pub mod ls;
+pub mod mv;
+pub mod pool;
+pub mod rm;
+pub mod stats;
+pub mod tag;
+pub mod tags;
+pub mod untag;
+
+use crate::cli::{Cli, Command};
+use crate::ctx::{CmdResult, Ctx};
+
+pub fn run(cli: Cli) -> CmdResult {
+    if let Command::Completions(a) = &cli.command {
+        return completions::run(a);
+    }
+    let ctx = Ctx::new(cli.index)?;
+    match cli.command {
+        Command::Include(a) => include::run(&ctx, a),
+        Command::Tag(a) => tag::run(&ctx, a),
+        Command::Untag(a) => untag::run(&ctx, a),
+        Command::Find(a) => find::run(&ctx, a),
+        Command::Ls(a) => ls::run(&ctx, a),
+        Command::Tags(a) => tags::run(&ctx, a),
+        Command::Pool(a) => pool::run(&ctx, a),
+        Command::Rm(a) => rm::run(&ctx, a),
+        Command::Mv(a) => mv::run(&ctx, a),
+        Command::Check(a) => check::run(&ctx, a),
+        Command::Stats(a) => stats::run(&ctx, a),
+        Command::Completions(_) => Ok(0),
+    }
+}

@@ -1,0 +1,155 @@
+//! What every command needs: where the index is, the working directory, output streams,
+//! and the error type that carries an exit code and a hint.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use trove_core::{Index, OpenMode};
+
+/// A command's failure: a message, an optional hint, an exit code.
+#[derive(Debug)]
+pub struct CommandError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub code: u8,
+}
+
+impl CommandError {
+    pub fn new(message: impl Into<String>) -> Self {
+        CommandError { message: message.into(), hint: None, code: 2 }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Exit quietly with this code (the message, if any, is already printed).
+    pub fn silent(code: u8) -> Self {
+        CommandError { message: String::new(), hint: None, code }
+    }
+}
+
+impl From<trove_core::Error> for CommandError {
+    fn from(e: trove_core::Error) -> Self {
+        let hint = match &e {
+            trove_core::Error::NoIndex { .. } => Some("`trove include PATH` creates it; --index or TROVE_INDEX picks another file"),
+            trove_core::Error::UnknownTag(_) => Some("`trove tags list` shows the tags there are"),
+            trove_core::Error::UnknownPool(_) => Some("`trove pool list` shows the pools there are"),
+            trove_core::Error::NewerSchema { .. } => Some("upgrade trove to use this index"),
+            _ => None,
+        };
+        CommandError { message: e.to_string(), hint: hint.map(String::from), code: 2 }
+    }
+}
+
+impl From<io::Error> for CommandError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            // The reader went away (`trove find x | head`): not an error.
+            return CommandError::silent(0);
+        }
+        CommandError::new(format!("output: {e}"))
+    }
+}
+
+pub type CmdResult = Result<u8, CommandError>;
+
+/// Prints the error (if any) and turns the outcome into the process exit code.
+pub fn exit_code(r: CmdResult) -> ExitCode {
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if !e.message.is_empty() {
+                let mut err = io::stderr().lock();
+                let _ = writeln!(err, "trove: {}", e.message);
+                if let Some(h) = &e.hint {
+                    let _ = writeln!(err, "hint: {h}");
+                }
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+pub struct Ctx {
+    pub index_path: PathBuf,
+    pub cwd: PathBuf,
+}
+
+/// `$XDG_DATA_HOME/trove/index.db`, else `~/.local/share/trove/index.db`.
+pub fn default_index_path() -> Result<PathBuf, CommandError> {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty() && Path::new(d).is_absolute()) {
+        return Ok(PathBuf::from(d).join("trove/index.db"));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".local/share/trove/index.db")),
+        None => Err(CommandError::new("cannot find a place for the index: neither XDG_DATA_HOME nor HOME is set")
+            .with_hint("pass --index PATH or set TROVE_INDEX")),
+    }
+}
+
+impl Ctx {
+    pub fn new(index: Option<PathBuf>) -> Result<Ctx, CommandError> {
+        let cwd = std::env::current_dir().map_err(|e| CommandError::new(format!("current directory: {e}")))?;
+        let index_path = match index {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => cwd.join(p),
+            None => default_index_path()?,
+        };
+        Ok(Ctx { index_path, cwd })
+    }
+
+    /// Opens the index for reading; a missing index is an error that says so.
+    pub fn open_read(&self) -> Result<Index, CommandError> {
+        Ok(Index::open(&self.index_path, OpenMode::Existing)?)
+    }
+
+    /// Opens the index for writing, creating it when absent.
+    pub fn open_write(&self) -> Result<Index, CommandError> {
+        Ok(Index::open(&self.index_path, OpenMode::Create)?)
+    }
+
+    /// Absolute form of a path typed on the command line.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        trove_core::paths::resolve(&self.cwd, p)
+    }
+
+    pub fn resolve_all(&self, ps: &[PathBuf]) -> Vec<PathBuf> {
+        ps.iter().map(|p| self.resolve(p)).collect()
+    }
+
+    /// A path for messages: relative to the working directory when under it.
+    pub fn show<'a>(&self, p: &'a Path) -> std::path::Display<'a> {
+        trove_core::paths::display_relative(p, &self.cwd).display()
+    }
+}
+
+pub fn stderr_is_tty() -> bool {
+    io::stderr().is_terminal()
+}
+
+/// Prints a warning line to stderr.
+pub fn warn(msg: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "trove: warning: {msg}");
+}
+
+/// Prints a note line to stderr (what happened, for humans).
+pub fn note(msg: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "{msg}");
+}
+
+/// Prints each failure and returns whether there were any.
+pub fn report_failures(ctx: &Ctx, failed: &[trove_core::Error]) -> bool {
+    for e in failed {
+        let msg = match e {
+            trove_core::Error::Io { path, source } => format!("{}: {source}", ctx.show(path)),
+            trove_core::Error::IsDirectory(p) => format!("{}: is a directory (use -r)", ctx.show(p)),
+            trove_core::Error::NotRegular { path, kind } => format!("{}: not a regular file ({kind})", ctx.show(path)),
+            e => e.to_string(),
+        };
+        let _ = writeln!(io::stderr().lock(), "trove: {msg}");
+    }
+    !failed.is_empty()
+}
