@@ -191,7 +191,7 @@ fn needs_quotes(s: &str) -> bool {
     s.is_empty()
         || s.starts_with('-')
         || s.chars().any(|c| {
-            c.is_whitespace() || matches!(c, '"' | '\\' | '(' | ')' | '|' | '<' | '>' | ':' | '*')
+            c.is_whitespace() || matches!(c, '"' | '\\' | '(' | ')' | '|' | '<' | '>' | '=' | ':' | '*')
         })
         || OPERATOR_WORDS.iter().any(|w| s.eq_ignore_ascii_case(w))
         || RESERVED.iter().any(|w| s.eq_ignore_ascii_case(w))

@@ -11,3 +11,6 @@ pub use ast::{
     SortKey,
 };
 pub use parse::{ParseError, parse, parse_date, parse_size};
+
+#[cfg(test)]
+mod tests;

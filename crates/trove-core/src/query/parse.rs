@@ -334,8 +334,8 @@ fn classify(segs: &[Segment], pos: usize) -> Result<Expr, ParseError> {
         if value.is_empty() {
             return Err(ParseError::new(segs[si].pos + at, format!("expected a value after '{}'", op.as_str())));
         }
-        if find_op(&right).is_some() {
-            return Err(ParseError::new(segs[si].pos + at + len, "a second comparison operator; quote the name"));
+        if let Some((si2, at2, _, _)) = find_op(&right) {
+            return Err(ParseError::new(right[si2].pos + at2, "a second comparison operator; quote the value"));
         }
         return Ok(Expr::Compare { ns, op, value });
     }

@@ -1,0 +1,285 @@
+//! Parser tests: precedence, grouping, quoting, wildcards, comparisons, predicates,
+//! reserved words, error positions, and the parse → print → parse property.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn tag(s: &str) -> Expr {
+    Expr::Tag(NamePattern::literal(s))
+}
+fn not(e: Expr) -> Expr {
+    Expr::Not(Box::new(e))
+}
+fn p(s: &str) -> Expr {
+    parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+}
+fn err(s: &str) -> ParseError {
+    parse(s).expect_err(s)
+}
+
+#[test]
+fn precedence_not_and_or() {
+    assert_eq!(p("a b | c"), Expr::Or(vec![Expr::And(vec![tag("a"), tag("b")]), tag("c")]));
+    assert_eq!(p("a | b c"), Expr::Or(vec![tag("a"), Expr::And(vec![tag("b"), tag("c")])]));
+    assert_eq!(p("-a b"), Expr::And(vec![not(tag("a")), tag("b")]));
+    assert_eq!(p("not a or b and c"), Expr::Or(vec![not(tag("a")), Expr::And(vec![tag("b"), tag("c")])]));
+    assert_eq!(p("a AND b OR c"), p("a b | c"));
+    assert_eq!(p("a|b|c"), Expr::Or(vec![tag("a"), tag("b"), tag("c")]));
+}
+
+#[test]
+fn parentheses_group() {
+    assert_eq!(p("(a | b) c"), Expr::And(vec![Expr::Or(vec![tag("a"), tag("b")]), tag("c")]));
+    assert_eq!(p("-(a b)"), not(Expr::And(vec![tag("a"), tag("b")])));
+    assert_eq!(p("((a))"), tag("a"));
+    assert_eq!(p("(a)(b)"), Expr::And(vec![tag("a"), tag("b")]));
+    assert_eq!(p("--a"), not(not(tag("a"))));
+}
+
+#[test]
+fn quoting() {
+    assert_eq!(p(r#""artist:dj kuroneko""#), tag("artist:dj kuroneko"));
+    assert_eq!(p(r#"artist:"dj kuroneko""#), tag("artist:dj kuroneko"));
+    assert_eq!(p(r#""a \"b\" \\ c""#), tag(r#"a "b" \ c"#));
+    assert_eq!(p(r#""-x""#), tag("-x"));
+    assert_eq!(p(r#""and" "or" "not""#), Expr::And(vec![tag("and"), tag("or"), tag("not")]));
+    assert_eq!(p(r#""a|b" "(c)""#), Expr::And(vec![tag("a|b"), tag("(c)")]));
+    assert_eq!(p("sci-fi"), tag("sci-fi"));
+    assert_eq!(p("été"), tag("été"));
+}
+
+#[test]
+fn wildcards() {
+    assert_eq!(
+        p("artist:*"),
+        Expr::Tag(NamePattern { parts: vec![NamePart::Literal("artist:".into()), NamePart::Star] })
+    );
+    assert_eq!(
+        p("*cat*"),
+        Expr::Tag(NamePattern { parts: vec![NamePart::Star, NamePart::Literal("cat".into()), NamePart::Star] })
+    );
+    // A quoted star is a literal character.
+    assert_eq!(p(r#""a*b""#), tag("a*b"));
+    assert!(!matches!(p(r#""a*b""#), Expr::Tag(ref n) if n.has_wildcard()));
+}
+
+#[test]
+fn comparisons() {
+    let cmp = |ns: &str, op, v: &str| Expr::Compare { ns: ns.into(), op, value: v.into() };
+    assert_eq!(p("year>2015"), cmp("year", CmpOp::Gt, "2015"));
+    assert_eq!(p("year<=2019"), cmp("year", CmpOp::Le, "2019"));
+    assert_eq!(p("rating>=4"), cmp("rating", CmpOp::Ge, "4"));
+    assert_eq!(p("date<2020-06-01"), cmp("date", CmpOp::Lt, "2020-06-01"));
+    assert_eq!(p(r#""my ns">"x y""#), cmp("my ns", CmpOp::Gt, "x y"));
+    assert_eq!(p(r#""size">5"#), cmp("size", CmpOp::Gt, "5"));
+    assert_eq!(p(r#""a>b""#), tag("a>b"));
+}
+
+#[test]
+fn predicates() {
+    use Predicate::*;
+    let pr = |s: &str| match p(s) {
+        Expr::Pred(x) => x,
+        other => panic!("{s}: {other:?}"),
+    };
+    assert_eq!(pr("path:*/music/*"), Path("*/music/*".into()));
+    assert_eq!(pr(r#"path:"a b/*""#), Path("a b/*".into()));
+    assert_eq!(pr("ext:FLAC"), Ext("flac".into()));
+    assert_eq!(pr("ext:.jpg"), Ext("jpg".into()));
+    assert_eq!(pr("size>10M"), Size(CmpOp::Gt, 10 << 20));
+    assert_eq!(pr("size<1k"), Size(CmpOp::Lt, 1024));
+    assert_eq!(pr("size:100"), Size(CmpOp::Eq, 100));
+    assert_eq!(pr("size>=1.5G"), Size(CmpOp::Ge, 3 << 29));
+    assert_eq!(pr("mtime<30d"), MtimeAge(CmpOp::Lt, Duration { amount: 30, unit: 'd' }));
+    match pr("mtime>2024-01-01") {
+        MtimeAt(CmpOp::Gt, d) => assert_eq!(d.unix, 1_704_067_200),
+        other => panic!("{other:?}"),
+    }
+    match pr("mtime<2024-02-29T12:30") {
+        MtimeAt(CmpOp::Lt, d) => assert_eq!(d.unix, 1_709_209_800),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pr("tags:0"), TagCount(CmpOp::Eq, 0));
+    assert_eq!(pr("tags>5"), TagCount(CmpOp::Gt, 5));
+    assert_eq!(pr("hash:DEADBEEF"), Hash("deadbeef".into()));
+    assert_eq!(p("pool:Summer 2019"), Expr::And(vec![Expr::Pred(Pool("Summer".into())), tag("2019")]));
+    assert_eq!(pr(r#"pool:"Summer 2019""#), Pool("Summer 2019".into()));
+    assert_eq!(pr("missing"), Missing);
+    assert_eq!(pr("MISSING"), Missing);
+}
+
+#[test]
+fn modifiers() {
+    assert_eq!(p("sort:-mtime"), Expr::Modifier(Modifier::Sort { key: SortKey::Mtime, reverse: true }));
+    assert_eq!(p("sort:random"), Expr::Modifier(Modifier::Sort { key: SortKey::Random, reverse: false }));
+    assert_eq!(p("limit:50"), Expr::Modifier(Modifier::Limit(50)));
+}
+
+#[test]
+fn reserved_words_are_escapable() {
+    assert_eq!(p(r#"tag:"sort:x""#), tag("sort:x"));
+    assert_eq!(p(r#""sort:x""#), tag("sort:x"));
+    assert_eq!(p("tag:missing"), tag("missing"));
+    assert_eq!(p("tag:size:large"), tag("size:large"));
+    // Words that merely start like a keyword are tags.
+    assert_eq!(p("pathology"), tag("pathology"));
+    assert_eq!(p("sizes:large"), tag("sizes:large"));
+    assert_eq!(p("missing:no"), tag("missing:no"));
+}
+
+#[test]
+fn error_positions() {
+    assert_eq!(err("a (b | c").position, 8);
+    assert_eq!(err("a b)").position, 3);
+    assert_eq!(err("a | ").position, 4);
+    assert_eq!(err("| a").position, 0);
+    assert_eq!(err(r#"a "open"#).position, 2);
+    assert_eq!(err("a - b").position, 2);
+    assert_eq!(err("()").position, 1);
+    assert_eq!(err("size>huge").position, 5);
+    assert_eq!(err("hash:abc").position, 5);
+    assert_eq!(err("sort:colour").position, 5);
+    assert_eq!(err("limit:x").position, 6);
+    assert_eq!(err("mtime>yesterday").position, 6);
+    assert_eq!(err("year>").position, 4);
+    assert_eq!(err("a>b>c").position, 3);
+    assert_eq!(err("a and").position, 5);
+    let e = err("cat (dog");
+    assert_eq!(e.render("cat (dog"), "cat (dog\n        ^ expected ')' to close the '(' at byte 4");
+}
+
+#[test]
+fn empty_query_matches_everything() {
+    assert_eq!(p(""), Expr::And(vec![]));
+    assert_eq!(p("   "), Expr::And(vec![]));
+}
+
+#[test]
+fn printing_round_trips_examples() {
+    for q in [
+        "a b | c",
+        "(a | b) c",
+        "-(a b) | -c",
+        r#""artist:dj kuroneko" year>2015"#,
+        "artist:* -cute",
+        r#"tag:"sort:x" sort:-mtime limit:5"#,
+        "path:*/music/* ext:flac size>10M mtime<30d tags:0 hash:deadbeef00 missing",
+        r#""and" "-x" "a\"b""#,
+    ] {
+        let e = p(q);
+        assert_eq!(p(&e.to_string()), e, "{q} printed as {e}");
+    }
+}
+
+// ---- property: parse(print(e)) == e for every tree the parser can produce ----
+
+fn name_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9_-]{0,6}",
+        "[a-z]{1,4}:[a-z0-9 ]{1,5}",
+        prop::sample::select(vec![
+            "and", "or", "not", "sort", "size", "missing", "-x", "a b", "a\"b", "a\\b", "(", "|", "a>b", "é", "ns:", "*",
+        ])
+        .prop_map(String::from),
+    ]
+    .prop_map(|s| crate::model::normalize_name_lossy(&s))
+    .prop_filter("non-empty", |s| !s.is_empty())
+}
+
+fn pattern() -> impl Strategy<Value = NamePattern> {
+    prop_oneof![
+        name_text().prop_map(NamePattern::literal),
+        (prop::option::of(name_text()), prop::option::of(name_text())).prop_map(|(a, b)| {
+            let mut parts = Vec::new();
+            if let Some(a) = a {
+                parts.push(NamePart::Literal(a));
+            }
+            parts.push(NamePart::Star);
+            if let Some(b) = b {
+                parts.push(NamePart::Literal(b));
+            }
+            NamePattern::normalized(parts)
+        }),
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = Expr> {
+    let op = prop::sample::select(vec![CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge]);
+    prop_oneof![
+        4 => pattern().prop_map(Expr::Tag),
+        1 => ("[a-z]{1,5}", op.clone(), "[0-9]{1,4}").prop_map(|(ns, op, value)| Expr::Compare { ns, op, value }),
+        1 => (op.clone(), 0u64..1_000_000).prop_map(|(op, n)| Expr::Pred(Predicate::Size(op, n))),
+        1 => (op, 0u64..20).prop_map(|(op, n)| Expr::Pred(Predicate::TagCount(op, n))),
+        1 => "[a-z*/ ]{1,8}".prop_map(|g| Expr::Pred(Predicate::Path(g))),
+        1 => "[0-9a-f]{8,12}".prop_map(|h| Expr::Pred(Predicate::Hash(h))),
+        1 => Just(Expr::Pred(Predicate::Missing)),
+        1 => (0u64..100).prop_map(|n| Expr::Modifier(Modifier::Limit(n))),
+    ]
+}
+
+fn expr() -> impl Strategy<Value = Expr> {
+    leaf().prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::And),
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::Or),
+            inner.prop_map(|e| Expr::Not(Box::new(e))),
+        ]
+    })
+}
+
+/// The parser flattens `a (b c)` into one And; bring generated trees to that shape.
+fn flatten(e: Expr) -> Expr {
+    match e {
+        Expr::And(v) => {
+            let mut out = Vec::new();
+            for x in v.into_iter().map(flatten) {
+                match x {
+                    Expr::And(inner) => out.extend(inner),
+                    x => out.push(x),
+                }
+            }
+            Expr::And(out)
+        }
+        Expr::Or(v) => {
+            let mut out = Vec::new();
+            for x in v.into_iter().map(flatten) {
+                match x {
+                    Expr::Or(inner) => out.extend(inner),
+                    x => out.push(x),
+                }
+            }
+            Expr::Or(out)
+        }
+        Expr::Not(x) => Expr::Not(Box::new(flatten(*x))),
+        e => e,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn parse_print_parse(e in expr()) {
+        let e = flatten(e);
+        let text = e.to_string();
+        let back = parse(&text).map_err(|err| TestCaseError::fail(format!("{text:?}: {err}")))?;
+        prop_assert_eq!(&flatten(back.clone()), &e, "printed as {:?}", text);
+        // and printing is stable
+        prop_assert_eq!(back.to_string(), text);
+    }
+
+    #[test]
+    fn parser_never_panics(s in "\\PC{0,40}") {
+        let _ = parse(&s);
+    }
+
+    #[test]
+    fn parser_never_panics_on_query_alphabet(s in "[a-z:*\"\\\\()|<>= -]{0,30}") {
+        if let Ok(e) = parse(&s) {
+            // whatever parses prints to something that parses to the same tree
+            let again = parse(&e.to_string()).expect("printed query parses");
+            prop_assert_eq!(flatten(again), flatten(e));
+        }
+    }
+}
