@@ -168,12 +168,14 @@ impl Compiler<'_> {
                 let start = d.unix.saturating_mul(1_000_000_000);
                 // A date alone is a whole day; a date-time is one moment.
                 let end = if d.text.len() == 10 { start + 86_400 * 1_000_000_000 } else { start + 1_000_000_000 };
-                let (s, e) = (self.bind(start), self.bind(end));
                 match op {
-                    CmpOp::Eq => format!("(f.mtime_ns >= {s} AND f.mtime_ns < {e})"),
-                    CmpOp::Gt | CmpOp::Ge => format!("f.mtime_ns >= {s}"),
-                    CmpOp::Lt => format!("f.mtime_ns < {s}"),
-                    CmpOp::Le => format!("f.mtime_ns < {e}"),
+                    CmpOp::Eq => {
+                        let (s, e) = (self.bind(start), self.bind(end));
+                        format!("(f.mtime_ns >= {s} AND f.mtime_ns < {e})")
+                    }
+                    CmpOp::Gt | CmpOp::Ge => format!("f.mtime_ns >= {}", self.bind(start)),
+                    CmpOp::Lt => format!("f.mtime_ns < {}", self.bind(start)),
+                    CmpOp::Le => format!("f.mtime_ns < {}", self.bind(end)),
                 }
             }
             Predicate::MtimeAge(op, d) => {
