@@ -34,7 +34,9 @@ impl CommandError {
 impl From<trove_core::Error> for CommandError {
     fn from(e: trove_core::Error) -> Self {
         let hint = match &e {
-            trove_core::Error::NoIndex { .. } => Some("`trove include PATH` creates it; --index or TROVE_INDEX picks another file"),
+            trove_core::Error::NoIndex { .. } => {
+                Some("`trove include PATH` creates it; --index or TROVE_INDEX picks another file")
+            }
             trove_core::Error::UnknownTag(_) => Some("`trove tags list` shows the tags there are"),
             trove_core::Error::UnknownPool(_) => Some("`trove pool list` shows the pools there are"),
             trove_core::Error::NewerSchema { .. } => Some("upgrade trove to use this index"),

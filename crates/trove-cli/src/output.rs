@@ -52,7 +52,9 @@ impl trove_core::ops::Progress for Bar {
         let style = match (phase, total) {
             ("hashing", Some(t)) => {
                 b.set_length(t);
-                indicatif::ProgressStyle::with_template("{msg:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
             }
             (_, Some(t)) => {
                 b.set_length(t);

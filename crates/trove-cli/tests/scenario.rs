@@ -104,12 +104,8 @@ fn broken_pipe_exits_quietly() {
         e.write(format!("d/{i:05}"), b"x");
     }
     e.ok(["include", "-r", "d"]);
-    let mut child = e
-        .cmd(["find", ""])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        e.cmd(["find", ""]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // Read one byte and hang up.
     use std::io::Read;
     let mut out = child.stdout.take().unwrap();

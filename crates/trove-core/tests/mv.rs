@@ -3,10 +3,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use trove_core::ops::NoProgress;
 use trove_core::ops::find::find;
 use trove_core::ops::include::{IncludeOptions, include};
 use trove_core::ops::mv::mv;
-use trove_core::ops::NoProgress;
 use trove_core::{Index, OpenMode};
 
 /// A directory on another filesystem than the temp dir: /dev/shm (tmpfs) when it is one.

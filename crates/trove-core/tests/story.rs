@@ -41,18 +41,25 @@ fn story_include_tag_find_mv_check_rm_reopen() {
 
     let mut index = Index::open(&db, OpenMode::Create).unwrap();
     let opts = IncludeOptions { recursive: true, tags: vec!["library".into()], ..Default::default() };
-    let r = include(&mut index, &[lib.clone()], &opts, &NoProgress).unwrap();
+    let r = include(&mut index, std::slice::from_ref(&lib), &opts, &NoProgress).unwrap();
     assert_eq!(r.count(Outcome::Added), 3);
     assert!(r.failed.is_empty());
 
     // Re-including an unchanged tree hashes nothing.
-    let r = include(&mut index, &[lib.clone()], &opts, &NoProgress).unwrap();
+    let r = include(&mut index, std::slice::from_ref(&lib), &opts, &NoProgress).unwrap();
     assert_eq!(r.count(Outcome::Unchanged), 3);
     assert_eq!(r.links_added, 0);
 
     tag_paths(&mut index, &[lib.join("music")], &["genre:techno".into()], true, &Source::Manual, &NoProgress).unwrap();
-    tag_paths(&mut index, &[lib.join("pics/cat.jpg")], &["Animal:Cat".into()], false, &Source::Import("hydrus".into()), &NoProgress)
-        .unwrap();
+    tag_paths(
+        &mut index,
+        &[lib.join("pics/cat.jpg")],
+        &["Animal:Cat".into()],
+        false,
+        &Source::Import("hydrus".into()),
+        &NoProgress,
+    )
+    .unwrap();
     tags::imply(&mut index, "animal:cat", "animal").unwrap();
     assert_eq!(names(&index, "genre:techno", &root), ["lib/music/a.flac", "lib/music/b.flac"]);
     assert_eq!(names(&index, "ANIMAL", &root), ["lib/pics/cat.jpg"]);
@@ -60,8 +67,9 @@ fn story_include_tag_find_mv_check_rm_reopen() {
 
     // The same tag from two sources: untagging one source keeps the other.
     let cat = lib.join("pics/cat.jpg");
-    tag_paths(&mut index, &[cat.clone()], &["animal:cat".into()], false, &Source::Manual, &NoProgress).unwrap();
-    untag_paths(&mut index, &[cat.clone()], &["animal:cat".into()], false, Some(&Source::Import("hydrus".into()))).unwrap();
+    tag_paths(&mut index, std::slice::from_ref(&cat), &["animal:cat".into()], false, &Source::Manual, &NoProgress).unwrap();
+    untag_paths(&mut index, std::slice::from_ref(&cat), &["animal:cat".into()], false, Some(&Source::Import("hydrus".into())))
+        .unwrap();
     assert_eq!(names(&index, "animal:cat", &root), ["lib/pics/cat.jpg"]);
     let rec = trove_core::store::files::live_by_path(index.conn(), &cat).unwrap().unwrap();
     let t = links::of_file(index.conn(), rec.id).unwrap();
@@ -121,10 +129,10 @@ fn editing_a_file_keeps_its_record_and_tags() {
     let f = write(&root.join("notes.txt"), b"v1");
     let mut index = Index::open(&root.join("i.db"), OpenMode::Create).unwrap();
     let opts = IncludeOptions { tags: vec!["notes".into()], ..Default::default() };
-    include(&mut index, &[f.clone()], &opts, &NoProgress).unwrap();
+    include(&mut index, std::slice::from_ref(&f), &opts, &NoProgress).unwrap();
     let id1 = find(&index, "notes").unwrap()[0].id;
     write(&f, b"version two");
-    let r = include(&mut index, &[f.clone()], &IncludeOptions::default(), &NoProgress).unwrap();
+    let r = include(&mut index, std::slice::from_ref(&f), &IncludeOptions::default(), &NoProgress).unwrap();
     assert_eq!(r.count(Outcome::Updated), 1);
     let rec = &find(&index, "notes").unwrap()[0];
     assert_eq!(rec.id, id1);
@@ -186,8 +194,13 @@ fn every_query_form_compiles_and_runs() {
     let root = d.path().canonicalize().unwrap();
     let mut index = Index::open(&root.join("i.db"), OpenMode::Create).unwrap();
     let p = write(&root.join("x/y.txt"), b"hello");
-    include(&mut index, &[p], &IncludeOptions { tags: vec!["year:2020".into(), "t".into()], ..Default::default() }, &NoProgress)
-        .unwrap();
+    include(
+        &mut index,
+        &[p],
+        &IncludeOptions { tags: vec!["year:2020".into(), "t".into()], ..Default::default() },
+        &NoProgress,
+    )
+    .unwrap();
     for op in [":", ">", ">=", "<", "<="] {
         for q in [
             format!("size{op}1k"),
@@ -207,8 +220,25 @@ fn every_query_form_compiles_and_runs() {
         }
     }
     for q in [
-        "", "t", "-t", "t | -t", "not (t and year:*)", "path:*", "path:/no/such/*", "path:[x]*", "ext:txt", "hash:00000000",
-        "pool:none", "missing", "-missing", "sort:size", "sort:-mtime", "sort:random limit:1", "limit:0", "*", "tag:*",
+        "",
+        "t",
+        "-t",
+        "t | -t",
+        "not (t and year:*)",
+        "path:*",
+        "path:/no/such/*",
+        "path:[x]*",
+        "ext:txt",
+        "hash:00000000",
+        "pool:none",
+        "missing",
+        "-missing",
+        "sort:size",
+        "sort:-mtime",
+        "sort:random limit:1",
+        "limit:0",
+        "*",
+        "tag:*",
     ] {
         assert!(find(&index, q).is_ok(), "{q}");
     }

@@ -83,7 +83,11 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
             r.checked,
             r.findings.len() + usize::from(r.integrity.is_some()),
             if a.repair { format!(", {repaired} repaired") } else { String::new() },
-            if left > 0 && !a.repair { "; `trove check --repair` fixes what is certain".to_string() } else { String::new() }
+            if left > 0 && !a.repair {
+                "; `trove check --repair` fixes what is certain".to_string()
+            } else {
+                String::new()
+            }
         ));
     }
     Ok(if left > 0 { 1 } else { 0 })

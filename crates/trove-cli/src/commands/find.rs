@@ -88,7 +88,9 @@ pub fn run(ctx: &Ctx, a: FindArgs) -> CmdResult {
     q.for_each(&index, a.limit, |r| {
         n += 1;
         let res = if a.json {
-            serde_json::to_writer(&mut out, &record_json(&r)).map_err(std::io::Error::other).and_then(|()| out.write_all(b"\n"))
+            serde_json::to_writer(&mut out, &record_json(&r))
+                .map_err(std::io::Error::other)
+                .and_then(|()| out.write_all(b"\n"))
         } else {
             let shown = if a.absolute { &r.path } else { trove_core::paths::display_relative(&r.path, &ctx.cwd) };
             write_path(&mut out, shown, if a.null { 0 } else { b'\n' })

@@ -35,7 +35,8 @@ pub struct IncludeArgs {
 pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     let paths = ctx.resolve_all(&a.paths);
     let mut index = if a.dry_run { ctx.open_read().or_else(|_| ctx.open_write())? } else { ctx.open_write()? };
-    let opts = IncludeOptions { recursive: a.recursive, tags: a.tags.clone(), dry_run: a.dry_run, ..Default::default() };
+    let opts =
+        IncludeOptions { recursive: a.recursive, tags: a.tags.clone(), dry_run: a.dry_run, ..Default::default() };
     let r = include(&mut index, &paths, &opts, &Bar::new())?;
     if a.verbose || a.dry_run {
         for (p, _, o) in &r.files {

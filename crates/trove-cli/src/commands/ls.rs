@@ -55,12 +55,20 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                 let mut m = record_json(r);
                 m.insert(
                     "tags".into(),
-                    json!(tags.iter().filter(|t| !t.implied).map(|t| json!({
-                        "name": t.name,
-                        "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    })).collect::<Vec<_>>()),
+                    json!(
+                        tags.iter()
+                            .filter(|t| !t.implied)
+                            .map(|t| json!({
+                                "name": t.name,
+                                "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            }))
+                            .collect::<Vec<_>>()
+                    ),
                 );
-                m.insert("implied".into(), json!(tags.iter().filter(|t| t.implied).map(|t| &t.name).collect::<Vec<_>>()));
+                m.insert(
+                    "implied".into(),
+                    json!(tags.iter().filter(|t| t.implied).map(|t| &t.name).collect::<Vec<_>>()),
+                );
                 serde_json::to_writer(&mut out, &m).map_err(std::io::Error::other)?;
                 out.write_all(b"\n")?;
             } else {
@@ -69,8 +77,10 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                 if r.state == FileState::Missing {
                     out.write_all(b" [missing]")?;
                 }
-                let names: Vec<String> =
-                    tags.iter().map(|t| if t.implied { format!("{} (implied)", t.name) } else { t.name.clone() }).collect();
+                let names: Vec<String> = tags
+                    .iter()
+                    .map(|t| if t.implied { format!("{} (implied)", t.name) } else { t.name.clone() })
+                    .collect();
                 if !names.is_empty() {
                     write!(out, "\t{}", names.join(", "))?;
                 }

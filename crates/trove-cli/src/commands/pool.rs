@@ -53,7 +53,10 @@ pub fn run(ctx: &Ctx, a: PoolArgs) -> CmdResult {
             for p in &unknown {
                 warn(format!("{}: not in the index", ctx.show(p)));
             }
-            note(format!("{added} file(s) added to {title}{}", if dup > 0 { format!(", {dup} already there") } else { String::new() }));
+            note(format!(
+                "{added} file(s) added to {title}{}",
+                if dup > 0 { format!(", {dup} already there") } else { String::new() }
+            ));
             Ok(if unknown.is_empty() { 0 } else { 2 })
         }
         PoolCommand::Rm { title, paths } => {

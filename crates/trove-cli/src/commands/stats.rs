@@ -29,7 +29,11 @@ pub fn run(ctx: &Ctx, a: StatsArgs) -> CmdResult {
         )?;
     } else {
         writeln!(out, "index:        {} (schema {})", ctx.index_path.display(), s.schema_version)?;
-        writeln!(out, "files:        {} ({} missing, {} untagged, {} bytes)", s.files, s.missing, s.untagged, s.total_bytes)?;
+        writeln!(
+            out,
+            "files:        {} ({} missing, {} untagged, {} bytes)",
+            s.files, s.missing, s.untagged, s.total_bytes
+        )?;
         writeln!(out, "tags:         {} ({} names)", s.tags, s.names)?;
         writeln!(out, "links:        {}", s.links)?;
         writeln!(out, "implications: {}", s.implications)?;

@@ -36,7 +36,8 @@ pub fn run(ctx: &Ctx, a: TagArgs) -> CmdResult {
     let source: Source = a.source.parse().map_err(|e: trove_core::Error| CommandError::new(e.to_string()))?;
     let mut index = ctx.open_write()?;
     if let Some(q) = &a.query {
-        let (n, added, created, warnings) = tag_query(&mut index, q, &a.tags, &source).map_err(|e| crate::commands::find::query_error(q, e))?;
+        let (n, added, created, warnings) =
+            tag_query(&mut index, q, &a.tags, &source).map_err(|e| crate::commands::find::query_error(q, e))?;
         for w in warnings {
             warn(w);
         }

@@ -146,7 +146,11 @@ pub(crate) fn check_tag_names(names: &[String]) -> Result<Vec<String>> {
 }
 
 /// Finds or creates each tag; returns ids and the names that were created.
-pub(crate) fn ensure_tags(c: &rusqlite::Connection, names: &[String], now: i64) -> Result<(Vec<crate::TagId>, Vec<String>)> {
+pub(crate) fn ensure_tags(
+    c: &rusqlite::Connection,
+    names: &[String],
+    now: i64,
+) -> Result<(Vec<crate::TagId>, Vec<String>)> {
     let mut ids = Vec::new();
     let mut created = Vec::new();
     for n in names {
@@ -168,7 +172,12 @@ enum Plan {
 }
 
 /// Includes `paths` (absolute; see [`crate::paths::resolve`]).
-pub fn include(index: &mut Index, paths: &[PathBuf], opts: &IncludeOptions, progress: &dyn Progress) -> Result<IncludeReport> {
+pub fn include(
+    index: &mut Index,
+    paths: &[PathBuf],
+    opts: &IncludeOptions,
+    progress: &dyn Progress,
+) -> Result<IncludeReport> {
     let tag_names = check_tag_names(&opts.tags)?;
     let mut report = IncludeReport::default();
     progress.begin("scanning", None);
@@ -188,7 +197,8 @@ pub fn include(index: &mut Index, paths: &[PathBuf], opts: &IncludeOptions, prog
             plans.push(plan);
         }
     }
-    let to_hash: Vec<usize> = plans.iter().enumerate().filter(|(_, p)| matches!(p, Plan::Hash(_))).map(|(i, _)| i).collect();
+    let to_hash: Vec<usize> =
+        plans.iter().enumerate().filter(|(_, p)| matches!(p, Plan::Hash(_))).map(|(i, _)| i).collect();
     let total_bytes: u64 = to_hash.iter().map(|&i| candidates[i].stat.size).sum();
     progress.begin("hashing", Some(total_bytes));
 
@@ -216,7 +226,8 @@ pub fn include(index: &mut Index, paths: &[PathBuf], opts: &IncludeOptions, prog
         for (i, r) in pending.drain(..) {
             match r {
                 Ok(_) => {
-                    let outcome = if matches!(plans[i], Plan::Hash(Some(_))) { Outcome::Updated } else { Outcome::Added };
+                    let outcome =
+                        if matches!(plans[i], Plan::Hash(Some(_))) { Outcome::Updated } else { Outcome::Added };
                     report.files.push((candidates[i].path.clone(), None, outcome));
                 }
                 Err(e) => report.failed.push(e),
@@ -235,8 +246,11 @@ pub fn include(index: &mut Index, paths: &[PathBuf], opts: &IncludeOptions, prog
         return Ok(report);
     }
     // Unchanged files still get the tags (and a fresh `verified_at`).
-    let unchanged: Vec<(usize, FileId)> =
-        plans.iter().enumerate().filter_map(|(i, p)| if let Plan::Unchanged(id) = p { Some((i, *id)) } else { None }).collect();
+    let unchanged: Vec<(usize, FileId)> = plans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| if let Plan::Unchanged(id) = p { Some((i, *id)) } else { None })
+        .collect();
     for chunk in unchanged.chunks(BATCH * 8) {
         let known = tag_ids.clone();
         let (ids, created, added) = index.write(|tx| {

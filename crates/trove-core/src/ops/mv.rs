@@ -97,9 +97,8 @@ fn move_one(index: &mut Index, src: &Path, target: &Path, force: bool, report: &
         files::live_by_path(index.conn(), src)?.map(|r| (r.id, target.to_path_buf())).into_iter().collect()
     };
 
-    let same_fs = fs::metadata(target.parent().unwrap_or(Path::new("/")))
-        .map(|m| m.dev() == meta.dev())
-        .unwrap_or(true);
+    let same_fs =
+        fs::metadata(target.parent().unwrap_or(Path::new("/"))).map(|m| m.dev() == meta.dev()).unwrap_or(true);
     if same_fs {
         let renamed = Cell::new(false);
         let res = index.write(|tx| {
@@ -131,13 +130,16 @@ fn move_one(index: &mut Index, src: &Path, target: &Path, force: bool, report: &
     copy_across(index, src, target, is_dir, &moving, report)
 }
 
+/// Reads a fresh observation of a moved file from its new path.
+type Observe<'a> = dyn Fn(&Path) -> Result<(Stat, crate::Hash)> + 'a;
+
 /// Points the moving records at their new paths. A live record already sitting at a new
 /// path (a replaced file, or a stale record) becomes missing first. `observe` supplies a new
 /// observation per record when the file's identity on disk changed (a copy).
 fn update_records(
     tx: &rusqlite::Connection,
     moving: &[(FileId, PathBuf)],
-    observe: Option<&dyn Fn(&Path) -> Result<(Stat, crate::Hash)>>,
+    observe: Option<&Observe<'_>>,
 ) -> Result<usize> {
     let mut replaced = 0;
     let ids: std::collections::HashSet<FileId> = moving.iter().map(|m| m.0).collect();

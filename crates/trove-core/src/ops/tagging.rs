@@ -26,7 +26,11 @@ pub struct TagReport {
 
 /// Resolves `paths` (absolute) to records: exact paths, and with `recursive` everything
 /// under a directory. Paths with no record are returned separately.
-pub fn records_for(index: &Index, paths: &[PathBuf], recursive: bool) -> Result<(Vec<FileId>, Vec<PathBuf>, Vec<Error>)> {
+pub fn records_for(
+    index: &Index,
+    paths: &[PathBuf],
+    recursive: bool,
+) -> Result<(Vec<FileId>, Vec<PathBuf>, Vec<Error>)> {
     let c = index.conn();
     let mut ids = Vec::new();
     let mut unknown = Vec::new();
@@ -74,9 +78,9 @@ pub fn tag_paths(
             let (ids, unknown, errs) = records_for(index, std::slice::from_ref(p), recursive)?;
             records.extend(ids);
             report.failed.extend(errs);
-            report.failed.extend(unknown.into_iter().map(|u| {
-                Error::io(u, std::io::Error::from(std::io::ErrorKind::NotFound))
-            }));
+            report
+                .failed
+                .extend(unknown.into_iter().map(|u| Error::io(u, std::io::Error::from(std::io::ErrorKind::NotFound))));
         }
     }
     if !on_disk.is_empty() {
@@ -117,7 +121,12 @@ pub fn tag_ids(index: &mut Index, ids: &[FileId], names: &[String], source: &Sou
 }
 
 /// Tags every file matching `query`.
-pub fn tag_query(index: &mut Index, query: &str, names: &[String], source: &Source) -> Result<(usize, u64, Vec<String>, Vec<String>)> {
+pub fn tag_query(
+    index: &mut Index,
+    query: &str,
+    names: &[String],
+    source: &Source,
+) -> Result<(usize, u64, Vec<String>, Vec<String>)> {
     let q = Query::new(index, query)?;
     let ids: Vec<FileId> = q.collect(index, None)?.into_iter().map(|r| r.id).collect();
     let (added, created) = tag_ids(index, &ids, names, source)?;
@@ -171,7 +180,8 @@ pub fn untag_paths(
                 let n = links::unlink(tx, *id, *t, src)? as u64;
                 removed += n;
                 if n == 0 {
-                    let direct: Vec<TagId> = links::of_file(tx, *id)?.iter().filter(|f| !f.implied).map(|f| f.tag).collect();
+                    let direct: Vec<TagId> =
+                        links::of_file(tx, *id)?.iter().filter(|f| !f.implied).map(|f| f.tag).collect();
                     if tags::ancestors(tx, &direct)?.contains(t) {
                         implied_here += 1;
                     }

@@ -17,7 +17,11 @@ pub enum Expr {
     /// A tag (or, with wildcards, every tag whose name matches), implications expanded.
     Tag(NamePattern),
     /// `ns>value`: a tag in namespace `ns` whose value compares so.
-    Compare { ns: String, op: CmpOp, value: String },
+    Compare {
+        ns: String,
+        op: CmpOp,
+        value: String,
+    },
     Pred(Predicate),
     Modifier(Modifier),
 }
@@ -190,9 +194,8 @@ pub const OPERATOR_WORDS: &[&str] = &["and", "or", "not"];
 fn needs_quotes(s: &str) -> bool {
     s.is_empty()
         || s.starts_with('-')
-        || s.chars().any(|c| {
-            c.is_whitespace() || matches!(c, '"' | '\\' | '(' | ')' | '|' | '<' | '>' | '=' | ':' | '*')
-        })
+        || s.chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\\' | '(' | ')' | '|' | '<' | '>' | '=' | ':' | '*'))
         || OPERATOR_WORDS.iter().any(|w| s.eq_ignore_ascii_case(w))
         || RESERVED.iter().any(|w| s.eq_ignore_ascii_case(w))
 }
@@ -227,7 +230,7 @@ impl fmt::Display for NamePattern {
                     match p {
                         NamePart::Star => f.write_str("*")?,
                         NamePart::Literal(s) => {
-                            let plain = !needs_quotes(s) && !(i == 0 && s.starts_with('-'));
+                            let plain = !needs_quotes(s);
                             if plain && i > 0 {
                                 f.write_str(s)?;
                             } else {

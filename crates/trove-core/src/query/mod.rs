@@ -7,8 +7,7 @@ mod ast;
 mod parse;
 
 pub use ast::{
-    CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, OPERATOR_WORDS, Predicate, RESERVED,
-    SortKey,
+    CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, OPERATOR_WORDS, Predicate, RESERVED, SortKey,
 };
 pub use parse::{ParseError, parse, parse_date, parse_size};
 

@@ -16,9 +16,7 @@
 //!
 //! Errors carry the byte offset of the offending input so the CLI can draw a caret.
 
-use super::ast::{
-    CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey,
-};
+use super::ast::{CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
 
 /// A query that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -408,13 +406,17 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
         }
         "size" => {
             need_arg("size")?;
-            Ok(Expr::Pred(Predicate::Size(op, parse_size(&text).ok_or_else(|| {
-                ParseError::new(arg_pos, "size takes a number with an optional unit: 10M, 512k, 2G, 100")
-            })?)))
+            Ok(Expr::Pred(Predicate::Size(
+                op,
+                parse_size(&text).ok_or_else(|| {
+                    ParseError::new(arg_pos, "size takes a number with an optional unit: 10M, 512k, 2G, 100")
+                })?,
+            )))
         }
         "tags" => {
             need_arg("tags")?;
-            let n: u64 = text.parse().map_err(|_| ParseError::new(arg_pos, "tags takes a whole number: tags:0, tags>5"))?;
+            let n: u64 =
+                text.parse().map_err(|_| ParseError::new(arg_pos, "tags takes a whole number: tags:0, tags>5"))?;
             Ok(Expr::Pred(Predicate::TagCount(op, n)))
         }
         "mtime" => {
@@ -441,7 +443,12 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
                 "mtime" => SortKey::Mtime,
                 "size" => SortKey::Size,
                 "random" => SortKey::Random,
-                _ => return Err(ParseError::new(arg_pos, "sort takes path, mtime, size or random (a leading '-' reverses)")),
+                _ => {
+                    return Err(ParseError::new(
+                        arg_pos,
+                        "sort takes path, mtime, size or random (a leading '-' reverses)",
+                    ));
+                }
             };
             Ok(Expr::Modifier(Modifier::Sort { key, reverse }))
         }

@@ -179,7 +179,8 @@ fn name_text() -> impl Strategy<Value = String> {
         "[a-z][a-z0-9_-]{0,6}",
         "[a-z]{1,4}:[a-z0-9 ]{1,5}",
         prop::sample::select(vec![
-            "and", "or", "not", "sort", "size", "missing", "-x", "a b", "a\"b", "a\\b", "(", "|", "a>b", "é", "ns:", "*",
+            "and", "or", "not", "sort", "size", "missing", "-x", "a b", "a\"b", "a\\b", "(", "|", "a>b", "é", "ns:",
+            "*",
         ])
         .prop_map(String::from),
     ]

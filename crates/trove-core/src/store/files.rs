@@ -5,9 +5,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::Result;
 use crate::model::{FileId, FileRecord, FileState, Hash, Stat, extension_of};
 use crate::paths::{from_bytes, under_range};
-use crate::Result;
 
 pub(crate) const COLS: &str = "id, path, size, mtime_ns, device, inode, hash, state, added_at, verified_at";
 
@@ -122,7 +122,15 @@ pub fn update_observation(c: &Connection, id: FileId, stat: &Stat, hash: &Hash, 
         "UPDATE files SET size = ?2, mtime_ns = ?3, device = ?4, inode = ?5, hash = ?6, state = 0, verified_at = ?7
          WHERE id = ?1",
     )?
-    .execute(params![id, stat.size as i64, stat.mtime_ns, stat.device as i64, stat.inode as i64, &hash.0[..], now])?;
+    .execute(params![
+        id,
+        stat.size as i64,
+        stat.mtime_ns,
+        stat.device as i64,
+        stat.inode as i64,
+        &hash.0[..],
+        now
+    ])?;
     Ok(())
 }
 

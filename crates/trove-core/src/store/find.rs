@@ -143,8 +143,7 @@ impl Compiler<'_> {
                 if !pat.starts_with('/') && !pat.starts_with('*') {
                     pat.insert_str(0, "*/");
                 }
-                let lit: Vec<u8> =
-                    pat.bytes().take_while(|b| !matches!(b, b'*' | b'?' | b'[' | b'\\')).collect();
+                let lit: Vec<u8> = pat.bytes().take_while(|b| !matches!(b, b'*' | b'?' | b'[' | b'\\')).collect();
                 let pb = self.bind(pat.into_bytes());
                 let mut sql = format!("trove_glob({pb}, f.path)");
                 if !lit.is_empty()
@@ -196,7 +195,10 @@ impl Compiler<'_> {
                     "NOT EXISTS (SELECT 1 FROM file_tags z WHERE z.file_id = f.id)".to_string()
                 } else {
                     let b = self.bind(i64::try_from(*n).unwrap_or(i64::MAX));
-                    format!("(SELECT count(DISTINCT z.tag_id) FROM file_tags z WHERE z.file_id = f.id) {} {b}", op.sql())
+                    format!(
+                        "(SELECT count(DISTINCT z.tag_id) FROM file_tags z WHERE z.file_id = f.id) {} {b}",
+                        op.sql()
+                    )
                 }
             }
             Predicate::Hash(hex) => {

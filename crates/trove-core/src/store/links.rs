@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::model::{FileId, Source, TagId};
 use crate::Result;
+use crate::model::{FileId, Source, TagId};
 
 /// The row id of a source, created on first use.
 pub fn source_id(c: &Connection, s: &Source) -> Result<i64> {
@@ -23,7 +23,9 @@ pub fn source_id(c: &Connection, s: &Source) -> Result<i64> {
 /// Links `tag` to `file` from `source`; false when that exact link existed.
 pub fn link(c: &Connection, file: FileId, tag: TagId, source: i64, now: i64) -> Result<bool> {
     let n = c
-        .prepare_cached("INSERT OR IGNORE INTO file_tags (tag_id, file_id, source_id, added_at) VALUES (?1, ?2, ?3, ?4)")?
+        .prepare_cached(
+            "INSERT OR IGNORE INTO file_tags (tag_id, file_id, source_id, added_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
         .execute(params![tag, file, source, now])?;
     Ok(n > 0)
 }
@@ -31,7 +33,9 @@ pub fn link(c: &Connection, file: FileId, tag: TagId, source: i64, now: i64) -> 
 /// Removes `tag` from `file`: from every source, or from one.
 pub fn unlink(c: &Connection, file: FileId, tag: TagId, source: Option<i64>) -> Result<usize> {
     Ok(match source {
-        None => c.prepare_cached("DELETE FROM file_tags WHERE tag_id = ?1 AND file_id = ?2")?.execute(params![tag, file])?,
+        None => {
+            c.prepare_cached("DELETE FROM file_tags WHERE tag_id = ?1 AND file_id = ?2")?.execute(params![tag, file])?
+        }
         Some(s) => c
             .prepare_cached("DELETE FROM file_tags WHERE tag_id = ?1 AND file_id = ?2 AND source_id = ?3")?
             .execute(params![tag, file, s])?,

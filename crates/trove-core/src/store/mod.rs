@@ -68,9 +68,8 @@ fn inspect(path: &Path) -> Result<()> {
     ro.busy_timeout(BUSY_TIMEOUT)?;
     let app: i64 = ro.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
     let version: i64 = ro.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
-    let tables: i64 = ro
-        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-        .map_err(|e| map_open_err(path, e))?;
+    let tables: i64 =
+        ro.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
     if app != APPLICATION_ID && (app != 0 || tables > 0) {
         return Err(Error::NotAnIndex { path: path.to_path_buf() });
     }
@@ -179,7 +178,9 @@ impl Index {
         Ok(Stats {
             files: one("SELECT count(*) FROM files")?,
             missing: one("SELECT count(*) FROM files WHERE state = 1")?,
-            untagged: one("SELECT count(*) FROM files f WHERE NOT EXISTS (SELECT 1 FROM file_tags t WHERE t.file_id = f.id)")?,
+            untagged: one(
+                "SELECT count(*) FROM files f WHERE NOT EXISTS (SELECT 1 FROM file_tags t WHERE t.file_id = f.id)",
+            )?,
             total_bytes: one("SELECT coalesce(sum(size), 0) FROM files WHERE state <> 1")?,
             tags: one("SELECT count(*) FROM tags")?,
             names: one("SELECT count(*) FROM tag_names")?,

@@ -15,8 +15,11 @@ pub fn create(c: &Connection, title: &str, now: i64) -> Result<PoolId> {
     if by_title(c, title)?.is_some() {
         return Err(Error::PoolExists(title.to_string()));
     }
-    c.prepare_cached("INSERT INTO pools (title, folded, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![title, fold(title), now])?;
+    c.prepare_cached("INSERT INTO pools (title, folded, created_at) VALUES (?1, ?2, ?3)")?.execute(params![
+        title,
+        fold(title),
+        now
+    ])?;
     Ok(PoolId(c.last_insert_rowid()))
 }
 
@@ -52,9 +55,8 @@ pub fn remove(c: &Connection, pool: PoolId, file: FileId) -> Result<bool> {
     let Some(pos) = pos else { return Ok(false) };
     c.prepare_cached("DELETE FROM pool_files WHERE pool_id = ?1 AND position = ?2")?.execute(params![pool, pos])?;
     // Shift down one row at a time, lowest first, so (pool, position) never collides.
-    let mut st = c.prepare_cached(
-        "SELECT position FROM pool_files WHERE pool_id = ?1 AND position > ?2 ORDER BY position",
-    )?;
+    let mut st =
+        c.prepare_cached("SELECT position FROM pool_files WHERE pool_id = ?1 AND position > ?2 ORDER BY position")?;
     let later: Vec<i64> = st.query_map(params![pool, pos], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     let mut up = c.prepare_cached("UPDATE pool_files SET position = ?3 WHERE pool_id = ?1 AND position = ?2")?;
     for p in later {

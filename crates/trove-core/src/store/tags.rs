@@ -47,8 +47,9 @@ pub fn primary_name(c: &Connection, tag: TagId) -> Result<String> {
 }
 
 pub fn names(c: &Connection, tag: TagId) -> Result<Vec<TagName>> {
-    let mut st =
-        c.prepare_cached("SELECT name, lang, is_primary FROM tag_names WHERE tag_id = ?1 ORDER BY is_primary DESC, folded")?;
+    let mut st = c.prepare_cached(
+        "SELECT name, lang, is_primary FROM tag_names WHERE tag_id = ?1 ORDER BY is_primary DESC, folded",
+    )?;
     let v = st
         .query_map([tag], |r| Ok(TagName { name: r.get(0)?, lang: r.get(1)?, primary: r.get(2)? }))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
