@@ -59,7 +59,7 @@ pub struct FindArgs {
 pub fn query_error(text: &str, e: trove_core::Error) -> CommandError {
     match e {
         trove_core::Error::Query(pe) => {
-            CommandError::new(format!("bad query: {} at byte {}\n{}", pe.message, pe.position, pe.render(text)))
+            CommandError::new(format!("bad query at byte {}:\n{}", pe.position, pe.render(text)))
                 .with_hint("`trove find --help` describes the query language")
         }
         e => e.into(),
