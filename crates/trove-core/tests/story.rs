@@ -67,9 +67,16 @@ fn story_include_tag_find_mv_check_rm_reopen() {
 
     // The same tag from two sources: untagging one source keeps the other.
     let cat = lib.join("pics/cat.jpg");
-    tag_paths(&mut index, std::slice::from_ref(&cat), &["animal:cat".into()], false, &Source::Manual, &NoProgress).unwrap();
-    untag_paths(&mut index, std::slice::from_ref(&cat), &["animal:cat".into()], false, Some(&Source::Import("hydrus".into())))
+    tag_paths(&mut index, std::slice::from_ref(&cat), &["animal:cat".into()], false, &Source::Manual, &NoProgress)
         .unwrap();
+    untag_paths(
+        &mut index,
+        std::slice::from_ref(&cat),
+        &["animal:cat".into()],
+        false,
+        Some(&Source::Import("hydrus".into())),
+    )
+    .unwrap();
     assert_eq!(names(&index, "animal:cat", &root), ["lib/pics/cat.jpg"]);
     let rec = trove_core::store::files::live_by_path(index.conn(), &cat).unwrap().unwrap();
     let t = links::of_file(index.conn(), rec.id).unwrap();
