@@ -39,6 +39,8 @@ pub enum Command {
     Rm(commands::rm::RmArgs),
     Mv(commands::mv::MvArgs),
     Check(commands::check::CheckArgs),
+    Roots(commands::roots::RootsArgs),
+    Reconcile(commands::reconcile::ReconcileArgs),
     Stats(commands::stats::StatsArgs),
     Completions(commands::completions::CompletionsArgs),
 }

@@ -46,6 +46,8 @@ pub enum FileState {
     Present,
     /// Gone from disk; the record and its tags are kept and `missing` finds it.
     Missing,
+    /// Its root's filesystem is not mounted: kept as it was, still searchable.
+    Offline,
 }
 
 impl FileState {
@@ -53,17 +55,23 @@ impl FileState {
         match self {
             FileState::Present => 0,
             FileState::Missing => 1,
+            FileState::Offline => 2,
         }
     }
 
     pub(crate) fn from_code(c: i64) -> Self {
-        if c == 1 { FileState::Missing } else { FileState::Present }
+        match c {
+            1 => FileState::Missing,
+            2 => FileState::Offline,
+            _ => FileState::Present,
+        }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             FileState::Present => "present",
             FileState::Missing => "missing",
+            FileState::Offline => "offline",
         }
     }
 }
@@ -105,6 +113,14 @@ impl Stat {
     }
 }
 
+/// A file's observation together with its content hash and sampled fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    pub stat: Stat,
+    pub hash: Hash,
+    pub fingerprint: i64,
+}
+
 /// One indexed file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {
@@ -112,6 +128,7 @@ pub struct FileRecord {
     pub path: PathBuf,
     pub stat: Stat,
     pub hash: Hash,
+    pub fingerprint: i64,
     pub state: FileState,
     /// Seconds since the epoch.
     pub added_at: i64,

@@ -7,7 +7,9 @@ pub mod include;
 pub mod ls;
 pub mod mv;
 pub mod pool;
+pub mod reconcile;
 pub mod rm;
+pub mod roots;
 pub mod stats;
 pub mod tag;
 pub mod tags;
@@ -30,6 +32,8 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Tags(a) => tags::run(&ctx, a),
         Command::Pool(a) => pool::run(&ctx, a),
         Command::Rm(a) => rm::run(&ctx, a),
+        Command::Roots(a) => roots::run(&ctx, a),
+        Command::Reconcile(a) => reconcile::run(&ctx, a),
         Command::Mv(a) => mv::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Stats(a) => stats::run(&ctx, a),

@@ -80,20 +80,20 @@ fn examine(rec: &FileRecord, full: bool) -> Option<Problem> {
     let now = Stat::from_metadata(&meta);
     if rec.state == FileState::Missing {
         return Some(match hash_file(&rec.path) {
-            Ok((_, h)) if h == rec.hash => Problem::Reappeared,
+            Ok(o) if o.hash == rec.hash => Problem::Reappeared,
             Ok(_) => Problem::Undecided("a file with other content now sits at this missing file's path".into()),
             Err(e) => Problem::Unreadable(e.to_string()),
         });
     }
     if now != rec.stat {
         return Some(match hash_file(&rec.path) {
-            Ok((new, h)) => Problem::Changed { old: rec.stat, new, hash_changed: h != rec.hash },
+            Ok(o) => Problem::Changed { old: rec.stat, new: o.stat, hash_changed: o.hash != rec.hash },
             Err(e) => Problem::Unreadable(e.to_string()),
         });
     }
     if full {
         return match hash_file(&rec.path) {
-            Ok((_, h)) if h != rec.hash => Some(Problem::Corrupt { new_hash: h }),
+            Ok(o) if o.hash != rec.hash => Some(Problem::Corrupt { new_hash: o.hash }),
             Ok(_) => None,
             Err(e) => Some(Problem::Unreadable(e.to_string())),
         };
@@ -112,19 +112,19 @@ fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
         }),
         Problem::Changed { .. } | Problem::Corrupt { .. } => {
             // Re-read now: the file may have changed again since it was examined.
-            let (stat, hash) = hash_file(&path)?;
+            let o = hash_file(&path)?;
             index.write(|tx| {
-                files::update_observation(tx, id, &stat, &hash, now)?;
+                files::update_observation(tx, id, &o, now)?;
                 Ok(true)
             })
         }
         Problem::Reappeared => {
-            let (stat, hash) = hash_file(&path)?;
+            let o = hash_file(&path)?;
             index.write(|tx| {
                 if files::live_by_path(tx, &path)?.is_some() {
                     return Ok(false);
                 }
-                files::update_observation(tx, id, &stat, &hash, now)?;
+                files::update_observation(tx, id, &o, now)?;
                 Ok(true)
             })
         }

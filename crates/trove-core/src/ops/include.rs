@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::hash::{hash_file, kind_of};
-use crate::model::{FileId, Hash, Source, Stat, normalize_tag_name, now_unix};
+use crate::model::{FileId, Observation, Source, Stat, normalize_tag_name, now_unix};
 use crate::ops::Progress;
 use crate::store::{files, links, tags};
 use crate::{Error, Index, Result};
@@ -55,6 +55,8 @@ pub struct IncludeReport {
     pub links_added: u64,
     /// Tags that did not exist and were created.
     pub tags_created: Vec<String>,
+    /// Directories recorded as roots (`-r`).
+    pub roots_added: Vec<PathBuf>,
     pub failed: Vec<Error>,
 }
 
@@ -203,12 +205,12 @@ pub fn include(
     progress.begin("hashing", Some(total_bytes));
 
     let now = now_unix();
-    let mut pending: Vec<(usize, Result<(Stat, Hash)>)> = Vec::new();
+    let mut pending: Vec<(usize, Result<Observation>)> = Vec::new();
     let mut tag_ids: Option<Vec<crate::TagId>> = None;
     // Hash in chunks so results reach the index while hashing goes on, and a kill loses at
     // most one chunk of work.
     for chunk in to_hash.chunks(BATCH) {
-        let hashed: Vec<(usize, Result<(Stat, Hash)>)> = chunk
+        let hashed: Vec<(usize, Result<Observation>)> = chunk
             .par_iter()
             .map(|&i| {
                 let r = hash_file(&candidates[i].path);
@@ -276,6 +278,15 @@ pub fn include(
         }
     }
     report.files.sort_by(|a, b| a.0.cmp(&b.0));
+    // `include -r DIR` makes DIR a root: a directory trove keeps current.
+    if opts.recursive {
+        for p in paths {
+            if std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) {
+                crate::ops::reconcile::add_root(index, p)?;
+                report.roots_added.push(p.clone());
+            }
+        }
+    }
     Ok(report)
 }
 
@@ -284,14 +295,14 @@ fn store_batch(
     index: &mut Index,
     candidates: &[Candidate],
     plans: &[Plan],
-    pending: &mut Vec<(usize, Result<(Stat, Hash)>)>,
+    pending: &mut Vec<(usize, Result<Observation>)>,
     tag_names: &[String],
     tag_ids: &mut Option<Vec<crate::TagId>>,
     opts: &IncludeOptions,
     now: i64,
     report: &mut IncludeReport,
 ) -> Result<()> {
-    let batch: Vec<(usize, Result<(Stat, Hash)>)> = std::mem::take(pending);
+    let batch: Vec<(usize, Result<Observation>)> = std::mem::take(pending);
     let mut ok = Vec::new();
     for (i, r) in batch {
         match r {
@@ -311,7 +322,7 @@ fn store_batch(
         let src = links::source_id(tx, &opts.source)?;
         let mut done = Vec::new();
         let mut added = 0;
-        for (i, (stat, hash)) in &ok {
+        for (i, o) in &ok {
             let path = &candidates[*i].path;
             // Re-check under the write lock: another writer may have added it meanwhile.
             let existing = match plans[*i] {
@@ -320,10 +331,10 @@ fn store_batch(
             };
             let (id, outcome) = match existing {
                 Some(id) => {
-                    files::update_observation(tx, id, stat, hash, now)?;
+                    files::update_observation(tx, id, o, now)?;
                     (id, Outcome::Updated)
                 }
-                None => (files::insert(tx, path, stat, hash, now)?, Outcome::Added),
+                None => (files::insert(tx, path, o, now)?, Outcome::Added),
             };
             for t in &ids {
                 added += u64::from(links::link(tx, id, *t, src, now)?);

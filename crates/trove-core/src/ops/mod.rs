@@ -7,6 +7,7 @@ pub mod find;
 pub mod include;
 pub mod mv;
 pub mod pools;
+pub mod reconcile;
 pub mod remove;
 pub mod tagging;
 pub mod tags;

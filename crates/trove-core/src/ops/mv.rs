@@ -19,7 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::hash::hash_file;
-use crate::model::{FileId, FileState, Stat, now_unix};
+use crate::model::{FileId, FileState, Observation, now_unix};
 use crate::paths::rebase;
 use crate::store::files;
 use crate::{Error, Index, Result};
@@ -131,7 +131,7 @@ fn move_one(index: &mut Index, src: &Path, target: &Path, force: bool, report: &
 }
 
 /// Reads a fresh observation of a moved file from its new path.
-type Observe<'a> = dyn Fn(&Path) -> Result<(Stat, crate::Hash)> + 'a;
+type Observe<'a> = dyn Fn(&Path) -> Result<Observation> + 'a;
 
 /// Points the moving records at their new paths. A live record already sitting at a new
 /// path (a replaced file, or a stale record) becomes missing first. `observe` supplies a new
@@ -166,8 +166,8 @@ fn update_records(
             if let Some(rec) = rec
                 && rec.state == FileState::Present
             {
-                let (stat, hash) = f(new)?;
-                files::update_observation(tx, *id, &stat, &hash, now)?;
+                let o = f(new)?;
+                files::update_observation(tx, *id, &o, now)?;
             }
         }
     }
@@ -186,7 +186,7 @@ fn temp_name(target: &Path) -> PathBuf {
 /// Copies one regular file with its permissions and mtime, fsyncs it, and checks that the
 /// copy hashes like the source. Returns the source hash.
 fn copy_file_verified(from: &Path, to: &Path) -> Result<crate::Hash> {
-    let (_, src_hash) = hash_file(from)?;
+    let src_hash = hash_file(from)?.hash;
     fs::copy(from, to).map_err(|e| Error::io(to, e))?;
     let meta = fs::metadata(from).map_err(|e| Error::io(from, e))?;
     let f = fs::OpenOptions::new().write(true).open(to).map_err(|e| Error::io(to, e))?;
@@ -194,7 +194,7 @@ fn copy_file_verified(from: &Path, to: &Path) -> Result<crate::Hash> {
     f.set_times(times).map_err(|e| Error::io(to, e))?;
     f.sync_all().map_err(|e| Error::io(to, e))?;
     drop(f);
-    let (_, copy_hash) = hash_file(to)?;
+    let copy_hash = hash_file(to)?.hash;
     if copy_hash != src_hash {
         return Err(Error::CopyMismatch(from.to_path_buf()));
     }
@@ -239,7 +239,7 @@ fn copy_across(
         return Err(e);
     }
     // Observations are read from the copy at its temporary place, then re-rooted.
-    let observe = |new: &Path| -> Result<(Stat, crate::Hash)> {
+    let observe = |new: &Path| -> Result<Observation> {
         let at = rebase(new, target, &tmp).unwrap_or_else(|| tmp.clone());
         hash_file(&at)
     };

@@ -6,10 +6,10 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::Result;
-use crate::model::{FileId, FileRecord, FileState, Hash, Stat, extension_of};
+use crate::model::{FileId, FileRecord, FileState, Hash, Observation, Stat, extension_of};
 use crate::paths::{from_bytes, under_range};
 
-pub(crate) const COLS: &str = "id, path, size, mtime_ns, device, inode, hash, state, added_at, verified_at";
+pub(crate) const COLS: &str = "id, path, size, mtime_ns, device, inode, hash, state, added_at, verified_at, fingerprint";
 
 pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
     let path: Vec<u8> = r.get(1)?;
@@ -31,6 +31,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
         state: FileState::from_code(r.get(7)?),
         added_at: r.get(8)?,
         verified_at: r.get(9)?,
+        fingerprint: r.get(10)?,
     })
 }
 
@@ -98,37 +99,41 @@ pub fn for_each(c: &Connection, mut f: impl FnMut(FileRecord) -> Result<()>) -> 
     Ok(())
 }
 
-pub fn insert(c: &Connection, path: &Path, stat: &Stat, hash: &Hash, now: i64) -> Result<FileId> {
+pub fn insert(c: &Connection, path: &Path, o: &Observation, now: i64) -> Result<FileId> {
     c.prepare_cached(
-        "INSERT INTO files (path, ext, size, mtime_ns, device, inode, hash, state, added_at, verified_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+        "INSERT INTO files (path, ext, size, mtime_ns, device, inode, hash, fingerprint, state, added_at, verified_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9)",
     )?
     .execute(params![
         b(path),
         extension_of(path),
-        stat.size as i64,
-        stat.mtime_ns,
-        stat.device as i64,
-        stat.inode as i64,
-        &hash.0[..],
+        o.stat.size as i64,
+        o.stat.mtime_ns,
+        o.stat.device as i64,
+        o.stat.inode as i64,
+        &o.hash.0[..],
+        o.fingerprint,
         now
     ])?;
     Ok(FileId(c.last_insert_rowid()))
 }
 
-/// Stores a new observation of the same file (it was edited, or re-verified): tags stay.
-pub fn update_observation(c: &Connection, id: FileId, stat: &Stat, hash: &Hash, now: i64) -> Result<()> {
+/// Stores a new observation of the same file (it was edited, moved, or came back): tags
+/// stay, and the record is present again.
+pub fn update_observation(c: &Connection, id: FileId, o: &Observation, now: i64) -> Result<()> {
     c.prepare_cached(
-        "UPDATE files SET size = ?2, mtime_ns = ?3, device = ?4, inode = ?5, hash = ?6, state = 0, verified_at = ?7
+        "UPDATE files SET size = ?2, mtime_ns = ?3, device = ?4, inode = ?5, hash = ?6, fingerprint = ?7, state = 0,
+                          verified_at = ?8
          WHERE id = ?1",
     )?
     .execute(params![
         id,
-        stat.size as i64,
-        stat.mtime_ns,
-        stat.device as i64,
-        stat.inode as i64,
-        &hash.0[..],
+        o.stat.size as i64,
+        o.stat.mtime_ns,
+        o.stat.device as i64,
+        o.stat.inode as i64,
+        &o.hash.0[..],
+        o.fingerprint,
         now
     ])?;
     Ok(())

@@ -11,6 +11,7 @@ pub mod files;
 pub mod find;
 pub mod links;
 pub mod pools;
+pub mod roots;
 pub mod tags;
 
 use std::path::{Path, PathBuf};

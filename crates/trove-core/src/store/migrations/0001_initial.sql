@@ -14,8 +14,12 @@ CREATE TABLE files (
     inode       INTEGER NOT NULL,
     -- BLAKE3 of the content, 32 bytes
     hash        BLOB    NOT NULL,
-    -- 0 present, 1 missing (gone from disk; tags kept)
-    state       INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1)),
+    -- 8 bytes of BLAKE3 over the size and three 4 KiB samples (start, middle, end): a cheap
+    -- pre-filter when looking for a moved file among same-sized candidates
+    fingerprint INTEGER NOT NULL DEFAULT 0,
+    -- 0 present, 1 missing (gone from disk; tags kept), 2 offline (its root's filesystem
+    -- is not mounted: not looked at, not touched)
+    state       INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),
     added_at    INTEGER NOT NULL,
     verified_at INTEGER NOT NULL
 );
@@ -91,3 +95,28 @@ CREATE TABLE pool_files (
     PRIMARY KEY (pool_id, position)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX pool_files_file ON pool_files (file_id, pool_id);
+
+-- Directories trove keeps current (watch, reconcile). `device` is the filesystem the root
+-- was on when added: a root whose directory is absent or on another device is unmounted,
+-- and its files become offline rather than missing.
+CREATE TABLE roots (
+    id       INTEGER PRIMARY KEY,
+    path     BLOB    NOT NULL UNIQUE,
+    device   INTEGER NOT NULL,
+    added_at INTEGER NOT NULL
+);
+
+-- One row per running (or last run) `trove watch`, for `trove watch --status`.
+CREATE TABLE watch_status (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    pid           INTEGER NOT NULL,
+    backend       TEXT    NOT NULL,
+    started_at    INTEGER NOT NULL,
+    heartbeat_at  INTEGER NOT NULL,
+    events        INTEGER NOT NULL DEFAULT 0,
+    last_event    TEXT,
+    last_event_at INTEGER,
+    -- milliseconds from reading the last batch to committing it
+    lag_ms        INTEGER NOT NULL DEFAULT 0,
+    stopped       INTEGER NOT NULL DEFAULT 0
+);

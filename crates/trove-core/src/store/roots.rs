@@ -1,0 +1,117 @@
+//! Roots (directories trove keeps current) and the watcher's status row.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Result;
+use crate::paths::from_bytes;
+
+/// A directory trove keeps current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub id: i64,
+    pub path: PathBuf,
+    /// The filesystem it was on when added.
+    pub device: u64,
+    pub added_at: i64,
+}
+
+pub fn list(c: &Connection) -> Result<Vec<Root>> {
+    let mut st = c.prepare_cached("SELECT id, path, device, added_at FROM roots ORDER BY path")?;
+    let v = st
+        .query_map([], |r| {
+            Ok(Root {
+                id: r.get(0)?,
+                path: from_bytes(&r.get::<_, Vec<u8>>(1)?),
+                device: r.get::<_, i64>(2)? as u64,
+                added_at: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(v)
+}
+
+/// Adds a root; false if it was there already (its device is refreshed).
+pub fn add(c: &Connection, path: &Path, device: u64, now: i64) -> Result<bool> {
+    let b = path.as_os_str().as_bytes();
+    let exists: Option<i64> =
+        c.prepare_cached("SELECT id FROM roots WHERE path = ?1")?.query_row([b], |r| r.get(0)).optional()?;
+    if exists.is_some() {
+        c.prepare_cached("UPDATE roots SET device = ?2 WHERE path = ?1")?.execute(params![b, device as i64])?;
+        return Ok(false);
+    }
+    c.prepare_cached("INSERT INTO roots (path, device, added_at) VALUES (?1, ?2, ?3)")?.execute(params![
+        b,
+        device as i64,
+        now
+    ])?;
+    Ok(true)
+}
+
+pub fn remove(c: &Connection, path: &Path) -> Result<bool> {
+    Ok(c.prepare_cached("DELETE FROM roots WHERE path = ?1")?.execute([path.as_os_str().as_bytes()])? > 0)
+}
+
+/// What `trove watch --status` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchStatus {
+    pub pid: u32,
+    pub backend: String,
+    pub started_at: i64,
+    pub heartbeat_at: i64,
+    pub events: u64,
+    pub last_event: Option<String>,
+    pub last_event_at: Option<i64>,
+    pub lag_ms: u64,
+    pub stopped: bool,
+}
+
+pub fn watch_status(c: &Connection) -> Result<Option<WatchStatus>> {
+    Ok(c.prepare_cached(
+        "SELECT pid, backend, started_at, heartbeat_at, events, last_event, last_event_at, lag_ms, stopped
+         FROM watch_status WHERE id = 1",
+    )?
+    .query_row([], |r| {
+        Ok(WatchStatus {
+            pid: r.get::<_, i64>(0)? as u32,
+            backend: r.get(1)?,
+            started_at: r.get(2)?,
+            heartbeat_at: r.get(3)?,
+            events: r.get::<_, i64>(4)? as u64,
+            last_event: r.get(5)?,
+            last_event_at: r.get(6)?,
+            lag_ms: r.get::<_, i64>(7)? as u64,
+            stopped: r.get(8)?,
+        })
+    })
+    .optional()?)
+}
+
+pub fn watch_started(c: &Connection, pid: u32, backend: &str, now: i64) -> Result<()> {
+    c.execute(
+        "INSERT INTO watch_status (id, pid, backend, started_at, heartbeat_at, events, stopped)
+         VALUES (1, ?1, ?2, ?3, ?3, 0, 0)
+         ON CONFLICT (id) DO UPDATE SET pid = ?1, backend = ?2, started_at = ?3, heartbeat_at = ?3, events = 0,
+            last_event = NULL, last_event_at = NULL, lag_ms = 0, stopped = 0",
+        params![pid as i64, backend, now],
+    )?;
+    Ok(())
+}
+
+pub fn watch_progress(c: &Connection, events: u64, last: Option<&str>, lag_ms: u64, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE watch_status SET heartbeat_at = ?4, events = events + ?1,
+            last_event = coalesce(?2, last_event), last_event_at = CASE WHEN ?2 IS NULL THEN last_event_at ELSE ?4 END,
+            lag_ms = CASE WHEN ?2 IS NULL THEN lag_ms ELSE ?3 END
+         WHERE id = 1",
+    )?
+    .execute(params![events as i64, last, lag_ms as i64, now])?;
+    Ok(())
+}
+
+pub fn watch_stopped(c: &Connection, now: i64) -> Result<()> {
+    c.execute("UPDATE watch_status SET stopped = 1, heartbeat_at = ?1 WHERE id = 1", [now])?;
+    Ok(())
+}
