@@ -41,6 +41,9 @@ pub enum Command {
     Check(commands::check::CheckArgs),
     Roots(commands::roots::RootsArgs),
     Reconcile(commands::reconcile::ReconcileArgs),
+    Watch(commands::watch::WatchArgs),
+    /// Whether a watcher is running on this index (same as `trove watch --status`)
+    Status,
     Stats(commands::stats::StatsArgs),
     Completions(commands::completions::CompletionsArgs),
 }

@@ -14,6 +14,7 @@ pub mod stats;
 pub mod tag;
 pub mod tags;
 pub mod untag;
+pub mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::ctx::{CmdResult, Ctx};
@@ -34,6 +35,8 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Rm(a) => rm::run(&ctx, a),
         Command::Roots(a) => roots::run(&ctx, a),
         Command::Reconcile(a) => reconcile::run(&ctx, a),
+        Command::Watch(a) => watch::run(&ctx, a),
+        Command::Status => watch::status(&ctx),
         Command::Mv(a) => mv::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Stats(a) => stats::run(&ctx, a),

@@ -67,10 +67,16 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
                     m.insert("action".into(), json!("ambiguous"));
                     m.insert("id".into(), json!(id.0));
                     path_json(&mut m, path);
-                    m.insert("candidates".into(), json!(candidates.iter().map(|c| c.to_string_lossy()).collect::<Vec<_>>()));
+                    m.insert(
+                        "candidates".into(),
+                        json!(candidates.iter().map(|c| c.to_string_lossy()).collect::<Vec<_>>()),
+                    );
                 }
                 Action::Offline { root, files } | Action::Online { root, files } => {
-                    m.insert("action".into(), json!(if matches!(act, Action::Offline { .. }) { "offline" } else { "online" }));
+                    m.insert(
+                        "action".into(),
+                        json!(if matches!(act, Action::Offline { .. }) { "offline" } else { "online" }),
+                    );
                     path_json(&mut m, root);
                     m.insert("files".into(), json!(files));
                 }
@@ -113,5 +119,11 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
         ));
     }
     let failed = report_failures(ctx, &r.failed);
-    Ok(if failed { 2 } else if ambiguous > 0 { 1 } else { 0 })
+    Ok(if failed {
+        2
+    } else if ambiguous > 0 {
+        1
+    } else {
+        0
+    })
 }

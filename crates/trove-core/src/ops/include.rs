@@ -327,7 +327,12 @@ fn store_batch(
             // Re-check under the write lock: another writer may have added it meanwhile.
             let existing = match plans[*i] {
                 Plan::Hash(Some(id)) => Some(id),
-                _ => files::live_by_path(tx, path)?.map(|r| r.id),
+                _ => match files::live_by_path(tx, path)? {
+                    Some(r) => Some(r.id),
+                    // A missing record whose file is back with the same content: revive it
+                    // (tags and all) instead of starting a second record.
+                    None => files::missing_by_path(tx, path)?.into_iter().find(|m| m.hash == o.hash).map(|m| m.id),
+                },
             };
             let (id, outcome) = match existing {
                 Some(id) => {

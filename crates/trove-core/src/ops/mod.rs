@@ -11,6 +11,7 @@ pub mod reconcile;
 pub mod remove;
 pub mod tagging;
 pub mod tags;
+pub mod track;
 
 /// Receives progress from long operations. The CLI draws a bar; tests ignore it.
 pub trait Progress: Sync {

@@ -44,15 +44,39 @@ pub enum MatchKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Moved { id: FileId, from: PathBuf, to: PathBuf, how: MatchKind },
+    Moved {
+        id: FileId,
+        from: PathBuf,
+        to: PathBuf,
+        how: MatchKind,
+    },
     /// Re-hashed in place (edited, or replaced by an atomic save).
-    Changed { id: FileId, path: PathBuf },
-    Missing { id: FileId, path: PathBuf },
+    Changed {
+        id: FileId,
+        path: PathBuf,
+    },
+    Missing {
+        id: FileId,
+        path: PathBuf,
+    },
     /// A missing record's file is back at its path with its content.
-    Revived { id: FileId, path: PathBuf },
-    Ambiguous { id: FileId, path: PathBuf, candidates: Vec<PathBuf> },
-    Offline { root: PathBuf, files: u64 },
-    Online { root: PathBuf, files: u64 },
+    Revived {
+        id: FileId,
+        path: PathBuf,
+    },
+    Ambiguous {
+        id: FileId,
+        path: PathBuf,
+        candidates: Vec<PathBuf>,
+    },
+    Offline {
+        root: PathBuf,
+        files: u64,
+    },
+    Online {
+        root: PathBuf,
+        files: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -339,9 +363,7 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
     let needs_obs: Vec<(FileId, Vec<u8>)> = plans
         .iter()
         .filter_map(|(id, p)| match p {
-            Plan::Rehash | Plan::Revive => {
-                records.iter().find(|r| r.id == *id).map(|r| (*id, r.path_bytes().to_vec()))
-            }
+            Plan::Rehash | Plan::Revive => records.iter().find(|r| r.id == *id).map(|r| (*id, r.path_bytes().to_vec())),
             Plan::Move { to, rehash: true, .. } | Plan::Move { to, how: MatchKind::Content, .. } => {
                 Some((*id, to.clone()))
             }

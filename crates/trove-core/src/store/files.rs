@@ -9,7 +9,8 @@ use crate::Result;
 use crate::model::{FileId, FileRecord, FileState, Hash, Observation, Stat, extension_of};
 use crate::paths::{from_bytes, under_range};
 
-pub(crate) const COLS: &str = "id, path, size, mtime_ns, device, inode, hash, state, added_at, verified_at, fingerprint";
+pub(crate) const COLS: &str =
+    "id, path, size, mtime_ns, device, inode, hash, state, added_at, verified_at, fingerprint";
 
 pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
     let path: Vec<u8> = r.get(1)?;

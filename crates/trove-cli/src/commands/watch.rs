@@ -1,0 +1,104 @@
+//! `trove watch`: the daemon that follows renames, moves and deletes live.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use trove_core::store::roots;
+use trove_watch::{Backend, Daemon, WatchConfig};
+
+use crate::ctx::{CmdResult, CommandError, Ctx};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// fanotify when running with CAP_SYS_ADMIN, else inotify
+    Auto,
+    /// whole-filesystem marks: complete rename information (needs root)
+    Fanotify,
+    /// per-directory watches: no privileges; gaps are closed by reconciles
+    Inotify,
+}
+
+/// Follow renames, moves and deletes under the roots as they happen (runs in the
+/// foreground, logs to stderr; stop with Ctrl-C or SIGTERM).
+///
+/// At start it reconciles, so changes made while it was not running are caught. With root
+/// (CAP_SYS_ADMIN) it uses fanotify filesystem marks and sees every rename with its old and
+/// new name. Without, it uses inotify on every directory under the roots; inotify can miss a
+/// move into a directory created a moment earlier, so every doubtful event, every queue
+/// overflow and a periodic timer trigger a reconcile of the root concerned.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Kernel interface to use
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendArg,
+    /// Reconcile every root this often, e.g. 10m, 1h, 30s; 0 turns it off
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub interval: String,
+    /// Tell whether a watcher is running on this index, its backend, last event and lag
+    #[arg(long)]
+    pub status: bool,
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+pub fn status(ctx: &Ctx) -> CmdResult {
+    let index = ctx.open_read()?;
+    let now = trove_core::model::now_unix_pub();
+    match roots::watch_status(index.conn())? {
+        Some(s) if !s.stopped && trove_watch::daemon::alive(s.pid) && now - s.heartbeat_at < 15 => {
+            println!("running:    yes (pid {}, {})", s.pid, s.backend);
+            println!("since:      {} s ago", now - s.started_at);
+            println!("events:     {}", s.events);
+            match (&s.last_event, s.last_event_at) {
+                (Some(e), Some(t)) => println!("last event: {e} ({} s ago)", now - t),
+                _ => println!("last event: none yet"),
+            }
+            println!("lag:        {} ms (last batch, read to committed)", s.lag_ms);
+            println!("heartbeat:  {} s ago", now - s.heartbeat_at);
+            Ok(0)
+        }
+        Some(s) => {
+            println!("running:    no (last run: pid {}, {}, {} event(s))", s.pid, s.backend, s.events);
+            Ok(1)
+        }
+        None => {
+            println!("running:    no (never ran on this index)");
+            Ok(1)
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
+    if a.status {
+        return status(ctx);
+    }
+    let interval = parse_duration(&a.interval)
+        .ok_or_else(|| CommandError::new(format!("{}: not a duration (try 10m, 1h, 30s or 0)", a.interval)))?;
+    // Make sure the index exists (and is migrated) before the daemon opens it.
+    drop(ctx.open_write()?);
+    let mut cfg = WatchConfig::new(ctx.index_path.clone());
+    cfg.backend = match a.backend {
+        BackendArg::Auto => Backend::Auto,
+        BackendArg::Fanotify => Backend::Fanotify,
+        BackendArg::Inotify => Backend::Inotify,
+    };
+    cfg.periodic = (!interval.is_zero()).then_some(interval);
+    let log = Box::new(|s: &str| eprintln!("trove watch: {s}"));
+    let (mut daemon, _lock) = Daemon::start(cfg, log).map_err(CommandError::new)?;
+    let stop = trove_watch::stop_on_signals();
+    daemon.run(stop)?;
+    Ok(0)
+}

@@ -1,0 +1,238 @@
+//! The daemon loop: catch up, then read events, batch them, apply them, reconcile where in
+//! doubt, and keep the status row fresh.
+//!
+//! Batching: after the first event of a burst, more are collected for up to `debounce`
+//! (or `max_batch` events), then applied in one transaction. A burst of thousands of renames
+//! becomes a handful of short transactions, so CLI writers (who wait up to 60 s for the
+//! lock) never fail.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use trove_core::model::now_unix_pub as now_unix;
+use trove_core::ops::NoProgress;
+use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
+use trove_core::ops::track::apply;
+use trove_core::store::roots;
+use trove_core::{Index, OpenMode};
+
+use crate::{EventSource, FsEvent};
+
+/// Which kernel interface to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// fanotify when permitted, else inotify.
+    Auto,
+    Fanotify,
+    Inotify,
+}
+
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub index: PathBuf,
+    pub backend: Backend,
+    /// Reconcile every root this often (`None`: never, besides at start).
+    pub periodic: Option<Duration>,
+    /// How long to keep collecting after the first event of a burst.
+    pub debounce: Duration,
+    pub max_batch: usize,
+}
+
+impl WatchConfig {
+    pub fn new(index: PathBuf) -> Self {
+        WatchConfig {
+            index,
+            backend: Backend::Auto,
+            periodic: Some(Duration::from_secs(600)),
+            debounce: Duration::from_millis(50),
+            max_batch: 20_000,
+        }
+    }
+}
+
+/// A running watcher.
+pub struct Daemon {
+    index: Index,
+    source: Box<dyn EventSource>,
+    cfg: WatchConfig,
+    roots: Vec<PathBuf>,
+    log: Box<dyn Fn(&str) + Send>,
+}
+
+/// Opens the best source for `backend`; the string says what happened (for the log).
+pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<dyn EventSource>, Option<String>)> {
+    match backend {
+        Backend::Inotify => Ok((Box::new(crate::inotify::Inotify::new(roots)?), None)),
+        Backend::Fanotify => Ok((Box::new(crate::fanotify::Fanotify::new(roots)?), None)),
+        Backend::Auto => match crate::fanotify::Fanotify::new(roots) {
+            Ok(f) => Ok((Box::new(f), None)),
+            Err(e) => {
+                let why = if e.raw_os_error() == Some(libc::EPERM) {
+                    "fanotify filesystem marks need CAP_SYS_ADMIN (root)".to_string()
+                } else {
+                    format!("fanotify is unavailable ({e})")
+                };
+                let note = format!(
+                    "{why}; using inotify: renames are followed live, and anything inotify may have missed is caught by a reconcile"
+                );
+                Ok((Box::new(crate::inotify::Inotify::new(roots)?), Some(note)))
+            }
+        },
+    }
+}
+
+impl Daemon {
+    pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
+        Daemon { index, source, cfg, roots: Vec::new(), log }
+    }
+
+    /// Opens the index and the source named by `cfg`, takes the one-watcher lock.
+    pub fn start(cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Result<(Daemon, crate::lock::WatchLock), String> {
+        let lock = crate::lock::acquire(&cfg.index)
+            .map_err(|e| format!("{}: cannot take the watch lock: {e}", cfg.index.display()))?
+            .ok_or_else(|| {
+                let pid = Index::open(&cfg.index, OpenMode::Existing)
+                    .ok()
+                    .and_then(|i| roots::watch_status(i.conn()).ok().flatten())
+                    .map(|s| format!(" (pid {})", s.pid))
+                    .unwrap_or_default();
+                format!("a watcher is already running on {}{pid}", cfg.index.display())
+            })?;
+        let index = Index::open(&cfg.index, OpenMode::Existing).map_err(|e| e.to_string())?;
+        let root_paths: Vec<PathBuf> =
+            roots::list(index.conn()).map_err(|e| e.to_string())?.into_iter().map(|r| r.path).collect();
+        let (source, note) =
+            open_source(cfg.backend, &root_paths).map_err(|e| format!("cannot start watching: {e}"))?;
+        if let Some(n) = note {
+            log(&n);
+        }
+        let mut d = Daemon::new(index, source, cfg, log);
+        d.roots = root_paths;
+        Ok((d, lock))
+    }
+
+    fn log(&self, s: &str) {
+        (self.log)(s);
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.source.name()
+    }
+
+    fn reload_roots(&mut self) -> trove_core::Result<bool> {
+        let now: Vec<PathBuf> = roots::list(self.index.conn())?.into_iter().map(|r| r.path).collect();
+        if now != self.roots {
+            self.roots = now;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn reconcile(&mut self, scope: Vec<PathBuf>) {
+        let opts = ReconcileOptions { dry_run: false, scope };
+        match reconcile(&mut self.index, &opts, &NoProgress) {
+            Ok(r) => {
+                if !r.actions.is_empty() {
+                    self.log(&format!("reconcile: {} change(s) over {} file(s)", r.actions.len(), r.scanned));
+                }
+            }
+            Err(e) => self.log(&format!("reconcile failed: {e}")),
+        }
+    }
+
+    /// Runs until `stop` is set.
+    pub fn run(&mut self, stop: &AtomicBool) -> trove_core::Result<()> {
+        self.roots = roots::list(self.index.conn())?.into_iter().map(|r| r.path).collect();
+        let pid = std::process::id();
+        let backend = self.source.name();
+        self.index.write(|tx| roots::watch_started(tx, pid, backend, now_unix()))?;
+        self.log(&format!("watching {} root(s) with {backend}", self.roots.len()));
+        // Catch up with whatever happened while nothing was watching. The source is already
+        // listening, so changes made during this reconcile are not lost.
+        if !self.roots.is_empty() {
+            self.reconcile(Vec::new());
+        }
+        let mut last_periodic = Instant::now();
+        let mut last_beat = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let mut batch = self
+                .source
+                .wait(Duration::from_millis(500))
+                .map_err(|e| trove_core::Error::Io { path: self.cfg.index.clone(), source: e })?;
+            if !batch.is_empty() {
+                let start = Instant::now();
+                while start.elapsed() < self.cfg.debounce && batch.len() < self.cfg.max_batch {
+                    let more = self
+                        .source
+                        .wait(Duration::from_millis(10))
+                        .map_err(|e| trove_core::Error::Io { path: self.cfg.index.clone(), source: e })?;
+                    if more.is_empty() {
+                        break;
+                    }
+                    batch.extend(more);
+                }
+                self.handle(batch)?;
+            }
+            if last_beat.elapsed() > Duration::from_secs(2) {
+                last_beat = Instant::now();
+                if self.reload_roots()? {
+                    self.log(&format!("roots changed: now {}", self.roots.len()));
+                    let roots = self.roots.clone();
+                    if let Err(e) = self.source.resync(&roots) {
+                        self.log(&format!("resync failed: {e}"));
+                    }
+                    self.reconcile(Vec::new());
+                }
+                self.index.write(|tx| roots::watch_progress(tx, 0, None, 0, now_unix()))?;
+            }
+            if let Some(p) = self.cfg.periodic
+                && last_periodic.elapsed() >= p
+            {
+                last_periodic = Instant::now();
+                self.reconcile(Vec::new());
+            }
+        }
+        self.index.write(|tx| roots::watch_stopped(tx, now_unix()))?;
+        self.log("stopped");
+        Ok(())
+    }
+
+    /// Applies one batch; reconciles what the events could not settle.
+    pub fn handle(&mut self, batch: Vec<FsEvent>) -> trove_core::Result<()> {
+        let read_at = Instant::now();
+        let n = batch.len() as u64;
+        let last = batch.last().map(FsEvent::describe);
+        let applied = apply(&mut self.index, &batch, &self.roots)?;
+        if applied.rescan_all || !applied.rescan.is_empty() {
+            let roots = self.roots.clone();
+            if let Err(e) = self.source.resync(&roots) {
+                self.log(&format!("resync failed: {e}"));
+            }
+            let scope: Vec<PathBuf> = if applied.rescan_all { Vec::new() } else { widen(&applied.rescan, &self.roots) };
+            self.reconcile(scope);
+        }
+        let lag = read_at.elapsed().as_millis() as u64;
+        self.index.write(|tx| roots::watch_progress(tx, n, last.as_deref(), lag, now_unix()))?;
+        Ok(())
+    }
+}
+
+/// A directory to reconcile after a lost event may have received the file from anywhere
+/// under its root: reconcile the root that holds it (a stat per file, no reads).
+fn widen(dirs: &BTreeSet<PathBuf>, roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: BTreeSet<PathBuf> = BTreeSet::new();
+    for d in dirs {
+        match roots.iter().filter(|r| d.starts_with(r) || r.starts_with(d)).min_by_key(|r| r.as_os_str().len()) {
+            Some(r) => out.insert(r.clone()),
+            None => out.insert(d.clone()),
+        };
+    }
+    out.into_iter().collect()
+}
+
+/// Whether a process with this pid is alive (for `--status`).
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
