@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use trove_core::model::now_unix_pub as now_unix;
 use trove_core::ops::NoProgress;
 use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
-use trove_core::ops::track::apply;
+use trove_core::ops::track::{apply, rematch};
 use trove_core::store::roots;
 use trove_core::{Index, OpenMode};
 
@@ -58,8 +58,16 @@ pub struct Daemon {
     source: Box<dyn EventSource>,
     cfg: WatchConfig,
     roots: Vec<PathBuf>,
+    /// Unindexed files seen recently, kept a while for cross-filesystem moves whose delete
+    /// arrives after the copy.
+    recent: Vec<(PathBuf, Instant)>,
+    /// Whether each root was mounted at the last look.
+    mounted: Vec<(PathBuf, bool)>,
     log: Box<dyn Fn(&str) + Send>,
 }
+
+/// How long an unindexed new file stays a candidate for a cross-filesystem move.
+const RECENT: Duration = Duration::from_secs(120);
 
 /// Opens the best source for `backend`; the string says what happened (for the log).
 pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<dyn EventSource>, Option<String>)> {
@@ -85,7 +93,7 @@ pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<
 
 impl Daemon {
     pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
-        Daemon { index, source, cfg, roots: Vec::new(), log }
+        Daemon { index, source, cfg, roots: Vec::new(), recent: Vec::new(), mounted: Vec::new(), log }
     }
 
     /// Opens the index and the source named by `cfg`, takes the one-watcher lock.
@@ -175,8 +183,9 @@ impl Daemon {
                 }
                 self.handle(batch)?;
             }
-            if last_beat.elapsed() > Duration::from_secs(2) {
+            if last_beat.elapsed() > Duration::from_secs(1) {
                 last_beat = Instant::now();
+                self.check_mounts()?;
                 if self.reload_roots()? {
                     self.log(&format!("roots changed: now {}", self.roots.len()));
                     let roots = self.roots.clone();
@@ -205,6 +214,22 @@ impl Daemon {
         let n = batch.len() as u64;
         let last = batch.last().map(FsEvent::describe);
         let applied = apply(&mut self.index, &batch, &self.roots)?;
+        let now = Instant::now();
+        self.recent.retain(|(_, t)| now.duration_since(*t) < RECENT);
+        self.recent.extend(applied.unindexed.iter().map(|p| (p.clone(), now)));
+        if self.recent.len() > 10_000 {
+            let cut = self.recent.len() - 10_000;
+            self.recent.drain(..cut);
+        }
+        if !self.recent.is_empty() && (applied.missing > 0 || !applied.unindexed.is_empty()) {
+            let paths: Vec<PathBuf> = self.recent.iter().map(|(p, _)| p.clone()).collect();
+            let n = rematch(&mut self.index, &paths)?;
+            if n > 0 {
+                self.recent.retain(|(p, _)| {
+                    !p.exists() || trove_core::store::files::live_by_path(self.index.conn(), p).ok().flatten().is_none()
+                });
+            }
+        }
         if applied.rescan_all || !applied.rescan.is_empty() {
             let roots = self.roots.clone();
             if let Err(e) = self.source.resync(&roots) {
@@ -215,6 +240,37 @@ impl Daemon {
         }
         let lag = read_at.elapsed().as_millis() as u64;
         self.index.write(|tx| roots::watch_progress(tx, n, last.as_deref(), lag, now_unix()))?;
+        Ok(())
+    }
+}
+
+impl Daemon {
+    /// A root whose filesystem was mounted or unmounted since the last look is reconciled:
+    /// unmounted roots make their files offline (no event announces an unmount).
+    fn check_mounts(&mut self) -> trove_core::Result<()> {
+        let list = roots::list(self.index.conn())?;
+        let now: Vec<(PathBuf, bool)> = list
+            .iter()
+            .map(|r| {
+                use std::os::unix::fs::MetadataExt;
+                let up = std::fs::metadata(&r.path).map(|m| m.is_dir() && m.dev() == r.device).unwrap_or(false);
+                (r.path.clone(), up)
+            })
+            .collect();
+        let changed: Vec<PathBuf> = now
+            .iter()
+            .filter(|(p, up)| self.mounted.iter().any(|(q, was)| q == p && was != up))
+            .map(|(p, _)| p.clone())
+            .collect();
+        self.mounted = now;
+        if !changed.is_empty() {
+            for p in &changed {
+                self.log(&format!("{}: mount state changed", p.display()));
+            }
+            let roots = self.roots.clone();
+            let _ = self.source.resync(&roots);
+            self.reconcile(changed);
+        }
         Ok(())
     }
 }

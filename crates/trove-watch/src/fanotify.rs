@@ -20,14 +20,18 @@ use crate::{EventSource, FsEvent};
 
 const EVENTS: u64 = libc::FAN_CREATE | libc::FAN_DELETE | libc::FAN_RENAME | libc::FAN_CLOSE_WRITE | libc::FAN_ONDIR;
 
+/// One info record of an event: (info type, fsid, handle type, handle bytes, name).
+type Info = (u8, [i32; 2], i32, Vec<u8>, Vec<u8>);
+
 /// fsid plus the opaque handle (type and bytes): unique for a directory across filesystems.
 type Key = Vec<u8>;
 
 pub struct Fanotify {
     fd: OwnedFd,
     roots: Vec<PathBuf>,
-    /// fsid → an open descriptor on that filesystem (for open_by_handle_at)
-    mounts: HashMap<[i32; 2], OwnedFd>,
+    /// fsid → a directory on that filesystem (opened only when a handle must be resolved,
+    /// so the watcher never keeps a filesystem busy and `umount` works)
+    mounts: HashMap<[i32; 2], PathBuf>,
     dirs: HashMap<Key, PathBuf>,
     buf: Vec<u8>,
 }
@@ -122,13 +126,7 @@ impl Fanotify {
         if r != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        // SAFETY: open(2) with a valid path; the descriptor is checked and then owned.
-        let mfd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        if mfd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fresh descriptor.
-        self.mounts.insert(fsid, unsafe { OwnedFd::from_raw_fd(mfd) });
+        self.mounts.insert(fsid, p.to_path_buf());
         Ok(())
     }
 
@@ -151,7 +149,14 @@ impl Fanotify {
         if let Some(p) = self.dirs.get(&k) {
             return Some(p.clone());
         }
-        let mount = self.mounts.get(&fsid)?;
+        let mount_path = cstr(self.mounts.get(&fsid)?).ok()?;
+        // SAFETY: open(2) with a valid path; checked, then owned and closed on return.
+        let mfd = unsafe { libc::open(mount_path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if mfd < 0 {
+            return None;
+        }
+        // SAFETY: fresh descriptor.
+        let mount = unsafe { OwnedFd::from_raw_fd(mfd) };
         let mut buf = vec![0u8; 8 + handle.len()];
         buf[..4].copy_from_slice(&(handle.len() as u32).to_ne_bytes());
         buf[4..8].copy_from_slice(&kind.to_ne_bytes());
@@ -192,7 +197,7 @@ impl Fanotify {
     }
 
     /// Parses one event record into events.
-    fn event(&mut self, mask: u64, infos: &[(u8, [i32; 2], i32, Vec<u8>, Vec<u8>)], out: &mut Vec<FsEvent>) {
+    fn event(&mut self, mask: u64, infos: &[Info], out: &mut Vec<FsEvent>) {
         let is_dir = mask & libc::FAN_ONDIR != 0;
         let mut old = None;
         let mut new = None;

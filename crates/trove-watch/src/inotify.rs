@@ -134,6 +134,10 @@ impl Inotify {
                 continue;
             }
             let Some(dir) = self.wds.get(&ev.wd).cloned() else { continue };
+            if ev.mask & libc::IN_UNMOUNT != 0 {
+                out.push(FsEvent::Rescan { scope: self.root_of(&dir).or(Some(dir.clone())) });
+                continue;
+            }
             if ev.mask & libc::IN_IGNORED != 0 {
                 self.wds.remove(&ev.wd);
                 continue;
@@ -219,8 +223,8 @@ impl EventSource for Inotify {
 
     fn resync(&mut self, roots: &[PathBuf]) -> std::io::Result<()> {
         self.roots = roots.to_vec();
-        for r in roots.to_vec() {
-            self.add_tree(&r);
+        for r in roots {
+            self.add_tree(r);
         }
         // Watches whose directory is no longer where we thought: drop them (re-adding above
         // gave every existing directory its current path).

@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
                     }
                 }
                 Action::Offline { root, files } => {
-                    writeln!(out, "offline   {} (not mounted; {files} file(s) kept as they were)", ctx.show(root))?
+                    writeln!(out, "offline   {} (not mounted; {files} file(s) kept as they were)", ctx.show(root))?;
                 }
                 Action::Online { root, files } => writeln!(out, "online    {} ({files} file(s) back)", ctx.show(root))?,
             }

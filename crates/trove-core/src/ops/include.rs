@@ -26,11 +26,13 @@ pub struct IncludeOptions {
     pub tags: Vec<String>,
     pub dry_run: bool,
     pub source: Source,
+    /// Record directories included with `recursive` as roots (what `trove include -r` does).
+    pub add_roots: bool,
 }
 
 impl Default for IncludeOptions {
     fn default() -> Self {
-        IncludeOptions { recursive: false, tags: Vec::new(), dry_run: false, source: Source::Manual }
+        IncludeOptions { recursive: false, tags: Vec::new(), dry_run: false, source: Source::Manual, add_roots: true }
     }
 }
 
@@ -279,7 +281,7 @@ pub fn include(
     }
     report.files.sort_by(|a, b| a.0.cmp(&b.0));
     // `include -r DIR` makes DIR a root: a directory trove keeps current.
-    if opts.recursive {
+    if opts.recursive && opts.add_roots {
         for p in paths {
             if std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) {
                 crate::ops::reconcile::add_root(index, p)?;

@@ -89,10 +89,17 @@ pub struct ReconcileReport {
     pub failed: Vec<Error>,
 }
 
-/// Whether `root` is mounted as it was when added.
+/// Whether `root` is mounted as it was when added. A root directory that is gone while its
+/// nearest existing ancestor sits on the root's own filesystem was moved or deleted, not
+/// unmounted: its files are looked for like any others.
 fn mounted(r: &roots::Root) -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(&r.path).map(|m| m.is_dir() && m.dev() == r.device).unwrap_or(false)
+    match std::fs::metadata(&r.path) {
+        Ok(m) => m.is_dir() && m.dev() == r.device,
+        Err(_) => {
+            r.path.ancestors().skip(1).find_map(|a| std::fs::metadata(a).ok()).is_some_and(|m| m.dev() == r.device)
+        }
+    }
 }
 
 /// Adds `dir` as a root (recording its device).

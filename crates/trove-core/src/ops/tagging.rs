@@ -84,7 +84,8 @@ pub fn tag_paths(
         }
     }
     if !on_disk.is_empty() {
-        let opts = IncludeOptions { recursive, tags: names.clone(), dry_run: false, source: source.clone() };
+        let opts =
+            IncludeOptions { recursive, tags: names.clone(), dry_run: false, source: source.clone(), add_roots: false };
         let r: IncludeReport = include::include(index, &on_disk, &opts, progress)?;
         report.included = r.files.iter().filter(|f| f.2 == include::Outcome::Added).map(|f| f.0.clone()).collect();
         report.files += r.files.len();

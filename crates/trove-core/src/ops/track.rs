@@ -75,6 +75,9 @@ pub struct Applied {
     pub rescan: BTreeSet<PathBuf>,
     /// Reconcile every root.
     pub rescan_all: bool,
+    /// Files written or moved in under a root that have no record: a file moved across
+    /// filesystems arrives like this (copy, then delete), see [`rematch`].
+    pub unindexed: Vec<PathBuf>,
 }
 
 fn under_any(p: &Path, roots: &[PathBuf]) -> bool {
@@ -119,10 +122,12 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
                         continue;
                     }
                     if !fin {
-                        // Moved in from outside the roots: nothing of ours, unless a missing
-                        // record waits there.
-                        if *dir || !files::missing_by_path(tx, to)?.is_empty() {
-                            out.rescan.insert(if *dir { to.clone() } else { parent(to) });
+                        // Moved in from outside the roots: nothing of ours, unless it is a
+                        // missing file coming back.
+                        if *dir {
+                            out.rescan.insert(to.clone());
+                        } else {
+                            out.unindexed.push(to.clone());
                         }
                         continue;
                     }
@@ -158,10 +163,11 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
                     }
                 }
                 FsEvent::Written { path } => {
-                    if under_any(path, roots)
-                        && let Some(r) = files::live_by_path(tx, path)?
-                    {
-                        rehash.push((r.id, path.clone()));
+                    if under_any(path, roots) {
+                        match files::live_by_path(tx, path)? {
+                            Some(r) => rehash.push((r.id, path.clone())),
+                            None => out.unindexed.push(path.clone()),
+                        }
                     }
                 }
                 FsEvent::Created { path, dir } => {
@@ -190,11 +196,10 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
         let rec = files::by_id(index.conn(), id)?;
         let disk = std::fs::symlink_metadata(&path).ok().filter(|m| m.is_file()).map(|m| Stat::from_metadata(&m));
         match (rec, disk) {
-            (Some(r), Some(st)) if r.path == path && (st.device, st.inode) == (r.stat.device, r.stat.inode) => {
-                if st != r.stat {
-                    rehash.push((id, path));
-                }
-            }
+            // Same inode: re-hash only if it changed meanwhile.
+            (Some(r), Some(st))
+                if r.path == path && (st.device, st.inode) == (r.stat.device, r.stat.inode) && st == r.stat => {}
+            // Changed, or another inode (an event we missed replaced it): the disk decides.
             (Some(r), Some(_)) if r.path == path => rehash.push((id, path)),
             (Some(_), None) => {
                 out.rescan.insert(parent(&path));
@@ -241,6 +246,59 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
     out.rehashed += n;
     out.rescan.extend(rescan);
     Ok(out)
+}
+
+/// Matches unindexed files that appeared under the roots against missing records of the
+/// same size and content: a file moved across filesystems is copied and then deleted, so it
+/// shows up as a new file while its record goes missing. Exactly one missing record with
+/// equal content is certain and takes the new path (tags kept); several are left alone.
+/// Costs an indexed lookup per file, and a hash only when a missing record has its size.
+pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<usize> {
+    let mut work: Vec<(PathBuf, Vec<FileId>)> = Vec::new();
+    for p in candidates {
+        let Ok(m) = std::fs::symlink_metadata(p) else { continue };
+        if !m.is_file() || files::live_by_path(index.conn(), p)?.is_some() {
+            continue;
+        }
+        let waiting = files::missing_by_size(index.conn(), m.len())?;
+        if !waiting.is_empty() {
+            work.push((p.clone(), waiting.iter().map(|r| r.id).collect()));
+        }
+    }
+    if work.is_empty() {
+        return Ok(0);
+    }
+    let hashed: Vec<(PathBuf, Vec<FileId>, Result<crate::model::Observation>)> = work
+        .into_par_iter()
+        .map(|(p, ids)| {
+            let o = hash_file(&p);
+            (p, ids, o)
+        })
+        .collect();
+    let now = now_unix();
+    index.write(|tx| {
+        let mut n = 0;
+        for (p, ids, o) in &hashed {
+            let Ok(o) = o else { continue };
+            let mut same = Vec::new();
+            for id in ids {
+                if let Some(r) = files::by_id(tx, *id)?
+                    && r.state == FileState::Missing
+                    && r.hash == o.hash
+                {
+                    same.push(r.id);
+                }
+            }
+            if let [one] = same.as_slice()
+                && files::live_by_path(tx, p)?.is_none()
+            {
+                files::set_path(tx, *one, p)?;
+                files::update_observation(tx, *one, o, now)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    })
 }
 
 /// Marks the record at `path` (or every live record under it) missing.

@@ -166,6 +166,14 @@ pub fn delete(c: &Connection, id: FileId) -> Result<()> {
     Ok(())
 }
 
+/// Missing records of exactly this size.
+pub fn missing_by_size(c: &Connection, size: u64) -> Result<Vec<FileRecord>> {
+    let sql = format!("SELECT {COLS} FROM files WHERE size = ?1 AND state = 1 ORDER BY id");
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map([size as i64], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 pub fn count_live(c: &Connection) -> Result<u64> {
     Ok(c.query_row("SELECT count(*) FROM files WHERE state <> 1", [], |r| r.get::<_, i64>(0))? as u64)
 }

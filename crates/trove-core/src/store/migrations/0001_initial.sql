@@ -28,6 +28,8 @@ CREATE TABLE files (
 CREATE UNIQUE INDEX files_path_live ON files (path) WHERE state <> 1;
 CREATE INDEX files_path_missing ON files (path) WHERE state = 1;
 CREATE INDEX files_hash ON files (hash);
+-- Missing records by size: a file appearing on another filesystem is matched against them.
+CREATE INDEX files_missing_size ON files (size) WHERE state = 1;
 CREATE INDEX files_inode ON files (device, inode);
 
 CREATE TABLE tags (
