@@ -364,3 +364,51 @@ fn tracking_with_fanotify_daemon() {
     }
     suite(Mode::Fanotify);
 }
+
+#[test]
+fn watch_without_root_falls_back_to_inotify_and_says_so_once() {
+    if !is_root() {
+        eprintln!("skipped: needs root to drop to an unprivileged user");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().canonicalize().unwrap();
+    std::fs::create_dir(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/f"), b"x").unwrap();
+    sh(&[&os("chmod"), &os("-R"), &os("a+rwX"), &dir.clone().into_os_string()]);
+    let nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--"])
+            .arg(env!("CARGO_BIN_EXE_trove"))
+            .args(args)
+            .env("TROVE_INDEX", dir.join("index.db"))
+            .env("HOME", &dir)
+            .current_dir(&dir);
+        c
+    };
+    let st = nobody(&["include", "-r", "-t", "t", "lib"]).stderr(Stdio::null()).status().unwrap();
+    assert!(st.success());
+    let mut child = nobody(&["watch"]).stderr(Stdio::piped()).spawn().unwrap();
+    let t = Instant::now();
+    while !nobody(&["status"]).stdout(Stdio::null()).status().unwrap().success() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the unprivileged daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::rename(dir.join("lib/f"), dir.join("lib/g")).unwrap();
+    let t = Instant::now();
+    loop {
+        let o = nobody(&["find", "t"]).output().unwrap();
+        if o.stdout == b"lib/g\n" {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "rename not followed: {:?}", String::from_utf8_lossy(&o.stdout));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = String::from_utf8(nobody(&["status"]).output().unwrap().stdout).unwrap();
+    assert!(status.contains("inotify"), "{status}");
+    child.kill().unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("using inotify").count(), 1, "says so exactly once: {err}");
+    assert!(err.contains("CAP_SYS_ADMIN"), "{err}");
+}

@@ -93,7 +93,8 @@ pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<
 
 impl Daemon {
     pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
-        Daemon { index, source, cfg, roots: Vec::new(), recent: Vec::new(), mounted: Vec::new(), log }
+        let roots = roots::list(index.conn()).map(|v| v.into_iter().map(|r| r.path).collect()).unwrap_or_default();
+        Daemon { index, source, cfg, roots, recent: Vec::new(), mounted: Vec::new(), log }
     }
 
     /// Opens the index and the source named by `cfg`, takes the one-watcher lock.
@@ -123,6 +124,11 @@ impl Daemon {
 
     fn log(&self, s: &str) {
         (self.log)(s);
+    }
+
+    /// The index, for inspection (tests, status).
+    pub fn index(&self) -> &Index {
+        &self.index
     }
 
     pub fn backend(&self) -> &'static str {

@@ -191,6 +191,16 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
         Ok(())
     })?;
 
+    // A write reported before the rename that brought a record to its path (events from
+    // different batches, or reordered): the record is there now, so check it.
+    let mut still_unindexed = Vec::new();
+    for p in std::mem::take(&mut out.unindexed) {
+        match files::live_by_path(index.conn(), &p)? {
+            Some(r) => verify.push((r.id, p)),
+            None => still_unindexed.push(p),
+        }
+    }
+    out.unindexed = still_unindexed;
     // Check moved records against the disk: the inode at the new path must be theirs.
     for (id, path) in verify {
         let rec = files::by_id(index.conn(), id)?;

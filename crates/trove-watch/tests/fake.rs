@@ -1,0 +1,191 @@
+//! Deterministic daemon logic with a fake event source: merged, reordered and lost events
+//! against a real tree and a real index. Whatever order the events come in, the index ends
+//! up matching the disk, because anything that does not add up is checked and reconciled.
+
+use std::path::{Path, PathBuf};
+
+use trove_core::ops::NoProgress;
+use trove_core::ops::find::find;
+use trove_core::ops::include::{IncludeOptions, include};
+use trove_core::{FileState, Index, OpenMode};
+use trove_watch::fake::FakeSource;
+use trove_watch::{Daemon, FsEvent, WatchConfig};
+
+struct T {
+    _d: tempfile::TempDir,
+    root: PathBuf,
+    daemon: Daemon,
+    source: FakeSource,
+}
+
+fn setup(files: &[(&str, &str)]) -> T {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap().join("lib");
+    for (rel, tag) in files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("content of {rel}")).unwrap();
+        let _ = tag;
+    }
+    let db = d.path().join("i.db");
+    let mut index = Index::open(&db, OpenMode::Create).unwrap();
+    include(
+        &mut index,
+        std::slice::from_ref(&root),
+        &IncludeOptions { recursive: true, ..Default::default() },
+        &NoProgress,
+    )
+    .unwrap();
+    for (rel, tag) in files {
+        let opts = IncludeOptions { tags: vec![tag.to_string()], ..Default::default() };
+        include(&mut index, &[root.join(rel)], &opts, &NoProgress).unwrap();
+    }
+    let source = FakeSource::default();
+    let daemon = Daemon::new(index, Box::new(source.clone()), WatchConfig::new(db), Box::new(|_| {}));
+    T { _d: d, root, daemon, source }
+}
+
+impl T {
+    fn p(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+    fn mv(&self, a: &str, b: &str) {
+        std::fs::rename(self.p(a), self.p(b)).unwrap();
+    }
+    fn ren(&self, a: &str, b: &str, dir: bool) -> FsEvent {
+        FsEvent::Renamed { from: self.p(a), to: self.p(b), dir }
+    }
+    fn at(&self, tag: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = find(self.daemon.index(), tag)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.path.strip_prefix(&self.root).unwrap().to_path_buf())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn paths(v: &[&str]) -> Vec<PathBuf> {
+    v.iter().map(PathBuf::from).collect()
+}
+
+#[test]
+fn a_chain_of_renames_in_one_batch() {
+    let mut t = setup(&[("a", "ta")]);
+    t.mv("a", "b");
+    t.mv("b", "c");
+    let batch = vec![t.ren("a", "b", false), t.ren("b", "c", false)];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("ta"), paths(&["c"]));
+}
+
+#[test]
+fn reordered_renames_are_settled_by_the_disk() {
+    let mut t = setup(&[("a", "ta"), ("x/f", "tf")]);
+    t.mv("a", "b");
+    t.mv("b", "c");
+    // delivered in the wrong order
+    let batch = vec![t.ren("b", "c", false), t.ren("a", "b", false)];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("ta"), paths(&["c"]));
+    // a directory rename delivered after an event inside its new name
+    t.mv("x", "y");
+    std::fs::write(t.p("y/f"), b"edited after the move").unwrap();
+    let batch = vec![FsEvent::Written { path: t.p("y/f") }, t.ren("x", "y", true)];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("tf"), paths(&["y/f"]));
+    let r = find(t.daemon.index(), "tf").unwrap();
+    assert_eq!(r[0].hash, trove_core::hash::hash_bytes(b"edited after the move"));
+}
+
+#[test]
+fn merged_create_write_delete_records() {
+    let mut t = setup(&[("keep", "tk")]);
+    // fanotify merged CREATE|CLOSE_WRITE|DELETE for a temp file: gone by the time we look
+    let batch = vec![
+        FsEvent::Created { path: t.p(".tmp"), dir: false },
+        FsEvent::Written { path: t.p(".tmp") },
+        FsEvent::Removed { path: t.p(".tmp"), dir: false },
+        FsEvent::Written { path: t.p("keep") },
+    ];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("tk"), paths(&["keep"]));
+    assert_eq!(t.daemon.index().stats().unwrap().files, 1);
+}
+
+#[test]
+fn swap_through_a_temp_name() {
+    let mut t = setup(&[("a", "ta"), ("b", "tb")]);
+    t.mv("a", "t");
+    t.mv("b", "a");
+    t.mv("t", "b");
+    let batch = vec![t.ren("a", "t", false), t.ren("b", "a", false), t.ren("t", "b", false)];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("ta"), paths(&["b"]));
+    assert_eq!(t.at("tb"), paths(&["a"]));
+}
+
+#[test]
+fn swap_with_events_in_separate_batches_and_one_lost() {
+    let mut t = setup(&[("a", "ta"), ("b", "tb")]);
+    t.mv("a", "t");
+    t.mv("b", "a");
+    t.mv("t", "b");
+    t.daemon.handle(vec![t.ren("a", "t", false)]).unwrap();
+    // The second rename's event is lost; the third arrives. Moving a's record onto `b`
+    // marks b's record missing (it looked overwritten)...
+    t.daemon.handle(vec![t.ren("t", "b", false)]).unwrap();
+    // ...until a rescan finds b's file, by inode, at `a`.
+    t.daemon.handle(vec![FsEvent::Rescan { scope: None }]).unwrap();
+    assert_eq!(t.at("ta"), paths(&["b"]));
+    assert_eq!(t.at("tb"), paths(&["a"]));
+}
+
+#[test]
+fn lost_events_are_recovered_by_a_rescan() {
+    let mut t = setup(&[("d/one", "t1"), ("d/two", "t2")]);
+    std::fs::create_dir(t.p("e")).unwrap();
+    t.mv("d/one", "e/one");
+    std::fs::remove_file(t.p("d/two")).unwrap();
+    // an overflow: nothing but "rescan"
+    t.daemon.handle(vec![FsEvent::Rescan { scope: None }]).unwrap();
+    assert_eq!(t.at("t1"), paths(&["e/one"]));
+    assert_eq!(t.at("t2 missing"), paths(&["d/two"]));
+    let r = find(t.daemon.index(), "t2 missing").unwrap();
+    assert_eq!(r[0].state, FileState::Missing);
+}
+
+#[test]
+fn events_outside_roots_are_ignored() {
+    let mut t = setup(&[("a", "ta")]);
+    let outside = Path::new("/definitely/not/a/root");
+    let batch = vec![
+        FsEvent::Renamed { from: outside.join("x"), to: outside.join("y"), dir: false },
+        FsEvent::Removed { path: outside.join("z"), dir: true },
+        FsEvent::Written { path: outside.join("w") },
+    ];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("ta"), paths(&["a"]));
+    assert_eq!(*t.source.resyncs.lock().unwrap(), 0, "no rescan for events outside the roots");
+}
+
+#[test]
+fn rename_onto_an_indexed_path_and_atomic_save() {
+    let mut t = setup(&[("x", "tx"), ("y", "ty"), ("doc", "td")]);
+    t.mv("x", "y");
+    let id = find(t.daemon.index(), "td").unwrap()[0].id;
+    std::fs::write(t.p(".doc.tmp"), b"new version").unwrap();
+    t.mv(".doc.tmp", "doc");
+    let batch = vec![
+        t.ren("x", "y", false),
+        FsEvent::Created { path: t.p(".doc.tmp"), dir: false },
+        FsEvent::Written { path: t.p(".doc.tmp") },
+        t.ren(".doc.tmp", "doc", false),
+    ];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("tx"), paths(&["y"]));
+    assert_eq!(t.at("ty missing"), paths(&["y"]));
+    let d = find(t.daemon.index(), "td").unwrap();
+    assert_eq!((d[0].id, d[0].hash), (id, trove_core::hash::hash_bytes(b"new version")));
+}
