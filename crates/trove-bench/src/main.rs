@@ -14,17 +14,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod library;
+mod report;
+
 use trove_core::ops::NoProgress;
 use trove_core::ops::include::{IncludeOptions, include};
 use trove_core::{Index, OpenMode};
 
-struct Args {
+pub(crate) struct Args {
     cmd: String,
     trove: PathBuf,
     backend: String,
     renames: usize,
     files: usize,
     dir: Option<PathBuf>,
+    size: String,
+    seed: u64,
+    index: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -35,6 +41,9 @@ fn parse_args() -> Args {
         renames: 10_000,
         files: 100_000,
         dir: None,
+        size: "S".into(),
+        seed: 1,
+        index: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -44,6 +53,9 @@ fn parse_args() -> Args {
             "--renames" => a.renames = it.next().and_then(|s| s.parse().ok()).expect("--renames N"),
             "--files" => a.files = it.next().and_then(|s| s.parse().ok()).expect("--files N"),
             "--dir" => a.dir = Some(PathBuf::from(it.next().expect("--dir PATH"))),
+            "--size" => a.size = it.next().expect("--size S|M|L"),
+            "--seed" => a.seed = it.next().and_then(|s| s.parse().ok()).expect("--seed N"),
+            "--index" => a.index = Some(PathBuf::from(it.next().expect("--index PATH"))),
             "-h" | "--help" => {
                 println!(
                     "usage: trove-bench burst|reconcile [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D]"
@@ -65,7 +77,7 @@ fn parse_args() -> Args {
     a
 }
 
-fn trove(a: &Args, index: &Path) -> Command {
+pub(crate) fn trove(a: &Args, index: &Path) -> Command {
     let mut c = Command::new(&a.trove);
     c.env("TROVE_INDEX", index);
     c
@@ -286,6 +298,8 @@ fn main() {
     match a.cmd.as_str() {
         "burst" => burst(&a),
         "reconcile" => reconcile_bench(&a),
+        "report" => report::report(&a),
+        "generate" => report::generate_cmd(&a),
         _ => {
             eprintln!("trove-bench: burst or reconcile? (--help)");
             std::process::exit(2);

@@ -35,6 +35,7 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
     let paths = if a.paths.is_empty() { vec![ctx.cwd.clone()] } else { ctx.resolve_all(&a.paths) };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut missing_args = 0;
+    let mut labeler = links::Labeler::new(c)?;
     for p in &paths {
         let mut recs: Vec<FileRecord> = files::all_at(c, p)?;
         if recs.is_empty() {
@@ -50,7 +51,7 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
             }
         }
         for r in &recs {
-            let tags = links::of_file(c, r.id)?;
+            let tags = labeler.of_file(r.id)?;
             if a.json {
                 let mut m = record_json(r);
                 m.insert(

@@ -2,6 +2,7 @@
 //! each mutation runs in a transaction through [`Index::write`](crate::Index::write) and
 //! records provenance.
 
+pub mod bulk;
 pub mod check;
 pub mod find;
 pub mod include;

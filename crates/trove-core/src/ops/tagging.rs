@@ -175,17 +175,14 @@ pub fn untag_paths(
         };
         let mut removed = 0;
         let mut implied: Vec<(String, usize)> = Vec::new();
+        let mut labeler = links::Labeler::new(tx)?;
         for (name, t) in &tids {
             let mut implied_here = 0;
             for id in &ids {
                 let n = links::unlink(tx, *id, *t, src)? as u64;
                 removed += n;
-                if n == 0 {
-                    let direct: Vec<TagId> =
-                        links::of_file(tx, *id)?.iter().filter(|f| !f.implied).map(|f| f.tag).collect();
-                    if tags::ancestors(tx, &direct)?.contains(t) {
-                        implied_here += 1;
-                    }
+                if n == 0 && labeler.of_file(*id)?.iter().any(|f| f.implied && f.tag == *t) {
+                    implied_here += 1;
                 }
             }
             if implied_here > 0 {

@@ -1,6 +1,6 @@
 //! File–tag links with their sources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -52,35 +52,83 @@ pub struct FileTag {
     pub implied: bool,
 }
 
+/// Labels files with their tags, direct and implied. Loads the implication graph once, so
+/// listing thousands of files costs one query per file and no recursive query at all.
+pub struct Labeler<'c> {
+    c: &'c Connection,
+    parents: HashMap<TagId, Vec<TagId>>,
+    names: HashMap<TagId, String>,
+}
+
+impl<'c> Labeler<'c> {
+    pub fn new(c: &'c Connection) -> Result<Self> {
+        let mut parents: HashMap<TagId, Vec<TagId>> = HashMap::new();
+        let mut st = c.prepare_cached("SELECT child, parent FROM implications")?;
+        for row in st.query_map([], |r| Ok((r.get::<_, TagId>(0)?, r.get::<_, TagId>(1)?)))? {
+            let (ch, p) = row?;
+            parents.entry(ch).or_default().push(p);
+        }
+        Ok(Labeler { c, parents, names: HashMap::new() })
+    }
+
+    /// Every tag `tags` imply, transitively, not including themselves.
+    pub fn ancestors(&self, tags: &[TagId]) -> BTreeSet<TagId> {
+        let mut out = BTreeSet::new();
+        let mut stack: Vec<TagId> = tags.to_vec();
+        while let Some(t) = stack.pop() {
+            for p in self.parents.get(&t).into_iter().flatten() {
+                if out.insert(*p) {
+                    stack.push(*p);
+                }
+            }
+        }
+        out
+    }
+
+    fn name(&mut self, t: TagId) -> Result<String> {
+        if let Some(n) = self.names.get(&t) {
+            return Ok(n.clone());
+        }
+        let n = super::tags::primary_name(self.c, t)?;
+        self.names.insert(t, n.clone());
+        Ok(n)
+    }
+
+    /// The tags linked to `file`, then those implied by them, each once, by name.
+    pub fn of_file(&mut self, file: FileId) -> Result<Vec<FileTag>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT ft.tag_id, n.name, s.kind, s.name FROM file_tags ft
+             JOIN tag_names n ON n.tag_id = ft.tag_id AND n.is_primary = 1
+             JOIN sources s ON s.id = ft.source_id
+             WHERE ft.file_id = ?1",
+        )?;
+        let mut direct: BTreeMap<TagId, FileTag> = BTreeMap::new();
+        let rows = st.query_map([file], |r| {
+            Ok((r.get::<_, TagId>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
+        for row in rows {
+            let (tag, name, kind, sname) = row?;
+            direct
+                .entry(tag)
+                .or_insert_with(|| FileTag { tag, name, sources: Vec::new(), implied: false })
+                .sources
+                .push(Source::from_parts(&kind, &sname));
+        }
+        let ids: Vec<TagId> = direct.keys().copied().collect();
+        let mut out: Vec<FileTag> = direct.into_values().collect();
+        for t in self.ancestors(&ids) {
+            if !ids.contains(&t) {
+                out.push(FileTag { tag: t, name: self.name(t)?, sources: Vec::new(), implied: true });
+            }
+        }
+        out.sort_by(|a, b| a.implied.cmp(&b.implied).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
+        Ok(out)
+    }
+}
+
 /// The tags linked to `file`, then those implied by them, each once, by name.
 pub fn of_file(c: &Connection, file: FileId) -> Result<Vec<FileTag>> {
-    let mut st = c.prepare_cached(
-        "SELECT ft.tag_id, n.name, s.kind, s.name FROM file_tags ft
-         JOIN tag_names n ON n.tag_id = ft.tag_id AND n.is_primary = 1
-         JOIN sources s ON s.id = ft.source_id
-         WHERE ft.file_id = ?1",
-    )?;
-    let mut direct: BTreeMap<TagId, FileTag> = BTreeMap::new();
-    let rows = st.query_map([file], |r| {
-        Ok((r.get::<_, TagId>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-    })?;
-    for row in rows {
-        let (tag, name, kind, sname) = row?;
-        direct
-            .entry(tag)
-            .or_insert_with(|| FileTag { tag, name, sources: Vec::new(), implied: false })
-            .sources
-            .push(Source::from_parts(&kind, &sname));
-    }
-    let ids: Vec<TagId> = direct.keys().copied().collect();
-    let mut out: Vec<FileTag> = direct.into_values().collect();
-    for t in super::tags::ancestors(c, &ids)? {
-        if !ids.contains(&t) {
-            out.push(FileTag { tag: t, name: super::tags::primary_name(c, t)?, sources: Vec::new(), implied: true });
-        }
-    }
-    out.sort_by(|a, b| a.implied.cmp(&b.implied).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
-    Ok(out)
+    Labeler::new(c)?.of_file(file)
 }
 
 /// Whether `file` carries `tag` directly.

@@ -7,6 +7,7 @@
 //! version and `PRAGMA application_id` marks the file as ours. A file from a newer trove is
 //! inspected read-only and refused, byte for byte untouched.
 
+pub mod bulk;
 pub mod files;
 pub mod find;
 pub mod links;

@@ -1,0 +1,311 @@
+//! `trove-bench report`: the whole report for one size, printed as markdown tables.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use trove_core::model::{Hash, Observation, Stat};
+use trove_core::ops::NoProgress;
+use trove_core::ops::bulk::{BulkFile, BulkLoad};
+use trove_core::ops::find::Query;
+use trove_core::{Index, OpenMode, Source};
+
+use crate::library::{Library, Rng, Size, path_of, size};
+use crate::{Args, trove};
+
+/// Fills `index` with a synthetic library through the bulk path. Returns (files, links).
+pub fn generate(size: Size, seed: u64, index: &Path, root: &Path) -> (Library, u64, u64) {
+    let lib = Library::new(size, seed, root);
+    let mut idx = Index::open(index, OpenMode::Create).expect("index");
+    let mut load = BulkLoad::new(&mut idx, &Source::Import("trove-bench".into()), 1024).expect("bulk");
+    load.tags(&lib.tag_names, &NoProgress).expect("tags");
+    load.implications(&lib.implications).expect("implications");
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let mut tags: Vec<u32> = Vec::with_capacity(64);
+    for i in 0..size.files {
+        let path = path_of(root, i, &mut rng);
+        let k = rng.below(2 * size.mean_links + 1);
+        tags.clear();
+        while tags.len() < k {
+            let t = lib.draw(&mut rng);
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+        let h = blake3::hash(&(i as u64).to_le_bytes());
+        let o = Observation {
+            stat: Stat {
+                size: 4096 + (rng.next() % (50 << 20)),
+                mtime_ns: 946_684_800_000_000_000 + (rng.next() % 790_000_000) as i64 * 1_000_000_000,
+                device: 1,
+                inode: i as u64 + 1,
+            },
+            hash: Hash(*h.as_bytes()),
+            fingerprint: i64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")),
+        };
+        load.add(BulkFile { path: &path, observation: o, tags: &tags }).expect("add");
+    }
+    let (files, links) = load.finish().expect("finish");
+    (lib, files, links)
+}
+
+pub fn generate_cmd(a: &Args) {
+    let s = size(&a.size).unwrap_or_else(|| panic!("--size S, M or L"));
+    let index = a.index.clone().expect("--index PATH");
+    let t = Instant::now();
+    let (_, files, links) = generate(s, a.seed, &index, Path::new("/bench/lib"));
+    println!("{files} files, {links} links in {:.1} s -> {}", t.elapsed().as_secs_f64(), index.display());
+}
+
+fn file_bytes(index: &Path) -> u64 {
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suf| {
+            let mut p = index.as_os_str().to_owned();
+            p.push(suf);
+            std::fs::metadata(PathBuf::from(p)).map(|m| m.len()).unwrap_or(0)
+        })
+        .sum()
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median_of(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
+    let mut v: Vec<f64> = (0..runs).map(|_| f()).collect();
+    pct(&mut v, 0.5)
+}
+
+fn time_cmd(c: &mut Command) -> f64 {
+    let t = Instant::now();
+    let st = c.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("run");
+    assert!(st.success() || st.code() == Some(1), "{c:?} failed");
+    t.elapsed().as_secs_f64()
+}
+
+#[allow(unsafe_code, reason = "getrusage is the only way to read the children's peak RSS")]
+fn children_max_rss_kib() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    ru.ru_maxrss
+}
+
+fn self_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn report(a: &Args) {
+    let s = size(&a.size).unwrap_or_else(|| panic!("--size S, M or L"));
+    let tmp = match &a.dir {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .expect("temp dir");
+    let index = tmp.path().join("index.db");
+    let root = PathBuf::from("/bench/lib");
+    println!(
+        "## Size {} — {} files, {} tags, ~{} links (seed {})\n",
+        s.name,
+        s.files,
+        s.tags,
+        s.files * s.mean_links,
+        a.seed
+    );
+    let t = Instant::now();
+    let (lib, files, links) = generate(s, a.seed, &index, &root);
+    let build = t.elapsed();
+    let bytes = file_bytes(&index);
+    println!("| build (bulk path) | files | links | index on disk | bytes per link |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {:.1} s | {files} | {links} | {:.1} MiB | {:.1} |\n",
+        build.as_secs_f64(),
+        bytes as f64 / (1 << 20) as f64,
+        bytes as f64 / links.max(1) as f64
+    );
+
+    let idx = Index::open(&index, OpenMode::Existing).expect("open");
+    let pop = |r: usize| format!("\"{}\"", lib.name_of_rank(r));
+    let ns = lib
+        .tag_names
+        .iter()
+        .find(|n| n.starts_with("genre:"))
+        .map(|n| n.split(':').next().unwrap_or("genre").to_string())
+        .unwrap_or_else(|| "genre".into());
+    let queries: Vec<(&str, String)> = vec![
+        ("one popular tag", pop(0)),
+        ("one rare tag", pop(s.tags / 2)),
+        ("a b -c (popular)", format!("{} {} -{}", pop(1), pop(2), pop(3))),
+        ("OR of five tags", format!("{} | {} | {} | {} | {}", pop(10), pop(11), pop(12), pop(13), pop(14))),
+        ("parenthesised mix", format!("({} | {}) ({} | -{}) -{}", pop(5), pop(6), pop(7), pop(8), pop(9))),
+        ("ns:*", format!("{ns}:*")),
+        ("year>2015", "year>2015".into()),
+        ("tags:0", "tags:0".into()),
+        ("path: glob", "path:*/inbox/*7*".into()),
+        ("sort:random limit:50", "sort:random limit:50".into()),
+    ];
+    let runs = match s.name {
+        "L" => 9,
+        "M" => 15,
+        _ => 25,
+    };
+    println!("Query latency over {runs} runs each (ms; p50 / p95). *count*: `--count`; *first 100*: the first");
+    println!("100 paths in order; *all*: every matching record read (path, size, hash…), not printed.\n");
+    println!("| query | matches | count p50 / p95 | first 100 p50 / p95 | all p50 / p95 |");
+    println!("|---|---|---|---|---|");
+    let mut plans = Vec::new();
+    for (label, q) in &queries {
+        let (mut c, mut f, mut all) = (Vec::new(), Vec::new(), Vec::new());
+        let mut n = 0u64;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let qq = Query::new(&idx, q).expect("query");
+            n = qq.count(&idx).expect("count");
+            c.push(ms(t.elapsed()));
+            let t = Instant::now();
+            let qq = Query::new(&idx, q).expect("query");
+            qq.for_each(&idx, Some(100), |_| Ok(true)).expect("first");
+            f.push(ms(t.elapsed()));
+            let t = Instant::now();
+            let qq = Query::new(&idx, q).expect("query");
+            let mut k = 0;
+            qq.for_each(&idx, None, |_| {
+                k += 1;
+                Ok(true)
+            })
+            .expect("all");
+            all.push(ms(t.elapsed()));
+        }
+        println!(
+            "| {label} `{q}` | {n} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} |",
+            pct(&mut c, 0.5),
+            pct(&mut c, 0.95),
+            pct(&mut f, 0.5),
+            pct(&mut f, 0.95),
+            pct(&mut all, 0.5),
+            pct(&mut all, 0.95)
+        );
+        let qq = Query::new(&idx, q).expect("query");
+        plans.push((label.to_string(), q.clone(), qq.compiled.explain(idx.conn()).unwrap_or_default()));
+    }
+    drop(idx);
+
+    // The real binary: printing paths and `ls` on the 10 000-file directory.
+    let print_n = s.files.min(100_000);
+    let print =
+        median_of(3, || time_cmd(trove(a, &index).args(["find", "--absolute", "--limit", &print_n.to_string(), ""])));
+    let ls = median_of(3, || time_cmd(trove(a, &index).arg("ls").arg(&lib.big_dir)));
+    println!("\n| `trove find` printing {print_n} paths | `trove ls` on a 10 000-file directory |");
+    println!("|---|---|");
+    println!("| {print:.3} s | {ls:.3} s |\n");
+
+    // Include throughput on real files, against b3sum on the same files.
+    let (small_n, big_n, big_mib) = match s.name {
+        "S" => (5_000, 4, 64),
+        _ => (20_000, 4, 256),
+    };
+    let files_dir = tmp.path().join("real");
+    let small = files_dir.join("small");
+    let big = files_dir.join("big");
+    let mut rng = Rng::new(a.seed ^ 0xf11e);
+    let mut block = vec![0u8; 1 << 20];
+    for i in 0..small_n {
+        let d = small.join(format!("{:03}", i / 1000));
+        if i % 1000 == 0 {
+            std::fs::create_dir_all(&d).expect("mkdir");
+        }
+        for b in block[..4096].chunks_mut(8) {
+            b.copy_from_slice(&rng.next().to_le_bytes());
+        }
+        std::fs::write(d.join(format!("f{i:06}")), &block[..4096]).expect("write");
+    }
+    std::fs::create_dir_all(&big).expect("mkdir");
+    for i in 0..big_n {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(big.join(format!("big{i}.bin"))).expect("create"));
+        for _ in 0..big_mib {
+            for b in block.chunks_mut(8) {
+                b.copy_from_slice(&rng.next().to_le_bytes());
+            }
+            f.write_all(&block).expect("write");
+        }
+    }
+    let b3 =
+        Command::new("b3sum").arg("--version").stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+    println!("Include on real files (page cache warm; b3sum on the same files in the same run):\n");
+    println!("| set | data | `trove include -r` | MiB/s | b3sum | MiB/s | trove / b3sum |");
+    println!("|---|---|---|---|---|---|---|");
+    for (label, dir, mib) in [
+        (format!("{small_n} × 4 KiB"), &small, small_n as f64 * 4.0 / 1024.0),
+        (format!("{big_n} × {big_mib} MiB"), &big, (big_n * big_mib) as f64),
+    ] {
+        // warm the cache
+        let _ = Command::new("cat").arg("/dev/null").status();
+        for e in walk_files(dir) {
+            let _ = std::fs::read(&e);
+        }
+        let b3_s = if b3 {
+            let list = walk_files(dir);
+            let t = Instant::now();
+            for chunk in list.chunks(2000) {
+                let st = Command::new("b3sum").args(chunk).stdout(Stdio::null()).status().expect("b3sum");
+                assert!(st.success());
+            }
+            Some(t.elapsed().as_secs_f64())
+        } else {
+            None
+        };
+        let inc_index = tmp.path().join(format!("inc-{}.db", label.len()));
+        let t = Instant::now();
+        let st = trove(a, &inc_index).args(["include", "-r"]).arg(dir).stderr(Stdio::null()).status().expect("include");
+        assert!(st.success());
+        let tr = t.elapsed().as_secs_f64();
+        match b3_s {
+            Some(b) => println!(
+                "| {label} | {mib:.0} MiB | {tr:.2} s | {:.0} | {b:.2} s | {:.0} | {:.0} % |",
+                mib / tr,
+                mib / b,
+                100.0 * (mib / tr) / (mib / b)
+            ),
+            None => println!("| {label} | {mib:.0} MiB | {tr:.2} s | {:.0} | (b3sum not installed) | | |", mib / tr),
+        }
+    }
+    println!(
+        "\nPeak memory: report process {:.0} MiB (generator + queries); largest `trove` child {:.0} MiB.\n",
+        self_hwm_kib() as f64 / 1024.0,
+        children_max_rss_kib() as f64 / 1024.0
+    );
+    println!("EXPLAIN QUERY PLAN:\n");
+    for (label, q, plan) in plans {
+        println!("- {label} `{q}`:");
+        for line in plan {
+            println!("  - `{line}`");
+        }
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() { stack.push(p) } else { out.push(p) }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,126 @@
+//! The bulk path: load many files, tags, links and implications at once, without touching
+//! the disk the files would live on (imports, the benchmark generator).
+//!
+//! Same rules as every other write: names are normalised and checked, implications are
+//! refused when they would make a cycle, links record their source. Differences are only
+//! in speed: a large page cache, prepared statements, and one transaction per `chunk`
+//! files, so a huge load neither holds the write lock for minutes nor grows the WAL without
+//! bound.
+
+use std::path::Path;
+
+use crate::model::{Observation, Source, TagId, extension_of, now_unix};
+use crate::ops::Progress;
+use crate::store::{bulk, links, tags};
+use crate::{Index, Result};
+
+/// One file to load: its path, what was (or would be) observed, and indexes into the tag
+/// list given to [`BulkLoad::tags`].
+pub struct BulkFile<'a> {
+    pub path: &'a Path,
+    pub observation: Observation,
+    pub tags: &'a [u32],
+}
+
+/// A file waiting for the next chunk: path bytes, extension, observation, tag positions.
+type Pending = (Vec<u8>, Option<String>, Observation, Vec<u32>);
+
+/// A bulk load in progress.
+pub struct BulkLoad<'i> {
+    index: &'i mut Index,
+    tag_ids: Vec<TagId>,
+    source: i64,
+    chunk: usize,
+    pending: Vec<Pending>,
+    pub files: u64,
+    pub links: u64,
+}
+
+impl<'i> BulkLoad<'i> {
+    /// Starts a load whose links come from `source`. `cache_mib` sizes SQLite's page cache
+    /// for this connection while loading.
+    pub fn new(index: &'i mut Index, source: &Source, cache_mib: i64) -> Result<Self> {
+        bulk::set_cache_kib(index.conn(), cache_mib * 1024)?;
+        let src = index.write(|tx| links::source_id(tx, source))?;
+        Ok(BulkLoad { index, tag_ids: Vec::new(), source: src, chunk: 50_000, pending: Vec::new(), files: 0, links: 0 })
+    }
+
+    /// Creates (or finds) every tag, in order; files refer to them by position.
+    pub fn tags(&mut self, names: &[String], progress: &dyn Progress) -> Result<()> {
+        let names = crate::ops::include::check_tag_names(names)?;
+        progress.begin("tags", Some(names.len() as u64));
+        let now = now_unix();
+        for chunk in names.chunks(20_000) {
+            let ids = self.index.write(|tx| {
+                let mut ids = Vec::with_capacity(chunk.len());
+                for n in chunk {
+                    ids.push(match tags::by_name(tx, n)? {
+                        Some(id) => id,
+                        None => tags::create(tx, n, now)?,
+                    });
+                }
+                Ok(ids)
+            })?;
+            self.tag_ids.extend(ids);
+            progress.advance(chunk.len() as u64);
+        }
+        progress.finish();
+        Ok(())
+    }
+
+    /// Declares implications between tags (positions in the tag list); cycles are refused.
+    pub fn implications(&mut self, pairs: &[(u32, u32)]) -> Result<()> {
+        let ids = self.tag_ids.clone();
+        self.index.write(|tx| {
+            for (c, p) in pairs {
+                tags::imply(tx, ids[*c as usize], ids[*p as usize])?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn add(&mut self, f: BulkFile<'_>) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        self.pending.push((
+            f.path.as_os_str().as_bytes().to_vec(),
+            extension_of(f.path),
+            f.observation,
+            f.tags.to_vec(),
+        ));
+        if self.pending.len() >= self.chunk {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let now = now_unix();
+        let (tag_ids, source) = (&self.tag_ids, self.source);
+        let n = self.index.write(|tx| {
+            let mut n = 0u64;
+            for (path, ext, o, tags) in &batch {
+                let id = bulk::insert_file(tx, path, ext.as_deref(), o, now)?;
+                for t in tags {
+                    bulk::insert_link(tx, id, tag_ids[*t as usize].0, source, now)?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })?;
+        self.files += batch.len() as u64;
+        self.links += n;
+        Ok(())
+    }
+
+    /// Stores what is pending, refreshes planner statistics and checkpoints the WAL.
+    pub fn finish(mut self) -> Result<(u64, u64)> {
+        self.flush()?;
+        bulk::analyze(self.index.conn())?;
+        bulk::checkpoint(self.index.conn())?;
+        Ok((self.files, self.links))
+    }
+}

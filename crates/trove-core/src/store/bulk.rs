@@ -1,0 +1,55 @@
+//! Statements for loading many records at once (imports, the benchmark generator).
+
+use rusqlite::{Connection, params};
+
+use crate::Result;
+use crate::model::{FileId, Observation};
+
+/// Sets the page cache for this connection, in KiB.
+pub fn set_cache_kib(c: &Connection, kib: i64) -> Result<()> {
+    c.execute_batch(&format!("PRAGMA cache_size = -{kib}"))?;
+    Ok(())
+}
+
+pub fn insert_file(c: &Connection, path: &[u8], ext: Option<&str>, o: &Observation, now: i64) -> Result<FileId> {
+    c.prepare_cached(
+        "INSERT INTO files (path, ext, size, mtime_ns, device, inode, hash, fingerprint, state, added_at, verified_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9)",
+    )?
+    .execute(params![
+        path,
+        ext,
+        o.stat.size as i64,
+        o.stat.mtime_ns,
+        o.stat.device as i64,
+        o.stat.inode as i64,
+        &o.hash.0[..],
+        o.fingerprint,
+        now
+    ])?;
+    Ok(FileId(c.last_insert_rowid()))
+}
+
+pub fn insert_link(c: &Connection, file: FileId, tag: i64, source: i64, now: i64) -> Result<()> {
+    c.prepare_cached("INSERT OR IGNORE INTO file_tags (tag_id, file_id, source_id, added_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![tag, file, source, now])?;
+    Ok(())
+}
+
+pub fn insert_implication(c: &Connection, child: i64, parent: i64) -> Result<()> {
+    c.prepare_cached("INSERT OR IGNORE INTO implications (child, parent) VALUES (?1, ?2)")?
+        .execute(params![child, parent])?;
+    Ok(())
+}
+
+/// Refreshes the planner's statistics.
+pub fn analyze(c: &Connection) -> Result<()> {
+    c.execute_batch("ANALYZE")?;
+    Ok(())
+}
+
+/// Moves the WAL's content into the main file and truncates the WAL.
+pub fn checkpoint(c: &Connection) -> Result<()> {
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}
