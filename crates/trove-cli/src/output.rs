@@ -36,11 +36,18 @@ pub fn record_json(r: &FileRecord) -> serde_json::Map<String, Value> {
 /// A progress bar on a terminal, nothing when stderr is piped.
 pub struct Bar {
     bar: Option<indicatif::ProgressBar>,
+    /// Print each file as soon as it is committed (`include -v`).
+    verbose: Option<std::path::PathBuf>,
 }
 
 impl Bar {
     pub fn new() -> Bar {
-        Bar { bar: crate::ctx::stderr_is_tty().then(indicatif::ProgressBar::hidden) }
+        Bar { bar: crate::ctx::stderr_is_tty().then(indicatif::ProgressBar::hidden), verbose: None }
+    }
+
+    /// Also prints every stored file (relative to `cwd`) the moment its batch is committed.
+    pub fn verbose(cwd: &std::path::Path) -> Bar {
+        Bar { verbose: Some(cwd.to_path_buf()), ..Bar::new() }
     }
 }
 
@@ -77,6 +84,31 @@ impl trove_core::ops::Progress for Bar {
     fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+    }
+
+    fn stored(&self, files: &[(std::path::PathBuf, trove_core::ops::include::Outcome)]) {
+        use trove_core::ops::include::Outcome;
+        let Some(cwd) = &self.verbose else { return };
+        let mut lines = Vec::new();
+        for (p, o) in files {
+            let word: &[u8] = match o {
+                Outcome::Added => b"   add ",
+                Outcome::Updated => b"update ",
+                Outcome::Unchanged => b"  keep ",
+            };
+            lines.extend_from_slice(word);
+            lines.extend_from_slice(trove_core::paths::display_relative(p, cwd).as_os_str().as_encoded_bytes());
+            lines.push(b'\n');
+        }
+        let print = || {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(&lines);
+            let _ = err.flush();
+        };
+        match &self.bar {
+            Some(b) => b.suspend(print),
+            None => print(),
         }
     }
 }

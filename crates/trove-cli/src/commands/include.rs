@@ -24,7 +24,7 @@ pub struct IncludeArgs {
     /// Show what would be included without writing anything
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// Print every file included
+    /// Print every file as soon as it is stored in the index
     #[arg(short, long)]
     pub verbose: bool,
     /// Files or directories
@@ -37,8 +37,9 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     let mut index = if a.dry_run { ctx.open_read().or_else(|_| ctx.open_write())? } else { ctx.open_write()? };
     let opts =
         IncludeOptions { recursive: a.recursive, tags: a.tags.clone(), dry_run: a.dry_run, ..Default::default() };
-    let r = include(&mut index, &paths, &opts, &Bar::new())?;
-    if a.verbose || a.dry_run {
+    let bar = if a.verbose && !a.dry_run { Bar::verbose(&ctx.cwd) } else { Bar::new() };
+    let r = include(&mut index, &paths, &opts, &bar)?;
+    if a.dry_run {
         for (p, _, o) in &r.files {
             let word = match o {
                 Outcome::Added => "add",

@@ -222,7 +222,10 @@ pub fn include(
             .collect();
         pending.extend(hashed);
         if !opts.dry_run {
+            let before = report.files.len();
             store_batch(index, &candidates, &plans, &mut pending, &tag_names, &mut tag_ids, opts, now, &mut report)?;
+            let done: Vec<(PathBuf, Outcome)> = report.files[before..].iter().map(|f| (f.0.clone(), f.2)).collect();
+            progress.stored(&done);
         }
     }
     progress.finish();
@@ -278,6 +281,9 @@ pub fn include(
         for (i, id) in chunk {
             report.files.push((candidates[*i].path.clone(), Some(*id), Outcome::Unchanged));
         }
+        let done: Vec<(PathBuf, Outcome)> =
+            chunk.iter().map(|(i, _)| (candidates[*i].path.clone(), Outcome::Unchanged)).collect();
+        progress.stored(&done);
     }
     report.files.sort_by(|a, b| a.0.cmp(&b.0));
     // `include -r DIR` makes DIR a root: a directory trove keeps current.

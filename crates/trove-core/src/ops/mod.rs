@@ -21,6 +21,9 @@ pub trait Progress: Sync {
     /// `n` more items done.
     fn advance(&self, _n: u64) {}
     fn finish(&self) {}
+    /// These files are now committed to the index (called after each batch's commit, so a
+    /// caller may report them as done).
+    fn stored(&self, _files: &[(std::path::PathBuf, include::Outcome)]) {}
 }
 
 /// Progress that goes nowhere.

@@ -389,6 +389,9 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
             eq_only("ext")?;
             need_arg("ext:")?;
             let e = text.trim_start_matches('.').to_lowercase();
+            if e.is_empty() {
+                return Err(ParseError::new(arg_pos, "ext: takes an extension, like ext:flac"));
+            }
             Ok(Expr::Pred(Predicate::Ext(e)))
         }
         "pool" => {

@@ -149,6 +149,16 @@ fn error_positions() {
     assert_eq!(e.render("cat (dog"), "cat (dog\n        ^ expected ')' to close the '(' at byte 4");
 }
 
+/// Found by the fuzzer: `ext:.` parsed to an empty extension that printed as `ext:""`,
+/// which does not parse.
+#[test]
+fn regression_ext_dot_alone_is_an_error() {
+    assert_eq!(err("ext:.").position, 4);
+    assert_eq!(err("ext:...").position, 4);
+    let q = "ptd:\"*/mci/*\" ext:. \0ㆺi\0ko>\u{650}\u{650}\" a\u{11}/@\" e&";
+    assert!(parse(q).is_err());
+}
+
 #[test]
 fn empty_query_matches_everything() {
     assert_eq!(p(""), Expr::And(vec![]));
