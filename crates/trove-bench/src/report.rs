@@ -45,7 +45,7 @@ pub fn generate(size: Size, seed: u64, index: &Path, root: &Path) -> (Library, u
         };
         load.add(BulkFile { path: &path, observation: o, tags: &tags }).expect("add");
     }
-    let (files, links) = load.finish().expect("finish");
+    let (files, links) = load.finish(true).expect("finish");
     (lib, files, links)
 }
 

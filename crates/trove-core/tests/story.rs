@@ -254,3 +254,30 @@ fn every_query_form_compiles_and_runs() {
     assert_eq!(find(&index, "size:5").unwrap().len(), 1);
     assert_eq!(find(&index, "tags:2").unwrap().len(), 1);
 }
+
+#[test]
+fn fast_count_agrees_with_the_full_query() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let mut index = Index::open(&root.join("i.db"), OpenMode::Create).unwrap();
+    for i in 0..30 {
+        let p = write(&root.join(format!("f{i}")), format!("{i}").as_bytes());
+        let mut tags = vec![format!("n:{}", i % 7), "all".to_string()];
+        if i % 3 == 0 {
+            tags.push("animal:cat".into());
+        }
+        include(&mut index, &[p], &IncludeOptions { tags, ..Default::default() }, &NoProgress).unwrap();
+    }
+    tags::imply(&mut index, "animal:cat", "animal").unwrap();
+    // the same tag from a second source must not count twice
+    let ones: Vec<_> = find(&index, "n:1").unwrap().iter().map(|r| r.id).collect();
+    trove_core::ops::tagging::tag_ids(&mut index, &ones, &["all".into()], &Source::Import("x".into())).unwrap();
+    // two files go missing: not counted unless asked for
+    std::fs::remove_file(root.join("f0")).unwrap();
+    std::fs::remove_file(root.join("f1")).unwrap();
+    check(&mut index, CheckOptions { repair: true, full: false }, &NoProgress).unwrap();
+    for q in ["all", "animal", "animal:cat", "n:*", "n>3", "n:1", "all limit:5", "nosuch", "all missing"] {
+        let query = trove_core::ops::find::Query::new(&index, q).unwrap();
+        assert_eq!(query.count(&index).unwrap() as usize, query.collect(&index, None).unwrap().len(), "{q}");
+    }
+}

@@ -116,10 +116,15 @@ impl<'i> BulkLoad<'i> {
         Ok(())
     }
 
-    /// Stores what is pending, refreshes planner statistics and checkpoints the WAL.
-    pub fn finish(mut self) -> Result<(u64, u64)> {
+    /// Stores what is pending, refreshes planner statistics and checkpoints the WAL. With
+    /// `compact`, rewrites the file in key order afterwards (a load inserts links in file
+    /// order, which leaves the tag-ordered B-tree pages part empty).
+    pub fn finish(mut self, compact: bool) -> Result<(u64, u64)> {
         self.flush()?;
         bulk::analyze(self.index.conn())?;
+        if compact {
+            bulk::vacuum(self.index.conn())?;
+        }
         bulk::checkpoint(self.index.conn())?;
         Ok((self.files, self.links))
     }

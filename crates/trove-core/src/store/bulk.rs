@@ -48,6 +48,12 @@ pub fn analyze(c: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Rewrites the file in key order: full pages, no free space (after a bulk load).
+pub fn vacuum(c: &Connection) -> Result<()> {
+    c.execute_batch("VACUUM")?;
+    Ok(())
+}
+
 /// Moves the WAL's content into the main file and truncates the WAL.
 pub fn checkpoint(c: &Connection) -> Result<()> {
     c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;

@@ -83,9 +83,9 @@ pub fn by_id(c: &Connection, id: FileId) -> Result<Option<FileRecord>> {
 
 /// Present records with this content hash.
 pub fn by_hash(c: &Connection, hash: &Hash) -> Result<Vec<FileRecord>> {
-    let sql = format!("SELECT {COLS} FROM files WHERE hash = ?1 ORDER BY id");
+    let sql = format!("SELECT {COLS} FROM files WHERE substr(hash, 1, 8) = ?1 AND hash = ?2 ORDER BY id");
     let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map([&hash.0[..]], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(params![&hash.0[..8], &hash.0[..]], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 

@@ -24,6 +24,10 @@ pub struct Compiled {
     pub limit: Option<u64>,
     /// Things worth telling the user (unknown tags, unknown pools); not errors.
     pub warnings: Vec<String>,
+    /// For a query that is one tag term: count straight from the links, without visiting
+    /// each file row (`count(DISTINCT file_id)` over the tag's slice of the primary key,
+    /// minus the few missing files).
+    fast_count: Option<(String, Vec<Value>)>,
 }
 
 /// Escapes a user pattern where only `*` is special into an SQLite GLOB pattern.
@@ -57,6 +61,8 @@ struct Compiler<'c> {
     params: Vec<Value>,
     warnings: Vec<String>,
     now: i64,
+    /// The base tag selection of the last tag term compiled (for the fast count).
+    last_base: Option<String>,
 }
 
 impl Compiler<'_> {
@@ -66,6 +72,7 @@ impl Compiler<'_> {
     }
 
     fn tag_set(&mut self, base: String) -> String {
+        self.last_base = Some(base.clone());
         format!(
             "f.id IN (SELECT ft.file_id FROM file_tags ft WHERE ft.tag_id IN \
              (WITH RECURSIVE d(id) AS ({base} {DESCEND}) SELECT id FROM d))"
@@ -203,8 +210,12 @@ impl Compiler<'_> {
             }
             Predicate::Hash(hex) => {
                 let (lo, hi) = hash_range(hex);
+                let (l8, h8) = (self.bind(lo[..8].to_vec()), self.bind(hi[..8].to_vec()));
                 let (l, h) = (self.bind(lo), self.bind(hi));
-                format!("(f.hash >= {l} AND f.hash <= {h})")
+                // The index holds the first 8 bytes; the full comparison settles the rest.
+                format!(
+                    "(substr(f.hash, 1, 8) >= {l8} AND substr(f.hash, 1, 8) <= {h8} AND f.hash >= {l} AND f.hash <= {h})"
+                )
             }
             Predicate::Pool(t) => {
                 let folded = fold(t);
@@ -263,7 +274,7 @@ fn mentions_missing(e: &Expr) -> bool {
 
 /// Compiles `e`. `now` (seconds since the epoch) anchors ages like `mtime<30d`.
 pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
-    let mut c = Compiler { conn, params: Vec::new(), warnings: Vec::new(), now };
+    let mut c = Compiler { conn, params: Vec::new(), warnings: Vec::new(), now, last_base: None };
     let top: &[Expr] = match e {
         Expr::And(v) => v,
         other => std::slice::from_ref(other),
@@ -282,6 +293,21 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         e => c.expr(e, true)?,
     };
     let universe = if mentions_missing(e) { "1" } else { "f.state <> 1" };
+    let single_term = {
+        let terms: Vec<&Expr> = top.iter().filter(|x| !matches!(x, Expr::Modifier(_))).collect();
+        terms.len() == 1 && matches!(terms[0], Expr::Tag(_) | Expr::Compare { .. })
+    };
+    let fast_count = match (&c.last_base, single_term && !mentions_missing(e)) {
+        (Some(base), true) => Some((
+            format!(
+                "SELECT count(DISTINCT ft.file_id) FROM file_tags ft WHERE ft.tag_id IN \
+                 (WITH RECURSIVE d(id) AS ({base} {DESCEND}) SELECT id FROM d) \
+                 AND ft.file_id NOT IN (SELECT m.id FROM files m WHERE m.state = 1)"
+            ),
+            c.params.clone(),
+        )),
+        _ => None,
+    };
     let dir = if sort.1 { "DESC" } else { "ASC" };
     let order = match sort.0 {
         SortKey::Path => format!("f.path {dir}"),
@@ -289,7 +315,14 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         SortKey::Size => format!("f.size {dir}, f.path"),
         SortKey::Random => "random()".to_string(),
     };
-    Ok(Compiled { where_sql: format!("{universe} AND {body}"), params: c.params, order, limit, warnings: c.warnings })
+    Ok(Compiled {
+        where_sql: format!("{universe} AND {body}"),
+        params: c.params,
+        order,
+        limit,
+        warnings: c.warnings,
+        fast_count,
+    })
 }
 
 impl Compiled {
@@ -329,6 +362,10 @@ impl Compiled {
 
     /// How many files match (honouring `limit:`).
     pub fn count(&self, conn: &Connection) -> Result<u64> {
+        if let Some((sql, params)) = &self.fast_count {
+            let n = conn.query_row(sql, rusqlite::params_from_iter(params.iter()), |r| r.get::<_, i64>(0))? as u64;
+            return Ok(self.limit.map_or(n, |l| n.min(l)));
+        }
         let mut sql = format!("SELECT count(*) FROM (SELECT 1 FROM files f WHERE {}", self.where_sql);
         if let Some(n) = self.limit {
             sql.push_str(&format!(" LIMIT {n}"));
