@@ -218,7 +218,8 @@ pub fn report(a: &Args) {
     let rss_file = tmp.path().join("rss");
     let mut peak_child = 0u64;
     let print = median_of(3, || {
-        let t = time_cmd(measured(a, &index, &rss_file).args(["find", "--absolute", "--limit", &print_n.to_string(), ""]));
+        let t =
+            time_cmd(measured(a, &index, &rss_file).args(["find", "--absolute", "--limit", &print_n.to_string(), ""]));
         peak_of(&rss_file, &mut peak_child);
         t
     });
