@@ -163,6 +163,10 @@ impl Daemon {
         let backend = self.source.name();
         self.index.write(|tx| roots::watch_started(tx, pid, backend, now_unix()))?;
         self.log(&format!("watching {} root(s) with {backend}", self.roots.len()));
+        let mut last_warning = self.source.warning();
+        if let Some(w) = &last_warning {
+            self.log(w);
+        }
         // Catch up with whatever happened while nothing was watching. The source is already
         // listening, so changes made during this reconcile are not lost.
         if !self.roots.is_empty() {
@@ -191,6 +195,13 @@ impl Daemon {
             }
             if last_beat.elapsed() > Duration::from_secs(1) {
                 last_beat = Instant::now();
+                let w = self.source.warning();
+                if w != last_warning {
+                    if let Some(w) = &w {
+                        self.log(w);
+                    }
+                    last_warning = w;
+                }
                 self.check_mounts()?;
                 if self.reload_roots()? {
                     self.log(&format!("roots changed: now {}", self.roots.len()));

@@ -34,6 +34,8 @@ pub struct Inotify {
     roots: Vec<PathBuf>,
     pending: HashMap<u32, (PathBuf, bool, Instant)>,
     buf: Vec<u8>,
+    /// Directories that could not be watched (usually fs.inotify.max_user_watches).
+    pub unwatched: usize,
 }
 
 impl Inotify {
@@ -51,6 +53,7 @@ impl Inotify {
             roots: roots.to_vec(),
             pending: HashMap::new(),
             buf: vec![0; 256 * 1024],
+            unwatched: 0,
         };
         for r in roots {
             me.add_tree(r);
@@ -63,6 +66,7 @@ impl Inotify {
         // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
         let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), MASK) };
         if wd < 0 {
+            self.unwatched += 1;
             return None;
         }
         self.wds.insert(wd, dir.to_path_buf());
@@ -190,6 +194,16 @@ impl EventSource for Inotify {
         "inotify"
     }
 
+    fn warning(&self) -> Option<String> {
+        (self.unwatched > 0).then(|| {
+            format!(
+                "{} director(ies) could not be watched (raise fs.inotify.max_user_watches); \
+                 changes there are caught by the periodic reconcile",
+                self.unwatched
+            )
+        })
+    }
+
     fn wait(&mut self, timeout: Duration) -> std::io::Result<Vec<FsEvent>> {
         let mut out = Vec::new();
         let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
@@ -223,6 +237,7 @@ impl EventSource for Inotify {
 
     fn resync(&mut self, roots: &[PathBuf]) -> std::io::Result<()> {
         self.roots = roots.to_vec();
+        self.unwatched = 0;
         for r in roots {
             self.add_tree(r);
         }

@@ -24,6 +24,10 @@ pub trait EventSource: Send {
     fn wait(&mut self, timeout: std::time::Duration) -> std::io::Result<Vec<FsEvent>>;
     /// The set of roots changed, or events were lost: bring watches in line with the disk.
     fn resync(&mut self, roots: &[std::path::PathBuf]) -> std::io::Result<()>;
+    /// Something the user should know about the source's coverage (logged when it changes).
+    fn warning(&self) -> Option<String> {
+        None
+    }
 }
 
 static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -264,6 +264,9 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
 /// equal content is certain and takes the new path (tags kept); several are left alone.
 /// Costs an indexed lookup per file, and a hash only when a missing record has its size.
 pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<usize> {
+    if files::count_missing(index.conn())? == 0 {
+        return Ok(0);
+    }
     let mut work: Vec<(PathBuf, Vec<FileId>)> = Vec::new();
     for p in candidates {
         let Ok(m) = std::fs::symlink_metadata(p) else { continue };

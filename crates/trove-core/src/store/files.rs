@@ -174,6 +174,11 @@ pub fn missing_by_size(c: &Connection, size: u64) -> Result<Vec<FileRecord>> {
     Ok(rows)
 }
 
+/// How many records are missing (uses the partial index on missing paths).
+pub fn count_missing(c: &Connection) -> Result<u64> {
+    Ok(c.prepare_cached("SELECT count(*) FROM files WHERE state = 1")?.query_row([], |r| r.get::<_, i64>(0))? as u64)
+}
+
 pub fn count_live(c: &Connection) -> Result<u64> {
     Ok(c.query_row("SELECT count(*) FROM files WHERE state <> 1", [], |r| r.get::<_, i64>(0))? as u64)
 }
