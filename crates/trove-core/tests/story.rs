@@ -281,3 +281,35 @@ fn fast_count_agrees_with_the_full_query() {
         assert_eq!(query.count(&index).unwrap() as usize, query.collect(&index, None).unwrap().len(), "{q}");
     }
 }
+
+#[test]
+fn sort_random_limit_samples_uniformly_and_never_returns_missing_files() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let mut index = Index::open(&root.join("i.db"), OpenMode::Create).unwrap();
+    for i in 0..200 {
+        write(&root.join(format!("lib/f{i:03}")), format!("{i}").as_bytes());
+    }
+    include(&mut index, &[root.join("lib")], &IncludeOptions { recursive: true, ..Default::default() }, &NoProgress)
+        .unwrap();
+    for i in 0..50 {
+        std::fs::remove_file(root.join(format!("lib/f{i:03}"))).unwrap();
+    }
+    check(&mut index, CheckOptions { repair: true, full: false }, &NoProgress).unwrap();
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..400 {
+        let r = find(&index, "sort:random limit:10").unwrap();
+        assert_eq!(r.len(), 10);
+        let ids: std::collections::BTreeSet<_> = r.iter().map(|x| x.id).collect();
+        assert_eq!(ids.len(), 10, "no duplicates");
+        for x in r {
+            assert_eq!(x.state, trove_core::FileState::Present);
+            *seen.entry(x.id).or_insert(0u32) += 1;
+        }
+    }
+    // 150 live files, 4000 draws: each should come up about 27 times.
+    assert_eq!(seen.len(), 150);
+    assert!(seen.values().all(|&n| (5..=60).contains(&n)), "{seen:?}");
+    // asking for more than there are falls back to shuffling everything
+    assert_eq!(find(&index, "sort:random limit:500").unwrap().len(), 150);
+}

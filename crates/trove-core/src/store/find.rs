@@ -28,6 +28,9 @@ pub struct Compiled {
     /// each file row (`count(DISTINCT file_id)` over the tag's slice of the primary key,
     /// minus the few missing files).
     fast_count: Option<(String, Vec<Value>)>,
+    /// `sort:random limit:N` and nothing else: draw N random ids instead of shuffling every
+    /// row (ids are dense, so a few extra draws cover the gaps).
+    sample: Option<u64>,
 }
 
 /// Escapes a user pattern where only `*` is special into an SQLite GLOB pattern.
@@ -151,8 +154,15 @@ impl Compiler<'_> {
                     pat.insert_str(0, "*/");
                 }
                 let lit: Vec<u8> = pat.bytes().take_while(|b| !matches!(b, b'*' | b'?' | b'[' | b'\\')).collect();
+                let inner = longest_literal(pat.as_bytes());
                 let pb = self.bind(pat.into_bytes());
                 let mut sql = format!("trove_glob({pb}, f.path)");
+                // Every match contains the pattern's longest literal run verbatim: SQLite's
+                // native instr() rejects most paths before the glob function is called.
+                if inner.len() >= 3 && inner.len() > lit.len() {
+                    let ib = self.bind(inner);
+                    sql = format!("(instr(f.path, {ib}) > 0 AND {sql})");
+                }
                 if !lit.is_empty()
                     && let Some(hi) = next_prefix(&lit)
                 {
@@ -230,6 +240,50 @@ impl Compiler<'_> {
             Predicate::Missing => "f.state = 1".to_string(),
         })
     }
+}
+
+/// The longest run of plain bytes in a glob pattern: outside `[...]` classes, not touching
+/// an escape, so every path the pattern matches contains it.
+fn longest_literal(pat: &[u8]) -> Vec<u8> {
+    let (mut best_from, mut best_to) = (0usize, 0usize);
+    let mut i = 0;
+    let mut start = 0;
+    let mut consider = |from: usize, to: usize| {
+        if to > from && to - from > best_to - best_from {
+            (best_from, best_to) = (from, to);
+        }
+    };
+    while i < pat.len() {
+        match pat[i] {
+            b'*' | b'?' => {
+                consider(start, i);
+                i += 1;
+                start = i;
+            }
+            b'\\' => {
+                consider(start, i);
+                i += 2;
+                start = i.min(pat.len());
+            }
+            b'[' => {
+                consider(start, i);
+                // skip the class (an unclosed '[' is a literal; not counting it loses nothing)
+                let mut j = i + 1;
+                if matches!(pat.get(j), Some(b'!' | b'^')) {
+                    j += 1;
+                }
+                j += 1;
+                while j < pat.len() && pat[j] != b']' {
+                    j += 1;
+                }
+                i = (j + 1).min(pat.len());
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    consider(start, pat.len());
+    pat[best_from..best_to].to_vec()
 }
 
 /// The smallest byte string greater than every string starting with `p`.
@@ -315,7 +369,13 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         SortKey::Size => format!("f.size {dir}, f.path"),
         SortKey::Random => "random()".to_string(),
     };
+    let no_terms = top.iter().all(|x| matches!(x, Expr::Modifier(_)));
+    let sample = match (no_terms && !mentions_missing(e), sort.0, limit) {
+        (true, SortKey::Random, Some(n)) if n > 0 && n <= 10_000 => Some(n),
+        _ => None,
+    };
     Ok(Compiled {
+        sample,
         where_sql: format!("{universe} AND {body}"),
         params: c.params,
         order,
@@ -350,6 +410,29 @@ impl Compiled {
         extra_limit: Option<u64>,
         mut f: impl FnMut(FileRecord) -> Result<bool>,
     ) -> Result<()> {
+        if let Some(n) = self.sample {
+            let n = extra_limit.map_or(n, |e| e.min(n));
+            let cols = super::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "WITH RECURSIVE r(k, id) AS (SELECT 0, NULL UNION ALL \
+                   SELECT k + 1, abs(random()) % (SELECT max(id) FROM files) + 1 FROM r WHERE k < ?1) \
+                 SELECT {cols} FROM files f WHERE f.id IN (SELECT id FROM r WHERE id IS NOT NULL) AND f.state <> 1 \
+                 ORDER BY random() LIMIT ?2"
+            );
+            let mut st = conn.prepare(&sql)?;
+            let rows: Vec<FileRecord> = st
+                .query_map(rusqlite::params![(n * 4 + 64) as i64, n as i64], super::files::from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            // Too few live rows among the draws (a small or gappy table): shuffle them all.
+            if rows.len() as u64 == n {
+                for r in rows {
+                    if !f(r)? {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+        }
         let mut st = conn.prepare(&self.select_sql(extra_limit))?;
         let mut rows = st.query(rusqlite::params_from_iter(self.params.iter()))?;
         while let Some(r) = rows.next()? {
@@ -529,6 +612,19 @@ mod tests {
         assert_eq!(&lo[..5], &[0xab, 0xcd, 0xef, 0x01, 0x20]);
         assert_eq!(&hi[..5], &[0xab, 0xcd, 0xef, 0x01, 0x2f]);
         assert_eq!(hi[5], 0xff);
+    }
+
+    #[test]
+    fn longest_literal_runs() {
+        assert_eq!(longest_literal(b"*/inbox/*7*"), b"/inbox/");
+        assert_eq!(longest_literal(b"*/a[xyz]bcdef?g"), b"bcdef");
+        assert_eq!(longest_literal(b"*\\*star*"), b"star");
+        assert_eq!(longest_literal(b"**"), b"");
+        for (pat, path) in [(&b"*/inbox/*7*"[..], &b"/l/inbox/a7"[..]), (b"*/a[xyz]bcdef?g", b"/a/aybcdefqg")] {
+            assert!(glob_match(pat, path));
+            let lit = longest_literal(pat);
+            assert!(path.windows(lit.len()).any(|w| w == lit.as_slice()));
+        }
     }
 
     #[test]
