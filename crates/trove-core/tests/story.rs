@@ -313,3 +313,21 @@ fn sort_random_limit_samples_uniformly_and_never_returns_missing_files() {
     // asking for more than there are falls back to shuffling everything
     assert_eq!(find(&index, "sort:random limit:500").unwrap().len(), 150);
 }
+
+#[test]
+fn counting_a_wildcard_that_matches_more_tags_than_sqlite_has_parameters() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let mut index = Index::open(&root.join("i.db"), OpenMode::Create).unwrap();
+    let p = write(&root.join("f"), b"x");
+    include(&mut index, std::slice::from_ref(&p), &IncludeOptions::default(), &NoProgress).unwrap();
+    let names: Vec<String> = (0..33_000).map(|i| format!("many:{i}")).collect();
+    let mut load = trove_core::ops::bulk::BulkLoad::new(&mut index, &Source::Manual, 64).unwrap();
+    load.tags(&names, &NoProgress).unwrap();
+    load.finish(false).unwrap();
+    trove_core::ops::tagging::tag_paths(&mut index, &[p], &["many:7".into()], false, &Source::Manual, &NoProgress)
+        .unwrap();
+    let q = trove_core::ops::find::Query::new(&index, "many:*").unwrap();
+    assert_eq!(q.count(&index).unwrap(), 1);
+    assert_eq!(q.collect(&index, None).unwrap().len(), 1);
+}

@@ -457,6 +457,8 @@ impl Compiled {
                          AND ft.file_id NOT IN (SELECT m.id FROM files m WHERE m.state = 1))",
                     )?
                     .query_row([one], |r| r.get::<_, i64>(0))? as u64,
+                // Past SQLite's limit on bound parameters: take the general path below.
+                many if many.len() > 20_000 => u64::MAX,
                 many => {
                     let marks = vec!["?"; many.len()].join(",");
                     conn.query_row(
@@ -469,7 +471,9 @@ impl Compiled {
                     )? as u64
                 }
             };
-            return Ok(self.limit.map_or(n, |l| n.min(l)));
+            if n != u64::MAX {
+                return Ok(self.limit.map_or(n, |l| n.min(l)));
+            }
         }
         let mut sql = format!("SELECT count(*) FROM (SELECT 1 FROM files f WHERE {}", self.where_sql);
         if let Some(n) = self.limit {
