@@ -325,29 +325,9 @@ impl EventSource for Fanotify {
 
     fn wait(&mut self, timeout: Duration) -> std::io::Result<Vec<FsEvent>> {
         let mut out = Vec::new();
-        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let r = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        loop {
-            // SAFETY: reading into our own buffer of the stated length.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len()) };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted {
-                    break;
-                }
-                return Err(e);
-            }
-            if n == 0 {
-                break;
-            }
-            self.parse(n as usize, &mut out);
+        crate::sys::poll_readable(self.fd.as_raw_fd(), timeout)?;
+        while let Some(n) = crate::sys::read_some(self.fd.as_raw_fd(), &mut self.buf)? {
+            self.parse(n, &mut out);
             if out.len() > 50_000 {
                 break;
             }

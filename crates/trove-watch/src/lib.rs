@@ -12,6 +12,7 @@ pub mod fake;
 pub mod fanotify;
 pub mod inotify;
 mod lock;
+mod sys;
 
 pub use daemon::{Backend, Daemon, WatchConfig};
 pub use trove_core::ops::track::FsEvent;

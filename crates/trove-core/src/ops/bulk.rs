@@ -9,9 +9,9 @@
 
 use std::path::Path;
 
-use crate::model::{Observation, Source, TagId, extension_of, now_unix};
+use crate::model::{Observation, Source, TagId, now_unix};
 use crate::ops::Progress;
-use crate::store::{bulk, links, tags};
+use crate::store::{bulk, files, links, tags};
 use crate::{Index, Result};
 
 /// One file to load: its path, what was (or would be) observed, and indexes into the tag
@@ -22,8 +22,8 @@ pub struct BulkFile<'a> {
     pub tags: &'a [u32],
 }
 
-/// A file waiting for the next chunk: path bytes, extension, observation, tag positions.
-type Pending = (Vec<u8>, Option<String>, Observation, Vec<u32>);
+/// A file waiting for the next chunk: path bytes, observation, tag positions.
+type Pending = (Vec<u8>, Observation, Vec<u32>);
 
 /// A bulk load in progress.
 pub struct BulkLoad<'i> {
@@ -81,12 +81,7 @@ impl<'i> BulkLoad<'i> {
 
     pub fn add(&mut self, f: BulkFile<'_>) -> Result<()> {
         use std::os::unix::ffi::OsStrExt;
-        self.pending.push((
-            f.path.as_os_str().as_bytes().to_vec(),
-            extension_of(f.path),
-            f.observation,
-            f.tags.to_vec(),
-        ));
+        self.pending.push((f.path.as_os_str().as_bytes().to_vec(), f.observation, f.tags.to_vec()));
         if self.pending.len() >= self.chunk {
             self.flush()?;
         }
@@ -102,8 +97,8 @@ impl<'i> BulkLoad<'i> {
         let (tag_ids, source) = (&self.tag_ids, self.source);
         let n = self.index.write(|tx| {
             let mut n = 0u64;
-            for (path, ext, o, tags) in &batch {
-                let id = bulk::insert_file(tx, path, ext.as_deref(), o, now)?;
+            for (path, o, tags) in &batch {
+                let id = files::insert(tx, &crate::paths::from_bytes(path), o, now)?;
                 for t in tags {
                     bulk::insert_link(tx, id, tag_ids[*t as usize].0, source, now)?;
                     n += 1;

@@ -3,31 +3,12 @@
 use rusqlite::{Connection, params};
 
 use crate::Result;
-use crate::model::{FileId, Observation};
+use crate::model::FileId;
 
 /// Sets the page cache for this connection, in KiB.
 pub fn set_cache_kib(c: &Connection, kib: i64) -> Result<()> {
     c.execute_batch(&format!("PRAGMA cache_size = -{kib}"))?;
     Ok(())
-}
-
-pub fn insert_file(c: &Connection, path: &[u8], ext: Option<&str>, o: &Observation, now: i64) -> Result<FileId> {
-    c.prepare_cached(
-        "INSERT INTO files (path, ext, size, mtime_ns, device, inode, hash, fingerprint, state, added_at, verified_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9)",
-    )?
-    .execute(params![
-        path,
-        ext,
-        o.stat.size as i64,
-        o.stat.mtime_ns,
-        o.stat.device as i64,
-        o.stat.inode as i64,
-        &o.hash.0[..],
-        o.fingerprint,
-        now
-    ])?;
-    Ok(FileId(c.last_insert_rowid()))
 }
 
 pub fn insert_link(c: &Connection, file: FileId, tag: i64, source: i64, now: i64) -> Result<()> {
