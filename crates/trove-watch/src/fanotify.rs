@@ -102,6 +102,7 @@ impl Fanotify {
         // when there are no roots yet, so `auto` decides the same way either way.
         if roots.is_empty() {
             me.mark(Path::new("/"))?;
+            me.unmark_all();
         }
         me.resync(roots)?;
         Ok(me)
@@ -128,6 +129,25 @@ impl Fanotify {
         }
         self.mounts.insert(fsid, p.to_path_buf());
         Ok(())
+    }
+
+    /// Drops every filesystem mark (after the probe, so an idle watcher with no roots reads
+    /// no events).
+    fn unmark_all(&mut self) {
+        for p in std::mem::take(&mut self.mounts).into_values() {
+            if let Ok(c) = cstr(&p) {
+                // SAFETY: valid fanotify descriptor and NUL-terminated path for the call.
+                unsafe {
+                    libc::fanotify_mark(
+                        self.fd.as_raw_fd(),
+                        libc::FAN_MARK_REMOVE | libc::FAN_MARK_FILESYSTEM,
+                        EVENTS,
+                        libc::AT_FDCWD,
+                        c.as_ptr(),
+                    )
+                };
+            }
+        }
     }
 
     fn cache_tree(&mut self, dir: &Path) {
