@@ -63,8 +63,28 @@ fn map_open_err(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
-/// Reads the header of an existing file without writing to it.
+/// Reads the header of an existing file without writing to it. A crash in the middle of a
+/// rollback-journal write (for instance while switching a new index to WAL) leaves a hot
+/// journal that a read-only connection cannot replay; then one read-write connection replays
+/// it (restoring the last committed state, as any SQLite would) and the inspection is retried.
 fn inspect(path: &Path) -> Result<()> {
+    match inspect_once(path) {
+        Err(Error::Sqlite(e)) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
+            let rw =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map_err(|e| map_open_err(path, e))?;
+            rw.busy_timeout(BUSY_TIMEOUT)?;
+            let _: i64 = rw
+                .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+                .map_err(|e| map_open_err(path, e))?;
+            drop(rw);
+            inspect_once(path)
+        }
+        other => other,
+    }
+}
+
+fn inspect_once(path: &Path) -> Result<()> {
     let ro = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| map_open_err(path, e))?;
     ro.busy_timeout(BUSY_TIMEOUT)?;
