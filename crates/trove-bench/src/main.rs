@@ -93,7 +93,8 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
 fn start_daemon(a: &Args, index: &Path) -> Child {
     let child = trove(a, index)
         .args(["watch", "--backend", &a.backend, "--interval", "0"])
-        .stderr(Stdio::null())
+        // TROVE_BENCH_LOG=1 shows the daemon's log
+        .stderr(if std::env::var_os("TROVE_BENCH_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
         .spawn()
         .expect("start trove watch");
     let t = Instant::now();

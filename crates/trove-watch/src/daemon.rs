@@ -63,8 +63,16 @@ pub struct Daemon {
     recent: Vec<(PathBuf, Instant)>,
     /// Whether each root was mounted at the last look.
     mounted: Vec<(PathBuf, bool)>,
+    /// Reconciles asked for by batches, run once the event queue is quiet: during a burst the
+    /// disk is ahead of the events, so checking mid-burst only finds things in flux.
+    pending_rescan: BTreeSet<PathBuf>,
+    pending_all: bool,
+    pending_since: Option<Instant>,
     log: Box<dyn Fn(&str) + Send>,
 }
+
+/// The longest a requested reconcile waits for the event queue to go quiet.
+const MAX_DEFER: Duration = Duration::from_secs(1);
 
 /// How long an unindexed new file stays a candidate for a cross-filesystem move.
 const RECENT: Duration = Duration::from_secs(120);
@@ -94,7 +102,18 @@ pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<
 impl Daemon {
     pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
         let roots = roots::list(index.conn()).map(|v| v.into_iter().map(|r| r.path).collect()).unwrap_or_default();
-        Daemon { index, source, cfg, roots, recent: Vec::new(), mounted: Vec::new(), log }
+        Daemon {
+            index,
+            source,
+            cfg,
+            roots,
+            recent: Vec::new(),
+            mounted: Vec::new(),
+            pending_rescan: BTreeSet::new(),
+            pending_all: false,
+            pending_since: None,
+            log,
+        }
     }
 
     /// Opens the index and the source named by `cfg`, takes the one-watcher lock.
@@ -177,7 +196,12 @@ impl Daemon {
         while !stop.load(Ordering::Relaxed) {
             let mut batch = self
                 .source
-                .wait(Duration::from_millis(500))
+                // With reconciles pending, look for quiet sooner.
+                .wait(if self.pending_since.is_some() {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::from_millis(500)
+                })
                 .map_err(|e| trove_core::Error::Io { path: self.cfg.index.clone(), source: e })?;
             if !batch.is_empty() {
                 let start = Instant::now();
@@ -191,7 +215,13 @@ impl Daemon {
                     }
                     batch.extend(more);
                 }
-                self.handle(batch)?;
+                self.apply_batch(batch)?;
+            } else {
+                // The queue is quiet: settle whatever the batches could not.
+                self.flush_rescans();
+            }
+            if self.pending_since.is_some_and(|t| t.elapsed() > MAX_DEFER) {
+                self.flush_rescans();
             }
             if last_beat.elapsed() > Duration::from_secs(1) {
                 last_beat = Instant::now();
@@ -225,8 +255,33 @@ impl Daemon {
         Ok(())
     }
 
-    /// Applies one batch; reconciles what the events could not settle.
+    /// Applies one batch and at once reconciles what the events could not settle (the
+    /// daemon loop defers that until the queue is quiet; tests use this).
     pub fn handle(&mut self, batch: Vec<FsEvent>) -> trove_core::Result<()> {
+        self.apply_batch(batch)?;
+        self.flush_rescans();
+        Ok(())
+    }
+
+    /// Runs the reconciles that batches asked for.
+    pub fn flush_rescans(&mut self) {
+        if !self.pending_all && self.pending_rescan.is_empty() {
+            return;
+        }
+        let roots = self.roots.clone();
+        if let Err(e) = self.source.resync(&roots) {
+            self.log(&format!("resync failed: {e}"));
+        }
+        let scope: Vec<PathBuf> =
+            if self.pending_all { Vec::new() } else { widen(&std::mem::take(&mut self.pending_rescan), &self.roots) };
+        self.pending_all = false;
+        self.pending_rescan.clear();
+        self.pending_since = None;
+        self.reconcile(scope);
+    }
+
+    /// Applies one batch; what it cannot settle is queued for [`Daemon::flush_rescans`].
+    pub fn apply_batch(&mut self, batch: Vec<FsEvent>) -> trove_core::Result<()> {
         let read_at = Instant::now();
         let n = batch.len() as u64;
         let last = batch.last().map(FsEvent::describe);
@@ -248,12 +303,9 @@ impl Daemon {
             }
         }
         if applied.rescan_all || !applied.rescan.is_empty() {
-            let roots = self.roots.clone();
-            if let Err(e) = self.source.resync(&roots) {
-                self.log(&format!("resync failed: {e}"));
-            }
-            let scope: Vec<PathBuf> = if applied.rescan_all { Vec::new() } else { widen(&applied.rescan, &self.roots) };
-            self.reconcile(scope);
+            self.pending_all |= applied.rescan_all;
+            self.pending_rescan.extend(applied.rescan);
+            self.pending_since.get_or_insert_with(Instant::now);
         }
         let lag = read_at.elapsed().as_millis() as u64;
         self.index.write(|tx| roots::watch_progress(tx, n, last.as_deref(), lag, now_unix()))?;

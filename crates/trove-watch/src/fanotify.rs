@@ -5,8 +5,9 @@
 //! Directory handles are turned into paths through our own cache, filled by
 //! `name_to_handle_at` while scanning the roots and kept current on directory creates and
 //! renames: a directory deleted before its event is read can no longer be opened by handle
-//! (ESTALE), but its cached path still resolves. A handle we cannot resolve at all turns
-//! into a reconcile rather than a guess. The kernel merges events (one record can be
+//! (ESTALE), but its cached path still resolves. A handle we cannot resolve at all belongs to
+//! a directory created after the scan and already deleted; only a move out of a known place
+//! into it needs a reconcile (see `event`). The kernel merges events (one record can be
 //! `CREATE|CLOSE_WRITE|DELETE`); for such records the disk decides what happened.
 
 use std::collections::HashMap;
@@ -237,9 +238,19 @@ impl Fanotify {
             }
         }
         if unresolved {
-            // Events in a directory we never saw and can no longer open: let a reconcile of
-            // every root decide rather than guess.
-            out.push(FsEvent::Rescan { scope: None });
+            // A directory we never cached and can no longer open: it was created after our
+            // scan and is already gone. Nothing indexed can live there, except files moved in
+            // and out of it: a move out of a known place into it asks for a reconcile of that
+            // place's root; a move from it into a known place is a file arriving. Creates,
+            // writes and deletes inside it (usually a program's temp directory, often outside
+            // every root) are dropped instead of costing a reconcile each.
+            if mask & libc::FAN_RENAME != 0 {
+                match (old, new) {
+                    (Some(from), None) if self.in_roots(&from) => out.push(FsEvent::Rescan { scope: Some(from) }),
+                    (None, Some(to)) => out.push(FsEvent::Created { path: to, dir: is_dir }),
+                    _ => {}
+                }
+            }
             return;
         }
         if mask & libc::FAN_RENAME != 0 {
