@@ -21,6 +21,9 @@ use crate::{EventSource, FsEvent};
 
 const EVENTS: u64 = libc::FAN_CREATE | libc::FAN_DELETE | libc::FAN_RENAME | libc::FAN_CLOSE_WRITE | libc::FAN_ONDIR;
 
+/// Past this many cached directory handles, those outside the roots are dropped.
+const MAX_CACHED_DIRS: usize = 500_000;
+
 /// One info record of an event: (info type, fsid, handle type, handle bytes, name).
 type Info = (u8, [i32; 2], i32, Vec<u8>, Vec<u8>);
 
@@ -202,6 +205,12 @@ impl Fanotify {
             return None;
         }
         self.dirs.insert(k, p.clone());
+        if self.dirs.len() > MAX_CACHED_DIRS {
+            // Directories outside the roots were only cached to filter their events: forget
+            // them rather than grow without bound on a busy filesystem.
+            let roots = self.roots.clone();
+            self.dirs.retain(|_, d| roots.iter().any(|r| d.starts_with(r)));
+        }
         Some(p)
     }
 
