@@ -83,7 +83,8 @@ pub(crate) fn trove(a: &Args, index: &Path) -> Command {
     c
 }
 
-fn rss_kib(pid: u32, field: &str) -> u64 {
+/// A `kB` field of `/proc/<pid>/status` (`pid` may be `self`), e.g. `VmHWM:`.
+pub(crate) fn status_kib(pid: &str, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
@@ -106,26 +107,17 @@ fn start_daemon(a: &Args, index: &Path) -> Child {
     child
 }
 
-/// Small deterministic PRNG (xorshift), so runs are repeatable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn burst(a: &Args) {
-    let tmp = match &a.dir {
+/// A temp directory for one run, under `--dir` when given.
+pub(crate) fn scratch(a: &Args) -> tempfile::TempDir {
+    match &a.dir {
         Some(d) => tempfile::tempdir_in(d),
         None => tempfile::tempdir(),
     }
-    .expect("temp dir");
+    .expect("temp dir")
+}
+
+fn burst(a: &Args) {
+    let tmp = scratch(a);
     let root = tmp.path().canonicalize().unwrap().join("lib");
     let index = tmp.path().join("index.db");
     // 200 directories × 50 files.
@@ -176,7 +168,7 @@ fn burst(a: &Args) {
     };
 
     // The burst: file renames, moves between directories, and directory renames, mixed.
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = library::Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut dirs: Vec<PathBuf> = (0..ndirs).map(|d| root.join(format!("d{d:03}"))).collect();
     let mut dir_of: Vec<usize> = files.iter().map(|p| dirs.iter().position(|d| p.starts_with(d)).unwrap()).collect();
     let mut name_of: Vec<String> =
@@ -237,8 +229,8 @@ fn burst(a: &Args) {
     };
     stop.store(true, Ordering::Relaxed);
     loop_thread.join().unwrap();
-    let hwm = rss_kib(pid, "VmHWM:");
-    let rss = rss_kib(pid, "VmRSS:");
+    let hwm = status_kib(&pid.to_string(), "VmHWM:");
+    let rss = status_kib(&pid.to_string(), "VmRSS:");
     let _ = daemon.kill();
     let _ = daemon.wait();
     let total = burst + settle;
@@ -257,11 +249,7 @@ fn burst(a: &Args) {
 }
 
 fn reconcile_bench(a: &Args) {
-    let tmp = match &a.dir {
-        Some(d) => tempfile::tempdir_in(d),
-        None => tempfile::tempdir(),
-    }
-    .expect("temp dir");
+    let tmp = scratch(a);
     let root = tmp.path().canonicalize().unwrap().join("lib");
     let index = tmp.path().join("index.db");
     let per = 500;

@@ -11,7 +11,7 @@ use trove_core::ops::find::Query;
 use trove_core::{Index, OpenMode, Source};
 
 use crate::library::{Library, Rng, Size, path_of, size};
-use crate::{Args, trove};
+use crate::{Args, scratch, status_kib, trove};
 
 /// Fills `index` with a synthetic library through the bulk path. Returns (files, links).
 pub fn generate(size: Size, seed: u64, index: &Path, root: &Path) -> (Library, u64, u64) {
@@ -108,22 +108,9 @@ fn peak_of(rss_file: &Path, peak: &mut u64) {
     }
 }
 
-fn self_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 pub fn report(a: &Args) {
     let s = size(&a.size).unwrap_or_else(|| panic!("--size S, M or L"));
-    let tmp = match &a.dir {
-        Some(d) => tempfile::tempdir_in(d),
-        None => tempfile::tempdir(),
-    }
-    .expect("temp dir");
+    let tmp = scratch(a);
     let index = tmp.path().join("index.db");
     let root = PathBuf::from("/bench/lib");
     println!(
@@ -313,7 +300,7 @@ pub fn report(a: &Args) {
         "\nPeak memory (RSS): the report process {:.0} MiB (generator with a 1 GiB page cache, then the queries \
          in-process); the largest `trove` command run above {:.0} MiB (`include` maps big files to hash them, \
          and mapped pages count as RSS).\n",
-        self_hwm_kib() as f64 / 1024.0,
+        status_kib("self", "VmHWM:") as f64 / 1024.0,
         peak_child as f64 / 1024.0
     );
     println!("EXPLAIN QUERY PLAN:\n");

@@ -274,12 +274,8 @@ pub(crate) fn extension_of(path: &Path) -> Option<String> {
     Some(String::from_utf8_lossy(&name[dot + 1..]).to_lowercase())
 }
 
-/// Seconds since the epoch (for crates that record times through trove-core).
-pub fn now_unix_pub() -> i64 {
-    now_unix()
-}
-
-pub(crate) fn now_unix() -> i64 {
+/// Seconds since the epoch.
+pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use trove_core::model::now_unix_pub as now_unix;
+use trove_core::model::now_unix;
 use trove_core::ops::NoProgress;
 use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
 use trove_core::ops::track::{apply, rematch};
@@ -154,15 +154,6 @@ impl Daemon {
         self.source.name()
     }
 
-    fn reload_roots(&mut self) -> trove_core::Result<bool> {
-        let now: Vec<PathBuf> = roots::list(self.index.conn())?.into_iter().map(|r| r.path).collect();
-        if now != self.roots {
-            self.roots = now;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
     fn reconcile(&mut self, scope: Vec<PathBuf>) {
         let opts = ReconcileOptions { dry_run: false, scope };
         match reconcile(&mut self.index, &opts, &NoProgress) {
@@ -232,15 +223,7 @@ impl Daemon {
                     }
                     last_warning = w;
                 }
-                self.check_mounts()?;
-                if self.reload_roots()? {
-                    self.log(&format!("roots changed: now {}", self.roots.len()));
-                    let roots = self.roots.clone();
-                    if let Err(e) = self.source.resync(&roots) {
-                        self.log(&format!("resync failed: {e}"));
-                    }
-                    self.reconcile(Vec::new());
-                }
+                self.check_roots()?;
                 self.index.write(|tx| roots::watch_progress(tx, 0, None, 0, now_unix()))?;
             }
             if let Some(p) = self.cfg.periodic
@@ -314,31 +297,38 @@ impl Daemon {
 }
 
 impl Daemon {
-    /// A root whose filesystem was mounted or unmounted since the last look is reconciled:
-    /// unmounted roots make their files offline (no event announces an unmount).
-    fn check_mounts(&mut self) -> trove_core::Result<()> {
+    /// One look at the roots per heartbeat: roots added or removed (`trove roots`) mean a
+    /// resync and a reconcile of everything; a root mounted or unmounted since the last look
+    /// is reconciled on its own (no event announces an unmount; unmounted roots go offline).
+    fn check_roots(&mut self) -> trove_core::Result<()> {
         let list = roots::list(self.index.conn())?;
-        let now: Vec<(PathBuf, bool)> = list
-            .iter()
-            .map(|r| {
-                use std::os::unix::fs::MetadataExt;
-                let up = std::fs::metadata(&r.path).map(|m| m.is_dir() && m.dev() == r.device).unwrap_or(false);
-                (r.path.clone(), up)
-            })
-            .collect();
-        let changed: Vec<PathBuf> = now
+        let paths: Vec<PathBuf> = list.iter().map(|r| r.path.clone()).collect();
+        let state: Vec<(PathBuf, bool)> =
+            list.iter().map(|r| (r.path.clone(), trove_core::ops::reconcile::mounted(r))).collect();
+        let changed: Vec<PathBuf> = state
             .iter()
             .filter(|(p, up)| self.mounted.iter().any(|(q, was)| q == p && was != up))
             .map(|(p, _)| p.clone())
             .collect();
-        self.mounted = now;
-        if !changed.is_empty() {
+        self.mounted = state;
+        let scope = if paths != self.roots {
+            self.roots = paths;
+            self.log(&format!("roots changed: now {}", self.roots.len()));
+            Some(Vec::new())
+        } else if !changed.is_empty() {
             for p in &changed {
                 self.log(&format!("{}: mount state changed", p.display()));
             }
+            Some(changed)
+        } else {
+            None
+        };
+        if let Some(scope) = scope {
             let roots = self.roots.clone();
-            let _ = self.source.resync(&roots);
-            self.reconcile(changed);
+            if let Err(e) = self.source.resync(&roots) {
+                self.log(&format!("resync failed: {e}"));
+            }
+            self.reconcile(scope);
         }
         Ok(())
     }

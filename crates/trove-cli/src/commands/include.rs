@@ -15,7 +15,7 @@ use crate::output::Bar;
 /// fails is reported and the run goes on; the exit status is 2 if anything failed.
 #[derive(Debug, Args)]
 pub struct IncludeArgs {
-    /// Descend into directories
+    /// Descend into directories, and record each as a root (see `trove roots`)
     #[arg(short, long)]
     pub recursive: bool,
     /// Tag to apply to every included file (repeatable; created if new)
@@ -71,6 +71,9 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     note(line);
     if !r.tags_created.is_empty() {
         note(format!("new tag(s): {}", r.tags_created.join(", ")));
+    }
+    for d in &r.roots_added {
+        note(format!("{}: now a root (`trove watch` and `trove reconcile` keep it current)", ctx.show(d)));
     }
     Ok(if report_failures(ctx, &r.failed) { 2 } else { 0 })
 }

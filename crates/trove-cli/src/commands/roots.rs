@@ -41,8 +41,7 @@ pub fn run(ctx: &Ctx, a: RootsArgs) -> CmdResult {
             let index = ctx.open_read()?;
             let mut out = std::io::stdout().lock();
             for r in roots::list(index.conn())? {
-                use std::os::unix::fs::MetadataExt;
-                let mounted = std::fs::metadata(&r.path).map(|m| m.is_dir() && m.dev() == r.device).unwrap_or(false);
+                let mounted = trove_core::ops::reconcile::mounted(&r);
                 out.write_all(r.path.as_os_str().as_encoded_bytes())?;
                 writeln!(out, "{}", if mounted { "" } else { "\t(not mounted: its files are offline)" })?;
             }

@@ -31,7 +31,7 @@ pub struct WatchArgs {
     /// Kernel interface to use
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendArg,
-    /// Reconcile every root this often, e.g. 10m, 1h, 30s; 0 turns it off
+    /// Reconcile every root this often, e.g. 10m, 1h, 30s, 1d; 0 turns it off
     #[arg(long, default_value = "10m", value_name = "DURATION")]
     pub interval: String,
     /// Tell whether a watcher is running on this index, its backend, last event and lag
@@ -39,24 +39,17 @@ pub struct WatchArgs {
     pub status: bool,
 }
 
+/// The same durations the query language takes (`mtime<30d`), plus `0` for "off".
 fn parse_duration(s: &str) -> Option<Duration> {
     if s == "0" {
         return Some(Duration::ZERO);
     }
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = n.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
+    trove_core::query::parse_duration(s).map(|d| Duration::from_secs(d.seconds().max(0) as u64))
 }
 
 pub fn status(ctx: &Ctx) -> CmdResult {
     let index = ctx.open_read()?;
-    let now = trove_core::model::now_unix_pub();
+    let now = trove_core::model::now_unix();
     match roots::watch_status(index.conn())? {
         Some(s) if !s.stopped && trove_watch::daemon::alive(s.pid) && now - s.heartbeat_at < 15 => {
             println!("running:    yes (pid {}, {})", s.pid, s.backend);
@@ -86,7 +79,7 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
         return status(ctx);
     }
     let interval = parse_duration(&a.interval)
-        .ok_or_else(|| CommandError::new(format!("{}: not a duration (try 10m, 1h, 30s or 0)", a.interval)))?;
+        .ok_or_else(|| CommandError::new(format!("{}: not a duration (try 10m, 1h, 30s, 1d or 0)", a.interval)))?;
     // Make sure the index exists (and is migrated) before the daemon opens it.
     drop(ctx.open_write()?);
     let mut cfg = WatchConfig::new(ctx.index_path.clone());

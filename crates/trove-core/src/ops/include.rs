@@ -57,7 +57,7 @@ pub struct IncludeReport {
     pub links_added: u64,
     /// Tags that did not exist and were created.
     pub tags_created: Vec<String>,
-    /// Directories recorded as roots (`-r`).
+    /// Directories that became roots with this run (`-r`).
     pub roots_added: Vec<PathBuf>,
     pub failed: Vec<Error>,
 }
@@ -289,8 +289,7 @@ pub fn include(
     // `include -r DIR` makes DIR a root: a directory trove keeps current.
     if opts.recursive && opts.add_roots {
         for p in paths {
-            if std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) {
-                crate::ops::reconcile::add_root(index, p)?;
+            if std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) && crate::ops::reconcile::add_root(index, p)? {
                 report.roots_added.push(p.clone());
             }
         }

@@ -152,13 +152,7 @@ fn update_records(
             replaced += 1;
         }
     }
-    // Park moving records on unique placeholder paths first, so a record moving onto the
-    // old path of another moving record never trips the unique index.
-    for (id, _) in moving {
-        let mut tmp = b"\0trove-moving\0".to_vec();
-        tmp.extend_from_slice(id.0.to_string().as_bytes());
-        files::set_path(tx, *id, &crate::paths::from_bytes(&tmp))?;
-    }
+    files::park(tx, moving.iter().map(|m| m.0))?;
     for (id, new) in moving {
         files::set_path(tx, *id, new)?;
         if let Some(f) = observe {

@@ -16,7 +16,7 @@
 //! - A record with no candidate becomes *missing* (tags kept).
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -92,7 +92,7 @@ pub struct ReconcileReport {
 /// Whether `root` is mounted as it was when added. A root directory that is gone while its
 /// nearest existing ancestor sits on the root's own filesystem was moved or deleted, not
 /// unmounted: its files are looked for like any others.
-fn mounted(r: &roots::Root) -> bool {
+pub fn mounted(r: &roots::Root) -> bool {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(&r.path) {
         Ok(m) => m.is_dir() && m.dev() == r.device,
@@ -161,23 +161,13 @@ fn scan(dirs: &[PathBuf], report: &mut ReconcileReport) -> Disk {
             }
             let Ok(m) = entry.metadata() else { continue };
             let st = Stat::from_metadata(&m);
-            let p = entry.into_path().into_os_string().into_vec_bytes();
+            let p = entry.into_path().into_os_string().into_vec();
             disk.inodes.insert((st.device, st.inode), p.clone());
             disk.files.insert(p, st);
         }
     }
     report.scanned = disk.files.len() as u64;
     disk
-}
-
-trait IntoVecBytes {
-    fn into_vec_bytes(self) -> Vec<u8>;
-}
-impl IntoVecBytes for std::ffi::OsString {
-    fn into_vec_bytes(self) -> Vec<u8> {
-        use std::os::unix::ffi::OsStringExt;
-        self.into_vec()
-    }
 }
 
 /// What reconcile decided for one record, before writing.
@@ -371,9 +361,7 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
         .iter()
         .filter_map(|(id, p)| match p {
             Plan::Rehash | Plan::Revive => records.iter().find(|r| r.id == *id).map(|r| (*id, r.path_bytes().to_vec())),
-            Plan::Move { to, rehash: true, .. } | Plan::Move { to, how: MatchKind::Content, .. } => {
-                Some((*id, to.clone()))
-            }
+            Plan::Move { to, rehash: true, .. } => Some((*id, to.clone())),
             _ => None,
         })
         .collect();
@@ -426,13 +414,7 @@ fn apply(index: &mut Index, writes: &[(FileId, Plan, Option<Observation>)]) -> R
                 files::set_state(tx, *id, FileState::Missing)?;
             }
         }
-        for (id, plan, _) in writes {
-            if matches!(plan, Plan::Move { .. }) {
-                let mut tmp = b"\0trove-reconcile\0".to_vec();
-                tmp.extend_from_slice(id.0.to_string().as_bytes());
-                files::set_path(tx, *id, &from_bytes(&tmp))?;
-            }
-        }
+        files::park(tx, writes.iter().filter(|w| matches!(w.1, Plan::Move { .. })).map(|w| w.0))?;
         for (id, plan, o) in writes {
             match plan {
                 Plan::Move { to, .. } => {
@@ -459,9 +441,4 @@ fn apply(index: &mut Index, writes: &[(FileId, Plan, Option<Observation>)]) -> R
         }
         Ok(())
     })
-}
-
-/// Bytes of a path, for callers holding `Path`s.
-pub fn path_key(p: &Path) -> Vec<u8> {
-    p.as_os_str().as_bytes().to_vec()
 }

@@ -345,11 +345,7 @@ fn move_dir(tx: &rusqlite::Connection, from: &Path, to: &Path, missing: &mut usi
             *missing += 1;
         }
     }
-    for r in &moving {
-        let mut tmp = b"\0trove-track\0".to_vec();
-        tmp.extend_from_slice(r.id.0.to_string().as_bytes());
-        files::set_path(tx, r.id, &crate::paths::from_bytes(&tmp))?;
-    }
+    files::park(tx, moving.iter().map(|r| r.id))?;
     for r in &moving {
         if let Some(new) = rebase(&r.path, from, to) {
             if r.state != FileState::Missing

@@ -486,7 +486,8 @@ pub fn parse_size(s: &str) -> Option<u64> {
     }
 }
 
-fn parse_duration(s: &str) -> Option<Duration> {
+/// `30d`, `12h`, `2w`, `90s`, `10m` (minutes), `1y` → a [`Duration`].
+pub fn parse_duration(s: &str) -> Option<Duration> {
     let unit = s.chars().last()?;
     if !matches!(unit, 's' | 'm' | 'h' | 'd' | 'w' | 'y') {
         return None;

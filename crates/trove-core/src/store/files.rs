@@ -155,6 +155,18 @@ pub fn set_path(c: &Connection, id: FileId, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Moves records onto unique placeholder paths (inside one transaction, before their final
+/// paths are set), so records trading places — a swap, a chain of renames, a directory moved
+/// onto another record's old path — never trip the one-live-record-per-path index.
+pub fn park(c: &Connection, ids: impl IntoIterator<Item = FileId>) -> Result<()> {
+    for id in ids {
+        let mut tmp = b"\0trove-parked\0".to_vec();
+        tmp.extend_from_slice(id.0.to_string().as_bytes());
+        set_path(c, id, &crate::paths::from_bytes(&tmp))?;
+    }
+    Ok(())
+}
+
 pub fn set_state(c: &Connection, id: FileId, state: FileState) -> Result<()> {
     c.prepare_cached("UPDATE files SET state = ?2 WHERE id = ?1")?.execute(params![id, state.code()])?;
     Ok(())
@@ -177,8 +189,4 @@ pub fn missing_by_size(c: &Connection, size: u64) -> Result<Vec<FileRecord>> {
 /// How many records are missing (uses the partial index on missing paths).
 pub fn count_missing(c: &Connection) -> Result<u64> {
     Ok(c.prepare_cached("SELECT count(*) FROM files WHERE state = 1")?.query_row([], |r| r.get::<_, i64>(0))? as u64)
-}
-
-pub fn count_live(c: &Connection) -> Result<u64> {
-    Ok(c.query_row("SELECT count(*) FROM files WHERE state <> 1", [], |r| r.get::<_, i64>(0))? as u64)
 }

@@ -130,11 +130,3 @@ impl<'c> Labeler<'c> {
 pub fn of_file(c: &Connection, file: FileId) -> Result<Vec<FileTag>> {
     Labeler::new(c)?.of_file(file)
 }
-
-/// Whether `file` carries `tag` directly.
-pub fn has(c: &Connection, file: FileId, tag: TagId) -> Result<bool> {
-    Ok(c.prepare_cached("SELECT 1 FROM file_tags WHERE tag_id = ?1 AND file_id = ?2 LIMIT 1")?
-        .query_row(params![tag, file], |_| Ok(()))
-        .optional()?
-        .is_some())
-}

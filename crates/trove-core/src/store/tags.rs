@@ -128,17 +128,6 @@ pub fn ancestors(c: &Connection, tags: &[TagId]) -> Result<BTreeSet<TagId>> {
     Ok(out)
 }
 
-/// Tags that imply `tag`, transitively (not including itself).
-pub fn descendants(c: &Connection, tag: TagId) -> Result<BTreeSet<TagId>> {
-    let mut st = c.prepare_cached(
-        "WITH RECURSIVE down(id) AS (SELECT child FROM implications WHERE parent = ?1
-                                     UNION SELECT i.child FROM implications i JOIN down ON i.parent = down.id)
-         SELECT id FROM down",
-    )?;
-    let v = st.query_map([tag], |r| r.get(0))?.collect::<rusqlite::Result<BTreeSet<TagId>>>()?;
-    Ok(v)
-}
-
 /// Direct parents and children of a tag.
 pub fn neighbours(c: &Connection, tag: TagId) -> Result<(Vec<TagId>, Vec<TagId>)> {
     let parents = c
