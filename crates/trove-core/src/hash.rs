@@ -87,6 +87,21 @@ pub fn fingerprint_of(f: &File, size: u64) -> std::io::Result<i64> {
     Ok(i64::from_le_bytes(eight))
 }
 
+/// The sampled fingerprint of bytes in memory: the same value [`fingerprint_of`] gives for a
+/// file holding them (tests and in-memory disk models).
+pub fn fingerprint_bytes(b: &[u8]) -> i64 {
+    let size = b.len() as u64;
+    let mut h = blake3::Hasher::new();
+    h.update(&size.to_le_bytes());
+    for off in [0, size.saturating_sub(SAMPLE) / 2, size.saturating_sub(SAMPLE)] {
+        let end = (off + SAMPLE).min(size);
+        h.update(&b[off as usize..end as usize]);
+    }
+    let mut eight = [0u8; 8];
+    eight.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    i64::from_le_bytes(eight)
+}
+
 /// The fingerprint of the file at `path` (opened safely, see [`open_regular`]).
 pub fn fingerprint_file(path: &Path) -> Result<(Stat, i64)> {
     let (f, m) = open_regular(path)?;

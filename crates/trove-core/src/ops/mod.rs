@@ -5,6 +5,7 @@
 pub mod bulk;
 pub mod check;
 pub mod find;
+pub mod identity;
 pub mod include;
 pub mod mv;
 pub mod pools;

@@ -6,13 +6,14 @@
 //!   back, they become present again and are verified like the rest.
 //! - Every regular file under the scanned directories is `stat`ed once; nothing is read for a
 //!   file whose size, mtime, device and inode match its record.
-//! - A record is located by its (device, inode) first: the same inode and size elsewhere is
-//!   a certain move (this is what makes swaps and renames-over-indexed-paths come out right).
-//! - A record whose path holds a file with another inode, not claimed by any other record,
-//!   is the same record after an atomic save: re-hashed, tags kept.
-//! - Remaining records are matched by content among unclaimed files of the same size: the
-//!   sampled fingerprint filters, full BLAKE3 confirms. Exactly one candidate for exactly one
-//!   record is certain; anything else is listed as ambiguous and left alone.
+//! - Which file a record now is follows the identity rules of [`crate::ops::identity`]:
+//!   its own path and inode first (hard links are separate records), then path continuity
+//!   (a file at the record's path is the record, re-hashed, unless it is provably another
+//!   record's file moved there), then the inode (only where inodes are stable, with size
+//!   and fingerprint agreeing, never shared by two vanished records), then content among
+//!   unclaimed files of the same size (fingerprint filters, BLAKE3 confirms). Exactly one
+//!   candidate for exactly one record is certain; anything else is listed as ambiguous and
+//!   the record becomes missing rather than guessed.
 //! - A record with no candidate becomes *missing* (tags kept).
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +25,7 @@ use rayon::prelude::*;
 use crate::hash::{fingerprint_file, hash_file};
 use crate::model::{FileId, FileRecord, FileState, Observation, Stat, now_unix};
 use crate::ops::Progress;
+use crate::ops::identity::{InodeTrust, inode_match_holds};
 use crate::paths::from_bytes;
 use crate::store::{files, roots};
 use crate::{Error, Index, Result};
@@ -129,15 +131,46 @@ fn outermost(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
     out
 }
 
-struct Disk {
+/// What a scan saw: every regular file under the scanned directories.
+pub(crate) struct Disk {
     /// path bytes → stat
-    files: HashMap<Vec<u8>, Stat>,
-    /// (device, inode) → path bytes
-    inodes: HashMap<(u64, u64), Vec<u8>>,
+    pub(crate) files: HashMap<Vec<u8>, Stat>,
+    /// (device, inode) → every path holding it: hard links have several.
+    pub(crate) inodes: HashMap<(u64, u64), Vec<Vec<u8>>>,
+    /// Which devices number inodes per mount.
+    pub(crate) trust: InodeTrust,
+}
+
+impl Disk {
+    pub(crate) fn new(trust: InodeTrust) -> Self {
+        Disk { files: HashMap::new(), inodes: HashMap::new(), trust }
+    }
+
+    pub(crate) fn add(&mut self, p: Vec<u8>, st: Stat) {
+        self.inodes.entry((st.device, st.inode)).or_default().push(p.clone());
+        self.files.insert(p, st);
+    }
+}
+
+/// Reads file contents for [`decide`]: the real disk, or an in-memory model in tests.
+pub(crate) trait Reader: Sync {
+    fn fingerprint(&self, path: &[u8]) -> Option<i64>;
+    fn observe(&self, path: &[u8]) -> Result<Observation>;
+}
+
+struct RealDisk;
+
+impl Reader for RealDisk {
+    fn fingerprint(&self, path: &[u8]) -> Option<i64> {
+        fingerprint_file(&from_bytes(path)).ok().map(|(_, fp)| fp)
+    }
+    fn observe(&self, path: &[u8]) -> Result<Observation> {
+        hash_file(&from_bytes(path))
+    }
 }
 
 fn scan(dirs: &[PathBuf], report: &mut ReconcileReport) -> Disk {
-    let mut disk = Disk { files: HashMap::new(), inodes: HashMap::new() };
+    let mut disk = Disk::new(InodeTrust::from_mounts());
     for d in dirs {
         if !d.is_dir() {
             continue;
@@ -162,8 +195,7 @@ fn scan(dirs: &[PathBuf], report: &mut ReconcileReport) -> Disk {
             let Ok(m) = entry.metadata() else { continue };
             let st = Stat::from_metadata(&m);
             let p = entry.into_path().into_os_string().into_vec();
-            disk.inodes.insert((st.device, st.inode), p.clone());
-            disk.files.insert(p, st);
+            disk.add(p, st);
         }
     }
     report.scanned = disk.files.len() as u64;
@@ -171,7 +203,7 @@ fn scan(dirs: &[PathBuf], report: &mut ReconcileReport) -> Disk {
 }
 
 /// What reconcile decided for one record, before writing.
-enum Plan {
+pub(crate) enum Plan {
     Move { to: Vec<u8>, how: MatchKind, rehash: bool },
     Rehash,
     Missing,
@@ -243,145 +275,235 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
         records.extend(files::all_at(index.conn(), s)?);
     }
 
-    // 1. Locate every record by inode; claim the files found that way.
-    let mut claimed: HashSet<Vec<u8>> = HashSet::new();
+    let writes = decide(&records, &disk, &RealDisk, progress, &mut report);
+    if !opts.dry_run && !writes.is_empty() {
+        apply(index, &writes)?;
+    }
+    Ok(report)
+}
+
+/// Decides what every record in scope becomes, by the rules in [`crate::ops::identity`],
+/// reading only what it must: a stat-identical record costs nothing, an inode match costs a
+/// fingerprint, a content match costs a fingerprint per same-sized candidate and one full
+/// hash per fingerprint hit. Returns the writes in path order and adds their actions to
+/// `report`.
+pub(crate) fn decide(
+    records: &[FileRecord],
+    disk: &Disk,
+    reader: &dyn Reader,
+    progress: &dyn Progress,
+    report: &mut ReconcileReport,
+) -> Vec<(FileId, Plan, Option<Observation>)> {
+    let mut claimed: HashSet<&[u8]> = HashSet::new();
     let mut plans: HashMap<FileId, Plan> = HashMap::new();
-    let mut unlocated: Vec<&FileRecord> = Vec::new();
-    for r in &records {
-        let own = r.path_bytes().to_vec();
-        let by_inode = disk.inodes.get(&(r.stat.device, r.stat.inode));
-        match by_inode {
-            Some(p) if *p == own && r.state == FileState::Present => {
-                claimed.insert(p.clone());
-                if disk.files[p] == r.stat {
+    // Records found ambiguous: made missing (their path is not on disk), listed with the
+    // candidates, never guessed.
+    let mut ambiguous: HashMap<FileId, Vec<PathBuf>> = HashMap::new();
+
+    // 1. Its own path, its own inode: the common case, decided by a stat. Hard links are
+    //    separate records, so each one is settled here by its own path.
+    let mut rest: Vec<&FileRecord> = Vec::new();
+    for r in records {
+        let own = r.path_bytes();
+        match disk.files.get_key_value(own) {
+            Some((p, st))
+                if r.state == FileState::Present && (st.device, st.inode) == (r.stat.device, r.stat.inode) =>
+            {
+                claimed.insert(p);
+                if *st == r.stat {
                     report.unchanged += 1;
                 } else {
                     plans.insert(r.id, Plan::Rehash);
                 }
             }
-            Some(p) if disk.files[p].size == r.stat.size && r.state == FileState::Present => {
-                claimed.insert(p.clone());
-                let rehash = disk.files[p].mtime_ns != r.stat.mtime_ns;
-                plans.insert(r.id, Plan::Move { to: p.clone(), how: MatchKind::Inode, rehash });
-            }
-            _ => unlocated.push(r),
+            _ => rest.push(r),
         }
     }
-    // 2. Atomic saves: the record's path holds an unclaimed file with another inode.
-    let mut vanished: Vec<&FileRecord> = Vec::new();
-    let mut to_hash: Vec<(FileId, Vec<u8>)> = Vec::new();
-    for r in unlocated {
-        let own = r.path_bytes().to_vec();
-        if disk.files.contains_key(&own) && !claimed.contains(&own) {
-            claimed.insert(own.clone());
-            if r.state == FileState::Present {
-                plans.insert(r.id, Plan::Rehash);
-            } else {
-                // A missing record whose path is occupied again: revive only on equal content.
-                to_hash.push((r.id, own));
-            }
+
+    // Records not at their own inode, by the inode they had (only where inodes mean
+    // something), and the fingerprints of every unclaimed path holding one of those inodes.
+    let mut owners: HashMap<(u64, u64), Vec<&FileRecord>> = HashMap::new();
+    for r in &rest {
+        if r.state == FileState::Present && disk.trust.stable(r.stat.device) {
+            owners.entry((r.stat.device, r.stat.inode)).or_default().push(r);
+        }
+    }
+    let fp_paths: Vec<&[u8]> = owners
+        .keys()
+        .filter_map(|k| disk.inodes.get(k))
+        .flatten()
+        .map(Vec::as_slice)
+        .filter(|p| !claimed.contains(p))
+        .collect();
+    let inode_fps: HashMap<&[u8], i64> =
+        fp_paths.par_iter().filter_map(|p| reader.fingerprint(p).map(|fp| (*p, fp))).collect();
+    let holds = |r: &FileRecord, p: &[u8]| inode_match_holds(r, &disk.files[p], inode_fps.get(p).copied());
+
+    // 2. Path continuity: a record whose path holds another file stays there (re-hashed),
+    //    unless that file is provably another record's, moved onto the path (a swap or a
+    //    rename over an indexed file): then this record is looked for elsewhere.
+    let mut unplaced: Vec<&FileRecord> = Vec::new();
+    let mut to_revive: Vec<(FileId, &[u8])> = Vec::new();
+    for r in rest {
+        let own = r.path_bytes();
+        let Some((p, st)) = disk.files.get_key_value(own) else {
+            unplaced.push(r);
+            continue;
+        };
+        let moved_here = owners
+            .get(&(st.device, st.inode))
+            .is_some_and(|qs| matches!(qs.as_slice(), [q] if q.id != r.id && holds(q, p)));
+        if moved_here || claimed.contains(own) {
+            unplaced.push(r);
+            continue;
+        }
+        claimed.insert(p);
+        if r.state == FileState::Present {
+            plans.insert(r.id, Plan::Rehash);
         } else {
-            vanished.push(r);
+            // A record already missing whose path is occupied again: revive only on equal
+            // content (anything else is reported by `check`, and fixed by `check --repair`).
+            to_revive.push((r.id, p));
         }
     }
     let revive_hashes: HashMap<FileId, Result<Observation>> =
-        to_hash.par_iter().map(|(id, p)| (*id, hash_file(&from_bytes(p)))).collect();
-    for r in &records {
-        if let Some(h) = revive_hashes.get(&r.id) {
-            match h {
-                Ok(o) if o.hash == r.hash => {
-                    plans.insert(r.id, Plan::Revive);
-                }
-                _ => {
-                    // Different content: that file is someone else's; keep looking for ours.
-                    claimed.remove(r.path_bytes());
-                    vanished.push(r);
-                }
+        to_revive.par_iter().map(|(id, p)| (*id, reader.observe(p))).collect();
+    let mut revive_obs: HashMap<FileId, Observation> = HashMap::new();
+    let mut vanished: Vec<&FileRecord> = Vec::new();
+    for (id, p) in &to_revive {
+        let r = records.iter().find(|r| r.id == *id).expect("a record in scope");
+        match &revive_hashes[id] {
+            Ok(o) if o.hash == r.hash => {
+                plans.insert(r.id, Plan::Revive);
+                revive_obs.insert(r.id, *o);
+            }
+            _ => {
+                // Different content: that file is someone else's; keep looking for ours.
+                claimed.remove(p);
+                vanished.push(r);
             }
         }
     }
 
-    // 3. Content matching among unclaimed files of the same size.
-    let mut by_size: HashMap<u64, Vec<&Vec<u8>>> = HashMap::new();
+    // 3. By inode, where the old path is gone or holds another record's file: exactly one
+    //    unclaimed path with the inode, size and fingerprint agreeing, and no other vanished
+    //    record with the same inode.
+    for r in unplaced {
+        let key = (r.stat.device, r.stat.inode);
+        if let Some(sharing) = owners.get(&key) {
+            let cands: Vec<&[u8]> = disk
+                .inodes
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .map(Vec::as_slice)
+                .filter(|p| !claimed.contains(p))
+                .collect();
+            if sharing.len() == 1 {
+                if let [p] = cands.as_slice()
+                    && holds(r, p)
+                {
+                    claimed.insert(p);
+                    let rehash = disk.files[*p].mtime_ns != r.stat.mtime_ns;
+                    plans.insert(r.id, Plan::Move { to: p.to_vec(), how: MatchKind::Inode, rehash });
+                    continue;
+                }
+            } else if !cands.is_empty() {
+                // Hard links of one file, several of them gone: which went where is unknowable.
+                ambiguous.insert(r.id, cands.iter().map(|p| from_bytes(p)).collect());
+                plans.insert(r.id, Plan::Missing);
+                continue;
+            }
+        }
+        vanished.push(r);
+    }
+
+    // 4. Content matching among unclaimed files of the same size.
+    let mut by_size: HashMap<u64, Vec<&[u8]>> = HashMap::new();
     for (p, st) in &disk.files {
-        if !claimed.contains(p) {
+        if !claimed.contains(p.as_slice()) {
             by_size.entry(st.size).or_default().push(p);
         }
     }
     let wanted_sizes: HashSet<u64> = vanished.iter().map(|r| r.stat.size).collect();
-    let candidates: Vec<&Vec<u8>> =
+    let candidates: Vec<&[u8]> =
         by_size.iter().filter(|(s, _)| wanted_sizes.contains(s)).flat_map(|(_, v)| v.iter().copied()).collect();
     progress.begin("matching", Some(candidates.len() as u64));
-    let fps: HashMap<&Vec<u8>, i64> = candidates
+    let fps: HashMap<&[u8], i64> = candidates
         .par_iter()
         .filter_map(|p| {
             progress.advance(1);
-            fingerprint_file(&from_bytes(p)).ok().map(|(_, fp)| (*p, fp))
+            reader.fingerprint(p).map(|fp| (*p, fp))
         })
         .collect();
     // Which candidates need a full hash: those whose fingerprint equals some vanished record's.
     let wanted_fp: HashSet<(u64, i64)> = vanished.iter().map(|r| (r.stat.size, r.fingerprint)).collect();
-    let need_hash: Vec<&Vec<u8>> = candidates
+    let need_hash: Vec<&[u8]> = candidates
         .iter()
         .copied()
         .filter(|p| fps.get(p).is_some_and(|fp| wanted_fp.contains(&(disk.files[*p].size, *fp))))
         .collect();
-    let hashes: HashMap<&Vec<u8>, crate::Hash> =
-        need_hash.par_iter().filter_map(|p| hash_file(&from_bytes(p)).ok().map(|o| (*p, o.hash))).collect();
+    let hashes: HashMap<&[u8], crate::Hash> =
+        need_hash.par_iter().filter_map(|p| reader.observe(p).ok().map(|o| (*p, o.hash))).collect();
     progress.finish();
     let mut vanished_per_hash: HashMap<crate::Hash, usize> = HashMap::new();
     for r in &vanished {
         *vanished_per_hash.entry(r.hash).or_default() += 1;
     }
     for r in &vanished {
-        let mut found: Vec<&Vec<u8>> = by_size
+        let mut found: Vec<&[u8]> = by_size
             .get(&r.stat.size)
             .map(|v| v.iter().copied().filter(|p| hashes.get(p) == Some(&r.hash)).collect())
             .unwrap_or_default();
         found.sort();
         match found.as_slice() {
             [one] if vanished_per_hash[&r.hash] == 1 => {
-                plans.insert(r.id, Plan::Move { to: (*one).clone(), how: MatchKind::Content, rehash: true });
+                plans.insert(r.id, Plan::Move { to: one.to_vec(), how: MatchKind::Content, rehash: true });
             }
             [] => {
                 if r.state == FileState::Present {
                     plans.insert(r.id, Plan::Missing);
                 }
             }
-            many => report.actions.push(Action::Ambiguous {
-                id: r.id,
-                path: r.path.clone(),
-                candidates: many.iter().map(|p| from_bytes(p)).collect(),
-            }),
+            many => {
+                let candidates: Vec<PathBuf> = many.iter().map(|p| from_bytes(p)).collect();
+                if r.state == FileState::Present {
+                    ambiguous.insert(r.id, candidates);
+                    plans.insert(r.id, Plan::Missing);
+                } else {
+                    report.actions.push(Action::Ambiguous { id: r.id, path: r.path.clone(), candidates });
+                }
+            }
         }
     }
 
-    // 4. Observations for everything that needs one, read outside any transaction.
-    let needs_obs: Vec<(FileId, Vec<u8>)> = plans
+    // 5. Observations for everything that needs one, read outside any transaction.
+    let by_id: HashMap<FileId, &FileRecord> = records.iter().map(|r| (r.id, r)).collect();
+    let needs_obs: Vec<(FileId, &[u8])> = plans
         .iter()
         .filter_map(|(id, p)| match p {
-            Plan::Rehash | Plan::Revive => records.iter().find(|r| r.id == *id).map(|r| (*id, r.path_bytes().to_vec())),
-            Plan::Move { to, rehash: true, .. } => Some((*id, to.clone())),
+            Plan::Rehash => Some((*id, by_id[id].path_bytes())),
+            Plan::Move { to, rehash: true, .. } => Some((*id, to.as_slice())),
             _ => None,
         })
         .collect();
     progress.begin("hashing", Some(needs_obs.len() as u64));
-    let obs: HashMap<FileId, Result<Observation>> = needs_obs
+    let mut obs: HashMap<FileId, Result<Observation>> = needs_obs
         .par_iter()
         .map(|(id, p)| {
             progress.advance(1);
-            (*id, hash_file(&from_bytes(p)))
+            (*id, reader.observe(p))
         })
         .collect();
     progress.finish();
+    obs.extend(revive_obs.into_iter().map(|(id, o)| (id, Ok(o))));
 
-    let by_id: HashMap<FileId, &FileRecord> = records.iter().map(|r| (r.id, r)).collect();
     let mut ordered: Vec<(FileId, Plan)> = plans.into_iter().collect();
-    ordered.sort_by_key(|(id, _)| by_id[id].path.clone());
+    ordered.sort_by(|a, b| by_id[&a.0].path.cmp(&by_id[&b.0].path).then(a.0.cmp(&b.0)));
     let mut writes: Vec<(FileId, Plan, Option<Observation>)> = Vec::new();
     for (id, plan) in ordered {
-        let o = match obs.get(&id) {
-            Some(Ok(o)) => Some(*o),
+        let o = match obs.remove(&id) {
+            Some(Ok(o)) => Some(o),
             Some(Err(e)) => {
                 report.failed.push(Error::Invalid(e.to_string()));
                 continue;
@@ -389,18 +511,18 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
             None => None,
         };
         let r = by_id[&id];
-        report.actions.push(match &plan {
-            Plan::Move { to, how, .. } => Action::Moved { id, from: r.path.clone(), to: from_bytes(to), how: *how },
-            Plan::Rehash => Action::Changed { id, path: r.path.clone() },
-            Plan::Missing => Action::Missing { id, path: r.path.clone() },
-            Plan::Revive => Action::Revived { id, path: r.path.clone() },
+        report.actions.push(match (&plan, ambiguous.remove(&id)) {
+            (Plan::Missing, Some(candidates)) => Action::Ambiguous { id, path: r.path.clone(), candidates },
+            (Plan::Move { to, how, .. }, _) => {
+                Action::Moved { id, from: r.path.clone(), to: from_bytes(to), how: *how }
+            }
+            (Plan::Rehash, _) => Action::Changed { id, path: r.path.clone() },
+            (Plan::Missing, None) => Action::Missing { id, path: r.path.clone() },
+            (Plan::Revive, _) => Action::Revived { id, path: r.path.clone() },
         });
         writes.push((id, plan, o));
     }
-    if !opts.dry_run && !writes.is_empty() {
-        apply(index, &writes)?;
-    }
-    Ok(report)
+    writes
 }
 
 /// Writes the plans in one transaction: missing marks first (freeing live paths), then
@@ -441,4 +563,222 @@ fn apply(index: &mut Index, writes: &[(FileId, Plan, Option<Observation>)]) -> R
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The identity rules against an in-memory disk model: inode numbers are whatever the
+    //! test says, so a remount that renumbers them, or a freed inode handed to a new file,
+    //! can be staged exactly.
+
+    use super::*;
+    use crate::hash::{fingerprint_bytes, hash_bytes};
+    use crate::ops::NoProgress;
+
+    /// An in-memory disk: path → (stat, content).
+    #[derive(Default)]
+    struct Model {
+        files: HashMap<Vec<u8>, (Stat, Vec<u8>)>,
+    }
+
+    impl Model {
+        fn put(&mut self, path: &str, device: u64, inode: u64, content: &[u8]) {
+            let st = Stat { size: content.len() as u64, mtime_ns: 1000 + inode as i64, device, inode };
+            self.files.insert(path.as_bytes().to_vec(), (st, content.to_vec()));
+        }
+        fn disk(&self, trust: InodeTrust) -> Disk {
+            let mut d = Disk::new(trust);
+            for (p, (st, _)) in &self.files {
+                d.add(p.clone(), *st);
+            }
+            d
+        }
+        /// A record as `include` would have stored it for the file at `path` now.
+        fn record(&self, id: i64, path: &str) -> FileRecord {
+            let (st, c) = &self.files[path.as_bytes()];
+            FileRecord {
+                id: FileId(id),
+                path: path.into(),
+                stat: *st,
+                hash: hash_bytes(c),
+                fingerprint: fingerprint_bytes(c),
+                state: FileState::Present,
+                added_at: 0,
+                verified_at: 0,
+            }
+        }
+    }
+
+    impl Reader for Model {
+        fn fingerprint(&self, path: &[u8]) -> Option<i64> {
+            self.files.get(path).map(|(_, c)| fingerprint_bytes(c))
+        }
+        fn observe(&self, path: &[u8]) -> Result<Observation> {
+            let (st, c) = self.files.get(path).ok_or_else(|| Error::Invalid("gone".into()))?;
+            Ok(Observation { stat: *st, hash: hash_bytes(c), fingerprint: fingerprint_bytes(c) })
+        }
+    }
+
+    fn run(m: &Model, trust: InodeTrust, records: &[FileRecord]) -> Vec<Action> {
+        let mut report = ReconcileReport::default();
+        decide(records, &m.disk(trust), m, &NoProgress, &mut report);
+        report.actions.sort_by_key(|a| format!("{a:?}"));
+        report.actions
+    }
+
+    fn moves(actions: &[Action]) -> Vec<(i64, String)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Moved { id, to, .. } => Some((id.0, to.display().to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn missing(actions: &[Action]) -> Vec<i64> {
+        let mut v: Vec<i64> =
+            actions.iter().filter_map(|a| if let Action::Missing { id, .. } = a { Some(id.0) } else { None }).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn fingerprint_of_bytes_equals_fingerprint_of_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        for len in [0usize, 5, 4096, 4097, 20_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let p = d.path().join(format!("f{len}"));
+            std::fs::write(&p, &bytes).unwrap();
+            assert_eq!(fingerprint_file(&p).unwrap().1, fingerprint_bytes(&bytes), "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn remount_of_a_per_mount_inode_filesystem_moves_no_tag() {
+        // A FAT stick: a.jpg (inode 1) and b.jpg (inode 2), same size.
+        let mut m = Model::default();
+        m.put("/usb/a.jpg", 7, 1, b"photo A...");
+        m.put("/usb/b.jpg", 7, 2, b"photo B...");
+        let recs = [m.record(1, "/usb/a.jpg"), m.record(2, "/usb/b.jpg")];
+        // Elsewhere a.jpg was deleted and c.jpg (same size, other bytes) written; on the next
+        // mount the driver numbers b.jpg 1 and c.jpg 2.
+        let mut after = Model::default();
+        after.put("/usb/b.jpg", 7, 1, b"photo B...");
+        after.put("/usb/c.jpg", 7, 2, b"photo C...");
+        let mut fat = InodeTrust::default();
+        fat.set_unstable(7, "vfat");
+        let actions = run(&after, fat, &recs);
+        assert_eq!(moves(&actions), [], "{actions:?}");
+        assert_eq!(missing(&actions), [1], "{actions:?}");
+        assert!(actions.contains(&Action::Changed { id: FileId(2), path: "/usb/b.jpg".into() }), "{actions:?}");
+        // Even where inodes are trusted, the fingerprint keeps both tags in place.
+        let actions = run(&after, InodeTrust::default(), &recs);
+        assert_eq!(moves(&actions), [], "{actions:?}");
+        assert_eq!(missing(&actions), [1], "{actions:?}");
+    }
+
+    #[test]
+    fn per_mount_inodes_still_follow_a_rename_by_content() {
+        let mut m = Model::default();
+        m.put("/usb/a.jpg", 7, 1, b"photo A...");
+        let recs = [m.record(1, "/usb/a.jpg")];
+        let mut after = Model::default();
+        after.put("/usb/renamed.jpg", 7, 9, b"photo A...");
+        let mut fat = InodeTrust::default();
+        fat.set_unstable(7, "exfat");
+        let actions = run(&after, fat, &recs);
+        assert_eq!(moves(&actions), [(1, "/usb/renamed.jpg".to_string())]);
+    }
+
+    #[test]
+    fn inode_reuse_by_a_same_size_file_moves_no_tag() {
+        let mut m = Model::default();
+        m.put("/r/gone.txt", 1, 50, b"old-content");
+        let recs = [m.record(1, "/r/gone.txt")];
+        let mut after = Model::default();
+        after.put("/r/new.txt", 1, 50, b"new-content");
+        let actions = run(&after, InodeTrust::default(), &recs);
+        assert_eq!(moves(&actions), []);
+        assert_eq!(missing(&actions), [1]);
+    }
+
+    #[test]
+    fn hard_links_are_separate_records_and_one_rename_moves_only_its_own() {
+        // Three links of one file, two of another; one link of each renamed.
+        let mut m = Model::default();
+        for p in ["/l/a", "/l/b", "/l/c"] {
+            m.put(p, 1, 10, b"first");
+        }
+        for p in ["/l/x", "/l/y"] {
+            m.put(p, 1, 20, b"second");
+        }
+        let recs: Vec<FileRecord> = ["/l/a", "/l/b", "/l/c", "/l/x", "/l/y"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| m.record(i as i64 + 1, p))
+            .collect();
+        let mut after = Model::default();
+        for p in ["/l/a2", "/l/b", "/l/c"] {
+            after.put(p, 1, 10, b"first");
+        }
+        for p in ["/l/x", "/l/y2"] {
+            after.put(p, 1, 20, b"second");
+        }
+        let actions = run(&after, InodeTrust::default(), &recs);
+        assert_eq!(moves(&actions), [(1, "/l/a2".to_string()), (5, "/l/y2".to_string())], "{actions:?}");
+        assert_eq!(missing(&actions), [], "{actions:?}");
+        assert_eq!(actions.len(), 2, "nothing else touched: {actions:?}");
+    }
+
+    #[test]
+    fn two_gone_hard_links_of_one_inode_are_ambiguous_never_guessed() {
+        let mut m = Model::default();
+        m.put("/l/a", 1, 10, b"linked");
+        m.put("/l/b", 1, 10, b"linked");
+        let recs = [m.record(1, "/l/a"), m.record(2, "/l/b")];
+        let mut after = Model::default();
+        after.put("/l/a2", 1, 10, b"linked");
+        after.put("/l/b2", 1, 10, b"linked");
+        let actions = run(&after, InodeTrust::default(), &recs);
+        assert_eq!(moves(&actions), []);
+        assert_eq!(actions.iter().filter(|a| matches!(a, Action::Ambiguous { .. })).count(), 2, "{actions:?}");
+    }
+
+    #[test]
+    fn backup_by_rename_keeps_the_record_at_the_old_path() {
+        // perl -pi.bak, exiftool, Emacs, vim with backupcopy=no: the old inode goes to the
+        // backup name, a new file takes the old name.
+        for backup in ["/r/f.txt.bak", "/r/f.txt_original", "/r/f.txt~"] {
+            let mut m = Model::default();
+            m.put("/r/f.txt", 1, 10, b"version 1");
+            let recs = [m.record(1, "/r/f.txt")];
+            let mut after = Model::default();
+            after.put(backup, 1, 10, b"version 1");
+            after.put("/r/f.txt", 1, 11, b"version 2!");
+            let actions = run(&after, InodeTrust::default(), &recs);
+            assert_eq!(actions, [Action::Changed { id: FileId(1), path: "/r/f.txt".into() }], "{backup}");
+        }
+    }
+
+    #[test]
+    fn swap_and_rename_over_an_indexed_path_still_follow_the_inodes() {
+        let mut m = Model::default();
+        m.put("/s/a", 1, 1, b"aaaa");
+        m.put("/s/b", 1, 2, b"bbbb");
+        m.put("/s/x", 1, 3, b"xxxx");
+        m.put("/s/y", 1, 4, b"yyyy");
+        let recs = [m.record(1, "/s/a"), m.record(2, "/s/b"), m.record(3, "/s/x"), m.record(4, "/s/y")];
+        let mut after = Model::default();
+        after.put("/s/a", 1, 2, b"bbbb");
+        after.put("/s/b", 1, 1, b"aaaa");
+        after.put("/s/y", 1, 3, b"xxxx");
+        let actions = run(&after, InodeTrust::default(), &recs);
+        assert_eq!(
+            moves(&actions),
+            [(1, "/s/b".to_string()), (2, "/s/a".to_string()), (3, "/s/y".to_string())],
+            "{actions:?}"
+        );
+        assert_eq!(missing(&actions), [4]);
+    }
 }
