@@ -256,12 +256,25 @@ pub fn fold(name: &str) -> String {
 /// The `ns:value` split of a folded name, and the value as a number when it is one.
 pub(crate) fn split_namespace(folded: &str) -> (Option<&str>, Option<&str>, Option<f64>) {
     match folded.split_once(':') {
-        Some((ns, val)) if !ns.is_empty() && !val.is_empty() => {
-            let num = val.parse::<f64>().ok().filter(|f| f.is_finite());
-            (Some(ns), Some(val), num)
-        }
+        Some((ns, val)) if !ns.is_empty() && !val.is_empty() => (Some(ns), Some(val), decimal_number(val)),
         _ => (None, None, None),
     }
+}
+
+/// A tag value or a comparison's operand as a number: only plain decimals count
+/// (`-?[0-9]+(\.[0-9]+)?`, within the range of a double). `nan`, `inf`, `1e5`, `+5`, `.5`
+/// and `5.` are text, compared as text.
+pub fn decimal_number(s: &str) -> Option<f64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 /// Lower-cased extension of a path's last component, if any.

@@ -14,8 +14,14 @@ pub struct Query {
 impl Query {
     /// Parses and compiles `text` against this index.
     pub fn new(index: &Index, text: &str) -> Result<Query> {
+        Query::at(index, text, now_unix())
+    }
+
+    /// As [`Query::new`], with ages like `mtime<30d` counted back from `now` (seconds since
+    /// the epoch) instead of from the clock.
+    pub fn at(index: &Index, text: &str, now: i64) -> Result<Query> {
         let expr = query::parse(text)?;
-        let compiled = compile(index.conn(), &expr, now_unix())?;
+        let compiled = compile(index.conn(), &expr, now)?;
         Ok(Query { expr, compiled })
     }
 

@@ -136,6 +136,19 @@ pub struct DateSpec {
     pub unix: i64,
 }
 
+impl DateSpec {
+    /// How long the moment named by the text lasts: a date is a whole day, `THH:MM` a
+    /// minute, `THH:MM:SS` a second. `mtime:D` is that span, `mtime>D` after it, `mtime<D`
+    /// before it.
+    pub fn span_seconds(&self) -> i64 {
+        match self.text.len() {
+            10 => 86_400,
+            16 => 60,
+            _ => 1,
+        }
+    }
+}
+
 /// A span typed with a unit: `30d`, `2w`, `6h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration {
@@ -251,6 +264,8 @@ impl fmt::Display for Predicate {
             Predicate::Path(g) => write!(f, "path:{}", quote(g)),
             Predicate::Ext(e) => write!(f, "ext:{}", quote(e)),
             Predicate::Size(op, n) => write!(f, "size{}{n}", op.as_str()),
+            // `2024-01-01 10:00` (a space instead of the T) is one word only when quoted.
+            Predicate::MtimeAt(op, d) if d.text.contains(' ') => write!(f, "mtime{}{}", op.as_str(), quote(&d.text)),
             Predicate::MtimeAt(op, d) => write!(f, "mtime{}{}", op.as_str(), d.text),
             Predicate::MtimeAge(op, d) => write!(f, "mtime{}{}{}", op.as_str(), d.amount, d.unit),
             Predicate::TagCount(op, n) => write!(f, "tags{}{n}", op.as_str()),

@@ -9,7 +9,7 @@ mod parse;
 pub use ast::{
     CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, OPERATOR_WORDS, Predicate, RESERVED, SortKey,
 };
-pub use parse::{ParseError, parse, parse_date, parse_duration, parse_size};
+pub use parse::{MAX_DEPTH, MAX_PATTERN_BYTES, MAX_TERMS, ParseError, parse, parse_date, parse_duration, parse_size};
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,13 @@
 //! `"sort:x"` and `tag:"sort:x"` both name the tag `sort:x`.
 //!
 //! Errors carry the byte offset of the offending input so the CLI can draw a caret.
+//!
+//! Size limits: parentheses and negations nest at most [`MAX_DEPTH`] levels and a query holds
+//! at most [`MAX_TERMS`] terms, so that neither this recursive parser nor the SQL it compiles
+//! to (SQLite refuses expression trees deeper than 1 000) can fail for a query's size; a
+//! wildcard pattern is at most [`MAX_PATTERN_BYTES`] long (SQLite's GLOB refuses patterns over
+//! 50 000 bytes, and escaping can triple a literal). Each limit is a query error at the byte
+//! that crosses it.
 
 use super::ast::{CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
 
@@ -39,6 +46,16 @@ impl ParseError {
         format!("{query}\n{}^ {}", " ".repeat(col), self.message)
     }
 }
+
+/// How deep parentheses and negations may nest: far beyond any query typed by hand, and far
+/// below what the parser's stack and SQLite's expression depth (1 000) can take.
+pub const MAX_DEPTH: usize = 100;
+
+/// How many terms (tags, comparisons, predicates, modifiers) a query may hold.
+pub const MAX_TERMS: usize = 2_000;
+
+/// The longest wildcard pattern (`*cat*`), in bytes of its text.
+pub const MAX_PATTERN_BYTES: usize = 10_000;
 
 #[derive(Debug, Clone)]
 struct Segment {
@@ -151,12 +168,15 @@ struct Parser {
     toks: Vec<(Tok, usize)>,
     at: usize,
     len: usize,
+    /// Open parentheses and negations around the current token.
+    depth: usize,
+    terms: usize,
 }
 
 /// Parses a query.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let toks = tokenize(input)?;
-    let mut p = Parser { toks, at: 0, len: input.len() };
+    let mut p = Parser { toks, at: 0, len: input.len(), depth: 0, terms: 0 };
     if p.toks.is_empty() {
         return Ok(Expr::And(Vec::new()));
     }
@@ -206,19 +226,33 @@ impl Parser {
         Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::And(vec![])) } else { Expr::And(items) })
     }
 
+    /// Enters one more level of nesting at `pos` (a '(' , '-' or 'not').
+    fn descend(&mut self, pos: usize) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ParseError::new(pos, format!("query nests deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, ParseError> {
         let pos = self.pos();
         match self.toks.get(self.at).map(|(t, _)| t.clone()) {
             Some(Tok::Minus | Tok::Not) => {
+                self.descend(pos)?;
                 self.at += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                let e = Expr::Not(Box::new(self.unary()?));
+                self.depth -= 1;
+                Ok(e)
             }
             Some(Tok::LParen) => {
+                self.descend(pos)?;
                 self.at += 1;
                 if matches!(self.peek(), Some(Tok::RParen)) {
                     return Err(ParseError::new(self.pos(), "empty parentheses"));
                 }
                 let e = self.or()?;
+                self.depth -= 1;
                 match self.peek() {
                     Some(Tok::RParen) => {
                         self.at += 1;
@@ -228,6 +262,10 @@ impl Parser {
                 }
             }
             Some(Tok::Word(segs)) => {
+                self.terms += 1;
+                if self.terms > MAX_TERMS {
+                    return Err(ParseError::new(pos, format!("query holds more than {MAX_TERMS} terms")));
+                }
                 self.at += 1;
                 classify(&segs, pos)
             }
@@ -277,7 +315,11 @@ fn split_segs(segs: &[Segment], si: usize, at: usize, skip: usize) -> (Vec<Segme
     (left, right)
 }
 
+/// The tag name or wildcard pattern a word spells: a bare `*` is a wildcard, a quoted one a
+/// literal star. Like stored names, the pattern is NFC-normalised and trimmed at its two
+/// ends only: spaces next to a `*` are part of the name (`*" and "*`).
 fn pattern(segs: &[Segment]) -> NamePattern {
+    use unicode_normalization::UnicodeNormalization;
     let mut parts = Vec::new();
     for s in segs {
         if s.quoted {
@@ -291,7 +333,19 @@ fn pattern(segs: &[Segment]) -> NamePattern {
             }
         }
     }
-    NamePattern::normalized(parts)
+    let mut p = NamePattern::normalized(parts);
+    for part in &mut p.parts {
+        if let NamePart::Literal(l) = part {
+            *l = l.nfc().collect();
+        }
+    }
+    if let Some(NamePart::Literal(l)) = p.parts.first_mut() {
+        *l = l.trim_start().to_string();
+    }
+    if let Some(NamePart::Literal(l)) = p.parts.last_mut() {
+        *l = l.trim_end().to_string();
+    }
+    NamePattern::normalized(p.parts)
 }
 
 fn classify(segs: &[Segment], pos: usize) -> Result<Expr, ParseError> {
@@ -350,6 +404,9 @@ fn normalize(s: &str) -> String {
 fn check_name(p: &NamePattern, pos: usize) -> Result<(), ParseError> {
     if p.parts.is_empty() {
         return Err(ParseError::new(pos, "empty tag name"));
+    }
+    if p.has_wildcard() && p.display().len() > MAX_PATTERN_BYTES {
+        return Err(ParseError::new(pos, format!("a wildcard pattern longer than {MAX_PATTERN_BYTES} bytes")));
     }
     for part in &p.parts {
         if let NamePart::Literal(s) = part

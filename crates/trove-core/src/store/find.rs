@@ -46,15 +46,40 @@ pub(crate) fn glob_for_names(p: &str) -> String {
     out
 }
 
+/// A wildcard pattern as an SQLite GLOB over folded names: only the pattern's own wildcards
+/// are special; every character of a literal part (a quoted `*` included) stands for itself.
 fn pattern_glob(p: &NamePattern) -> String {
     let mut s = String::new();
     for part in &p.parts {
         match part {
             NamePart::Star => s.push('*'),
-            NamePart::Literal(l) => s.push_str(&glob_for_names(&fold(&crate::model::normalize_name_lossy(l)))),
+            NamePart::Literal(l) => {
+                for c in fold(l).chars() {
+                    match c {
+                        '*' => s.push_str("[*]"),
+                        '?' => s.push_str("[?]"),
+                        '[' => s.push_str("[[]"),
+                        c => s.push(c),
+                    }
+                }
+            }
         }
     }
     s
+}
+
+/// Joins SQL conditions with `AND` / `OR` as a balanced tree of parentheses. SQLite builds
+/// `a AND b AND c …` as a chain as deep as it is long and refuses chains deeper than 1 000;
+/// balanced, a query's 2 000 terms are 11 levels.
+fn balanced(parts: &[String], op: &str) -> String {
+    match parts {
+        [] => unreachable!("callers handle empty operand lists"),
+        [one] => one.clone(),
+        _ => {
+            let (a, b) = parts.split_at(parts.len() / 2);
+            format!("({} {op} {})", balanced(a, op), balanced(b, op))
+        }
+    }
 }
 
 const DESCEND: &str = "UNION SELECT i.child FROM implications i JOIN d ON i.parent = d.id";
@@ -98,11 +123,11 @@ impl Compiler<'_> {
                     }
                     parts.push(self.expr(x, false)?);
                 }
-                if parts.is_empty() { "1".to_string() } else { format!("({})", parts.join(" AND ")) }
+                if parts.is_empty() { "1".to_string() } else { balanced(&parts, "AND") }
             }
             Expr::Or(v) => {
                 let parts = v.iter().map(|x| self.expr(x, false)).collect::<Result<Vec<_>>>()?;
-                format!("({})", parts.join(" OR "))
+                balanced(&parts, "OR")
             }
             Expr::Not(x) => format!("NOT {}", self.expr(x, false)?),
             Expr::Tag(p) if !p.has_wildcard() => {
@@ -128,7 +153,9 @@ impl Compiler<'_> {
                     self.warnings.push(format!("{ns}: no tag in this namespace"));
                 }
                 let nsb = self.bind(ns_f);
-                let cond = if let Ok(n) = value.parse::<f64>() {
+                // A decimal operand compares with the namespace's decimal values only; any other
+                // operand compares as text with every value (see the README's query table).
+                let cond = if let Some(n) = crate::model::decimal_number(value) {
                     let vb = self.bind(n);
                     format!("num {} {vb}", op.sql())
                 } else {
@@ -174,22 +201,27 @@ impl Compiler<'_> {
             }
             Predicate::Ext(e) => {
                 let b = self.bind(e.clone());
-                format!("f.ext = {b}")
+                // IS, not =: a file without an extension has a NULL ext, and `NOT (NULL = x)`
+                // is NULL, which would drop it from `-ext:x`.
+                format!("f.ext IS {b}")
             }
             Predicate::Size(op, n) => {
                 let b = self.bind(i64::try_from(*n).unwrap_or(i64::MAX));
                 format!("f.size {} {b}", op.sql())
             }
             Predicate::MtimeAt(op, d) => {
+                // The text names a span [start, end): a day, a minute or a second. `:` is in
+                // it, `>` after it, `>=` in or after, `<` before, `<=` before or in; so `>`
+                // and `<=` (and `<` and `>=`) split every file in two.
                 let start = d.unix.saturating_mul(1_000_000_000);
-                // A date alone is a whole day; a date-time is one moment.
-                let end = if d.text.len() == 10 { start + 86_400 * 1_000_000_000 } else { start + 1_000_000_000 };
+                let end = d.unix.saturating_add(d.span_seconds()).saturating_mul(1_000_000_000);
                 match op {
                     CmpOp::Eq => {
                         let (s, e) = (self.bind(start), self.bind(end));
                         format!("(f.mtime_ns >= {s} AND f.mtime_ns < {e})")
                     }
-                    CmpOp::Gt | CmpOp::Ge => format!("f.mtime_ns >= {}", self.bind(start)),
+                    CmpOp::Gt => format!("f.mtime_ns >= {}", self.bind(end)),
+                    CmpOp::Ge => format!("f.mtime_ns >= {}", self.bind(start)),
                     CmpOp::Lt => format!("f.mtime_ns < {}", self.bind(start)),
                     CmpOp::Le => format!("f.mtime_ns < {}", self.bind(end)),
                 }
@@ -237,7 +269,11 @@ impl Compiler<'_> {
                     "f.id IN (SELECT pf.file_id FROM pool_files pf JOIN pools p ON p.id = pf.pool_id WHERE p.folded = {b})"
                 )
             }
-            Predicate::Missing => "f.state = 1".to_string(),
+            // The unary + keeps the planner from using the state for an index: with the
+            // partial index on missing files' sizes, SQLite 3.53 fails to plan queries like
+            // `(size:1 | missing) size:1 (cute | missing)` when no column outside its indexes
+            // is read ("internal query planner error", seen with --count).
+            Predicate::Missing => "+f.state = 1".to_string(),
         })
     }
 }
@@ -499,11 +535,13 @@ impl Compiled {
 pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
     let (mut p, mut i) = (0usize, 0usize);
     let (mut star_p, mut star_i) = (usize::MAX, 0usize);
-    let char_len = |b: u8| match b {
-        0xc0..=0xdf => 2,
-        0xe0..=0xef => 3,
-        0xf0..=0xf7 => 4,
-        _ => 1,
+    // `?` takes one character: a valid UTF-8 sequence, or else a single byte.
+    let char_len = |rest: &[u8]| match std::str::from_utf8(&rest[..rest.len().min(4)]) {
+        Ok(t) => t.chars().next().map_or(1, char::len_utf8),
+        Err(e) if e.valid_up_to() > 0 => {
+            std::str::from_utf8(&rest[..e.valid_up_to()]).ok().and_then(|t| t.chars().next()).map_or(1, char::len_utf8)
+        }
+        Err(_) => 1,
     };
     while i < s.len() {
         if p < pat.len() {
@@ -516,7 +554,7 @@ pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
                 }
                 b'?' => {
                     p += 1;
-                    i = (i + char_len(s[i])).min(s.len());
+                    i += char_len(&s[i..]);
                     continue;
                 }
                 b'[' => {
