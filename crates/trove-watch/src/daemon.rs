@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use trove_core::model::now_unix;
 use trove_core::ops::NoProgress;
+use trove_core::ops::identity::BackupNames;
 use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
-use trove_core::ops::track::{apply, rematch};
+use trove_core::ops::track::{Decision, Memory, apply_with, rematch};
 use trove_core::store::roots;
 use trove_core::{Index, OpenMode};
 
@@ -38,6 +39,8 @@ pub struct WatchConfig {
     /// How long to keep collecting after the first event of a burst.
     pub debounce: Duration,
     pub max_batch: usize,
+    /// Renames that count as keeping a backup (the identity rules' rule 2).
+    pub backups: BackupNames,
 }
 
 impl WatchConfig {
@@ -48,6 +51,7 @@ impl WatchConfig {
             periodic: Some(Duration::from_secs(600)),
             debounce: Duration::from_millis(50),
             max_batch: 20_000,
+            backups: BackupNames::default(),
         }
     }
 }
@@ -69,10 +73,15 @@ pub struct Daemon {
     pending_all: bool,
     pending_since: Option<Instant>,
     log: Box<dyn Fn(&str) + Send>,
+    /// Records recent batches took off a path, for the identity rules that span batches.
+    memory: Memory,
 }
 
 /// The longest a requested reconcile waits for the event queue to go quiet.
 const MAX_DEFER: Duration = Duration::from_secs(1);
+
+/// The most decision lines one batch logs; the rest are summed up in one line.
+const MAX_DECISION_LINES: usize = 200;
 
 /// How long an unindexed new file stays a candidate for a cross-filesystem move.
 const RECENT: Duration = Duration::from_secs(120);
@@ -102,7 +111,9 @@ pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<
 impl Daemon {
     pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
         let roots = roots::list(index.conn()).map(|v| v.into_iter().map(|r| r.path).collect()).unwrap_or_default();
+        let memory = Memory::new(cfg.backups.clone());
         Daemon {
+            memory,
             index,
             source,
             cfg,
@@ -268,7 +279,7 @@ impl Daemon {
         let read_at = Instant::now();
         let n = batch.len() as u64;
         let last = batch.last().map(FsEvent::describe);
-        let applied = apply(&mut self.index, &batch, &self.roots)?;
+        let mut applied = apply_with(&mut self.index, &batch, &self.roots, &mut self.memory)?;
         let now = Instant::now();
         self.recent.retain(|(_, t)| now.duration_since(*t) < RECENT);
         self.recent.extend(applied.unindexed.iter().map(|p| (p.clone(), now)));
@@ -278,13 +289,16 @@ impl Daemon {
         }
         if !self.recent.is_empty() && (applied.missing > 0 || !applied.unindexed.is_empty()) {
             let paths: Vec<PathBuf> = self.recent.iter().map(|(p, _)| p.clone()).collect();
-            let n = rematch(&mut self.index, &paths)?;
+            let moved = rematch(&mut self.index, &paths)?;
+            let n = moved.len();
+            applied.decisions.extend(moved);
             if n > 0 {
                 self.recent.retain(|(p, _)| {
                     !p.exists() || trove_core::store::files::live_by_path(self.index.conn(), p).ok().flatten().is_none()
                 });
             }
         }
+        self.log_decisions(&applied.decisions);
         if applied.rescan_all || !applied.rescan.is_empty() {
             self.pending_all |= applied.rescan_all;
             self.pending_rescan.extend(applied.rescan);
@@ -297,6 +311,33 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// One log line per record a batch turned missing (and that is still missing), put back
+    /// on its path, or found again by content: the path and the reason.
+    fn log_decisions(&self, decisions: &[Decision]) {
+        let mut lines = 0;
+        let mut more = 0;
+        for d in decisions {
+            if let Decision::Missing { id, .. } = d {
+                let still = trove_core::store::files::by_id(self.index.conn(), *id)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| r.state == trove_core::FileState::Missing);
+                if !still {
+                    continue;
+                }
+            }
+            if lines < MAX_DECISION_LINES {
+                self.log(&d.to_string());
+                lines += 1;
+            } else {
+                more += 1;
+            }
+        }
+        if more > 0 {
+            self.log(&format!("... and {more} more record(s) (not listed)"));
+        }
+    }
+
     /// One look at the roots per heartbeat: roots added or removed (`trove roots`) mean a
     /// resync and a reconcile of everything; a root mounted or unmounted since the last look
     /// is reconciled on its own (no event announces an unmount; unmounted roots go offline).

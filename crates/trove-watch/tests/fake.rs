@@ -16,6 +16,7 @@ struct T {
     root: PathBuf,
     daemon: Daemon,
     source: FakeSource,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn setup(files: &[(&str, &str)]) -> T {
@@ -41,8 +42,15 @@ fn setup(files: &[(&str, &str)]) -> T {
         include(&mut index, &[root.join(rel)], &opts, &NoProgress).unwrap();
     }
     let source = FakeSource::default();
-    let daemon = Daemon::new(index, Box::new(source.clone()), WatchConfig::new(db), Box::new(|_| {}));
-    T { _d: d, root, daemon, source }
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let daemon = Daemon::new(
+        index,
+        Box::new(source.clone()),
+        WatchConfig::new(db),
+        Box::new(move |s: &str| sink.lock().unwrap().push(s.to_string())),
+    );
+    T { _d: d, root, daemon, source, log }
 }
 
 impl T {
@@ -188,4 +196,137 @@ fn rename_onto_an_indexed_path_and_atomic_save() {
     assert_eq!(t.at("ty missing"), paths(&["y"]));
     let d = find(t.daemon.index(), "td").unwrap();
     assert_eq!((d[0].id, d[0].hash), (id, trove_core::hash::hash_bytes(b"new version")));
+}
+
+impl T {
+    fn write(&self, rel: &str, content: &[u8]) {
+        std::fs::write(self.p(rel), content).unwrap();
+    }
+    fn created(&self, rel: &str) -> Vec<FsEvent> {
+        vec![FsEvent::Created { path: self.p(rel), dir: false }, FsEvent::Written { path: self.p(rel) }]
+    }
+    fn removed(&self, rel: &str) -> FsEvent {
+        FsEvent::Removed { path: self.p(rel), dir: false }
+    }
+    fn one(&self, tag: &str) -> trove_core::FileRecord {
+        let mut r = find(self.daemon.index(), tag).unwrap();
+        assert_eq!(r.len(), 1, "{tag}: {r:?}");
+        r.remove(0)
+    }
+    fn logged(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn vims_default_save_keeps_the_record_on_the_file_in_one_batch_or_split() {
+    // rename f -> f~, write a new f, unlink f~ (Debian's vim, backupcopy=auto).
+    for split in [false, true] {
+        let mut t = setup(&[("f.txt", "tf")]);
+        let id = t.one("tf").id;
+        t.mv("f.txt", "f.txt~");
+        t.write("f.txt", b"saved by vim");
+        std::fs::remove_file(t.p("f.txt~")).unwrap();
+        let mut batch = vec![t.ren("f.txt", "f.txt~", false)];
+        if split {
+            t.daemon.handle(std::mem::take(&mut batch)).unwrap();
+        }
+        batch.extend(t.created("f.txt"));
+        batch.push(t.removed("f.txt~"));
+        t.daemon.handle(batch).unwrap();
+        let r = t.one("tf");
+        assert_eq!((r.id, r.state, r.path), (id, FileState::Present, t.p("f.txt")), "split: {split}");
+        assert_eq!(r.hash, trove_core::hash::hash_bytes(b"saved by vim"));
+        assert_eq!(t.at("missing"), paths(&[]), "split: {split}");
+    }
+}
+
+#[test]
+fn exiftool_backup_by_rename_keeps_the_tag_on_the_edited_file() {
+    // exiftool writes img.jpg_exiftool_tmp, renames img.jpg -> img.jpg_original, then the
+    // temp onto img.jpg.
+    let mut t = setup(&[("img.jpg", "ti")]);
+    t.write("img.jpg_exiftool_tmp", b"edited image");
+    t.mv("img.jpg", "img.jpg_original");
+    t.mv("img.jpg_exiftool_tmp", "img.jpg");
+    let mut batch = t.created("img.jpg_exiftool_tmp");
+    batch.push(t.ren("img.jpg", "img.jpg_original", false));
+    batch.push(t.ren("img.jpg_exiftool_tmp", "img.jpg", false));
+    t.daemon.handle(batch).unwrap();
+    let r = t.one("ti");
+    assert_eq!(r.path, t.p("img.jpg"));
+    assert_eq!(r.hash, trove_core::hash::hash_bytes(b"edited image"));
+    assert!(
+        trove_core::store::files::live_by_path(t.daemon.index().conn(), &t.p("img.jpg_original")).unwrap().is_none()
+    );
+    assert!(t.logged().iter().any(|l| l.contains("img.jpg: kept on its path")), "{:?}", t.logged());
+}
+
+#[test]
+fn a_backup_rename_in_an_earlier_batch_still_keeps_the_record() {
+    let mut t = setup(&[("notes.txt", "tn")]);
+    t.mv("notes.txt", "notes.txt.bak");
+    t.daemon.handle(vec![t.ren("notes.txt", "notes.txt.bak", false)]).unwrap();
+    assert_eq!(t.at("tn"), paths(&["notes.txt.bak"]));
+    t.write("notes.txt", b"new notes");
+    t.daemon.handle(t.created("notes.txt")).unwrap();
+    assert_eq!(t.at("tn"), paths(&["notes.txt"]));
+}
+
+#[test]
+fn a_plain_rename_in_an_earlier_batch_is_not_undone_by_a_new_file() {
+    let mut t = setup(&[("a.txt", "ta")]);
+    t.mv("a.txt", "b.txt");
+    t.daemon.handle(vec![t.ren("a.txt", "b.txt", false)]).unwrap();
+    t.write("a.txt", b"unrelated");
+    t.daemon.handle(t.created("a.txt")).unwrap();
+    assert_eq!(t.at("ta"), paths(&["b.txt"]));
+}
+
+#[test]
+fn delete_then_write_keeps_the_record_as_changed_even_across_batches() {
+    for split in [false, true] {
+        let mut t = setup(&[("doc", "td")]);
+        let id = t.one("td").id;
+        std::fs::remove_file(t.p("doc")).unwrap();
+        let mut batch = vec![t.removed("doc")];
+        if split {
+            t.daemon.handle(std::mem::take(&mut batch)).unwrap();
+            assert_eq!(t.at("td missing"), paths(&["doc"]));
+        }
+        t.write("doc", b"different content");
+        batch.extend(t.created("doc"));
+        t.daemon.handle(batch).unwrap();
+        let r = t.one("td");
+        assert_eq!((r.id, r.state), (id, FileState::Present), "split: {split}");
+        assert_eq!(r.hash, trove_core::hash::hash_bytes(b"different content"));
+    }
+}
+
+#[test]
+fn copy_then_delete_is_resolved_by_content_at_the_end_of_the_batch() {
+    // cp A/f B/.tmp; mv B/.tmp B/f; rm A/f
+    let mut t = setup(&[("A/f", "tf"), ("B/keep", "tk")]);
+    std::fs::copy(t.p("A/f"), t.p("B/.tmp")).unwrap();
+    t.mv("B/.tmp", "B/f");
+    std::fs::remove_file(t.p("A/f")).unwrap();
+    let mut batch = t.created("B/.tmp");
+    batch.push(t.ren("B/.tmp", "B/f", false));
+    batch.push(t.removed("A/f"));
+    t.daemon.apply_batch(batch).unwrap();
+    // No reconcile needed (apply_batch alone does not run one).
+    assert_eq!(t.at("tf"), paths(&["B/f"]));
+    assert!(t.logged().iter().any(|l| l.contains("moved to") && l.contains("by content")), "{:?}", t.logged());
+}
+
+#[test]
+fn a_deleted_record_is_logged_once_with_its_reason() {
+    let mut t = setup(&[("gone", "tg"), ("d/x", "tx")]);
+    std::fs::remove_file(t.p("gone")).unwrap();
+    std::fs::remove_dir_all(t.p("d")).unwrap();
+    let batch = vec![t.removed("gone"), FsEvent::Removed { path: t.p("d"), dir: true }];
+    t.daemon.handle(batch).unwrap();
+    let log = t.logged();
+    assert_eq!(log.iter().filter(|l| l.ends_with("gone: missing, deleted")).count(), 1, "{log:?}");
+    assert_eq!(log.iter().filter(|l| l.ends_with("d/x: missing, deleted with its directory")).count(), 1, "{log:?}");
 }

@@ -37,6 +37,10 @@ pub struct WatchArgs {
     /// Tell whether a watcher is running on this index, its backend, last event and lag
     #[arg(long)]
     pub status: bool,
+    /// Renames that keep a backup of a file being saved, so its record stays on the saved
+    /// file: comma-separated suffixes, and prefixes ending in `*`; empty turns this off
+    #[arg(long, value_name = "LIST", default_value = "~,.bak,.orig,.old,_original,.#*")]
+    pub backup_names: String,
 }
 
 /// The same durations the query language takes (`mtime<30d`), plus `0` for "off".
@@ -89,6 +93,8 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
         BackendArg::Inotify => Backend::Inotify,
     };
     cfg.periodic = (!interval.is_zero()).then_some(interval);
+    cfg.backups = trove_core::ops::identity::BackupNames::parse(&a.backup_names)
+        .map_err(|e| CommandError::new(format!("--backup-names: {e}")))?;
     let log = Box::new(|s: &str| eprintln!("trove watch: {s}"));
     let (mut daemon, _lock) = Daemon::start(cfg, log).map_err(CommandError::new)?;
     let stop = trove_watch::stop_on_signals();

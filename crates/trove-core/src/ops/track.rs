@@ -9,17 +9,26 @@
 //! - A file renamed over an indexed path with no record of its own (an editor's atomic
 //!   save) keeps the indexed record: it is re-hashed, its tags stay.
 //! - Deletions mark records missing; nothing is ever forgotten here.
+//! - At the end of a batch the identity rules of [`crate::ops::identity`] settle what the
+//!   events alone got wrong: a record that left a path (renamed away, deleted) whose path
+//!   holds an unindexed regular file again goes back to it, re-hashed — vim's save, backups
+//!   by rename, `git checkout`, `tar -x`, `rm f; write f`. Within one batch any rename
+//!   counts; across batches (a [`Memory`] keeps a few seconds) only deletions and
+//!   backup-like renames do. A file renamed into place from an unindexed temp name is a
+//!   candidate for [`rematch`] (copy, then delete).
 //! - Every moved record is checked against the disk afterwards (same inode at the new
 //!   path?). Anything that does not add up — merged or reordered events, lost events — asks
 //!   for a reconcile of the directories involved instead of guessing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use crate::hash::hash_file;
 use crate::model::{FileId, FileState, Stat, now_unix};
+use crate::ops::identity::BackupNames;
 use crate::paths::rebase;
 use crate::store::files;
 use crate::{Index, Result};
@@ -78,7 +87,121 @@ pub struct Applied {
     /// Files written or moved in under a root that have no record: a file moved across
     /// filesystems arrives like this (copy, then delete), see [`rematch`].
     pub unindexed: Vec<PathBuf>,
+    /// What the batch decided for records it turned missing or put back on their path, for
+    /// the watcher's log (one line each). A `Missing` entry may be settled later by
+    /// [`rematch`]; the caller checks the record's state before logging it.
+    pub decisions: Vec<Decision>,
 }
+
+/// Why a record left its path in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    Deleted,
+    /// Deleted together with its directory.
+    DirectoryDeleted,
+    /// Renamed within the roots (only ever settled by path continuity).
+    RenamedTo(PathBuf),
+    MovedOutOfRoots(PathBuf),
+    /// Another file was renamed over it.
+    ReplacedBy(PathBuf),
+}
+
+/// One decision of the identity rules, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Missing {
+        id: FileId,
+        path: PathBuf,
+        why: Why,
+    },
+    /// Put back on its path: a new file took the place of the one it left.
+    Kept {
+        id: FileId,
+        path: PathBuf,
+        why: Why,
+    },
+    /// A missing record found again by content elsewhere under the roots.
+    MovedByContent {
+        id: FileId,
+        from: PathBuf,
+        to: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Missing { path, why, .. } => {
+                write!(f, "{}: missing, ", path.display())?;
+                match why {
+                    Why::Deleted => f.write_str("deleted"),
+                    Why::DirectoryDeleted => f.write_str("deleted with its directory"),
+                    Why::RenamedTo(to) => write!(f, "renamed to {}", to.display()),
+                    Why::MovedOutOfRoots(to) => write!(f, "moved out of the roots to {}", to.display()),
+                    Why::ReplacedBy(by) => write!(f, "replaced by {} renamed over it", by.display()),
+                }
+            }
+            Decision::Kept { path, why, .. } => {
+                write!(
+                    f,
+                    "{}: kept on its path (changed), a new file was written there after it was ",
+                    path.display()
+                )?;
+                match why {
+                    Why::RenamedTo(to) | Why::MovedOutOfRoots(to) => write!(f, "renamed to {}", to.display()),
+                    _ => f.write_str("deleted"),
+                }
+            }
+            Decision::MovedByContent { from, to, .. } => {
+                write!(f, "{}: moved to {} by content (copied, then deleted)", from.display(), to.display())
+            }
+        }
+    }
+}
+
+/// A record that a batch took off `from`.
+#[derive(Debug, Clone)]
+struct Left {
+    id: FileId,
+    from: PathBuf,
+    why: Why,
+    at: Instant,
+}
+
+/// What a watcher keeps between batches for the identity rules that span them: records
+/// recently deleted or renamed to a backup name, whose path may be written again by the
+/// next batch (an editor's save split over two reads of the event queue).
+#[derive(Debug)]
+pub struct Memory {
+    pub backups: BackupNames,
+    /// How long a deletion or a backup rename waits for a new file at the old path.
+    pub window: Duration,
+    left: Vec<Left>,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Memory::new(BackupNames::default())
+    }
+}
+
+impl Memory {
+    pub fn new(backups: BackupNames) -> Self {
+        Memory { backups, window: Duration::from_secs(5), left: Vec::new() }
+    }
+
+    /// Whether a record that left in an earlier batch may still come back to its path.
+    fn keeps(&self, l: &Left) -> bool {
+        match &l.why {
+            Why::Deleted | Why::DirectoryDeleted => true,
+            Why::RenamedTo(to) => self.backups.is_backup_of(&l.from, to),
+            Why::MovedOutOfRoots(_) | Why::ReplacedBy(_) => false,
+        }
+    }
+}
+
+/// The most records a memory holds (a `rm -rf` of a huge tree only needs the newest).
+const MEMORY_CAP: usize = 50_000;
 
 fn under_any(p: &Path, roots: &[PathBuf]) -> bool {
     roots.iter().any(|r| p.starts_with(r))
@@ -91,7 +214,16 @@ fn parent(p: &Path) -> PathBuf {
 /// Applies `events` in order. `roots` limits what is looked at: events outside every root
 /// cost a prefix comparison and nothing else.
 pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result<Applied> {
+    apply_with(index, events, roots, &mut Memory::default())
+}
+
+/// [`apply`] with the memory a watcher keeps between batches.
+pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memory: &mut Memory) -> Result<Applied> {
     let mut out = Applied::default();
+    let mut left: Vec<Left> = Vec::new();
+    let now_i = Instant::now();
+    let mut leave =
+        |id: FileId, from: &Path, why: Why| left.push(Left { id, from: from.to_path_buf(), why, at: now_i });
     // (record, path to check it at)
     let mut verify: Vec<(FileId, PathBuf)> = Vec::new();
     let mut rehash: Vec<(FileId, PathBuf)> = Vec::new();
@@ -118,7 +250,10 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
                         continue;
                     }
                     if !tin {
-                        out.missing += gone(tx, from, *dir)?;
+                        for (id, p) in gone(tx, from, *dir)? {
+                            out.missing += 1;
+                            leave(id, &p, Why::MovedOutOfRoots(to.clone()));
+                        }
                         continue;
                     }
                     if !fin {
@@ -142,8 +277,10 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
                             if let Some(x) = target.filter(|x| x.id != r.id) {
                                 files::set_state(tx, x.id, FileState::Missing)?;
                                 out.missing += 1;
+                                leave(x.id, to, Why::ReplacedBy(from.clone()));
                             }
                             files::set_path(tx, r.id, to)?;
+                            leave(r.id, from, Why::RenamedTo(to.clone()));
                             out.moved += 1;
                             verify.push((r.id, to.clone()));
                         }
@@ -153,13 +290,21 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
                             // Unknown source: maybe a directory whose events we never saw.
                             if !files::under(tx, from)?.is_empty() {
                                 out.moved += move_dir(tx, from, to, &mut out.missing)?;
+                            } else {
+                                // A file renamed into place from an unindexed temp name: a
+                                // copy finishing (copy, then delete), or a save whose old
+                                // version was renamed to a backup.
+                                out.unindexed.push(to.clone());
                             }
                         }
                     }
                 }
                 FsEvent::Removed { path, dir } => {
                     if under_any(path, roots) {
-                        out.missing += gone(tx, path, *dir)?;
+                        for (id, p) in gone(tx, path, *dir)? {
+                            out.missing += 1;
+                            leave(id, &p, if p == *path { Why::Deleted } else { Why::DirectoryDeleted });
+                        }
                     }
                 }
                 FsEvent::Written { path } => {
@@ -190,6 +335,8 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
         }
         Ok(())
     })?;
+
+    continuity(index, memory, left, &mut out)?;
 
     // A write reported before the rename that brought a record to its path (events from
     // different batches, or reordered): the record is there now, so check it.
@@ -263,9 +410,10 @@ pub fn apply(index: &mut Index, events: &[FsEvent], roots: &[PathBuf]) -> Result
 /// shows up as a new file while its record goes missing. Exactly one missing record with
 /// equal content is certain and takes the new path (tags kept); several are left alone.
 /// Costs an indexed lookup per file, and a hash only when a missing record has its size.
-pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<usize> {
+/// Returns one [`Decision::MovedByContent`] per record found.
+pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<Vec<Decision>> {
     if files::count_missing(index.conn())? == 0 {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let mut work: Vec<(PathBuf, Vec<FileId>)> = Vec::new();
     for p in candidates {
@@ -279,7 +427,7 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<usize> {
         }
     }
     if work.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let hashed: Vec<(PathBuf, Vec<FileId>, Result<crate::model::Observation>)> = work
         .into_par_iter()
@@ -290,7 +438,7 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<usize> {
         .collect();
     let now = now_unix();
     index.write(|tx| {
-        let mut n = 0;
+        let mut moved = Vec::new();
         for (p, ids, o) in &hashed {
             let Ok(o) = o else { continue };
             let mut same = Vec::new();
@@ -299,37 +447,134 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<usize> {
                     && r.state == FileState::Missing
                     && r.hash == o.hash
                 {
-                    same.push(r.id);
+                    same.push(r);
                 }
             }
             if let [one] = same.as_slice()
                 && files::live_by_path(tx, p)?.is_none()
             {
-                files::set_path(tx, *one, p)?;
-                files::update_observation(tx, *one, o, now)?;
-                n += 1;
+                files::set_path(tx, one.id, p)?;
+                files::update_observation(tx, one.id, o, now)?;
+                moved.push(Decision::MovedByContent { id: one.id, from: one.path.clone(), to: p.clone() });
             }
         }
-        Ok(n)
+        Ok(moved)
     })
 }
 
-/// Marks the record at `path` (or every live record under it) missing.
-fn gone(tx: &rusqlite::Connection, path: &Path, dir: bool) -> Result<usize> {
-    let mut n = 0;
+/// Marks the record at `path` (or every live record under it) missing; returns them.
+fn gone(tx: &rusqlite::Connection, path: &Path, dir: bool) -> Result<Vec<(FileId, PathBuf)>> {
+    let mut out = Vec::new();
     if let Some(r) = files::live_by_path(tx, path)? {
         files::set_state(tx, r.id, FileState::Missing)?;
-        n += 1;
+        out.push((r.id, r.path));
     }
     if dir {
         for r in files::under(tx, path)? {
             if r.state == FileState::Present {
                 files::set_state(tx, r.id, FileState::Missing)?;
-                n += 1;
+                out.push((r.id, r.path));
             }
         }
     }
-    Ok(n)
+    Ok(out)
+}
+
+/// Path continuity at the end of a batch: a record that left a path — in this batch by any
+/// rename or deletion, in a recent one by a deletion or a backup-like rename — goes back to
+/// it, re-hashed, when the path holds an unindexed regular file again. Not when that file is
+/// provably another record's (same content and inode): the disk is ahead of the events (a
+/// swap whose next rename is in a later batch), and those events will settle it.
+/// What this batch turned missing and did not put back is reported in `out.decisions`.
+fn continuity(index: &mut Index, memory: &mut Memory, left: Vec<Left>, out: &mut Applied) -> Result<()> {
+    let now = Instant::now();
+    let window = memory.window;
+    memory.left.retain(|l| now.duration_since(l.at) < window);
+    let older = std::mem::take(&mut memory.left);
+    let fresh = left.len();
+    // Newest first: a record renamed twice comes back to the path it left last.
+    let mut all: Vec<(Left, bool)> = left.into_iter().rev().map(|l| (l, true)).collect();
+    all.extend(older.into_iter().map(|l| (l, false)));
+
+    // Candidates: a regular file at the old path (a stat each), no live record there, the
+    // record still where it was left.
+    let mut cands: Vec<(usize, FileId, PathBuf)> = Vec::new();
+    let mut seen_ids: HashSet<FileId> = HashSet::new();
+    let mut seen_paths: HashSet<&Path> = HashSet::new();
+    for (i, (l, this_batch)) in all.iter().enumerate() {
+        if !(*this_batch || memory.keeps(l)) || matches!(l.why, Why::ReplacedBy(_)) {
+            continue;
+        }
+        if seen_ids.contains(&l.id) || seen_paths.contains(l.from.as_path()) {
+            continue;
+        }
+        if !std::fs::symlink_metadata(&l.from).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let c = index.conn();
+        if files::live_by_path(c, &l.from)?.is_some() {
+            continue;
+        }
+        let Some(r) = files::by_id(c, l.id)? else { continue };
+        let in_place = match &l.why {
+            Why::RenamedTo(to) | Why::MovedOutOfRoots(to) => r.path == *to,
+            _ => r.path == l.from && r.state == FileState::Missing,
+        };
+        if in_place {
+            seen_ids.insert(l.id);
+            seen_paths.insert(l.from.as_path());
+            cands.push((i, l.id, l.from.clone()));
+        }
+    }
+    let hashed: Vec<(usize, FileId, PathBuf, Result<crate::model::Observation>)> =
+        cands.into_par_iter().map(|(i, id, p)| (i, id, p.clone(), hash_file(&p))).collect();
+    let mut settled: HashSet<FileId> = HashSet::new();
+    if !hashed.is_empty() {
+        let t = now_unix();
+        index.write(|tx| {
+            for (i, id, from, o) in &hashed {
+                let Ok(o) = o else { continue };
+                if files::live_by_path(tx, from)?.is_some() {
+                    continue;
+                }
+                let someone_elses = files::by_hash(tx, &o.hash)?.iter().any(|q| {
+                    q.id != *id && q.path != *from && (q.stat.device, q.stat.inode) == (o.stat.device, o.stat.inode)
+                });
+                let Some(r) = files::by_id(tx, *id)? else { continue };
+                if someone_elses {
+                    continue;
+                }
+                if r.path != *from {
+                    files::set_path(tx, r.id, from)?;
+                    if std::fs::symlink_metadata(&r.path).is_ok_and(|m| m.is_file()) {
+                        // The backup stays: an unindexed file like any other new one.
+                        out.unindexed.push(r.path.clone());
+                    }
+                }
+                files::update_observation(tx, r.id, o, t)?;
+                out.rehashed += 1;
+                out.missing = out.missing.saturating_sub(usize::from(r.state == FileState::Missing));
+                out.decisions.push(Decision::Kept { id: r.id, path: from.clone(), why: all[*i].0.why.clone() });
+                settled.insert(r.id);
+            }
+            Ok(())
+        })?;
+        // The paths settled here are indexed now.
+        out.unindexed.retain(|p| !hashed.iter().any(|(_, id, from, _)| settled.contains(id) && from == p));
+    }
+    // Records this batch turned missing and did not put back: one decision each.
+    let mut reported: HashSet<FileId> = HashSet::new();
+    for (l, _) in &all[..fresh] {
+        if !matches!(l.why, Why::RenamedTo(_)) && !settled.contains(&l.id) && reported.insert(l.id) {
+            out.decisions.push(Decision::Missing { id: l.id, path: l.from.clone(), why: l.why.clone() });
+        }
+    }
+    // Remember what a later batch may still settle.
+    memory.left =
+        all.into_iter().filter(|(l, _)| !settled.contains(&l.id) && memory.keeps(l)).map(|(l, _)| l).collect();
+    memory.left.sort_by_key(|l| std::cmp::Reverse(l.at));
+    memory.left.truncate(MEMORY_CAP);
+    Ok(())
 }
 
 /// Re-roots every record under `from` at `to`. Live records already under `to` that are
