@@ -52,11 +52,54 @@ impl From<io::Error> for CommandError {
             // The reader went away (`trove find x | head`): not an error.
             return CommandError::silent(0);
         }
-        CommandError::new(format!("output: {e}"))
+        CommandError::new(format!("cannot write the output: {}", io_message(&e)))
     }
 }
 
+/// An I/O error in our message style: lowercase, without the `(os error N)` suffix.
+pub fn io_message(e: &io::Error) -> String {
+    let s = match e.kind() {
+        io::ErrorKind::StorageFull => "no space left on device".to_string(),
+        _ => e.to_string(),
+    };
+    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// Writes to stdout and flushes, so that EPIPE and ENOSPC come back as errors (a quiet
+/// exit and a clear message) instead of the panic `println!` would give.
+pub fn print_bytes(b: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(b)?;
+    out.flush()
+}
+
 pub type CmdResult = Result<u8, CommandError>;
+
+/// `--help`, `--version` and usage errors from clap, printed through the same path as
+/// every other output (clap's own `exit` ignores a full disk and exits 0).
+pub fn clap_error(e: clap::Error) -> CmdResult {
+    use clap::error::ErrorKind;
+    let text = e.render().ansi().to_string();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print_bytes(text.as_bytes())?;
+            Ok(0)
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = io::stderr().lock().write_all(text.as_bytes());
+            Ok(2)
+        }
+        _ => {
+            let _ = io::stderr().lock().write_all(text.as_bytes());
+            Err(CommandError::silent(2))
+        }
+    }
+}
 
 /// Prints the error (if any) and turns the outcome into the process exit code.
 pub fn exit_code(r: CmdResult) -> ExitCode {

@@ -9,6 +9,9 @@ mod output;
 
 fn main() -> std::process::ExitCode {
     use clap::Parser;
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => return ctx::exit_code(ctx::clap_error(e)),
+    };
     ctx::exit_code(commands::run(args))
 }

@@ -15,6 +15,9 @@ pub struct CompletionsArgs {
 
 pub fn run(a: &CompletionsArgs) -> CmdResult {
     let mut cmd = crate::cli::Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "trove", &mut std::io::stdout());
+    // Generated into memory first: clap_complete's own writes panic on EPIPE or ENOSPC.
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "trove", &mut script);
+    crate::ctx::print_bytes(&script)?;
     Ok(0)
 }

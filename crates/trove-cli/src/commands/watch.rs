@@ -54,28 +54,33 @@ fn parse_duration(s: &str) -> Option<Duration> {
 pub fn status(ctx: &Ctx) -> CmdResult {
     let index = ctx.open_read()?;
     let now = trove_core::model::now_unix();
-    match roots::watch_status(index.conn())? {
+    let mut lines: Vec<String> = Vec::new();
+    let code = match roots::watch_status(index.conn())? {
         Some(s) if !s.stopped && trove_watch::daemon::alive(s.pid) && now - s.heartbeat_at < 15 => {
-            println!("running:    yes (pid {}, {})", s.pid, s.backend);
-            println!("since:      {} s ago", now - s.started_at);
-            println!("events:     {}", s.events);
+            lines.push(format!("running:    yes (pid {}, {})", s.pid, s.backend));
+            lines.push(format!("since:      {} s ago", now - s.started_at));
+            lines.push(format!("events:     {}", s.events));
             match (&s.last_event, s.last_event_at) {
-                (Some(e), Some(t)) => println!("last event: {e} ({} s ago)", now - t),
-                _ => println!("last event: none yet"),
+                (Some(e), Some(t)) => lines.push(format!("last event: {e} ({} s ago)", now - t)),
+                _ => lines.push("last event: none yet".into()),
             }
-            println!("lag:        {} ms (last batch, read to committed)", s.lag_ms);
-            println!("heartbeat:  {} s ago", now - s.heartbeat_at);
-            Ok(0)
+            lines.push(format!("lag:        {} ms (last batch, read to committed)", s.lag_ms));
+            lines.push(format!("heartbeat:  {} s ago", now - s.heartbeat_at));
+            0
         }
         Some(s) => {
-            println!("running:    no (last run: pid {}, {}, {} event(s))", s.pid, s.backend, s.events);
-            Ok(1)
+            lines.push(format!("running:    no (last run: pid {}, {}, {} event(s))", s.pid, s.backend, s.events));
+            1
         }
         None => {
-            println!("running:    no (never ran on this index)");
-            Ok(1)
+            lines.push("running:    no (never ran on this index)".into());
+            1
         }
-    }
+    };
+    let mut text = lines.join("\n");
+    text.push('\n');
+    crate::ctx::print_bytes(text.as_bytes())?;
+    Ok(code)
 }
 
 pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
@@ -95,7 +100,7 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
     cfg.periodic = (!interval.is_zero()).then_some(interval);
     cfg.backups = trove_core::ops::identity::BackupNames::parse(&a.backup_names)
         .map_err(|e| CommandError::new(format!("--backup-names: {e}")))?;
-    let log = Box::new(|s: &str| eprintln!("trove watch: {s}"));
+    let log = Box::new(|s: &str| crate::ctx::note(format!("trove watch: {s}")));
     let (mut daemon, _lock) = Daemon::start(cfg, log).map_err(CommandError::new)?;
     let stop = trove_watch::stop_on_signals();
     daemon.run(stop)?;
