@@ -1,5 +1,7 @@
 //! The command-line interface: global options and the list of subcommands.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -46,4 +48,92 @@ pub enum Command {
     Status,
     Stats(commands::stats::StatsArgs),
     Completions(commands::completions::CompletionsArgs),
+}
+
+/// Subcommands whose positional words are a query.
+const QUERY_COMMANDS: &[&str] = &["find"];
+
+/// Rewrites the arguments of a query command so that a word spelled like one of its flags
+/// is that flag wherever it stands, as in ripgrep and fd: `trove find genre:techno -c`
+/// counts. The query words accept a leading `-` (`-live` means "without live"), so clap
+/// alone would read every word after the first as query text. Words after the first `--`
+/// are always query text: `trove find -- -c` finds files without the tag `c`.
+pub fn hoist_flags(args: Vec<OsString>) -> Vec<OsString> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Building adds clap's own -h/--help and -V/--version to the argument lists.
+    cmd.build();
+    let globals: Vec<&clap::Arg> = cmd.get_arguments().collect();
+    // The subcommand is the first word that is neither a global option nor its value.
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_bytes();
+        match flag_kind(a, &globals) {
+            Some(takes) => i += if takes && !a.contains(&b'=') && a.starts_with(b"--") { 2 } else { 1 },
+            None => break,
+        }
+    }
+    let Some(name) = args.get(i).and_then(|a| a.to_str()) else { return args };
+    let Some(sub) = cmd.get_subcommands().find(|s| s.get_name() == name || s.get_all_aliases().any(|x| x == name))
+    else {
+        return args;
+    };
+    if !QUERY_COMMANDS.contains(&sub.get_name()) {
+        return args;
+    }
+    let known: Vec<&clap::Arg> = sub.get_arguments().chain(globals.iter().copied()).collect();
+    let (head, tail) = args.split_at(i + 1);
+    let (mut flags, mut words) = (Vec::new(), Vec::new());
+    let mut rest = tail.iter();
+    while let Some(a) = rest.next() {
+        if a.as_bytes() == b"--" {
+            words.extend(rest.by_ref().cloned());
+            break;
+        }
+        match flag_kind(a.as_bytes(), &known) {
+            Some(takes) => {
+                flags.push(a.clone());
+                // `--limit 5` and `-n 5` take the next word; `--limit=5` does not.
+                let attached = if a.as_bytes().starts_with(b"--") { a.as_bytes().contains(&b'=') } else { a.len() > 2 };
+                if takes && !attached {
+                    flags.extend(rest.next().cloned());
+                }
+            }
+            None => words.push(a.clone()),
+        }
+    }
+    let mut out = head.to_vec();
+    out.extend(flags);
+    if !words.is_empty() {
+        out.push("--".into());
+        out.extend(words);
+    }
+    out
+}
+
+/// Whether `a` is one of `known`'s flags, and if so whether it takes a value. A short
+/// cluster (`-ca`) counts when every letter is a known switch, or when its first letter
+/// is an option that takes the rest as its value.
+fn flag_kind(a: &[u8], known: &[&clap::Arg]) -> Option<bool> {
+    let takes = |x: &clap::Arg| x.get_action().takes_values();
+    if let Some(long) = a.strip_prefix(b"--") {
+        let name = long.split(|&b| b == b'=').next().unwrap_or(long);
+        if name.is_empty() {
+            return None;
+        }
+        let hit = known.iter().find(|x| {
+            x.get_long().is_some_and(|l| l.as_bytes() == name)
+                || x.get_all_aliases().is_some_and(|al| al.iter().any(|l| l.as_bytes() == name))
+        })?;
+        // clap's own --help and --version have no value.
+        return Some(takes(hit));
+    }
+    let letters = std::str::from_utf8(a.strip_prefix(b"-")?).ok()?;
+    let mut chars = letters.chars();
+    let first = chars.next()?;
+    let short = |c: char| known.iter().find(|x| x.get_short() == Some(c));
+    let hit = short(first)?;
+    if takes(hit) {
+        return Some(true);
+    }
+    chars.all(|c| short(c).is_some_and(|x| !takes(x))).then_some(false)
 }

@@ -58,16 +58,7 @@ impl From<io::Error> for CommandError {
 
 /// An I/O error in our message style: lowercase, without the `(os error N)` suffix.
 pub fn io_message(e: &io::Error) -> String {
-    let s = match e.kind() {
-        io::ErrorKind::StorageFull => "no space left on device".to_string(),
-        _ => e.to_string(),
-    };
-    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => s,
-    }
+    trove_core::model::io_reason(e)
 }
 
 /// Writes to stdout and flushes, so that EPIPE and ENOSPC come back as errors (a quiet
@@ -84,7 +75,11 @@ pub type CmdResult = Result<u8, CommandError>;
 /// every other output (clap's own `exit` ignores a full disk and exits 0).
 pub fn clap_error(e: clap::Error) -> CmdResult {
     use clap::error::ErrorKind;
-    let text = e.render().ansi().to_string();
+    let color = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => io::stdout().is_terminal(),
+        _ => io::stderr().is_terminal(),
+    };
+    let text = if color { e.render().ansi().to_string() } else { e.render().to_string() };
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             print_bytes(text.as_bytes())?;

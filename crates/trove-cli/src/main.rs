@@ -9,7 +9,7 @@ mod output;
 
 fn main() -> std::process::ExitCode {
     use clap::Parser;
-    let args = match cli::Cli::try_parse() {
+    let args = match cli::Cli::try_parse_from(cli::hoist_flags(std::env::args_os().collect())) {
         Ok(a) => a,
         Err(e) => return ctx::exit_code(ctx::clap_error(e)),
     };

@@ -32,6 +32,10 @@ pub enum Error {
     NoIndex { path: PathBuf },
     #[error("{}: not a trove index", path.display())]
     NotAnIndex { path: PathBuf },
+    #[error("{}: cannot be used as the index: {reason}", path.display())]
+    IndexPath { path: PathBuf, reason: String },
+    #[error("{}: the index is read-only for this user; reading works, changing it does not", path.display())]
+    ReadOnlyIndex { path: PathBuf },
     #[error(
         "{}: written by a newer trove (schema version {found}; this trove knows up to {supported}); left untouched",
         path.display()
@@ -55,6 +59,8 @@ pub enum Error {
     QueryMeaning(String),
     #[error("{}: not in the index", .0.display())]
     NotIndexed(PathBuf),
+    #[error("{}: no such file", .0.display())]
+    NoSuchFile(PathBuf),
     #[error("{}: is a directory (use -r)", .0.display())]
     IsDirectory(PathBuf),
     #[error("{}: not a regular file ({kind})", path.display())]

@@ -32,6 +32,11 @@ Unknown tags are a warning, not an error.";
 ///
 /// Paths under the working directory print relative to it, others absolute (--absolute
 /// for always absolute). Exit status 1 when nothing matches.
+///
+/// Flags (-c, --json, --limit N, ...) are flags wherever they stand, after the query too:
+/// `trove find genre:techno -c` counts. A query term spelled like a flag goes after `--`
+/// (`trove find -- -c` finds files without the tag `c`) or inside one quoted query
+/// (`trove find 'x -c'`). Other words that start with `-` are query terms: `-live`.
 #[derive(Debug, Args)]
 #[command(after_help = QUERY_HELP)]
 pub struct FindArgs {

@@ -40,11 +40,12 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     let bar = if a.verbose && !a.dry_run { Bar::verbose(&ctx.cwd) } else { Bar::new() };
     let r = include(&mut index, &paths, &opts, &bar)?;
     if a.dry_run {
+        // Only what would change: a dry run over a big unchanged tree is a summary line.
         for (p, _, o) in &r.files {
             let word = match o {
                 Outcome::Added => "add",
                 Outcome::Updated => "update",
-                Outcome::Unchanged => "keep",
+                Outcome::Unchanged => continue,
             };
             note(format!("{word:>6} {}", ctx.show(p)));
         }
@@ -70,7 +71,11 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     }
     note(line);
     if !r.tags_created.is_empty() {
-        note(format!("new tag(s): {}", r.tags_created.join(", ")));
+        let verb = if a.dry_run { "would create tag(s)" } else { "new tag(s)" };
+        note(format!("{verb}: {}", r.tags_created.join(", ")));
+    }
+    if a.dry_run {
+        note("dry run: nothing was written");
     }
     for d in &r.roots_added {
         note(format!("{}: now a root (`trove watch` and `trove reconcile` keep it current)", ctx.show(d)));

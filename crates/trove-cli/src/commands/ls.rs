@@ -2,6 +2,7 @@
 
 use std::io::{BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
+
 use std::path::PathBuf;
 
 use clap::Args;
@@ -14,8 +15,9 @@ use crate::output::record_json;
 
 /// List indexed files with their tags.
 ///
-/// Without -r a directory shows the indexed files directly in it. Implied tags are marked
-/// `(implied)`; missing files are marked `[missing]`.
+/// Without -r a directory shows the indexed files directly in it, then its subdirectories
+/// that hold indexed files, with their counts. Implied tags are marked `(implied)`;
+/// missing files are marked `[missing]`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Include files in subdirectories
@@ -38,16 +40,22 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
     let mut labeler = links::Labeler::new(c)?;
     for p in &paths {
         let mut recs: Vec<FileRecord> = files::all_at(c, p)?;
+        // Subdirectories holding indexed files, with their counts, as `ls` shows them.
+        let mut subdirs: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
         if recs.is_empty() {
-            let prefix_len = p.as_os_str().as_bytes().len() + 1;
-            recs = files::under(c, p)?
-                .into_iter()
-                .filter(|r| a.recursive || !r.path_bytes()[prefix_len.min(r.path_bytes().len())..].contains(&b'/'))
-                .collect();
-            if recs.is_empty() && files::under(c, p)?.is_empty() {
+            let under = files::under(c, p)?;
+            if under.is_empty() {
                 warn(format!("{}: nothing indexed here", ctx.show(p)));
                 missing_args += 1;
                 continue;
+            }
+            let prefix_len = p.as_os_str().as_bytes().len() + 1;
+            for r in under {
+                let rest = &r.path_bytes()[prefix_len.min(r.path_bytes().len())..];
+                match rest.iter().position(|&b| b == b'/') {
+                    Some(i) if !a.recursive => *subdirs.entry(rest[..i].to_vec()).or_default() += 1,
+                    _ => recs.push(r),
+                }
             }
         }
         for r in &recs {
@@ -86,6 +94,20 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                     write!(out, "\t{}", names.join(", "))?;
                 }
                 out.write_all(b"\n")?;
+            }
+        }
+        for (name, n) in &subdirs {
+            let dir = p.join(std::ffi::OsStr::from_bytes(name));
+            if a.json {
+                let mut m = serde_json::Map::new();
+                crate::output::path_json(&mut m, &dir);
+                m.insert("directory".into(), json!(true));
+                m.insert("files".into(), json!(n));
+                serde_json::to_writer(&mut out, &m).map_err(std::io::Error::other)?;
+                out.write_all(b"\n")?;
+            } else {
+                out.write_all(trove_core::paths::display_relative(&dir, &ctx.cwd).as_os_str().as_bytes())?;
+                writeln!(out, "/\t{n} file(s) inside (ls -r lists them)")?;
             }
         }
     }

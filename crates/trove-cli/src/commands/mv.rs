@@ -27,7 +27,18 @@ pub fn run(ctx: &Ctx, a: MvArgs) -> CmdResult {
     let mut index = ctx.open_write()?;
     let (dst, srcs) = a.paths.split_last().expect("clap requires two paths");
     let r = mv(&mut index, &ctx.resolve_all(srcs), &ctx.resolve(dst), a.force)?;
-    if r.moved.len() > 1 || r.copied > 0 || r.replaced > 0 {
+    let extra = format!(
+        "{}{}",
+        if r.copied > 0 { format!(", {} copied across filesystems", r.copied) } else { String::new() },
+        if r.replaced > 0 { format!(", {} replaced record(s) now missing", r.replaced) } else { String::new() }
+    );
+    if let [(from, to)] = r.moved.as_slice() {
+        if r.records == 0 {
+            note(format!("moved {} to {} on disk only: it is not in the index{extra}", ctx.show(from), ctx.show(to)));
+        } else {
+            note(format!("moved {} to {} ({} record(s) updated{extra})", ctx.show(from), ctx.show(to), r.records));
+        }
+    } else if !r.moved.is_empty() {
         note(format!(
             "{} moved ({} record(s) updated{}{})",
             r.moved.len(),

@@ -20,15 +20,21 @@ pub struct PoolArgs {
 pub enum PoolCommand {
     /// Create an empty pool
     Create { title: String },
-    /// Append indexed files to a pool, in the order given (directories add their files)
+    /// Append indexed files to a pool, in the order given (directories need -r)
     Add {
         title: String,
+        /// Add every indexed file under directories, in path order
+        #[arg(short, long)]
+        recursive: bool,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Remove files from a pool (not from the index)
+    /// Remove files from a pool (not from the index; directories need -r)
     Rm {
         title: String,
+        /// Remove every file under directories
+        #[arg(short, long)]
+        recursive: bool,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -45,28 +51,28 @@ pub fn run(ctx: &Ctx, a: PoolArgs) -> CmdResult {
         PoolCommand::Create { title } => {
             let mut index = ctx.open_write()?;
             ops::create(&mut index, &title)?;
+            note(format!("pool {title} created"));
             Ok(0)
         }
-        PoolCommand::Add { title, paths } => {
+        PoolCommand::Add { title, recursive, paths } => {
             let mut index = ctx.open_read()?;
-            let (added, dup, unknown) = ops::add(&mut index, &title, &ctx.resolve_all(&paths))?;
-            for p in &unknown {
-                warn(format!("{}: not in the index", ctx.show(p)));
-            }
+            let r = ops::add(&mut index, &title, &ctx.resolve_all(&paths), recursive)?;
             note(format!(
-                "{added} file(s) added to {title}{}",
-                if dup > 0 { format!(", {dup} already there") } else { String::new() }
+                "{} file(s) added to {title}{}",
+                r.changed,
+                if r.unchanged > 0 { format!(", {} already there", r.unchanged) } else { String::new() }
             ));
-            Ok(if unknown.is_empty() { 0 } else { 2 })
+            Ok(edit_status(ctx, &r))
         }
-        PoolCommand::Rm { title, paths } => {
+        PoolCommand::Rm { title, recursive, paths } => {
             let mut index = ctx.open_read()?;
-            let (n, unknown) = ops::remove(&mut index, &title, &ctx.resolve_all(&paths))?;
-            for p in &unknown {
-                warn(format!("{}: not in the index", ctx.show(p)));
-            }
-            note(format!("{n} file(s) removed from {title}"));
-            Ok(0)
+            let r = ops::remove(&mut index, &title, &ctx.resolve_all(&paths), recursive)?;
+            note(format!(
+                "{} file(s) removed from {title}{}",
+                r.changed,
+                if r.unchanged > 0 { format!(", {} were not in it", r.unchanged) } else { String::new() }
+            ));
+            Ok(edit_status(ctx, &r))
         }
         PoolCommand::Show { title } => {
             let index = ctx.open_read()?;
@@ -87,8 +93,18 @@ pub fn run(ctx: &Ctx, a: PoolArgs) -> CmdResult {
         }
         PoolCommand::Delete { title } => {
             let mut index = ctx.open_read()?;
-            ops::delete(&mut index, &title)?;
+            let n = ops::delete(&mut index, &title)?;
+            note(format!("pool {title} deleted; its {n} file(s) stay indexed"));
             Ok(0)
         }
     }
+}
+
+/// Warns about paths that were not indexed or were directories without -r; exit 2 if any.
+fn edit_status(ctx: &Ctx, r: &ops::PoolEdit) -> u8 {
+    for p in &r.not_indexed {
+        warn(format!("{}: not in the index", ctx.show(p)));
+    }
+    let failed = crate::ctx::report_failures(ctx, &r.failed);
+    if failed || !r.not_indexed.is_empty() { 2 } else { 0 }
 }

@@ -21,8 +21,8 @@ pub struct TagArgs {
     /// Descend into directories
     #[arg(short, long)]
     pub recursive: bool,
-    /// Tag every file this query matches instead of paths
-    #[arg(short, long, value_name = "QUERY", conflicts_with = "paths")]
+    /// Tag every file this query matches instead of paths (the value may start with `-`)
+    #[arg(short, long, value_name = "QUERY", conflicts_with = "paths", allow_hyphen_values = true)]
     pub query: Option<String>,
     /// Record the links as coming from this source: manual, rule:NAME, import:TOOL, api:CLIENT
     #[arg(long, default_value = "manual", value_name = "SOURCE")]

@@ -11,8 +11,9 @@ use crate::ctx::{CmdResult, Ctx, note};
 /// List and manage tags: names, aliases, merges, implications.
 #[derive(Debug, Args)]
 pub struct TagsArgs {
+    /// Without a subcommand: `tags list`
     #[command(subcommand)]
-    pub command: TagsCommand,
+    pub command: Option<TagsCommand>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -23,7 +24,8 @@ pub enum SortBy {
 
 #[derive(Debug, Subcommand)]
 pub enum TagsCommand {
-    /// List tags with how many files carry each (directly)
+    /// List tags with how many files carry each: directly, and with implied ones
+    /// (files tagged with a tag that implies it), which is what `find TAG` counts
     List {
         /// Sort by name or by file count
         #[arg(long, value_enum, default_value = "name")]
@@ -46,7 +48,9 @@ pub enum TagsCommand {
     Rename { old: String, new: String },
     /// Add another name for a tag, optionally for a language
     Alias {
+        /// The tag (any of its names)
         tag: String,
+        /// The new name; it finds the tag everywhere the primary name does
         name: String,
         /// Language of this name (e.g. ja, de)
         #[arg(long, value_name = "L")]
@@ -70,14 +74,21 @@ pub enum TagsCommand {
 }
 
 pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
-    match a.command {
+    let command = a.command.unwrap_or(TagsCommand::List { sort: SortBy::Name, json: false, pattern: None });
+    match command {
         TagsCommand::List { sort, json, pattern } => {
             let index = ctx.open_read()?;
             let v = ops::list(&index, pattern.as_deref(), matches!(sort, SortBy::Count))?;
             let mut out = std::io::stdout().lock();
             for t in &v {
                 if json {
-                    writeln!(out, "{}", json!({"id": t.id.0, "name": t.name, "files": t.files}))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"id": t.id.0, "name": t.name, "files": t.files, "with_implied": t.with_implied})
+                    )?;
+                } else if t.with_implied != t.files {
+                    writeln!(out, "{:>8}  {} ({} with implied)", t.files, t.name, t.with_implied)?;
                 } else {
                     writeln!(out, "{:>8}  {}", t.files, t.name)?;
                 }
@@ -94,7 +105,7 @@ pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
                     out,
                     "{}",
                     json!({"id": d.tag.id.0, "uid": d.tag.uid_hex(), "name": d.tag.name, "aliases": aliases,
-                           "files": d.files, "parents": d.parents, "children": d.children, "implies": d.implies})
+                           "files": d.files, "with_implied": d.with_implied, "parents": d.parents, "children": d.children, "implies": d.implies})
                 )?;
             } else {
                 writeln!(out, "name:     {}", d.tag.name)?;
@@ -105,7 +116,11 @@ pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
                         None => writeln!(out, "alias:    {}", n.name)?,
                     }
                 }
-                writeln!(out, "files:    {}", d.files)?;
+                if d.with_implied != d.files {
+                    writeln!(out, "files:    {} ({} with implied)", d.files, d.with_implied)?;
+                } else {
+                    writeln!(out, "files:    {}", d.files)?;
+                }
                 if !d.parents.is_empty() {
                     writeln!(out, "implies:  {}", d.parents.join(", "))?;
                 }
@@ -139,6 +154,7 @@ pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
         TagsCommand::Unalias { name } => {
             let mut index = ctx.open_read()?;
             ops::unalias(&mut index, &name)?;
+            note(format!("{name} is no longer a name of any tag"));
             Ok(0)
         }
         TagsCommand::Merge { from, into } => {
@@ -159,7 +175,9 @@ pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
             if !created.is_empty() {
                 note(format!("new tag(s): {}", created.join(", ")));
             }
-            if !new {
+            if new {
+                note(format!("{child} ⇒ {parent}: files tagged {child} are now found by {parent} too"));
+            } else {
                 note(format!("{child} ⇒ {parent} already holds"));
             }
             Ok(0)
@@ -167,6 +185,7 @@ pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
         TagsCommand::Unimply { child, parent } => {
             let mut index = ctx.open_read()?;
             if ops::unimply(&mut index, &child, &parent)? {
+                note(format!("{child} no longer implies {parent}"));
                 Ok(0)
             } else {
                 note(format!("{child} ⇒ {parent} was not declared"));

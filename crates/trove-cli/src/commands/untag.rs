@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use trove_core::Source;
-use trove_core::ops::tagging::untag_paths;
+use trove_core::ops::tagging::{untag_paths, untag_query};
 
 use crate::ctx::{CmdResult, CommandError, Ctx, note, report_failures, warn};
 
@@ -24,8 +24,11 @@ pub struct UntagArgs {
     /// Only remove links from this source: manual, rule:NAME, import:TOOL, api:CLIENT
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
+    /// Untag every file this query matches instead of paths (the value may start with `-`)
+    #[arg(short, long, value_name = "QUERY", conflicts_with = "paths", allow_hyphen_values = true)]
+    pub query: Option<String>,
     /// Files or directories (need not exist on disk any more)
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH", required_unless_present = "query")]
     pub paths: Vec<PathBuf>,
 }
 
@@ -35,8 +38,14 @@ pub fn run(ctx: &Ctx, a: UntagArgs) -> CmdResult {
         None => None,
     };
     let mut index = ctx.open_read()?;
-    let paths = ctx.resolve_all(&a.paths);
-    let r = untag_paths(&mut index, &paths, &a.tags, a.recursive, source.as_ref())?;
+    let r = match &a.query {
+        Some(q) => untag_query(&mut index, q, &a.tags, source.as_ref())
+            .map_err(|e| crate::commands::find::query_error(q, e))?,
+        None => untag_paths(&mut index, &ctx.resolve_all(&a.paths), &a.tags, a.recursive, source.as_ref())?,
+    };
+    for w in &r.warnings {
+        warn(w);
+    }
     for p in &r.not_indexed {
         warn(format!("{}: not in the index", ctx.show(p)));
     }

@@ -24,22 +24,37 @@ pub fn create(index: &mut Index, t: &str) -> Result<PoolId> {
     index.write(|tx| sp::create(tx, &t, now_unix()))
 }
 
-pub fn delete(index: &mut Index, t: &str) -> Result<()> {
+/// Deletes a pool; returns how many files it held (they stay indexed).
+pub fn delete(index: &mut Index, t: &str) -> Result<usize> {
     index.write(|tx| {
         let p = resolve(tx, t)?;
-        sp::delete(tx, p)
+        let n = sp::files(tx, p)?.len();
+        sp::delete(tx, p)?;
+        Ok(n)
     })
 }
 
-/// Appends files (by path, in the order given) to a pool; returns (added, already there,
-/// paths not indexed).
-pub fn add(index: &mut Index, t: &str, paths: &[PathBuf]) -> Result<(usize, usize, Vec<PathBuf>)> {
+/// What `add` and `remove` did: files changed, files that were already (or not) there,
+/// paths with no record, and directories given without `recursive`.
+#[derive(Debug, Default)]
+pub struct PoolEdit {
+    pub changed: usize,
+    pub unchanged: usize,
+    pub not_indexed: Vec<PathBuf>,
+    pub failed: Vec<Error>,
+}
+
+/// Appends files (by path, in the order given; a directory's files with `recursive`) to
+/// a pool. `unchanged` counts files already in it.
+pub fn add(index: &mut Index, t: &str, paths: &[PathBuf], recursive: bool) -> Result<PoolEdit> {
     let mut ids = Vec::new();
     let mut unknown = Vec::new();
+    let mut failed = Vec::new();
     for p in paths {
-        let (found, missing, _) = records_for(index, std::slice::from_ref(p), true)?;
+        let (found, missing, errors) = records_for(index, std::slice::from_ref(p), recursive)?;
         ids.extend(found);
         unknown.extend(missing);
+        failed.extend(errors);
     }
     let (added, dup) = index.write(|tx| {
         let pool = resolve(tx, t)?;
@@ -49,12 +64,12 @@ pub fn add(index: &mut Index, t: &str, paths: &[PathBuf]) -> Result<(usize, usiz
         }
         Ok((added, dup))
     })?;
-    Ok((added, dup, unknown))
+    Ok(PoolEdit { changed: added, unchanged: dup, not_indexed: unknown, failed })
 }
 
-/// Removes files from a pool; returns how many were in it.
-pub fn remove(index: &mut Index, t: &str, paths: &[PathBuf]) -> Result<(usize, Vec<PathBuf>)> {
-    let (ids, unknown, _) = records_for(index, paths, true)?;
+/// Removes files from a pool. `unchanged` counts files that were not in it.
+pub fn remove(index: &mut Index, t: &str, paths: &[PathBuf], recursive: bool) -> Result<PoolEdit> {
+    let (ids, unknown, failed) = records_for(index, paths, recursive)?;
     let n = index.write(|tx| {
         let pool = resolve(tx, t)?;
         let mut n = 0;
@@ -63,7 +78,7 @@ pub fn remove(index: &mut Index, t: &str, paths: &[PathBuf]) -> Result<(usize, V
         }
         Ok(n)
     })?;
-    Ok((n, unknown))
+    Ok(PoolEdit { changed: n, unchanged: ids.len() - n, not_indexed: unknown, failed })
 }
 
 pub fn show(index: &Index, t: &str) -> Result<(String, Vec<FileRecord>)> {

@@ -1,26 +1,51 @@
 //! `rm`: forget files. The disk is never touched; the records, their links and pool
-//! entries go.
+//! entries go. Planned first (`plan`) so the caller can show what would be lost and ask
+//! before anything is written.
 
 use std::path::PathBuf;
 
+use crate::model::FileId;
 use crate::ops::tagging::records_for;
-use crate::store::files;
+use crate::store::{files, links};
 use crate::{Error, Index, Result};
 
+/// What a removal would forget.
 #[derive(Debug, Default)]
-pub struct RemoveReport {
-    pub removed: usize,
+pub struct RemovePlan {
+    pub ids: Vec<FileId>,
+    /// Tag links those records carry (all sources): these are lost with them.
+    pub links: u64,
     pub not_indexed: Vec<PathBuf>,
     pub failed: Vec<Error>,
 }
 
-pub fn remove(index: &mut Index, paths: &[PathBuf], recursive: bool) -> Result<RemoveReport> {
-    let (ids, unknown, errors) = records_for(index, paths, recursive)?;
+#[derive(Debug, Default)]
+pub struct RemoveReport {
+    pub removed: usize,
+    pub links: u64,
+    pub not_indexed: Vec<PathBuf>,
+    pub failed: Vec<Error>,
+}
+
+/// The records `remove` would forget, without writing anything.
+pub fn plan(index: &Index, paths: &[PathBuf], recursive: bool) -> Result<RemovePlan> {
+    let (ids, not_indexed, failed) = records_for(index, paths, recursive)?;
+    let links = links::count_for_files(index.conn(), &ids)?;
+    Ok(RemovePlan { ids, links, not_indexed, failed })
+}
+
+/// Forgets the planned records, in one transaction.
+pub fn apply(index: &mut Index, plan: RemovePlan) -> Result<RemoveReport> {
     let n = index.write(|tx| {
-        for id in &ids {
+        for id in &plan.ids {
             files::delete(tx, *id)?;
         }
-        Ok(ids.len())
+        Ok(plan.ids.len())
     })?;
-    Ok(RemoveReport { removed: n, not_indexed: unknown, failed: errors })
+    Ok(RemoveReport { removed: n, links: plan.links, not_indexed: plan.not_indexed, failed: plan.failed })
+}
+
+pub fn remove(index: &mut Index, paths: &[PathBuf], recursive: bool) -> Result<RemoveReport> {
+    let p = plan(index, paths, recursive)?;
+    apply(index, p)
 }

@@ -78,9 +78,7 @@ pub fn tag_paths(
             let (ids, unknown, errs) = records_for(index, std::slice::from_ref(p), recursive)?;
             records.extend(ids);
             report.failed.extend(errs);
-            report
-                .failed
-                .extend(unknown.into_iter().map(|u| Error::io(u, std::io::Error::from(std::io::ErrorKind::NotFound))));
+            report.failed.extend(unknown.into_iter().map(Error::NoSuchFile));
         }
     }
     if !on_disk.is_empty() {
@@ -145,6 +143,8 @@ pub struct UntagReport {
     /// (tag, file count): the tag was not on these files directly but implied there.
     pub only_implied: Vec<(String, usize)>,
     pub failed: Vec<Error>,
+    /// Query warnings (unknown tags in the query), for `untag_query`.
+    pub warnings: Vec<String>,
 }
 
 /// Removes tags from files by path (from every source, or from `source` only).
@@ -155,12 +155,32 @@ pub fn untag_paths(
     recursive: bool,
     source: Option<&Source>,
 ) -> Result<UntagReport> {
-    let names = check_tag_names(tag_names)?;
-    let mut report = UntagReport::default();
+    check_tag_names(tag_names)?;
     let (ids, unknown, errors) = records_for(index, paths, recursive)?;
+    let mut report = untag_ids(index, &ids, tag_names, source)?;
     report.not_indexed = unknown;
     report.failed = errors;
-    report.files = ids.len();
+    Ok(report)
+}
+
+/// Removes tags from every file a query matches (from every source, or `source` only).
+pub fn untag_query(
+    index: &mut Index,
+    query: &str,
+    tag_names: &[String],
+    source: Option<&Source>,
+) -> Result<UntagReport> {
+    check_tag_names(tag_names)?;
+    let q = Query::new(index, query)?;
+    let ids: Vec<FileId> = q.collect(index, None)?.into_iter().map(|r| r.id).collect();
+    let mut report = untag_ids(index, &ids, tag_names, source)?;
+    report.warnings = q.warnings().to_vec();
+    Ok(report)
+}
+
+fn untag_ids(index: &mut Index, ids: &[FileId], tag_names: &[String], source: Option<&Source>) -> Result<UntagReport> {
+    let names = check_tag_names(tag_names)?;
+    let mut report = UntagReport { files: ids.len(), ..UntagReport::default() };
     let mut tids: Vec<(String, TagId)> = Vec::new();
     for n in &names {
         match tags::by_name(index.conn(), n)? {
@@ -178,7 +198,7 @@ pub fn untag_paths(
         let mut labeler = links::Labeler::new(tx)?;
         for (name, t) in &tids {
             let mut implied_here = 0;
-            for id in &ids {
+            for id in ids {
                 let n = links::unlink(tx, *id, *t, src)? as u64;
                 removed += n;
                 if n == 0 && labeler.of_file(*id)?.iter().any(|f| f.implied && f.tag == *t) {

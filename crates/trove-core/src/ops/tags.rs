@@ -103,6 +103,8 @@ pub fn list(index: &Index, pattern: Option<&str>, by_count: bool) -> Result<Vec<
 pub struct TagDetails {
     pub tag: Tag,
     pub files: u64,
+    /// Files carrying it directly or through a tag that implies it.
+    pub with_implied: u64,
     pub parents: Vec<String>,
     pub children: Vec<String>,
     /// Every tag this one implies, transitively.
@@ -121,6 +123,7 @@ pub fn show(index: &Index, name: &str) -> Result<TagDetails> {
     Ok(TagDetails {
         tag: st::get(c, t)?,
         files: st::file_count(c, t)?,
+        with_implied: st::file_count_with_implied(c, t)?,
         parents: names(&mut parents.into_iter())?,
         children: names(&mut children.into_iter())?,
         implies: names(&mut st::ancestors(c, &[t])?.into_iter())?,

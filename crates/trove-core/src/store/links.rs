@@ -31,6 +31,16 @@ pub fn link(c: &Connection, file: FileId, tag: TagId, source: i64, now: i64) -> 
 }
 
 /// Removes `tag` from `file`: from every source, or from one.
+/// How many tag links (from every source) the given files carry.
+pub fn count_for_files(c: &Connection, files: &[FileId]) -> Result<u64> {
+    let mut st = c.prepare_cached("SELECT count(*) FROM file_tags WHERE file_id = ?1")?;
+    let mut n = 0u64;
+    for f in files {
+        n += st.query_row([f.0], |r| r.get::<_, i64>(0))? as u64;
+    }
+    Ok(n)
+}
+
 pub fn unlink(c: &Connection, file: FileId, tag: TagId, source: Option<i64>) -> Result<usize> {
     Ok(match source {
         None => {

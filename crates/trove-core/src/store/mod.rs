@@ -48,6 +48,8 @@ pub enum OpenMode {
 pub struct Index {
     conn: Connection,
     path: PathBuf,
+    /// Opened without write permission: reads work, [`Index::write`] refuses.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -58,6 +60,7 @@ impl std::fmt::Debug for Index {
 
 fn map_open_err(path: &Path, e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnlyIndex { path: path.to_path_buf() },
         Some(rusqlite::ErrorCode::NotADatabase) => Error::NotAnIndex { path: path.to_path_buf() },
         Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: path.to_path_buf() },
         _ => Error::Sqlite(e),
@@ -70,7 +73,8 @@ fn map_open_err(path: &Path, e: rusqlite::Error) -> Error {
 /// it (restoring the last committed state, as any SQLite would) and the inspection is retried.
 fn inspect(path: &Path) -> Result<()> {
     match inspect_once(path) {
-        Err(Error::Sqlite(e)) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
+        // (map_open_err names SQLITE_READONLY as a read-only index; here the file is writable.)
+        Err(Error::ReadOnlyIndex { .. }) if std::fs::OpenOptions::new().write(true).open(path).is_ok() => {
             let rw =
                 Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                     .map_err(|e| map_open_err(path, e))?;
@@ -89,6 +93,9 @@ fn inspect_once(path: &Path) -> Result<()> {
     let ro = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| map_open_err(path, e))?;
     ro.busy_timeout(BUSY_TIMEOUT)?;
+    // A hot journal makes this read fail with ReadOnly; `inspect` replays it when it can.
+    let writable = std::fs::OpenOptions::new().write(true).open(path).is_ok();
+    let ro = if writable { ro } else { readable(path, ro)? };
     let app: i64 = ro.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
     let version: i64 = ro.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
     let tables: i64 =
@@ -102,10 +109,80 @@ fn inspect_once(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A read-only connection that can actually read. A WAL index needs its `-shm` file even
+/// for reading; when this user can neither find nor create it (a directory they may not
+/// write), the file is opened `immutable`: SQLite then reads the main file as it is, which
+/// is safe for a short read-only command that shows what was last checkpointed.
+fn readable(path: &Path, conn: Connection) -> Result<Connection> {
+    let probe = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0));
+    match probe {
+        Ok(_) => return Ok(conn),
+        Err(e)
+            if !matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+            ) =>
+        {
+            return Err(map_open_err(path, e));
+        }
+        Err(_) => {}
+    }
+    drop(conn);
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    let c = Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| map_open_err(path, e))?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(c)
+}
+
 impl Index {
     /// Opens (or, with [`OpenMode::Create`], creates) the index at `path` and brings its
     /// schema up to date.
+    ///
+    /// A fresh index is created and switched to WAL under SQLite's locks; a second process
+    /// doing the same at that moment can be told "busy" without waiting (SQLite refuses to
+    /// wait where two lock upgrades would deadlock), so the whole open is retried until the
+    /// busy timeout. An index this user may not write opens read-only.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Index> {
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::IndexPath { path: path.to_path_buf(), reason: "it is a directory".into() });
+        }
+        if let Err(e) = std::fs::File::open(path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            let reason = format!("cannot be read ({})", crate::model::io_reason(&e));
+            return Err(Error::IndexPath { path: path.to_path_buf(), reason });
+        }
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match Self::open_once(path, mode) {
+                Err(Error::Sqlite(e))
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, mode: OpenMode) -> Result<Index> {
         let exists = path.exists();
         if !exists {
             if mode == OpenMode::Existing {
@@ -123,13 +200,18 @@ impl Index {
         )
         .map_err(|e| map_open_err(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // SQLite opens a file it may not write read-only, silently.
+        let read_only = conn.is_readonly(rusqlite::MAIN_DB)?;
+        let conn = if read_only { readable(path, conn)? } else { conn };
         find::register_functions(&conn)?;
-        // journal_mode needs a lock too; the busy timeout covers it.
-        let _: String =
-            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
+        if !read_only {
+            // journal_mode needs a lock too; the busy timeout (and `open`'s retry) covers it.
+            let _: String =
+                conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
+        }
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             .map_err(|e| map_open_err(path, e))?;
-        let mut index = Index { conn, path: path.to_path_buf() };
+        let mut index = Index { conn, path: path.to_path_buf(), read_only };
         index.migrate()?;
         Ok(index)
     }
@@ -139,6 +221,10 @@ impl Index {
         let current: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if current == SCHEMA_VERSION {
             return Ok(());
+        }
+        if self.read_only {
+            // An older schema needs upgrading, which needs writing.
+            return Err(Error::ReadOnlyIndex { path });
         }
         self.write(|tx| {
             // Re-read under the write lock: another process may have migrated meanwhile.
@@ -168,9 +254,15 @@ impl Index {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it is stored, or none.
     pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
+        if self.read_only {
+            return Err(Error::ReadOnlyIndex { path });
+        }
         let full = |e: Error| match e {
             Error::Sqlite(ref s) if s.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => {
                 Error::DiskFull { path: path.clone() }
+            }
+            Error::Sqlite(ref s) if s.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
+                Error::ReadOnlyIndex { path: path.clone() }
             }
             e => e,
         };

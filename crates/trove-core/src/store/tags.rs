@@ -112,6 +112,15 @@ pub fn file_count(c: &Connection, tag: TagId) -> Result<u64> {
         .query_row([tag], |r| r.get::<_, i64>(0))? as u64)
 }
 
+/// Files carrying `tag` directly or through any tag that implies it, transitively.
+pub fn file_count_with_implied(c: &Connection, tag: TagId) -> Result<u64> {
+    Ok(c.prepare_cached(
+        "WITH RECURSIVE down(id) AS (SELECT ?1 UNION SELECT i.child FROM implications i JOIN down ON i.parent = down.id)
+         SELECT count(DISTINCT file_id) FROM file_tags WHERE tag_id IN (SELECT id FROM down)",
+    )?
+    .query_row([tag], |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// Tags that `tag` implies, transitively (not including itself).
 pub fn ancestors(c: &Connection, tags: &[TagId]) -> Result<BTreeSet<TagId>> {
     let mut st = c.prepare_cached(
@@ -197,6 +206,9 @@ pub struct TagSummary {
     pub name: String,
     /// Files carrying it directly.
     pub files: u64,
+    /// Files carrying it directly or through a tag that implies it (what `find TAG` sees,
+    /// missing files included).
+    pub with_implied: u64,
 }
 
 /// Tags whose primary name or any alias matches `glob` (`*` wildcard, case-insensitive).
@@ -213,8 +225,22 @@ pub fn list(c: &Connection, glob: Option<&str>, by_count: bool) -> Result<Vec<Ta
     );
     let pat = glob.map(|g| super::find::glob_for_names(&fold(g)));
     let mut st = c.prepare(&sql)?;
-    let v = st
-        .query_map([pat], |r| Ok(TagSummary { id: r.get(0)?, name: r.get(1)?, files: r.get::<_, i64>(2)? as u64 }))?
+    let mut v = st
+        .query_map([pat], |r| {
+            let files = r.get::<_, i64>(2)? as u64;
+            Ok(TagSummary { id: r.get(0)?, name: r.get(1)?, files, with_implied: files })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    // Only tags that something implies can have more files than they carry directly.
+    let parents: BTreeSet<TagId> = c
+        .prepare("SELECT DISTINCT parent FROM implications")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for t in v.iter_mut().filter(|t| parents.contains(&t.id)) {
+        t.with_implied = file_count_with_implied(c, t.id)?;
+    }
+    if by_count {
+        v.sort_by(|a, b| b.with_implied.cmp(&a.with_implied).then(b.files.cmp(&a.files)));
+    }
     Ok(v)
 }

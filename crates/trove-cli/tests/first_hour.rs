@@ -1,0 +1,284 @@
+//! What a new user meets in the first hour (issue 7): flags after the query, bulk removal
+//! without a question, silent commands, dry runs that list everything, unclear messages
+//! about the index file. One test per behaviour, named after it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use trove_testutil::TestEnv;
+
+fn env() -> TestEnv {
+    TestEnv::new(env!("CARGO_BIN_EXE_trove"))
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Two tagged files and an untagged one.
+fn small() -> TestEnv {
+    let e = env();
+    e.write("lib/a.txt", b"aaaa");
+    e.write("lib/b.txt", b"bb");
+    e.write("lib/c.txt", b"c");
+    e.ok(["include", "-t", "x", "lib/a.txt", "lib/b.txt"]);
+    e.ok(["include", "lib/c.txt"]);
+    e
+}
+
+#[test]
+fn flags_after_the_query_are_flags() {
+    let e = small();
+    assert_eq!(stdout(&e.run(["find", "x", "-c"])), "2\n");
+    assert_eq!(stdout(&e.run(["find", "x", "--count"])), "2\n");
+    let o = e.run(["find", "sort:-size", "limit:5", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no such tag"), "{}", stderr(&o));
+    let lines: Vec<_> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with('{') && lines[0].contains("a.txt"), "{lines:?}");
+    assert_eq!(stdout(&e.run(["find", "x", "--limit", "1", "-c"])), "1\n");
+    assert_eq!(stdout(&e.run(["find", "x", "--limit=1"])).lines().count(), 1);
+    // A term spelled like a flag goes after `--` (or inside one quoted query).
+    let o = e.run(["find", "-c", "--", "-c"]);
+    assert_eq!(stdout(&o), "3\n", "{}", stderr(&o));
+    assert!(stderr(&o).contains("c: no such tag"));
+    assert_eq!(stdout(&e.run(["find", "-c", "x -c"])), "2\n");
+    // Terms that are no flag stay terms wherever they stand.
+    assert_eq!(stdout(&e.run(["find", "-x", "-c"])), "1\n");
+    // `--help` is a flag after the query too.
+    let o = e.run(["find", "x", "--help"]);
+    assert!(stdout(&o).contains("Query language"));
+}
+
+#[test]
+fn find_help_explains_flags_versus_terms() {
+    let e = env();
+    let help = stdout(&e.run(["find", "--help"]));
+    assert!(help.contains("after `--`"), "{help}");
+}
+
+#[test]
+fn tag_and_untag_take_a_query_that_starts_with_a_dash() {
+    let e = small();
+    let o = e.run(["tag", "-t", "loose", "-q", "-x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(e.find("loose").0, ["lib/c.txt"]);
+    let o = e.run(["untag", "-t", "x", "-q", "x sort:path limit:1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 tag link(s) removed from 1 file(s)"), "{}", stderr(&o));
+    assert_eq!(e.find("x").0, ["lib/b.txt"]);
+}
+
+#[test]
+fn rm_of_many_files_needs_a_confirmation() {
+    let e = env();
+    for i in 0..25 {
+        e.write(format!("big/{i}.txt"), format!("{i}").as_bytes());
+    }
+    e.ok(["include", "-r", "-t", "keep", "big"]);
+    // Not a terminal and no --yes: refused, nothing forgotten.
+    let o = e.run(["rm", "-r", "big"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("would forget 25 file(s) and their 25 tag link(s)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
+    assert_eq!(e.find("keep").0.len(), 25);
+    // A dry run says the same and changes nothing.
+    let o = e.run(["rm", "-r", "--dry-run", "big"]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("would forget 25 file(s)"), "{}", stderr(&o));
+    assert_eq!(e.find("keep").0.len(), 25);
+    // A few files need no question.
+    let o = e.run(["rm", "big/0.txt"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = e.run(["rm", "-r", "--yes", "big"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("24 file(s) forgotten with 24 tag link(s)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot be restored"), "{}", stderr(&o));
+    assert_eq!(e.find("keep").1, 1);
+}
+
+#[test]
+fn ls_of_a_directory_with_only_subdirectories_lists_them() {
+    let e = env();
+    e.write("top/s1/a", b"a");
+    e.write("top/s2/b", b"b");
+    e.write("top/s2/deep/c", b"c");
+    e.ok(["include", "-r", "top"]);
+    let out = String::from_utf8(e.ok(["ls", "top"])).unwrap();
+    assert_eq!(out, "top/s1/\t1 file(s) inside (ls -r lists them)\ntop/s2/\t2 file(s) inside (ls -r lists them)\n");
+    let out = String::from_utf8(e.ok(["ls", "top/s2"])).unwrap();
+    assert!(out.starts_with("top/s2/b\n"), "{out}");
+    assert!(out.contains("top/s2/deep/\t1 file(s)"), "{out}");
+    assert_eq!(String::from_utf8(e.ok(["ls", "-r", "top"])).unwrap().lines().count(), 3);
+}
+
+#[test]
+fn include_dry_run_lists_only_what_would_change() {
+    let e = small();
+    e.write("lib/new.txt", b"new");
+    let o = e.run(["include", "-n", "-t", "fresh", "lib/a.txt", "lib/b.txt", "lib/c.txt", "lib/new.txt"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("add lib/new.txt"), "{err}");
+    assert!(!err.contains("keep"), "{err}");
+    assert!(err.contains("1 would be added, 0 would be updated, 3 unchanged"), "{err}");
+    assert!(err.contains("would create tag(s): fresh"), "{err}");
+    assert!(!err.contains("new tag(s)"), "{err}");
+    // Nothing was written.
+    assert_eq!(e.find("fresh").1, 1);
+    assert!(!String::from_utf8(e.ok(["tags"])).unwrap().contains("fresh"));
+}
+
+#[test]
+fn commands_that_change_something_say_what_happened() {
+    let e = small();
+    let said = |args: &[&str], want: &str| {
+        let o = e.run(args);
+        assert!(o.status.success(), "trove {args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "trove {args:?} should say {want:?}, said {:?}", stderr(&o));
+    };
+    said(&["tags", "imply", "x", "letter"], "x ⇒ letter");
+    said(&["tags", "unimply", "x", "letter"], "x no longer implies letter");
+    said(&["tags", "alias", "x", "ex"], "ex is now another name for x");
+    said(&["tags", "unalias", "ex"], "ex is no longer a name");
+    said(&["pool", "create", "Best"], "pool Best created");
+    said(&["pool", "add", "Best", "lib/a.txt"], "1 file(s) added to Best");
+    said(&["pool", "delete", "Best"], "pool Best deleted; its 1 file(s) stay indexed");
+    said(&["mv", "lib/a.txt", "lib/a2.txt"], "moved lib/a.txt to lib/a2.txt (1 record(s) updated)");
+    e.write("lib/loose", b"not indexed");
+    said(&["mv", "lib/loose", "lib/loose2"], "moved lib/loose to lib/loose2 on disk only: it is not in the index");
+}
+
+#[test]
+fn pool_add_of_a_directory_needs_r() {
+    let e = small();
+    e.ok(["pool", "create", "P"]);
+    let o = e.run(["pool", "add", "P", "lib"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("lib: is a directory (use -r)"), "{}", stderr(&o));
+    assert!(e.run(["pool", "show", "P"]).stdout.is_empty());
+    let o = e.run(["pool", "add", "-r", "P", "lib"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&e.run(["pool", "show", "P"])).lines().count(), 3);
+}
+
+#[test]
+fn tags_alone_lists_tags_with_implied_counts() {
+    let e = small();
+    e.ok(["tags", "imply", "x", "letter"]);
+    let out = String::from_utf8(e.ok(["tags"])).unwrap();
+    assert_eq!(out, "       0  letter (2 with implied)\n       2  x\n");
+    assert_eq!(out, String::from_utf8(e.ok(["tags", "list"])).unwrap());
+    let json = String::from_utf8(e.ok(["tags", "list", "--json"])).unwrap();
+    assert!(json.contains(r#""files":0"#) && json.contains(r#""with_implied":2"#), "{json}");
+    let show = String::from_utf8(e.ok(["tags", "show", "letter"])).unwrap();
+    assert!(show.contains("files:    0 (2 with implied)"), "{show}");
+    // Sorting by count uses what `find` sees: `letter` (2 with implied) before `y` (1).
+    e.ok(["tag", "-t", "y", "lib/c.txt"]);
+    let out = String::from_utf8(e.ok(["tags", "list", "--sort", "count"])).unwrap();
+    assert!(out.ends_with("       1  y\n"), "{out}");
+}
+
+#[test]
+fn tags_alias_help_explains_its_arguments() {
+    let e = env();
+    let help = stdout(&e.run(["tags", "alias", "--help"]));
+    assert!(help.contains("The tag (any of its names)") && help.contains("The new name"), "{help}");
+}
+
+#[test]
+fn tagging_a_file_that_does_not_exist_says_no_such_file() {
+    let e = small();
+    let o = e.run(["tag", "-t", "x", "nope.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nope.txt: no such file"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("entity"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_index_path_that_is_a_directory_is_named_as_such() {
+    let e = small();
+    let o = e.cmd(["find", "x"]).env("TROVE_INDEX", e.root()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be used as the index: it is a directory"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("disk I/O"), "{}", stderr(&o));
+}
+
+/// Runs trove as the unprivileged user `nobody` (needs root to switch; skipped otherwise,
+/// and never skipped under CI, which runs as root).
+fn as_nobody(e: &TestEnv, args: &[&str], index: &std::path::Path) -> Option<std::process::Output> {
+    if unsafe_is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_trove")])
+            .args(args)
+            .current_dir(e.root())
+            .env("TROVE_INDEX", index)
+            .env("HOME", e.root());
+        Some(c.output().expect("setpriv"))
+    } else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root; this test must not be skipped there");
+        eprintln!("skipped: switching to another user needs root");
+        None
+    }
+}
+
+fn unsafe_is_root() -> bool {
+    String::from_utf8_lossy(&Command::new("id").arg("-u").output().unwrap().stdout).trim() == "0"
+}
+
+#[test]
+fn a_read_only_index_can_be_read_and_says_why_it_cannot_be_written() {
+    let e = small();
+    // The index in a directory nobody may write, the file itself read-only.
+    let ro = e.path("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let index = ro.join("index.db");
+    std::fs::copy(&e.index, &index).unwrap();
+    std::fs::set_permissions(&index, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(e.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let Some(o) = as_nobody(&e, &["find", "x"], &index) else { return };
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "lib/a.txt\nlib/b.txt\n");
+    let o = as_nobody(&e, &["tag", "-t", "y", "lib/a.txt"], &index).unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("the index is read-only for this user"), "{}", stderr(&o));
+    // An index this user may not even read.
+    let secret = e.path("secret.db");
+    std::fs::copy(&e.index, &secret).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = as_nobody(&e, &["find", "x"], &secret).unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be used as the index: cannot be read (permission denied)"), "{}", stderr(&o));
+}
+
+#[test]
+fn stats_shows_human_sizes() {
+    let e = env();
+    e.write("big.bin", &vec![7u8; 3 * 1024 * 1024]);
+    e.ok(["include", "big.bin"]);
+    let out = String::from_utf8(e.ok(["stats"])).unwrap();
+    assert!(out.contains("3.0M (3145728 bytes) on disk"), "{out}");
+    assert!(out.contains("index size:   ") && out.contains("k ("), "{out}");
+}
+
+#[test]
+fn concurrent_includes_on_a_fresh_index_wait_instead_of_failing() {
+    for round in 0..6 {
+        let e = env();
+        e.write("one/a", b"a");
+        e.write("two/b", b"b");
+        let a = e.cmd(["include", "-r", "-t", "one", "one"]).spawn().unwrap();
+        let b = e.cmd(["include", "-r", "-t", "two", "two"]).spawn().unwrap();
+        for (name, child) in [("one", a), ("two", b)] {
+            let o = child.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {round}, include {name}: {}", stderr(&o));
+        }
+        assert_eq!(e.find("one | two").0, ["one/a", "two/b"]);
+    }
+}
