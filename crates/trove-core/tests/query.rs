@@ -329,7 +329,7 @@ fn awkward_library() -> Lib {
     tags::imply(&mut l.index, "animal:cat", "animal").unwrap();
     tags::imply(&mut l.index, "animal", "living").unwrap();
     pools::create(&mut l.index, "Summer 2019").unwrap();
-    pools::add(&mut l.index, "summer 2019", &[l.lib.join("README"), l.lib.join("a.txt")]).unwrap();
+    pools::add(&mut l.index, "summer 2019", &[l.lib.join("README"), l.lib.join("a.txt")], false).unwrap();
     l.lose("gone.txt");
     l
 }
