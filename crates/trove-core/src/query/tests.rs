@@ -294,3 +294,70 @@ proptest! {
         }
     }
 }
+
+// ---- size: deep nesting and huge inputs (issue 7) ----
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any mix of `(`, `-` and `not` nests up to the limit and is refused past it, at the
+    /// byte of the first level too deep, however deep the input goes (no stack overflow).
+    #[test]
+    fn deep_nesting_parses_or_is_refused_at_the_right_byte(
+        levels in prop::collection::vec(0u8..3, 0..12_000),
+        close in any::<bool>(),
+    ) {
+        let mut q = String::new();
+        let mut opened = 0;
+        let mut too_deep_at = None;
+        for (depth, kind) in levels.iter().enumerate() {
+            if depth == MAX_DEPTH {
+                too_deep_at = Some(q.len());
+            }
+            match kind {
+                0 => { q.push('('); opened += 1; }
+                1 => q.push('-'),
+                _ => q.push_str("not "),
+            }
+        }
+        q.push('a');
+        if close {
+            q.push_str(&")".repeat(opened));
+        }
+        match (parse(&q), too_deep_at) {
+            (Err(e), Some(at)) => {
+                prop_assert_eq!(e.position, at);
+                prop_assert_eq!(e.message, format!("query nests deeper than {MAX_DEPTH} levels"));
+            }
+            (Ok(e), None) => {
+                prop_assert!(close || opened == 0);
+                prop_assert_eq!(parse(&e.to_string()).map(flatten), Ok(flatten(e)));
+            }
+            (Err(e), None) => prop_assert!(!close && opened > 0, "{}", e),
+            (Ok(_), Some(_)) => prop_assert!(false, "{} levels accepted", levels.len()),
+        }
+    }
+
+    /// Long words and long runs of terms: parsed (or refused with a limit) without
+    /// panicking, in time linear in the input.
+    #[test]
+    fn huge_inputs_parse_or_hit_a_stated_limit(
+        word_len in 1usize..200_000,
+        words in 1usize..2_500,
+        star in any::<bool>(),
+        joiner in prop::sample::select(vec![" ", " | ", " and ", " -"]),
+    ) {
+        let long = format!("{}{}", "w".repeat(word_len), if star { "*" } else { "" });
+        let q = if words == 1 { long.clone() } else { vec!["t"; words].join(joiner) + joiner + &long };
+        match parse(&q) {
+            Ok(_) => prop_assert!(words <= MAX_TERMS && (!star || word_len < MAX_PATTERN_BYTES)),
+            Err(e) => {
+                prop_assert!(e.position <= q.len());
+                prop_assert!(
+                    e.message.contains(&MAX_TERMS.to_string()) || e.message.contains(&MAX_PATTERN_BYTES.to_string()),
+                    "{}", e.message
+                );
+            }
+        }
+    }
+}
