@@ -231,7 +231,7 @@ fn build(rng: &mut Rng) -> Built {
         pools::create(&mut index, title).unwrap();
         let members: Vec<usize> = (0..model.files.len()).filter(|_| rng.chance(20)).collect();
         let paths: Vec<PathBuf> = members.iter().map(|&i| path_of(&model.files[i].path)).collect();
-        pools::add(&mut index, title, &paths).unwrap();
+        pools::add(&mut index, title, &paths, false).unwrap();
         model.pools.push(Pool { title: title.to_string(), members });
     }
 
