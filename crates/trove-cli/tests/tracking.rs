@@ -1007,3 +1007,67 @@ fn tools_with_fanotify_daemon() {
     }
     tools_suite(Mode::Fanotify);
 }
+
+#[test]
+fn check_reports_a_missing_record_whose_path_holds_an_unindexed_file_and_repair_keeps_it_there() {
+    let env = TestEnv::new(env!("CARGO_BIN_EXE_trove"));
+    env.write("lib/doc.txt", b"first version");
+    env.ok(["include", "-t", "keep", "lib/doc.txt"]);
+    // What a watcher that saw only the delete leaves behind: the record missing, then a new
+    // file at its path with other content.
+    std::fs::remove_file(env.path("lib/doc.txt")).unwrap();
+    env.ok(["reconcile", "lib"]);
+    let _ = env.run(["check", "--repair"]);
+    assert_eq!(env.find("keep missing").0, ["lib/doc.txt"]);
+    env.write("lib/doc.txt", b"a different, second version");
+    let o = env.run(["check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("doc.txt: missing, and an unindexed file with other content sits at its path"), "{out}");
+    let o = env.run(["check", "--json"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(r#""kind":"replaced""#));
+    let o = env.run(["check", "--repair"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("repaired"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(env.find("keep").0, ["lib/doc.txt"]);
+    assert_eq!(env.find("missing").1, 1, "nothing missing any more");
+    assert_eq!(env.run(["check"]).status.code(), Some(0));
+}
+
+#[test]
+fn check_leaves_a_missing_record_alone_when_another_indexed_file_took_its_path() {
+    let env = TestEnv::new(env!("CARGO_BIN_EXE_trove"));
+    env.write("lib/x", b"x content");
+    env.write("lib/y", b"y content");
+    env.ok(["include", "-t", "x", "lib/x"]);
+    env.ok(["include", "-t", "y", "lib/y"]);
+    env.ok(["mv", "--force", "lib/x", "lib/y"]);
+    let o = env.run(["check", "--repair"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("another indexed file"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(env.find("x").0, ["lib/y"]);
+    assert_eq!(env.find("y missing").0, ["lib/y"]);
+}
+
+#[test]
+fn ls_shows_the_other_indexed_hard_links_and_check_finds_nothing_wrong() {
+    let env = TestEnv::new(env!("CARGO_BIN_EXE_trove"));
+    env.write("lib/a", b"one file, three names");
+    std::fs::hard_link(env.path("lib/a"), env.path("lib/b")).unwrap();
+    std::fs::hard_link(env.path("lib/a"), env.path("lib/c")).unwrap();
+    env.write("lib/copy", b"one file, three names");
+    env.ok(["include", "-r", "lib"]);
+    env.ok(["tag", "-t", "ta", "lib/a"]);
+    let out = String::from_utf8(env.ok(["ls", "lib/a"])).unwrap();
+    assert_eq!(out, "lib/a\tta\tlinks: lib/b, lib/c\n");
+    let out = String::from_utf8(env.ok(["ls", "lib/copy"])).unwrap();
+    assert_eq!(out, "lib/copy\n", "a copy with the same bytes is not a link");
+    let out = String::from_utf8(env.ok(["ls", "--json", "lib/b"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let links: Vec<&str> = v["links"].as_array().unwrap().iter().map(|l| l["path"].as_str().unwrap()).collect();
+    assert_eq!(links.len(), 2);
+    assert!(links.iter().all(|p| p.ends_with("/lib/a") || p.ends_with("/lib/c")), "{links:?}");
+    assert_eq!(env.run(["check"]).status.code(), Some(0), "hard links are not a problem");
+}

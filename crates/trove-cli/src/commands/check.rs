@@ -13,8 +13,9 @@ use crate::output::{Bar, path_json};
 ///
 /// Files whose size or mtime changed are re-hashed; --full re-hashes every file. With
 /// --repair each certain fix is applied on its own: a gone file is marked missing (tags
-/// kept, findable with `missing`), a changed file gets its new hash (tags kept). Nothing is
-/// ever deleted; what cannot be decided is listed. Exit status 1 while problems remain.
+/// kept, findable with `missing`), a changed file gets its new hash (tags kept), a missing
+/// file whose path holds an unindexed file again is kept on that file (tags kept). Nothing
+/// is ever deleted; what cannot be decided is listed. Exit status 1 while problems remain.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Re-hash every file, not just those whose size or mtime changed
@@ -42,6 +43,11 @@ fn describe(p: &Problem) -> (&'static str, String) {
         ),
         Problem::Corrupt { .. } => ("corrupt", "content changed with the same size and mtime".into()),
         Problem::Reappeared => ("reappeared", "missing file is back with the same content".into()),
+        Problem::Replaced => (
+            "replaced",
+            "missing, and an unindexed file with other content sits at its path (repair keeps the record and its tags on it)"
+                .into(),
+        ),
         Problem::Undecided(s) => ("undecided", s.clone()),
         Problem::Unreadable(s) => ("unreadable", s.clone()),
     }

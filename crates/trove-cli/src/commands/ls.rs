@@ -17,7 +17,8 @@ use crate::output::record_json;
 ///
 /// Without -r a directory shows the indexed files directly in it, then its subdirectories
 /// that hold indexed files, with their counts. Implied tags are marked `(implied)`;
-/// missing files are marked `[missing]`.
+/// missing files are marked `[missing]`. A file with other indexed hard links (separate
+/// records, each with its own tags) lists them after its tags as `links: PATH, ...`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Include files in subdirectories
@@ -29,6 +30,21 @@ pub struct LsArgs {
     /// Files or directories (default: the working directory)
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// The other indexed hard links of a present file: looked up only when the file on disk has
+/// more than one link, so a plain listing costs one `stat` per file and no query.
+fn other_links(index: &trove_core::Index, r: &FileRecord) -> trove_core::Result<Vec<FileRecord>> {
+    use std::os::unix::fs::MetadataExt;
+    if r.state != FileState::Present {
+        return Ok(Vec::new());
+    }
+    match std::fs::symlink_metadata(&r.path) {
+        Ok(m) if m.nlink() > 1 && (m.dev(), m.ino()) == (r.stat.device, r.stat.inode) => {
+            files::hard_links(index.conn(), r)
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
@@ -60,6 +76,7 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
         }
         for r in &recs {
             let tags = labeler.of_file(r.id)?;
+            let links = other_links(&index, r)?;
             if a.json {
                 let mut m = record_json(r);
                 m.insert(
@@ -78,6 +95,16 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                     "implied".into(),
                     json!(tags.iter().filter(|t| t.implied).map(|t| &t.name).collect::<Vec<_>>()),
                 );
+                let links: Vec<serde_json::Value> = links
+                    .iter()
+                    .map(|l| {
+                        let mut lm = serde_json::Map::new();
+                        lm.insert("id".into(), json!(l.id.0));
+                        crate::output::path_json(&mut lm, &l.path);
+                        serde_json::Value::Object(lm)
+                    })
+                    .collect();
+                m.insert("links".into(), json!(links));
                 serde_json::to_writer(&mut out, &m).map_err(std::io::Error::other)?;
                 out.write_all(b"\n")?;
             } else {
@@ -90,8 +117,17 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                     .iter()
                     .map(|t| if t.implied { format!("{} (implied)", t.name) } else { t.name.clone() })
                     .collect();
-                if !names.is_empty() {
+                if !names.is_empty() || !links.is_empty() {
                     write!(out, "\t{}", names.join(", "))?;
+                }
+                if !links.is_empty() {
+                    out.write_all(b"\tlinks: ")?;
+                    for (i, l) in links.iter().enumerate() {
+                        if i > 0 {
+                            out.write_all(b", ")?;
+                        }
+                        out.write_all(trove_core::paths::display_relative(&l.path, &ctx.cwd).as_os_str().as_bytes())?;
+                    }
                 }
                 out.write_all(b"\n")?;
             }

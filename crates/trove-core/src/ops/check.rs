@@ -5,8 +5,10 @@
 //! an unchanged size and mtime; missing records whose file is back. `repair` applies each
 //! certain fix in its own small transaction and never removes a tag or a record: a gone file
 //! becomes *missing* (still tagged, still findable with `missing`), a changed file gets its
-//! new hash. What it cannot decide (a different file now sits where a missing one was) it
-//! lists and leaves alone.
+//! new hash, a missing record whose path holds an unindexed file again is kept on that file
+//! (re-hashed, tags kept: the path-continuity rule of [`crate::ops::identity`], for what a
+//! watcher or reconcile left missing — an editor's save seen half, a delete-then-write
+//! while nothing watched). What it cannot decide it lists and leaves alone.
 
 use std::path::PathBuf;
 
@@ -36,6 +38,9 @@ pub enum Problem {
     Corrupt { new_hash: Hash },
     /// A missing record's file is back with the same content.
     Reappeared,
+    /// A missing record's path holds a file with other content that no record has: by path
+    /// continuity it is this record's file, changed (`repair` re-hashes it, tags kept).
+    Replaced,
     /// Something is at the path but it cannot be decided what to do.
     Undecided(String),
     /// The file could not be read.
@@ -81,7 +86,7 @@ fn examine(rec: &FileRecord, full: bool) -> Option<Problem> {
     if rec.state == FileState::Missing {
         return Some(match hash_file(&rec.path) {
             Ok(o) if o.hash == rec.hash => Problem::Reappeared,
-            Ok(_) => Problem::Undecided("a file with other content now sits at this missing file's path".into()),
+            Ok(_) => Problem::Replaced,
             Err(e) => Problem::Unreadable(e.to_string()),
         });
     }
@@ -118,7 +123,7 @@ fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
                 Ok(true)
             })
         }
-        Problem::Reappeared => {
+        Problem::Reappeared | Problem::Replaced => {
             let o = hash_file(&path)?;
             index.write(|tx| {
                 if files::live_by_path(tx, &path)?.is_some() {
@@ -150,6 +155,12 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
         })
         .collect();
     progress.finish();
+    // A path another record lives on is not this record's to take back.
+    for f in &mut findings {
+        if f.problem == Problem::Replaced && files::live_by_path(index.conn(), &f.record.path)?.is_some() {
+            f.problem = Problem::Undecided("another indexed file now sits at this missing file's path".into());
+        }
+    }
     findings.sort_by(|a, b| a.record.path.cmp(&b.record.path));
     if opts.repair {
         for f in &mut findings {

@@ -89,6 +89,19 @@ pub fn by_hash(c: &Connection, hash: &Hash) -> Result<Vec<FileRecord>> {
     Ok(rows)
 }
 
+/// Other present records of the same file (hard links: same device and inode), found
+/// through the content hash, which links share.
+pub fn hard_links(c: &Connection, r: &FileRecord) -> Result<Vec<FileRecord>> {
+    Ok(by_hash(c, &r.hash)?
+        .into_iter()
+        .filter(|o| {
+            o.id != r.id
+                && o.state == FileState::Present
+                && (o.stat.device, o.stat.inode) == (r.stat.device, r.stat.inode)
+        })
+        .collect())
+}
+
 /// Visits every record in path order, present and missing.
 pub fn for_each(c: &Connection, mut f: impl FnMut(FileRecord) -> Result<()>) -> Result<()> {
     let sql = format!("SELECT {COLS} FROM files ORDER BY path, id");
