@@ -202,10 +202,19 @@ fn scan(dirs: &[PathBuf], report: &mut ReconcileReport) -> Disk {
     disk
 }
 
+/// One record's plan with the observation it needs written (if any).
+pub(crate) type Write = (FileId, Plan, Option<Observation>);
+
 /// What reconcile decided for one record, before writing.
 pub(crate) enum Plan {
-    Move { to: Vec<u8>, how: MatchKind, rehash: bool },
+    Move {
+        to: Vec<u8>,
+        how: MatchKind,
+        rehash: bool,
+    },
     Rehash,
+    /// Same file, new stat only (inodes renumbered by a remount): nothing read.
+    Restat,
     Missing,
     Revive,
 }
@@ -293,7 +302,7 @@ pub(crate) fn decide(
     reader: &dyn Reader,
     progress: &dyn Progress,
     report: &mut ReconcileReport,
-) -> Vec<(FileId, Plan, Option<Observation>)> {
+) -> Vec<Write> {
     let mut claimed: HashSet<&[u8]> = HashSet::new();
     let mut plans: HashMap<FileId, Plan> = HashMap::new();
     // Records found ambiguous: made missing (their path is not on disk), listed with the
@@ -344,6 +353,8 @@ pub(crate) fn decide(
     //    rename over an indexed file): then this record is looked for elsewhere.
     let mut unplaced: Vec<&FileRecord> = Vec::new();
     let mut to_revive: Vec<(FileId, &[u8])> = Vec::new();
+    // Observations known without reading (revived on equal content, renumbered inodes).
+    let mut revive_obs: HashMap<FileId, Observation> = HashMap::new();
     for r in rest {
         let own = r.path_bytes();
         let Some((p, st)) = disk.files.get_key_value(own) else {
@@ -358,7 +369,16 @@ pub(crate) fn decide(
             continue;
         }
         claimed.insert(p);
-        if r.state == FileState::Present {
+        if r.state == FileState::Present
+            && !disk.trust.stable(st.device)
+            && (st.size, st.mtime_ns) == (r.stat.size, r.stat.mtime_ns)
+        {
+            // Renumbered by a remount (vfat, exfat, FUSE): same path, size and mtime is the
+            // same file; only the new inode number is stored, nothing is read.
+            report.unchanged += 1;
+            plans.insert(r.id, Plan::Restat);
+            revive_obs.insert(r.id, Observation { stat: *st, hash: r.hash, fingerprint: r.fingerprint });
+        } else if r.state == FileState::Present {
             plans.insert(r.id, Plan::Rehash);
         } else {
             // A record already missing whose path is occupied again: revive only on equal
@@ -368,7 +388,6 @@ pub(crate) fn decide(
     }
     let revive_hashes: HashMap<FileId, Result<Observation>> =
         to_revive.par_iter().map(|(id, p)| (*id, reader.observe(p))).collect();
-    let mut revive_obs: HashMap<FileId, Observation> = HashMap::new();
     let mut vanished: Vec<&FileRecord> = Vec::new();
     for (id, p) in &to_revive {
         let r = records.iter().find(|r| r.id == *id).expect("a record in scope");
@@ -500,7 +519,7 @@ pub(crate) fn decide(
 
     let mut ordered: Vec<(FileId, Plan)> = plans.into_iter().collect();
     ordered.sort_by(|a, b| by_id[&a.0].path.cmp(&by_id[&b.0].path).then(a.0.cmp(&b.0)));
-    let mut writes: Vec<(FileId, Plan, Option<Observation>)> = Vec::new();
+    let mut writes: Vec<Write> = Vec::new();
     for (id, plan) in ordered {
         let o = match obs.remove(&id) {
             Some(Ok(o)) => Some(o),
@@ -511,15 +530,18 @@ pub(crate) fn decide(
             None => None,
         };
         let r = by_id[&id];
-        report.actions.push(match (&plan, ambiguous.remove(&id)) {
-            (Plan::Missing, Some(candidates)) => Action::Ambiguous { id, path: r.path.clone(), candidates },
+        let action = match (&plan, ambiguous.remove(&id)) {
+            (Plan::Missing, Some(candidates)) => Some(Action::Ambiguous { id, path: r.path.clone(), candidates }),
             (Plan::Move { to, how, .. }, _) => {
-                Action::Moved { id, from: r.path.clone(), to: from_bytes(to), how: *how }
+                Some(Action::Moved { id, from: r.path.clone(), to: from_bytes(to), how: *how })
             }
-            (Plan::Rehash, _) => Action::Changed { id, path: r.path.clone() },
-            (Plan::Missing, None) => Action::Missing { id, path: r.path.clone() },
-            (Plan::Revive, _) => Action::Revived { id, path: r.path.clone() },
-        });
+            (Plan::Rehash, _) => Some(Action::Changed { id, path: r.path.clone() }),
+            (Plan::Missing, None) => Some(Action::Missing { id, path: r.path.clone() }),
+            (Plan::Revive, _) => Some(Action::Revived { id, path: r.path.clone() }),
+            // Counted as unchanged: the file is the same, only its inode number is new.
+            (Plan::Restat, _) => None,
+        };
+        report.actions.extend(action);
         writes.push((id, plan, o));
     }
     writes
@@ -528,7 +550,7 @@ pub(crate) fn decide(
 /// Writes the plans in one transaction: missing marks first (freeing live paths), then
 /// every move parked on a unique placeholder, then moved to its final path — so swaps and
 /// chains of renames never trip the one-live-record-per-path index.
-fn apply(index: &mut Index, writes: &[(FileId, Plan, Option<Observation>)]) -> Result<()> {
+fn apply(index: &mut Index, writes: &[Write]) -> Result<()> {
     let now = now_unix();
     index.write(|tx| {
         for (id, plan, _) in writes {
@@ -553,7 +575,7 @@ fn apply(index: &mut Index, writes: &[(FileId, Plan, Option<Observation>)]) -> R
                         files::update_observation(tx, *id, o, now)?;
                     }
                 }
-                Plan::Rehash | Plan::Revive => {
+                Plan::Rehash | Plan::Revive | Plan::Restat => {
                     if let Some(o) = o {
                         files::update_observation(tx, *id, o, now)?;
                     }
@@ -579,11 +601,16 @@ mod tests {
     #[derive(Default)]
     struct Model {
         files: HashMap<Vec<u8>, (Stat, Vec<u8>)>,
+        /// Full reads (hashes) asked for.
+        reads: std::sync::atomic::AtomicUsize,
     }
 
     impl Model {
         fn put(&mut self, path: &str, device: u64, inode: u64, content: &[u8]) {
-            let st = Stat { size: content.len() as u64, mtime_ns: 1000 + inode as i64, device, inode };
+            self.put_mtime(path, device, inode, 1000 + inode as i64, content);
+        }
+        fn put_mtime(&mut self, path: &str, device: u64, inode: u64, mtime_ns: i64, content: &[u8]) {
+            let st = Stat { size: content.len() as u64, mtime_ns, device, inode };
             self.files.insert(path.as_bytes().to_vec(), (st, content.to_vec()));
         }
         fn disk(&self, trust: InodeTrust) -> Disk {
@@ -614,16 +641,21 @@ mod tests {
             self.files.get(path).map(|(_, c)| fingerprint_bytes(c))
         }
         fn observe(&self, path: &[u8]) -> Result<Observation> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (st, c) = self.files.get(path).ok_or_else(|| Error::Invalid("gone".into()))?;
             Ok(Observation { stat: *st, hash: hash_bytes(c), fingerprint: fingerprint_bytes(c) })
         }
     }
 
     fn run(m: &Model, trust: InodeTrust, records: &[FileRecord]) -> Vec<Action> {
+        run_writes(m, trust, records).0
+    }
+
+    fn run_writes(m: &Model, trust: InodeTrust, records: &[FileRecord]) -> (Vec<Action>, Vec<Write>) {
         let mut report = ReconcileReport::default();
-        decide(records, &m.disk(trust), m, &NoProgress, &mut report);
+        let writes = decide(records, &m.disk(trust), m, &NoProgress, &mut report);
         report.actions.sort_by_key(|a| format!("{a:?}"));
-        report.actions
+        (report.actions, writes)
     }
 
     fn moves(actions: &[Action]) -> Vec<(i64, String)> {
@@ -676,6 +708,36 @@ mod tests {
         let actions = run(&after, InodeTrust::default(), &recs);
         assert_eq!(moves(&actions), [], "{actions:?}");
         assert_eq!(missing(&actions), [1], "{actions:?}");
+    }
+
+    #[test]
+    fn a_remount_that_renumbers_unchanged_files_reads_nothing_and_stores_the_new_numbers() {
+        let mut m = Model::default();
+        m.put_mtime("/usb/a.jpg", 7, 1, 5_000, b"photo A...");
+        m.put_mtime("/usb/b.jpg", 7, 2, 6_000, b"photo B...");
+        let recs = [m.record(1, "/usb/a.jpg"), m.record(2, "/usb/b.jpg")];
+        // The same files, numbered the other way round by the next mount.
+        let mut after = Model::default();
+        after.put_mtime("/usb/a.jpg", 7, 2, 5_000, b"photo A...");
+        after.put_mtime("/usb/b.jpg", 7, 1, 6_000, b"photo B...");
+        let mut fat = InodeTrust::default();
+        fat.set_unstable(7, "vfat");
+        let (actions, writes) = run_writes(&after, fat, &recs);
+        assert_eq!(actions, [], "no move, no change reported");
+        assert_eq!(after.reads.load(std::sync::atomic::Ordering::Relaxed), 0, "nothing read");
+        let inodes: Vec<(i64, u64)> = writes
+            .iter()
+            .map(|(id, p, o)| {
+                assert!(matches!(p, Plan::Restat));
+                (id.0, o.unwrap().stat.inode)
+            })
+            .collect();
+        assert_eq!(inodes, [(1, 2), (2, 1)]);
+        // Where inodes are trusted, the fingerprints still say each path holds its own
+        // content: no move, both re-read.
+        let (actions, _) = run_writes(&after, InodeTrust::default(), &recs);
+        assert_eq!(moves(&actions), []);
+        assert_eq!(actions.iter().filter(|a| matches!(a, Action::Changed { .. })).count(), 2, "{actions:?}");
     }
 
     #[test]
