@@ -30,6 +30,8 @@ impl Lib {
         let lib = root.join("lib");
         std::fs::create_dir_all(&lib).unwrap();
         let index = Index::open(&root.join("index.db"), OpenMode::Create).unwrap();
+        // Durability is not under test here; speed is welcome.
+        index.conn().execute_batch("PRAGMA synchronous = OFF").unwrap();
         Lib { _dir: dir, lib, index }
     }
 
@@ -389,4 +391,87 @@ fn partition_missing_splits_every_record() {
     assert_eq!(l.set("-missing"), l.set(""));
     assert_eq!(l.find("cat | missing"), ["a.txt", "gone.txt"]);
     assert_eq!(l.find("cat -missing"), ["a.txt"]);
+}
+
+// ---- decisions of issue 19, as documented in the README ----
+
+#[test]
+fn numeric_comparisons_ignore_non_numeric_values() {
+    let mut l = Lib::new();
+    l.file("1", 1, 0).file("2", 1, 0).file("3", 1, 0);
+    l.tag("1", &["year:2010", "date:2019-05-01"]).tag("2", &["year:unknown", "date:2020"]).tag("3", &["year:1e5"]);
+    assert_eq!(l.find("year>2005"), ["1"]);
+    assert_eq!(l.find("year<99999"), ["1"]);
+    assert_eq!(l.find("date>=2019"), ["2"]);
+    // A text operand compares with every value as text.
+    assert_eq!(l.find("date>=2019-01-01"), ["1", "2"]);
+    assert_eq!(l.find("year>a"), ["2"]);
+}
+
+#[test]
+fn tag_count_counts_direct_tags_once_each() {
+    let mut l = Lib::new();
+    l.file("1", 1, 0).file("2", 1, 0);
+    l.tag("1", &["animal:cat"]).tag("2", &["animal:cat", "animal"]);
+    tags::imply(&mut l.index, "animal:cat", "animal").unwrap();
+    tag_paths(
+        &mut l.index,
+        &[l.lib.join("1")],
+        &["animal:cat".into()],
+        false,
+        &Source::Import("x".into()),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(l.find("tags:1"), ["1"]);
+    assert_eq!(l.find("tags:2"), ["2"]);
+    assert_eq!(l.find("animal"), ["1", "2"]);
+}
+
+#[test]
+fn comparisons_and_wildcards_see_aliases_and_implied_tags() {
+    let mut l = Lib::new();
+    l.file("1", 1, 0).file("2", 1, 0).file("3", 1, 0);
+    l.tag("1", &["y2015"]).tag("2", &["photo"]).tag("3", &["other"]);
+    tags::alias(&mut l.index, "y2015", "year:2015", None).unwrap();
+    tags::imply(&mut l.index, "photo", "year:2019").unwrap();
+    assert_eq!(l.find("year>2000"), ["1", "2"]);
+    assert_eq!(l.find("year:*"), ["1", "2"]);
+    assert_eq!(l.find("*:2019"), ["2"]);
+    assert_eq!(l.find("-year:*"), ["3"]);
+}
+
+#[test]
+fn path_globs_take_question_marks_classes_and_escapes() {
+    let mut l = Lib::new();
+    l.file("a1.txt", 1, 0).file("b2.txt", 1, 0).file("é3.txt", 1, 0).file("x*.txt", 1, 0);
+    assert_eq!(l.find("path:*/??.txt"), ["a1.txt", "b2.txt", "x*.txt", "é3.txt"]);
+    assert_eq!(l.find("path:*/[ab]?.txt"), ["a1.txt", "b2.txt"]);
+    assert_eq!(l.find("path:*/[!ab]?.txt"), ["x*.txt"]);
+    assert_eq!(l.find("path:*/[a-z][0-9].txt"), ["a1.txt", "b2.txt"]);
+    assert_eq!(l.find(r#"path:"*\\*.txt""#), ["x*.txt"]);
+    assert_eq!(l.find("path:a1.txt"), ["a1.txt"]);
+    assert_eq!(l.find("path:1.txt"), Vec::<String>::new());
+}
+
+#[test]
+fn keywords_operator_words_and_size_units_are_case_insensitive() {
+    let mut l = Lib::new();
+    l.file("big", 2048, 0).file("small", 10, 0).lose("small");
+    l.tag("big", &["Cat"]);
+    assert_eq!(l.find("SIZE>1K AND cat"), ["big"]);
+    assert_eq!(l.find("size>1kib"), ["big"]);
+    assert_eq!(l.find("Size:2KB"), ["big"]);
+    assert_eq!(l.find("NOT cat OR MISSING"), ["small"]);
+    assert_eq!(l.find("CAT Sort:-SIZE LIMIT:1"), ["big"]);
+    // Age units are lower case: `M` is not minutes.
+    assert!(matches!(Query::new(&l.index, "mtime<30M"), Err(Error::Query(_))));
+}
+
+#[test]
+fn sort_and_limit_inside_parentheses_or_negations_are_refused() {
+    let l = Lib::new();
+    for q in ["a | sort:size", "-limit:3", "(a limit:3) | b"] {
+        assert!(matches!(Query::new(&l.index, q), Err(Error::QueryMeaning(_))), "{q}");
+    }
 }

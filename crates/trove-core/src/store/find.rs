@@ -70,7 +70,7 @@ fn pattern_glob(p: &NamePattern) -> String {
 
 /// Joins SQL conditions with `AND` / `OR` as a balanced tree of parentheses. SQLite builds
 /// `a AND b AND c …` as a chain as deep as it is long and refuses chains deeper than 1 000;
-/// balanced, a query's 2 000 terms are 11 levels.
+/// balanced, a query's 1 000 terms are 10 levels.
 fn balanced(parts: &[String], op: &str) -> String {
     match parts {
         [] => unreachable!("callers handle empty operand lists"),
