@@ -282,3 +282,18 @@ fn concurrent_includes_on_a_fresh_index_wait_instead_of_failing() {
         assert_eq!(e.find("one | two").0, ["one/a", "two/b"]);
     }
 }
+
+#[test]
+fn sort_pool_gives_a_pools_own_order() {
+    let e = small();
+    e.ok(["pool", "create", "Mix"]);
+    e.ok(["pool", "add", "Mix", "lib/c.txt", "lib/a.txt", "lib/b.txt"]);
+    let lines = |q: &str| String::from_utf8(e.ok(["find", q])).unwrap();
+    assert_eq!(lines("pool:mix"), "lib/a.txt\nlib/b.txt\nlib/c.txt\n");
+    assert_eq!(lines("pool:Mix sort:pool"), "lib/c.txt\nlib/a.txt\nlib/b.txt\n");
+    assert_eq!(lines("pool:Mix sort:-pool"), "lib/b.txt\nlib/a.txt\nlib/c.txt\n");
+    assert_eq!(lines("pool:Mix x sort:pool"), "lib/a.txt\nlib/b.txt\n");
+    let o = e.run(["find", "x sort:pool"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("sort:pool needs exactly one pool:TITLE term"), "{}", stderr(&o));
+}

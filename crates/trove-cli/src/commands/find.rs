@@ -24,6 +24,7 @@ Query language:
   hash:1f2e3d4c      content hash prefix, 8+ hex digits (BLAKE3, as b3sum prints)
   pool:TITLE  missing   files in a pool; files gone from disk (hidden otherwise)
   sort:path|mtime|size|random (`sort:-mtime` reverses)  limit:N
+  pool:TITLE sort:pool   a pool's files in the pool's own order
 Reserved words (path ext size mtime tags hash pool missing sort limit tag) start
 predicates; a tag with such a name is written tag:NAME or quoted: tag:\"sort:x\".
 Unknown tags are a warning, not an error.";

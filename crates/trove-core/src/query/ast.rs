@@ -183,6 +183,8 @@ pub enum SortKey {
     Mtime,
     Size,
     Random,
+    /// The order of the pool named by the query's one `pool:` term.
+    Pool,
 }
 
 impl SortKey {
@@ -192,6 +194,7 @@ impl SortKey {
             SortKey::Mtime => "mtime",
             SortKey::Size => "size",
             SortKey::Random => "random",
+            SortKey::Pool => "pool",
         }
     }
 }

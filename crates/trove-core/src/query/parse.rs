@@ -506,10 +506,11 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
                 "mtime" => SortKey::Mtime,
                 "size" => SortKey::Size,
                 "random" => SortKey::Random,
+                "pool" => SortKey::Pool,
                 _ => {
                     return Err(ParseError::new(
                         arg_pos,
-                        "sort takes path, mtime, size or random (a leading '-' reverses)",
+                        "sort takes path, mtime, size, random or pool (a leading '-' reverses)",
                     ));
                 }
             };

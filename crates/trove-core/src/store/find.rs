@@ -401,6 +401,23 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         SortKey::Mtime => format!("f.mtime_ns {dir}, f.path"),
         SortKey::Size => format!("f.size {dir}, f.path"),
         SortKey::Random => "random()".to_string(),
+        SortKey::Pool => {
+            // The pool's own order needs to know which pool: the one `pool:` term ANDed in.
+            let pools: Vec<&str> = top
+                .iter()
+                .filter_map(|x| if let Expr::Pred(Predicate::Pool(t)) = x { Some(t.as_str()) } else { None })
+                .collect();
+            let [title] = pools.as_slice() else {
+                return Err(Error::QueryMeaning(
+                    "sort:pool needs exactly one pool:TITLE term joined to the query by AND".into(),
+                ));
+            };
+            let b = c.bind(fold(title));
+            format!(
+                "(SELECT pf.position FROM pool_files pf JOIN pools p ON p.id = pf.pool_id \
+                 WHERE p.folded = {b} AND pf.file_id = f.id) {dir}, f.path"
+            )
+        }
     };
     let no_terms = top.iter().all(|x| matches!(x, Expr::Modifier(_)));
     let sample = match (no_terms && !mentions_missing(e), sort.0, limit) {
