@@ -277,8 +277,9 @@ impl Daemon {
     /// Applies one batch; what it cannot settle is queued for [`Daemon::flush_rescans`].
     pub fn apply_batch(&mut self, batch: Vec<FsEvent>) -> trove_core::Result<()> {
         let read_at = Instant::now();
-        let n = batch.len() as u64;
-        let last = batch.last().map(FsEvent::describe);
+        // `trove status` counts and shows only what happened under the roots.
+        let n = batch.iter().filter(|e| e.touches(&self.roots)).count() as u64;
+        let last = batch.iter().rev().find(|e| e.touches(&self.roots)).map(FsEvent::describe);
         let mut applied = apply_with(&mut self.index, &batch, &self.roots, &mut self.memory)?;
         let now = Instant::now();
         self.recent.retain(|(_, t)| now.duration_since(*t) < RECENT);

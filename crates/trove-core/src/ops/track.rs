@@ -61,6 +61,18 @@ pub enum FsEvent {
 }
 
 impl FsEvent {
+    /// Whether the event names a path under one of `roots` (a whole-filesystem mark also
+    /// reports what happens everywhere else; `trove status` should not show that).
+    pub fn touches(&self, roots: &[PathBuf]) -> bool {
+        let inside = |p: &std::path::Path| roots.iter().any(|r| p.starts_with(r));
+        match self {
+            FsEvent::Renamed { from, to, .. } => inside(from) || inside(to),
+            FsEvent::Removed { path, .. } | FsEvent::Created { path, .. } | FsEvent::Written { path } => inside(path),
+            FsEvent::Rescan { scope: Some(p) } => inside(p),
+            FsEvent::Rescan { scope: None } => true,
+        }
+    }
+
     /// A short description for `trove watch --status`.
     pub fn describe(&self) -> String {
         match self {
