@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::hash::{hash_file, kind_of};
 use crate::model::{FileRecord, FileState, Hash, Stat, now_unix};
 use crate::ops::Progress;
+use crate::ops::identity::comes_back;
 use crate::store::files;
 use crate::{Error, Index, Result};
 
@@ -85,7 +86,7 @@ fn examine(rec: &FileRecord, full: bool) -> Option<Problem> {
     let now = Stat::from_metadata(&meta);
     if rec.state == FileState::Missing {
         return Some(match hash_file(&rec.path) {
-            Ok(o) if o.hash == rec.hash => Problem::Reappeared,
+            Ok(o) if comes_back(rec, &o) => Problem::Reappeared,
             Ok(_) => Problem::Replaced,
             Err(e) => Problem::Unreadable(e.to_string()),
         });

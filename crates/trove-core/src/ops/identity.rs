@@ -21,9 +21,17 @@
 //!    (vfat, msdos, exfat, FUSE, SMB) an inode proves nothing and is never used.
 //! 4. **Hard links are separate records** on separate paths: each is located by its own
 //!    path first, so one link's rename never pulls the other link's record along.
-//! 5. **Content last.** A record still unplaced is matched by content (size → fingerprint →
+//! 5. **A record already missing** (gone longer than the watcher remembers, 5 s, or found
+//!    missing by a reconcile) comes back automatically — `include`, reconcile, the watcher —
+//!    only with equal content ([`comes_back`]): a new file at an old path much later is
+//!    usually another file (camera names repeat). `check` lists the other case and `check --repair` applies rule 1 to it.
+//! 6. **Content last.** A record still unplaced is matched by content (size → fingerprint →
 //!    BLAKE3) among unclaimed files; exactly one candidate for exactly one record is certain.
 //!    A record with no candidate is *missing*, tags kept.
+//!
+//! `trove mv` needs no guessing: it renames the file itself and moves exactly that path's
+//! record (a hard link's other records stay); a replaced destination's record becomes
+//! missing, as for any rename over an indexed path.
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -142,6 +150,11 @@ impl InodeTrust {
     pub fn fs_type(&self, device: u64) -> Option<&str> {
         self.unstable.get(&device).map(String::as_str)
     }
+}
+
+/// Rule 5: whether a missing record is the file now observed at its path, automatically.
+pub fn comes_back(missing: &FileRecord, now: &crate::model::Observation) -> bool {
+    missing.hash == now.hash
 }
 
 /// Rule 3's content test for an inode match: the file at `found` (whose sampled fingerprint

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use crate::hash::{hash_file, kind_of};
 use crate::model::{FileId, Observation, Source, Stat, normalize_tag_name, now_unix};
 use crate::ops::Progress;
+use crate::ops::identity::comes_back;
 use crate::store::{files, links, tags};
 use crate::{Error, Index, Result};
 
@@ -338,7 +339,7 @@ fn store_batch(
                     Some(r) => Some(r.id),
                     // A missing record whose file is back with the same content: revive it
                     // (tags and all) instead of starting a second record.
-                    None => files::missing_by_path(tx, path)?.into_iter().find(|m| m.hash == o.hash).map(|m| m.id),
+                    None => files::missing_by_path(tx, path)?.into_iter().find(|m| comes_back(m, o)).map(|m| m.id),
                 },
             };
             let (id, outcome) = match existing {

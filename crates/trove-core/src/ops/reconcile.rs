@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use crate::hash::{fingerprint_file, hash_file};
 use crate::model::{FileId, FileRecord, FileState, Observation, Stat, now_unix};
 use crate::ops::Progress;
-use crate::ops::identity::{InodeTrust, inode_match_holds};
+use crate::ops::identity::{InodeTrust, comes_back, inode_match_holds};
 use crate::paths::from_bytes;
 use crate::store::{files, roots};
 use crate::{Error, Index, Result};
@@ -392,7 +392,7 @@ pub(crate) fn decide(
     for (id, p) in &to_revive {
         let r = records.iter().find(|r| r.id == *id).expect("a record in scope");
         match &revive_hashes[id] {
-            Ok(o) if o.hash == r.hash => {
+            Ok(o) if comes_back(r, o) => {
                 plans.insert(r.id, Plan::Revive);
                 revive_obs.insert(r.id, *o);
             }

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 
 use crate::hash::hash_file;
 use crate::model::{FileId, FileState, Stat, now_unix};
-use crate::ops::identity::BackupNames;
+use crate::ops::identity::{BackupNames, comes_back};
 use crate::paths::rebase;
 use crate::store::files;
 use crate::{Index, Result};
@@ -403,7 +403,7 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
             }
             if r.state == FileState::Missing {
                 // Revive only the same content, and only if nothing else lives there now.
-                if o.hash != r.hash || files::live_by_path(tx, p)?.is_some() {
+                if !comes_back(&r, o) || files::live_by_path(tx, p)?.is_some() {
                     continue;
                 }
             }
