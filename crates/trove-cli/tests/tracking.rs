@@ -921,8 +921,13 @@ fn check_case(h: &Harness, ci: usize, case: &Case) -> Result<(), String> {
             .into_iter()
             .filter(|r| r.path.file_name().unwrap().to_str().unwrap().starts_with(&format!("{dir}-"))),
     );
-    let mut missing: Vec<&Path> =
-        recs.iter().filter(|r| r.state == FileState::Missing).map(|r| r.path.as_path()).collect();
+    // `find missing`, as a user would ask, limited to this case's files.
+    let in_case = |p: &Path| {
+        p.starts_with(h.p(dir))
+            || (p.starts_with(h.p("xfs")) && p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{dir}-")))
+    };
+    let found = find(&index, "missing").unwrap();
+    let mut missing: Vec<&Path> = found.iter().map(|r| r.path.as_path()).filter(|p| in_case(p)).collect();
     missing.sort();
     let mut deleted: Vec<PathBuf> =
         case.tagged.iter().filter(|(_, w)| matches!(w, Want::Missing)).map(|(p, _)| h.p(p)).collect();
