@@ -115,7 +115,11 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
             r.unchanged,
             r.actions.len() - ambiguous,
             if a.dry_run { " (dry run: nothing written)" } else { "" },
-            if ambiguous > 0 { format!(", {ambiguous} ambiguous left alone") } else { String::new() }
+            if ambiguous > 0 {
+                format!(", {ambiguous} ambiguous, not guessed (missing, tags kept)")
+            } else {
+                String::new()
+            }
         ));
     }
     let failed = report_failures(ctx, &r.failed);
