@@ -1101,3 +1101,34 @@ fn ls_shows_the_other_indexed_hard_links_and_check_finds_nothing_wrong() {
     assert!(links.iter().all(|p| p.ends_with("/lib/a") || p.ends_with("/lib/c")), "{links:?}");
     assert_eq!(env.run(["check"]).status.code(), Some(0), "hard links are not a problem");
 }
+
+#[test]
+fn the_watcher_logs_one_line_per_record_it_leaves_missing_keeps_or_moves_by_content() {
+    let mut h = Harness::new(Mode::Inotify);
+    h.write("gone.txt", b"log: deleted for good");
+    h.write("saved.txt", b"log: saved by an editor");
+    h.write("A/moved.txt", b"log: copied, then deleted");
+    std::fs::create_dir_all(h.p("B")).unwrap();
+    h.include(&[os("-r"), os("-t"), os("logged"), h.base.clone().into_os_string()]);
+    h.start();
+    std::fs::remove_file(h.p("gone.txt")).unwrap();
+    std::fs::rename(h.p("saved.txt"), h.p("saved.txt~")).unwrap();
+    h.write("saved.txt", b"log: the new version");
+    std::fs::remove_file(h.p("saved.txt~")).unwrap();
+    std::fs::copy(h.p("A/moved.txt"), h.p("B/.moved.tmp")).unwrap();
+    std::fs::rename(h.p("B/.moved.tmp"), h.p("B/moved.txt")).unwrap();
+    std::fs::remove_file(h.p("A/moved.txt")).unwrap();
+    h.settle("the three decisions", |h| {
+        expect(h.q("logged missing"), &["gone.txt"])?;
+        expect(h.q("logged"), &["B/moved.txt", "saved.txt"])
+    });
+    let mut child = h.daemon.take().unwrap();
+    child.kill().unwrap();
+    let err = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned();
+    let line = |s: &str| err.lines().filter(|l| l.contains(s)).count();
+    let p = |rel: &str| h.p(rel).display().to_string();
+    assert_eq!(line(&format!("{}: missing, deleted", p("gone.txt"))), 1, "{err}");
+    assert_eq!(line(&format!("{}: kept on its path", p("saved.txt"))), 1, "{err}");
+    assert_eq!(line(&format!("{}: moved to {} by content", p("A/moved.txt"), p("B/moved.txt"))), 1, "{err}");
+    assert_eq!(line("missing,"), 1, "only the record still missing is logged as missing: {err}");
+}
