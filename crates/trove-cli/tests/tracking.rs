@@ -181,8 +181,17 @@ fn suite(mode: Mode) {
     let long = PathBuf::from("lp").join("a".repeat(100)).join("b".repeat(100)).join("c".repeat(100));
     h.write(long.join("f"), b"c12");
     h.write("mod/f", b"c13");
+    // Ignore files: `.troveignore` in the root (gitignore syntax) and the global list.
+    h.write(".troveignore", b"*.tmp\nskipme/\n");
+    h.write("skipme/old", b"ignored before the start");
+    std::fs::create_dir_all(h.p("off")).unwrap();
     let lib = h.base.clone().into_os_string();
     h.include(&[os("-r"), os("-t"), os("all"), lib.clone()]);
+    h.env.ok([os("roots"), os("ignore"), os("*.bak")]);
+    // A nested root with auto-include off: its new files stay out of the index.
+    h.env.ok([os("roots"), os("add"), h.p("off").into_os_string()]);
+    h.env.ok([os("roots"), os("set"), os("--auto-include"), os("off"), h.p("off").into_os_string()]);
+    assert!(h.q("path:*/skipme/*").is_empty(), "include -r honours .troveignore");
     let tag = |t: &str, rel: &str| {
         h.env.ok([os("tag"), os("-t"), os(t), os("--"), h.p(rel).into_os_string()]);
     };
@@ -327,6 +336,18 @@ fn suite(mode: Mode) {
         }
     });
 
+    // Roots as watched folders: new files are indexed untagged, ignored ones are not, nor
+    // anything under a root whose auto-include is off.
+    h.write("new/n1", b"c15 new in a new directory");
+    h.write("r/new2", b"c15 new beside a file");
+    h.write("r/x.tmp", b"c15 ignored by .troveignore");
+    h.write("skipme/n", b"c15 ignored directory");
+    h.write("r/old.bak", b"c15 ignored by the global list");
+    h.write("off/n", b"c15 under a root with auto-include off");
+    h.settle("new files under a root are indexed, ignored ones are not", |h| {
+        expect(h.q("tags:0"), &["new/n1", "r/new2"])
+    });
+
     if let Some(um) = &um {
         let st = Command::new("umount").arg(um).status().unwrap();
         assert!(st.success(), "umount failed");
@@ -340,10 +361,11 @@ fn suite(mode: Mode) {
 
     // Zero tags lost anywhere: every file still carries `all`, nothing was forgotten.
     let stats = h.index().stats().unwrap();
-    let expected = 10_000 + 3 + 12 + names.len() + usize::from(um.is_some());
+    // 12 cases' files, .troveignore, and the two new files (untagged).
+    let expected = 10_000 + 3 + 12 + 1 + 2 + names.len() + usize::from(um.is_some());
     assert_eq!(stats.files as usize, expected, "no record was lost or duplicated");
     let all = find(&h.index(), "all | missing").unwrap().len();
-    assert_eq!(all + usize::from(um.is_some()), expected, "every record still tagged `all`");
+    assert_eq!(all + 2 + usize::from(um.is_some()), expected, "every record still tagged `all`");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod filter;
 pub mod hash;
 pub mod model;
 pub mod ops;
@@ -79,6 +80,10 @@ pub enum Error {
     IntoItself(PathBuf),
     #[error("{}: the copy does not match the original; the original was kept", .0.display())]
     CopyMismatch(PathBuf),
+    #[error("{}: trove's own index file; it is never indexed", .0.display())]
+    OwnFile(PathBuf),
+    #[error("{}: on a pseudo filesystem ({fs}), which holds no real files; skipped", path.display())]
+    PseudoFs { path: PathBuf, fs: &'static str },
     #[error("{0}")]
     Invalid(String),
 }

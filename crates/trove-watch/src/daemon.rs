@@ -15,7 +15,7 @@ use trove_core::model::now_unix;
 use trove_core::ops::NoProgress;
 use trove_core::ops::identity::BackupNames;
 use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
-use trove_core::ops::track::{Decision, Memory, apply_with, rematch};
+use trove_core::ops::track::{Decision, Memory, apply_with, auto_include, rematch};
 use trove_core::store::roots;
 use trove_core::{Index, OpenMode};
 
@@ -75,10 +75,35 @@ pub struct Daemon {
     log: Box<dyn Fn(&str) + Send>,
     /// Records recent batches took off a path, for the identity rules that span batches.
     memory: Memory,
+    /// New files without a record and when they were last seen changing, for auto-include.
+    new_files: Vec<(PathBuf, Instant)>,
+    /// The index's own files (database, journals, watch lock): their events are dropped.
+    own: Vec<PathBuf>,
+    /// (device, inode) of the index file when opened: a change means deleted or replaced.
+    index_id: Option<(u64, u64)>,
+    /// Each root's directory identity at the last look (None: absent).
+    root_ids: Vec<(PathBuf, Option<(u64, u64)>)>,
+}
+
+/// Each root's directory identity (None: absent or not a directory).
+fn root_identities(list: &[roots::Root]) -> Vec<(PathBuf, Option<(u64, u64)>)> {
+    list.iter().map(|r| (r.path.clone(), identity(&r.path).filter(|_| r.path.is_dir()))).collect()
+}
+
+/// (device, inode) of a path, following symlinks.
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// The longest a requested reconcile waits for the event queue to go quiet.
 const MAX_DEFER: Duration = Duration::from_secs(1);
+
+/// How long a new file must be quiet before auto-include indexes it: an editor's temp file
+/// is renamed over its target within milliseconds, and a move across filesystems deletes
+/// the source right after the copy; either is then settled by the events (path continuity,
+/// `rematch`) instead of leaving a stray record.
+const AUTO_DELAY: Duration = Duration::from_millis(700);
 
 /// The most decision lines one batch logs; the rest are summed up in one line.
 const MAX_DECISION_LINES: usize = 200;
@@ -112,6 +137,8 @@ impl Daemon {
     pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
         let roots = roots::list(index.conn()).map(|v| v.into_iter().map(|r| r.path).collect()).unwrap_or_default();
         let memory = Memory::new(cfg.backups.clone());
+        let index_id = identity(index.path());
+        let own = trove_core::filter::own_files(index.path());
         Daemon {
             memory,
             index,
@@ -124,6 +151,10 @@ impl Daemon {
             pending_all: false,
             pending_since: None,
             log,
+            new_files: Vec::new(),
+            own,
+            index_id,
+            root_ids: Vec::new(),
         }
     }
 
@@ -179,7 +210,9 @@ impl Daemon {
 
     /// Runs until `stop` is set.
     pub fn run(&mut self, stop: &AtomicBool) -> trove_core::Result<()> {
-        self.roots = roots::list(self.index.conn())?.into_iter().map(|r| r.path).collect();
+        let list = roots::list(self.index.conn())?;
+        self.root_ids = root_identities(&list);
+        self.roots = list.into_iter().map(|r| r.path).collect();
         let pid = std::process::id();
         let backend = self.source.name();
         self.index.write(|tx| roots::watch_started(tx, pid, backend, now_unix()))?;
@@ -199,7 +232,7 @@ impl Daemon {
             let mut batch = self
                 .source
                 // With reconciles pending, look for quiet sooner.
-                .wait(if self.pending_since.is_some() {
+                .wait(if self.pending_since.is_some() || !self.new_files.is_empty() {
                     Duration::from_millis(100)
                 } else {
                     Duration::from_millis(500)
@@ -225,6 +258,7 @@ impl Daemon {
             if self.pending_since.is_some_and(|t| t.elapsed() > MAX_DEFER) {
                 self.flush_rescans();
             }
+            self.include_new(false)?;
             if last_beat.elapsed() > Duration::from_secs(1) {
                 last_beat = Instant::now();
                 let w = self.source.warning();
@@ -234,6 +268,7 @@ impl Daemon {
                     }
                     last_warning = w;
                 }
+                self.check_index()?;
                 self.check_roots()?;
                 self.index.write(|tx| roots::watch_progress(tx, 0, None, 0, now_unix()))?;
             }
@@ -254,6 +289,23 @@ impl Daemon {
     pub fn handle(&mut self, batch: Vec<FsEvent>) -> trove_core::Result<()> {
         self.apply_batch(batch)?;
         self.flush_rescans();
+        self.include_new(true)
+    }
+
+    /// Indexes the new files that have been quiet for [`AUTO_DELAY`] (all of them with
+    /// `now`), under roots with auto-include on.
+    pub fn include_new(&mut self, now: bool) -> trove_core::Result<()> {
+        if self.new_files.is_empty() {
+            return Ok(());
+        }
+        let (ready, wait): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.new_files).into_iter().partition(|(_, t)| now || t.elapsed() >= AUTO_DELAY);
+        self.new_files = wait;
+        let paths: Vec<PathBuf> = ready.into_iter().map(|(p, _)| p).collect();
+        let added = auto_include(&mut self.index, &paths)?;
+        if !added.is_empty() {
+            self.log(&format!("indexed {} new file(s)", added.len()));
+        }
         Ok(())
     }
 
@@ -277,6 +329,11 @@ impl Daemon {
     /// Applies one batch; what it cannot settle is queued for [`Daemon::flush_rescans`].
     pub fn apply_batch(&mut self, batch: Vec<FsEvent>) -> trove_core::Result<()> {
         let read_at = Instant::now();
+        // The index's own files change with every commit: their events would feed back forever.
+        let batch: Vec<FsEvent> = batch.into_iter().filter(|e| !self.own_event(e)).collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
         // `trove status` counts and shows only what happened under the roots.
         let n = batch.iter().filter(|e| e.touches(&self.roots)).count() as u64;
         let last = batch.iter().rev().find(|e| e.touches(&self.roots)).map(FsEvent::describe);
@@ -300,6 +357,13 @@ impl Daemon {
             }
         }
         self.log_decisions(&applied.decisions);
+        // New files are indexed once they have been quiet for a moment (see AUTO_DELAY).
+        for p in &applied.unindexed {
+            match self.new_files.iter_mut().find(|(q, _)| q == p) {
+                Some(e) => e.1 = now,
+                None => self.new_files.push((p.clone(), now)),
+            }
+        }
         if applied.rescan_all || !applied.rescan.is_empty() {
             self.pending_all |= applied.rescan_all;
             self.pending_rescan.extend(applied.rescan);
@@ -312,6 +376,48 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// Whether every path of `e` is one of the index's own files.
+    fn own_event(&self, e: &FsEvent) -> bool {
+        let own = |p: &Path| self.own.iter().any(|o| o == p);
+        match e {
+            FsEvent::Renamed { from, to, .. } => own(from) && own(to),
+            FsEvent::Removed { path, .. } | FsEvent::Created { path, .. } | FsEvent::Written { path } => own(path),
+            FsEvent::Rescan { .. } => false,
+        }
+    }
+
+    /// Whether the index file on disk is still the one we have open. Deleted: stop with a
+    /// clear message (the records would go nowhere). Replaced by another file (a restore, a
+    /// copy renamed over it): reopen it and catch up.
+    fn check_index(&mut self) -> trove_core::Result<()> {
+        let now = identity(&self.cfg.index);
+        if now == self.index_id {
+            return Ok(());
+        }
+        let Some(_) = now else {
+            let msg = format!(
+                "{}: the index file was deleted; stopping (start `trove watch` again to watch a new index)",
+                self.cfg.index.display()
+            );
+            self.log(&msg);
+            return Err(trove_core::Error::Invalid(msg));
+        };
+        self.log(&format!("{}: the index file was replaced; reopening it", self.cfg.index.display()));
+        self.index = Index::open(&self.cfg.index, OpenMode::Existing)?;
+        self.index_id = now;
+        self.own = trove_core::filter::own_files(&self.cfg.index);
+        let pid = std::process::id();
+        let backend = self.source.name();
+        self.index.write(|tx| roots::watch_started(tx, pid, backend, now_unix()))?;
+        self.roots = roots::list(self.index.conn())?.into_iter().map(|r| r.path).collect();
+        let roots = self.roots.clone();
+        if let Err(e) = self.source.resync(&roots) {
+            self.log(&format!("resync failed: {e}"));
+        }
+        self.reconcile(Vec::new());
+        Ok(())
+    }
+
     /// One log line per record a batch turned missing (and that is still missing), put back
     /// on its path, or found again by content: the path and the reason.
     fn log_decisions(&self, decisions: &[Decision]) {
@@ -347,20 +453,38 @@ impl Daemon {
         let paths: Vec<PathBuf> = list.iter().map(|r| r.path.clone()).collect();
         let state: Vec<(PathBuf, bool)> =
             list.iter().map(|r| (r.path.clone(), trove_core::ops::reconcile::mounted(r))).collect();
-        let changed: Vec<PathBuf> = state
+        let mut changed: Vec<PathBuf> = state
             .iter()
             .filter(|(p, up)| self.mounted.iter().any(|(q, was)| q == p && was != up))
             .map(|(p, _)| p.clone())
             .collect();
+        for p in &changed {
+            self.log(&format!("{}: mount state changed", p.display()));
+        }
         self.mounted = state;
+        // A root directory that went away, came back, or was replaced by another directory
+        // (a restore) is re-watched and reconciled at once, not at the next periodic run.
+        let ids = root_identities(&list);
+        for (p, id) in &ids {
+            let Some((_, was)) = self.root_ids.iter().find(|(q, _)| q == p) else { continue };
+            if was == id {
+                continue;
+            }
+            self.log(&match (was, id) {
+                (Some(_), None) => format!("{}: the root is gone (deleted, renamed or unmounted)", p.display()),
+                (None, Some(_)) => format!("{}: the root is back; reconciling it", p.display()),
+                _ => format!("{}: the root directory was replaced; reconciling it", p.display()),
+            });
+            if !changed.contains(p) {
+                changed.push(p.clone());
+            }
+        }
+        self.root_ids = ids;
         let scope = if paths != self.roots {
             self.roots = paths;
             self.log(&format!("roots changed: now {}", self.roots.len()));
             Some(Vec::new())
         } else if !changed.is_empty() {
-            for p in &changed {
-                self.log(&format!("{}: mount state changed", p.display()));
-            }
             Some(changed)
         } else {
             None

@@ -256,9 +256,9 @@ fn exiftool_backup_by_rename_keeps_the_tag_on_the_edited_file() {
     let r = t.one("ti");
     assert_eq!(r.path, t.p("img.jpg"));
     assert_eq!(r.hash, trove_core::hash::hash_bytes(b"edited image"));
-    assert!(
-        trove_core::store::files::live_by_path(t.daemon.index().conn(), &t.p("img.jpg_original")).unwrap().is_none()
-    );
+    // The backup is a new file like any other: auto-include indexes it, untagged.
+    let backup = trove_core::store::files::live_by_path(t.daemon.index().conn(), &t.p("img.jpg_original")).unwrap();
+    assert!(backup.is_none_or(|b| trove_core::store::files::is_bare(t.daemon.index().conn(), b.id).unwrap()));
     assert!(t.logged().iter().any(|l| l.contains("img.jpg: kept on its path")), "{:?}", t.logged());
 }
 
@@ -329,4 +329,53 @@ fn a_deleted_record_is_logged_once_with_its_reason() {
     let log = t.logged();
     assert_eq!(log.iter().filter(|l| l.ends_with("gone: missing, deleted")).count(), 1, "{log:?}");
     assert_eq!(log.iter().filter(|l| l.ends_with("d/x: missing, deleted with its directory")).count(), 1, "{log:?}");
+}
+
+#[test]
+fn a_new_file_under_a_root_is_indexed_untagged() {
+    let mut t = setup(&[("a", "ta")]);
+    std::fs::write(t.p("new"), b"fresh").unwrap();
+    t.daemon.handle(vec![FsEvent::Created { path: t.p("new"), dir: false }]).unwrap();
+    assert_eq!(t.at("tags:0"), paths(&["new"]));
+    assert_eq!(t.at("ta"), paths(&["a"]));
+}
+
+#[test]
+fn a_copy_auto_included_before_its_source_is_deleted_takes_the_source_record() {
+    // A move across filesystems whose delete arrives after the copy was indexed on its own:
+    // the tags must follow the file, and no second record may stay behind.
+    let mut t = setup(&[("a/f", "tf")]);
+    std::fs::create_dir_all(t.p("b")).unwrap();
+    std::fs::copy(t.p("a/f"), t.p("b/f")).unwrap();
+    let batch = vec![FsEvent::Created { path: t.p("b/f"), dir: false }, FsEvent::Written { path: t.p("b/f") }];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(t.at("tags:0"), paths(&["b/f"]), "indexed on its own first");
+    std::fs::remove_file(t.p("a/f")).unwrap();
+    t.daemon.handle(vec![FsEvent::Removed { path: t.p("a/f"), dir: false }]).unwrap();
+    assert_eq!(t.at("tf"), paths(&["b/f"]));
+    assert_eq!(t.daemon.index().stats().unwrap().files, 1, "the bare record was merged away");
+}
+
+#[test]
+fn events_on_the_index_own_files_are_dropped() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let db = root.join("i.db");
+    let mut index = Index::open(&db, OpenMode::Create).unwrap();
+    std::fs::write(root.join("f"), b"f").unwrap();
+    include(
+        &mut index,
+        std::slice::from_ref(&root),
+        &IncludeOptions { recursive: true, ..Default::default() },
+        &NoProgress,
+    )
+    .unwrap();
+    index.write(|tx| trove_core::store::roots::watch_started(tx, 1, "fake", 0)).unwrap();
+    let mut daemon =
+        Daemon::new(index, Box::new(FakeSource::default()), WatchConfig::new(db.clone()), Box::new(|_| {}));
+    let wal = root.join("i.db-wal");
+    daemon.handle(vec![FsEvent::Written { path: db.clone() }, FsEvent::Written { path: wal }]).unwrap();
+    let s = trove_core::store::roots::watch_status(daemon.index().conn()).unwrap().unwrap();
+    assert_eq!(s.events, 0, "no batch was applied for them");
+    assert_eq!(daemon.index().stats().unwrap().files, 1);
 }

@@ -81,14 +81,37 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
             writeln!(out, "{}: {text}{status}", ctx.show(&f.record.path))?;
         }
     }
+    for (t, removed) in &r.leftovers {
+        let text = "temporary copy left by a killed `trove mv` (the original was kept)";
+        if a.json {
+            let mut m = serde_json::Map::new();
+            m.insert("kind".into(), json!("leftover"));
+            path_json(&mut m, t);
+            m.insert("detail".into(), json!(text));
+            m.insert("repaired".into(), json!(removed));
+            writeln!(out, "{}", serde_json::Value::Object(m))?;
+        } else {
+            writeln!(out, "{}: {text}{}", ctx.show(t), if *removed { " — removed" } else { "" })?;
+        }
+    }
+    if r.untracked > 0 && !a.json {
+        note(format!(
+            "{} file(s) indexed outside every root: nothing keeps them current (`trove roots add DIR` tracks a directory)",
+            r.untracked
+        ));
+    }
     let left = r.outstanding();
     let repaired = r.findings.iter().filter(|f| f.repaired).count();
     if !a.json {
         note(format!(
             "checked {} file(s): {} problem(s){}{}",
             r.checked,
-            r.findings.len() + usize::from(r.integrity.is_some()),
-            if a.repair { format!(", {repaired} repaired") } else { String::new() },
+            r.findings.len() + usize::from(r.integrity.is_some()) + r.leftovers.len(),
+            if a.repair {
+                format!(", {} repaired", repaired + r.leftovers.iter().filter(|l| l.1).count())
+            } else {
+                String::new()
+            },
             if left > 0 && !a.repair {
                 "; `trove check --repair` fixes what is certain".to_string()
             } else {

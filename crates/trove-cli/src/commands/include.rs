@@ -39,6 +39,12 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
         IncludeOptions { recursive: a.recursive, tags: a.tags.clone(), dry_run: a.dry_run, ..Default::default() };
     let bar = if a.verbose && !a.dry_run { Bar::verbose(&ctx.cwd) } else { Bar::new() };
     let r = include(&mut index, &paths, &opts, &bar)?;
+    for (link, target) in &r.followed {
+        note(format!("{} → {}: following the link named on the command line", ctx.show(link), target.display()));
+    }
+    for (dir, fs) in &r.skipped_pseudo {
+        note(format!("{}: skipped, a pseudo filesystem ({fs}) holds no real files", ctx.show(dir)));
+    }
     if a.dry_run {
         // Only what would change: a dry run over a big unchanged tree is a summary line.
         for (p, _, o) in &r.files {
@@ -65,6 +71,9 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
             "; skipped {} symlink(s) and {} special file(s)",
             r.skipped_symlinks, r.skipped_special
         ));
+    }
+    if r.skipped_ignored > 0 {
+        line.push_str(&format!("; {} ignored (.troveignore, `trove roots ignore`)", r.skipped_ignored));
     }
     if !r.failed.is_empty() {
         line.push_str(&format!("; {} failed", r.failed.len()));

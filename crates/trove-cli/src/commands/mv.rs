@@ -27,6 +27,9 @@ pub fn run(ctx: &Ctx, a: MvArgs) -> CmdResult {
     let mut index = ctx.open_write()?;
     let (dst, srcs) = a.paths.split_last().expect("clap requires two paths");
     let r = mv(&mut index, &ctx.resolve_all(srcs), &ctx.resolve(dst), a.force)?;
+    for t in &r.cleaned {
+        note(format!("{}: removed a temporary copy left by a killed `trove mv`", ctx.show(t)));
+    }
     let extra = format!(
         "{}{}",
         if r.copied > 0 { format!(", {} copied across filesystems", r.copied) } else { String::new() },

@@ -52,6 +52,10 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
                     m.insert("from".into(), json!(from.to_string_lossy()));
                     m.insert("by".into(), json!(if *how == MatchKind::Inode { "inode" } else { "content" }));
                 }
+                Action::Added { path } => {
+                    m.insert("action".into(), json!("added"));
+                    path_json(&mut m, path);
+                }
                 Action::Changed { id, path } | Action::Missing { id, path } | Action::Revived { id, path } => {
                     let kind = match act {
                         Action::Changed { .. } => "changed",
@@ -92,6 +96,7 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
                     if *how == MatchKind::Inode { "inode" } else { "content" }
                 )?,
                 Action::Changed { path, .. } => writeln!(out, "changed   {}", ctx.show(path))?,
+                Action::Added { path } => writeln!(out, "added     {}", ctx.show(path))?,
                 Action::Missing { path, .. } => writeln!(out, "missing   {}", ctx.show(path))?,
                 Action::Revived { path, .. } => writeln!(out, "back      {}", ctx.show(path))?,
                 Action::Ambiguous { path, candidates, .. } => {

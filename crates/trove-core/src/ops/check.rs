@@ -18,7 +18,8 @@ use crate::hash::{hash_file, kind_of};
 use crate::model::{FileRecord, FileState, Hash, Stat, now_unix};
 use crate::ops::Progress;
 use crate::ops::identity::comes_back;
-use crate::store::files;
+use crate::ops::mv::leftover_temps;
+use crate::store::{files, roots};
 use crate::{Error, Index, Result};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,12 +63,19 @@ pub struct CheckReport {
     pub integrity: Option<Vec<String>>,
     pub checked: u64,
     pub findings: Vec<Finding>,
+    /// Temporary copies left by a killed `trove mv` under the roots, and whether `repair`
+    /// removed them.
+    pub leftovers: Vec<(PathBuf, bool)>,
+    /// Present records outside every root: nothing keeps them current.
+    pub untracked: u64,
 }
 
 impl CheckReport {
     /// Problems that remain after this run (all of them without `repair`).
     pub fn outstanding(&self) -> usize {
-        self.findings.iter().filter(|f| !f.repaired).count() + usize::from(self.integrity.is_some())
+        self.findings.iter().filter(|f| !f.repaired).count()
+            + usize::from(self.integrity.is_some())
+            + self.leftovers.iter().filter(|l| !l.1).count()
     }
 }
 
@@ -173,5 +181,22 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
         }
     }
     report.findings = findings;
+    let list = roots::list(index.conn())?;
+    report.untracked = records
+        .iter()
+        .filter(|r| r.state != FileState::Missing && !list.iter().any(|root| r.path.starts_with(&root.path)))
+        .count() as u64;
+    for root in &list {
+        for dir in walkdir::WalkDir::new(&root.path).follow_links(false).into_iter().flatten() {
+            if !dir.file_type().is_dir() {
+                continue;
+            }
+            for t in leftover_temps(dir.path()) {
+                let removed = opts.repair
+                    && if t.is_dir() { std::fs::remove_dir_all(&t) } else { std::fs::remove_file(&t) }.is_ok();
+                report.leftovers.push((t, removed));
+            }
+        }
+    }
     Ok(report)
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::filter::{Filter, pseudo_fs};
 use crate::hash::{hash_file, kind_of};
 use crate::model::{FileId, Observation, Source, Stat, normalize_tag_name, now_unix};
 use crate::ops::Progress;
@@ -58,8 +59,14 @@ pub struct IncludeReport {
     pub links_added: u64,
     /// Tags that did not exist and were created.
     pub tags_created: Vec<String>,
-    /// Directories that became roots with this run (`-r`).
+    /// Directories that became roots with this run (`-r`), by their real path.
     pub roots_added: Vec<PathBuf>,
+    /// Symlinks named on the command line and the real paths they lead to.
+    pub followed: Vec<(PathBuf, PathBuf)>,
+    /// Files and directories left out by ignore patterns (and trove's own files met in a walk).
+    pub skipped_ignored: u64,
+    /// Directories on pseudo filesystems the walk did not enter, with the filesystem's kind.
+    pub skipped_pseudo: Vec<(PathBuf, &'static str)>,
     pub failed: Vec<Error>,
 }
 
@@ -75,74 +82,116 @@ struct Candidate {
     stat: Stat,
 }
 
+/// What the walk found besides files.
+#[derive(Default)]
+struct Walked {
+    files: Vec<Candidate>,
+    /// Directories walked with `recursive`, by their real path (roots to add).
+    tops: Vec<PathBuf>,
+}
+
 /// Expands `paths` (absolute) into regular files.
-fn collect(paths: &[PathBuf], recursive: bool, report: &mut IncludeReport) -> Vec<Candidate> {
-    let mut out = Vec::new();
+fn collect(paths: &[PathBuf], recursive: bool, filter: &mut Filter, report: &mut IncludeReport) -> Walked {
+    let mut out = Walked::default();
     for p in paths {
-        let meta = match std::fs::symlink_metadata(p) {
-            Ok(m) => m,
+        collect_one(p, recursive, filter, report, &mut out);
+    }
+    out
+}
+
+fn collect_one(p: &Path, recursive: bool, filter: &mut Filter, report: &mut IncludeReport, out: &mut Walked) {
+    let meta = match std::fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(e) => {
+            report.failed.push(Error::io(p, e));
+            return;
+        }
+    };
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        // Named explicitly: follow it to its target, which is what gets indexed (and what
+        // becomes a root); the walk then stays on the target's tree.
+        match std::fs::canonicalize(p) {
+            Ok(target) => {
+                report.followed.push((p.to_path_buf(), target.clone()));
+                collect_one(&target, recursive, filter, report, out);
+            }
+            Err(e) => report.failed.push(Error::io(p, e)),
+        }
+        return;
+    }
+    if let Some(fs) = pseudo_fs(p) {
+        report.failed.push(Error::PseudoFs { path: p.to_path_buf(), fs });
+        return;
+    }
+    if ft.is_file() {
+        if filter.is_own(p) {
+            report.failed.push(Error::OwnFile(p.to_path_buf()));
+        } else {
+            out.files.push(Candidate { path: p.to_path_buf(), stat: Stat::from_metadata(&meta) });
+        }
+        return;
+    }
+    if !ft.is_dir() {
+        report.failed.push(Error::NotRegular { path: p.to_path_buf(), kind: kind_of(&ft) });
+        return;
+    }
+    if !recursive {
+        report.failed.push(Error::IsDirectory(p.to_path_buf()));
+        return;
+    }
+    out.tops.push(p.to_path_buf());
+    let top = p.to_path_buf();
+    let mut skipped_ignored = 0;
+    let mut pseudo = Vec::new();
+    let walk = walkdir::WalkDir::new(p).follow_links(false).sort_by_file_name().into_iter().filter_entry(|e| {
+        let is_dir = e.file_type().is_dir();
+        if filter.skip_entry(&top, e.path(), is_dir) {
+            skipped_ignored += 1;
+            return false;
+        }
+        if is_dir
+            && e.depth() > 0
+            && let Some(fs) = pseudo_fs(e.path())
+        {
+            pseudo.push((e.path().to_path_buf(), fs));
+            return false;
+        }
+        true
+    });
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
             Err(e) => {
-                report.failed.push(Error::io(p, e));
+                let path = e.path().map_or_else(|| p.to_path_buf(), Path::to_path_buf);
+                let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+                report.failed.push(Error::io(path, io));
                 continue;
             }
         };
-        let ft = meta.file_type();
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            continue;
+        }
         if ft.is_symlink() {
-            // Named explicitly: follow it to its target, which is what gets indexed.
-            match std::fs::canonicalize(p) {
-                Ok(target) => {
-                    let sub = collect(&[target], recursive, report);
-                    out.extend(sub);
-                }
-                Err(e) => report.failed.push(Error::io(p, e)),
-            }
+            report.skipped_symlinks += 1;
             continue;
         }
-        if ft.is_file() {
-            out.push(Candidate { path: p.clone(), stat: Stat::from_metadata(&meta) });
+        if !ft.is_file() {
+            report.skipped_special += 1;
             continue;
         }
-        if !ft.is_dir() {
-            report.failed.push(Error::NotRegular { path: p.clone(), kind: kind_of(&ft) });
-            continue;
-        }
-        if !recursive {
-            report.failed.push(Error::IsDirectory(p.clone()));
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(p).follow_links(false).sort_by_file_name() {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    let path = e.path().map_or_else(|| p.clone(), Path::to_path_buf);
-                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                    report.failed.push(Error::io(path, io));
-                    continue;
-                }
-            };
-            let ft = entry.file_type();
-            if ft.is_dir() {
-                continue;
-            }
-            if ft.is_symlink() {
-                report.skipped_symlinks += 1;
-                continue;
-            }
-            if !ft.is_file() {
-                report.skipped_special += 1;
-                continue;
-            }
-            match entry.metadata() {
-                Ok(m) => out.push(Candidate { path: entry.into_path(), stat: Stat::from_metadata(&m) }),
-                Err(e) => {
-                    let path = entry.path().to_path_buf();
-                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("metadata"));
-                    report.failed.push(Error::io(path, io));
-                }
+        match entry.metadata() {
+            Ok(m) => out.files.push(Candidate { path: entry.into_path(), stat: Stat::from_metadata(&m) }),
+            Err(e) => {
+                let path = entry.path().to_path_buf();
+                let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("metadata"));
+                report.failed.push(Error::io(path, io));
             }
         }
     }
-    out
+    report.skipped_ignored += skipped_ignored;
+    report.skipped_pseudo.extend(pseudo);
 }
 
 /// Normalises tag names up front, so a bad name fails before anything is touched.
@@ -186,7 +235,9 @@ pub fn include(
     let tag_names = check_tag_names(&opts.tags)?;
     let mut report = IncludeReport::default();
     progress.begin("scanning", None);
-    let candidates = collect(paths, opts.recursive, &mut report);
+    let mut filter = Filter::load(index)?;
+    let walked = collect(paths, opts.recursive, &mut filter, &mut report);
+    let candidates = walked.files;
     progress.finish();
 
     // Classify against the index: a read, no lock held.
@@ -289,9 +340,10 @@ pub fn include(
     report.files.sort_by(|a, b| a.0.cmp(&b.0));
     // `include -r DIR` makes DIR a root: a directory trove keeps current.
     if opts.recursive && opts.add_roots {
-        for p in paths {
-            if std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) && crate::ops::reconcile::add_root(index, p)? {
-                report.roots_added.push(p.clone());
+        for p in &walked.tops {
+            let added = crate::ops::roots::add_root(index, p)?;
+            if added.new {
+                report.roots_added.push(added.path);
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod mv;
 pub mod pools;
 pub mod reconcile;
 pub mod remove;
+pub mod roots;
 pub mod tagging;
 pub mod tags;
 pub mod track;

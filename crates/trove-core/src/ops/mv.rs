@@ -34,6 +34,8 @@ pub struct MoveReport {
     pub copied: usize,
     /// Records of replaced destination files, now missing.
     pub replaced: usize,
+    /// Temporary copies left by a killed `trove mv` (found beside a destination), removed.
+    pub cleaned: Vec<PathBuf>,
     pub failed: Vec<Error>,
 }
 
@@ -44,6 +46,17 @@ pub fn mv(index: &mut Index, srcs: &[PathBuf], dst: &Path, force: bool) -> Resul
         return Err(Error::NotADirectory(dst.to_path_buf()));
     }
     let mut report = MoveReport::default();
+    // A killed cross-filesystem move leaves its unverified copy beside the destination.
+    let dst_dir = if dst_is_dir { Some(dst) } else { dst.parent() };
+    if let Some(d) = dst_dir {
+        for t in leftover_temps(d) {
+            let gone = if t.is_dir() { fs::remove_dir_all(&t) } else { fs::remove_file(&t) };
+            match gone {
+                Ok(()) => report.cleaned.push(t),
+                Err(e) => report.failed.push(Error::io(&t, e)),
+            }
+        }
+    }
     for src in srcs {
         let target = if dst_is_dir {
             match src.file_name() {
@@ -168,8 +181,33 @@ fn update_records(
     Ok(replaced)
 }
 
+/// The prefix of a cross-filesystem move's temporary copy: `.trove-mv-PID-NAME`.
+pub const TEMP_PREFIX: &[u8] = b".trove-mv-";
+
+/// The pid in a temporary copy's name, if `name` is one.
+pub fn temp_owner(name: &[u8]) -> Option<u32> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?;
+    let dash = rest.iter().position(|&b| b == b'-')?;
+    std::str::from_utf8(&rest[..dash]).ok()?.parse().ok()
+}
+
+/// Temporary copies in `dir` whose `trove mv` is no longer running (a live one is mid-copy).
+pub fn leftover_temps(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| {
+            temp_owner(e.file_name().as_bytes())
+                .is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
 fn temp_name(target: &Path) -> PathBuf {
-    let mut name = b".trove-mv-".to_vec();
+    let mut name = TEMP_PREFIX.to_vec();
     name.extend_from_slice(std::process::id().to_string().as_bytes());
     name.push(b'-');
     let base = target.file_name().map_or(&b"x"[..], |n| n.as_bytes());

@@ -22,10 +22,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::filter::{Filter, pseudo_fs};
 use crate::hash::{fingerprint_file, hash_file};
 use crate::model::{FileId, FileRecord, FileState, Observation, Stat, now_unix};
 use crate::ops::Progress;
 use crate::ops::identity::{InodeTrust, comes_back, inode_match_holds};
+use crate::ops::roots::root_of;
 use crate::paths::from_bytes;
 use crate::store::{files, roots};
 use crate::{Error, Index, Result};
@@ -71,6 +73,10 @@ pub enum Action {
         path: PathBuf,
         candidates: Vec<PathBuf>,
     },
+    /// A new file under a root with auto-include on, indexed untagged.
+    Added {
+        path: PathBuf,
+    },
     Offline {
         root: PathBuf,
         files: u64,
@@ -104,19 +110,7 @@ pub fn mounted(r: &roots::Root) -> bool {
     }
 }
 
-/// Adds `dir` as a root (recording its device).
-pub fn add_root(index: &mut Index, dir: &Path) -> Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
-    if !m.is_dir() {
-        return Err(Error::NotADirectory(dir.to_path_buf()));
-    }
-    index.write(|tx| roots::add(tx, dir, m.dev(), now_unix()))
-}
-
-pub fn remove_root(index: &mut Index, dir: &Path) -> Result<bool> {
-    index.write(|tx| roots::remove(tx, dir))
-}
+pub use crate::ops::roots::{add_root, remove_root};
 
 /// Drops scope entries that lie under another entry.
 fn outermost(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
@@ -169,13 +163,32 @@ impl Reader for RealDisk {
     }
 }
 
-fn scan(dirs: &[PathBuf], report: &mut ReconcileReport) -> Disk {
+/// Stats every regular file under `dirs` (each with the root its ignore rules start from).
+/// Trove's own files and pseudo filesystems are left out; so are ignored directories, unless
+/// records live under them (an ignore pattern added after a directory was indexed must not
+/// make its files missing).
+fn scan(
+    dirs: &[(PathBuf, PathBuf)],
+    filter: &mut Filter,
+    conn: &rusqlite::Connection,
+    report: &mut ReconcileReport,
+) -> Disk {
     let mut disk = Disk::new(InodeTrust::from_mounts());
-    for d in dirs {
+    for (d, top) in dirs {
         if !d.is_dir() {
             continue;
         }
-        for entry in walkdir::WalkDir::new(d).follow_links(false) {
+        let walk = walkdir::WalkDir::new(d).follow_links(false).into_iter().filter_entry(|e| {
+            let is_dir = e.file_type().is_dir();
+            if e.depth() == 0 {
+                return true;
+            }
+            if filter.skip_entry(top, e.path(), is_dir) {
+                return is_dir && files::any_under(conn, e.path()).unwrap_or(true);
+            }
+            !(is_dir && pseudo_fs(e.path()).is_some())
+        });
+        for entry in walk {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
@@ -204,6 +217,80 @@ fn scan(dirs: &[PathBuf], report: &mut ReconcileReport) -> Disk {
 
 /// One record's plan with the observation it needs written (if any).
 pub(crate) type Write = (FileId, Plan, Option<Observation>);
+
+/// Files no record is (or becomes) after `writes`: new, indexed (untagged) when they sit
+/// under a root with auto-include on and are not ignored. Candidates of an ambiguous match
+/// are left alone with it. Hashed here, outside any transaction.
+fn new_files(
+    records: &[FileRecord],
+    writes: &[Write],
+    disk: &Disk,
+    all_roots: &[roots::Root],
+    filter: &mut Filter,
+    progress: &dyn Progress,
+    report: &mut ReconcileReport,
+) -> Vec<(PathBuf, Observation)> {
+    if !all_roots.iter().any(|r| r.auto_include) {
+        return Vec::new();
+    }
+    let plans: HashMap<FileId, &Plan> = writes.iter().map(|(id, p, _)| (*id, p)).collect();
+    let mut taken: HashSet<&[u8]> = HashSet::new();
+    for r in records {
+        match plans.get(&r.id) {
+            Some(Plan::Move { to, .. }) => {
+                taken.insert(to);
+            }
+            Some(Plan::Missing) => {}
+            Some(Plan::Rehash | Plan::Revive | Plan::Restat) => {
+                taken.insert(r.path_bytes());
+            }
+            None if r.state != FileState::Missing => {
+                taken.insert(r.path_bytes());
+            }
+            None => {}
+        }
+    }
+    let ambiguous: HashSet<PathBuf> = report
+        .actions
+        .iter()
+        .filter_map(|a| if let Action::Ambiguous { candidates, .. } = a { Some(candidates.clone()) } else { None })
+        .flatten()
+        .collect();
+    let mut fresh: Vec<PathBuf> = disk
+        .files
+        .keys()
+        .filter(|p| !taken.contains(p.as_slice()))
+        .map(|p| from_bytes(p))
+        .filter(|path| {
+            !ambiguous.contains(path)
+                && root_of(all_roots, path).is_some_and(|r| r.auto_include && !filter.skip(&r.path, path, false))
+        })
+        .collect();
+    fresh.sort();
+    progress.begin("hashing new files", Some(fresh.len() as u64));
+    let hashed: Vec<(PathBuf, Result<Observation>)> = fresh
+        .into_par_iter()
+        .map(|p| {
+            progress.advance(1);
+            let o = hash_file(&p);
+            (p, o)
+        })
+        .collect();
+    progress.finish();
+    let mut added = Vec::new();
+    for (p, o) in hashed {
+        match o {
+            Ok(o) => {
+                report.actions.push(Action::Added { path: p.clone() });
+                added.push((p, o));
+            }
+            // Gone again since the scan: nothing to add.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => report.failed.push(e),
+        }
+    }
+    added
+}
 
 /// What reconcile decided for one record, before writing.
 pub(crate) enum Plan {
@@ -264,9 +351,14 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
     }
     let is_offline = |p: &Path| offline_roots.iter().any(|r| p.starts_with(r));
     let scan_dirs: Vec<PathBuf> = scope.iter().filter(|s| !is_offline(s)).cloned().collect();
+    let mut filter = Filter::load(index)?;
+    let tops: Vec<(PathBuf, PathBuf)> = scan_dirs
+        .iter()
+        .map(|d| (d.clone(), root_of(&all_roots, d).map_or_else(|| d.clone(), |r| r.path.clone())))
+        .collect();
 
     progress.begin("scanning", None);
-    let disk = scan(&scan_dirs, &mut report);
+    let disk = scan(&tops, &mut filter, index.conn(), &mut report);
     progress.finish();
 
     // Records in scope (offline ones excluded: they are not to be touched).
@@ -285,8 +377,9 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
     }
 
     let writes = decide(&records, &disk, &RealDisk, progress, &mut report);
-    if !opts.dry_run && !writes.is_empty() {
-        apply(index, &writes)?;
+    let added = new_files(&records, &writes, &disk, &all_roots, &mut filter, progress, &mut report);
+    if !opts.dry_run && (!writes.is_empty() || !added.is_empty()) {
+        apply(index, &writes, &added)?;
     }
     Ok(report)
 }
@@ -550,7 +643,7 @@ pub(crate) fn decide(
 /// Writes the plans in one transaction: missing marks first (freeing live paths), then
 /// every move parked on a unique placeholder, then moved to its final path — so swaps and
 /// chains of renames never trip the one-live-record-per-path index.
-fn apply(index: &mut Index, writes: &[Write]) -> Result<()> {
+fn apply(index: &mut Index, writes: &[Write], added: &[(PathBuf, Observation)]) -> Result<()> {
     let now = now_unix();
     index.write(|tx| {
         for (id, plan, _) in writes {
@@ -581,6 +674,12 @@ fn apply(index: &mut Index, writes: &[Write]) -> Result<()> {
                     }
                 }
                 Plan::Missing => {}
+            }
+        }
+        // New files last: every path the moves freed is free by now.
+        for (p, o) in added {
+            if files::live_by_path(tx, p)?.is_none() {
+                files::insert(tx, p, o, now)?;
             }
         }
         Ok(())

@@ -26,11 +26,15 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::filter::Filter;
 use crate::hash::hash_file;
 use crate::model::{FileId, FileState, Stat, now_unix};
+use crate::ops::NoProgress;
 use crate::ops::identity::{BackupNames, comes_back};
+use crate::ops::include::{IncludeOptions, Outcome, include};
+use crate::ops::roots::root_of;
 use crate::paths::rebase;
-use crate::store::files;
+use crate::store::{files, roots};
 use crate::{Index, Result};
 
 /// One filesystem change, as a watcher reports it (paths absolute).
@@ -341,6 +345,8 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                     } else if let Some(m) = files::missing_by_path(tx, path)?.first() {
                         // A missing file may be back: compare content after the commit.
                         rehash.push((m.id, path.clone()));
+                    } else {
+                        out.unindexed.push(path.clone());
                     }
                 }
             }
@@ -423,6 +429,10 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
 /// equal content is certain and takes the new path (tags kept); several are left alone.
 /// Costs an indexed lookup per file, and a hash only when a missing record has its size.
 /// Returns one [`Decision::MovedByContent`] per record found.
+///
+/// A candidate already indexed by auto-include (untagged, in no pool: see [`auto_include`])
+/// is merged the same way: the missing record takes its path and the bare record goes, so the
+/// tags follow the file whichever of the copy and the delete was seen first.
 pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<Vec<Decision>> {
     if files::count_missing(index.conn())? == 0 {
         return Ok(Vec::new());
@@ -430,7 +440,12 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<Vec<Decision
     let mut work: Vec<(PathBuf, Vec<FileId>)> = Vec::new();
     for p in candidates {
         let Ok(m) = std::fs::symlink_metadata(p) else { continue };
-        if !m.is_file() || files::live_by_path(index.conn(), p)?.is_some() {
+        if !m.is_file() {
+            continue;
+        }
+        if let Some(r) = files::live_by_path(index.conn(), p)?
+            && !files::is_bare(index.conn(), r.id)?
+        {
             continue;
         }
         let waiting = files::missing_by_size(index.conn(), m.len())?;
@@ -462,9 +477,13 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<Vec<Decision
                     same.push(r);
                 }
             }
+            let occupant = files::live_by_path(tx, p)?;
             if let [one] = same.as_slice()
-                && files::live_by_path(tx, p)?.is_none()
+                && occupant.as_ref().is_none_or(|r| r.hash == o.hash && files::is_bare(tx, r.id).unwrap_or(false))
             {
+                if let Some(r) = occupant {
+                    files::delete(tx, r.id)?;
+                }
                 files::set_path(tx, one.id, p)?;
                 files::update_observation(tx, one.id, o, now)?;
                 moved.push(Decision::MovedByContent { id: one.id, from: one.path.clone(), to: p.clone() });
@@ -472,6 +491,41 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<Vec<Decision
         }
         Ok(moved)
     })
+}
+
+/// Indexes, untagged, the files among `paths` that have no record, sit under a root with
+/// auto-include on and are not ignored (nor trove's own files). Returns the paths indexed.
+/// A file that turns out to be a missing record's (a move across filesystems whose delete
+/// comes later) is merged into that record by [`rematch`].
+pub fn auto_include(index: &mut Index, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = roots::list(index.conn())?;
+    if !list.iter().any(|r| r.auto_include) {
+        return Ok(Vec::new());
+    }
+    let mut filter = Filter::load(index)?;
+    let mut keep: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        let Some(root) = root_of(&list, p) else { continue };
+        if !root.auto_include
+            || filter.skip(&root.path, p, false)
+            || !std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+            || files::live_by_path(index.conn(), p)?.is_some()
+        {
+            continue;
+        }
+        keep.push(p.clone());
+    }
+    keep.sort();
+    keep.dedup();
+    if keep.is_empty() {
+        return Ok(keep);
+    }
+    let opts = IncludeOptions { add_roots: false, ..IncludeOptions::default() };
+    let r = include(index, &keep, &opts, &NoProgress)?;
+    Ok(r.files.into_iter().filter(|f| f.2 == Outcome::Added).map(|f| f.0).collect())
 }
 
 /// Marks the record at `path` (or every live record under it) missing; returns them.

@@ -54,6 +54,23 @@ pub fn missing_by_path(c: &Connection, path: &Path) -> Result<Vec<FileRecord>> {
     Ok(rows)
 }
 
+/// Whether any record (present, missing or offline) lives under the directory `dir`.
+pub fn any_under(c: &Connection, dir: &Path) -> Result<bool> {
+    let (lo, hi) = under_range(dir);
+    Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM files WHERE path >= ?1 AND path < ?2)")?
+        .query_row(params![lo, hi], |r| r.get(0))?)
+}
+
+/// Whether the record carries no tag and belongs to no pool (a record made by auto-include
+/// that nobody touched yet).
+pub fn is_bare(c: &Connection, id: FileId) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT NOT EXISTS (SELECT 1 FROM file_tags WHERE file_id = ?1)
+            AND NOT EXISTS (SELECT 1 FROM pool_files WHERE file_id = ?1)",
+    )?
+    .query_row([id], |r| r.get(0))?)
+}
+
 /// Every record (present and missing) at `path` itself.
 pub fn all_at(c: &Connection, path: &Path) -> Result<Vec<FileRecord>> {
     let mut v: Vec<FileRecord> = live_by_path(c, path)?.into_iter().collect();

@@ -26,8 +26,11 @@ use crate::{Error, Result};
 pub const APPLICATION_ID: i64 = 0x7472_6f76;
 
 /// Migrations in order; entry `i` moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_decimal_values.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_decimal_values.sql"),
+    include_str!("migrations/0003_roots_auto_include.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -16,10 +16,12 @@ pub struct Root {
     /// The filesystem it was on when added.
     pub device: u64,
     pub added_at: i64,
+    /// Whether files that appear under it are indexed on their own (watcher, reconcile).
+    pub auto_include: bool,
 }
 
 pub fn list(c: &Connection) -> Result<Vec<Root>> {
-    let mut st = c.prepare_cached("SELECT id, path, device, added_at FROM roots ORDER BY path")?;
+    let mut st = c.prepare_cached("SELECT id, path, device, added_at, auto_include FROM roots ORDER BY path")?;
     let v = st
         .query_map([], |r| {
             Ok(Root {
@@ -27,6 +29,7 @@ pub fn list(c: &Connection) -> Result<Vec<Root>> {
                 path: from_bytes(&r.get::<_, Vec<u8>>(1)?),
                 device: r.get::<_, i64>(2)? as u64,
                 added_at: r.get(3)?,
+                auto_include: r.get(4)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -52,6 +55,41 @@ pub fn add(c: &Connection, path: &Path, device: u64, now: i64) -> Result<bool> {
 
 pub fn remove(c: &Connection, path: &Path) -> Result<bool> {
     Ok(c.prepare_cached("DELETE FROM roots WHERE path = ?1")?.execute([path.as_os_str().as_bytes()])? > 0)
+}
+
+/// Turns auto-include on or off for the root at `path`; false if there is no such root.
+pub fn set_auto_include(c: &Connection, path: &Path, on: bool) -> Result<bool> {
+    Ok(c.prepare_cached("UPDATE roots SET auto_include = ?2 WHERE path = ?1")?
+        .execute(params![path.as_os_str().as_bytes(), on])?
+        > 0)
+}
+
+/// Moves the root at `from` to `to`; false if there is no root at `from`.
+pub fn set_path(c: &Connection, from: &Path, to: &Path, device: u64) -> Result<bool> {
+    Ok(c.prepare_cached("UPDATE roots SET path = ?2, device = ?3 WHERE path = ?1")?.execute(params![
+        from.as_os_str().as_bytes(),
+        to.as_os_str().as_bytes(),
+        device as i64
+    ])? > 0)
+}
+
+/// The global ignore list (gitignore syntax), in the order added.
+pub fn ignore_patterns(c: &Connection) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached("SELECT pattern FROM ignore_patterns ORDER BY added_at, rowid")?;
+    let v = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(v)
+}
+
+/// Adds a global ignore pattern; false if it was there already.
+pub fn add_ignore(c: &Connection, pattern: &str, now: i64) -> Result<bool> {
+    Ok(c.prepare_cached("INSERT OR IGNORE INTO ignore_patterns (pattern, added_at) VALUES (?1, ?2)")?
+        .execute(params![pattern, now])?
+        > 0)
+}
+
+/// Removes a global ignore pattern; false if there was no such pattern.
+pub fn remove_ignore(c: &Connection, pattern: &str) -> Result<bool> {
+    Ok(c.prepare_cached("DELETE FROM ignore_patterns WHERE pattern = ?1")?.execute([pattern])? > 0)
 }
 
 /// What `trove watch --status` shows.
