@@ -354,7 +354,17 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
         Ok(())
     })?;
 
-    continuity(index, memory, left, &mut out)?;
+    // Paths a file appeared at in this batch: only those can bring back a record that left
+    // in an earlier one (so a large deletion remembered for a few seconds costs nothing).
+    let appeared: HashSet<&Path> = events
+        .iter()
+        .filter_map(|e| match e {
+            FsEvent::Created { path, dir: false } | FsEvent::Written { path } => Some(path.as_path()),
+            FsEvent::Renamed { to, dir: false, .. } => Some(to.as_path()),
+            _ => None,
+        })
+        .collect();
+    continuity(index, memory, left, &appeared, &mut out)?;
 
     // A write reported before the rename that brought a record to its path (events from
     // different batches, or reordered): the record is there now, so check it.
@@ -552,7 +562,13 @@ fn gone(tx: &rusqlite::Connection, path: &Path, dir: bool) -> Result<Vec<(FileId
 /// provably another record's (same content and inode): the disk is ahead of the events (a
 /// swap whose next rename is in a later batch), and those events will settle it.
 /// What this batch turned missing and did not put back is reported in `out.decisions`.
-fn continuity(index: &mut Index, memory: &mut Memory, left: Vec<Left>, out: &mut Applied) -> Result<()> {
+fn continuity(
+    index: &mut Index,
+    memory: &mut Memory,
+    left: Vec<Left>,
+    appeared: &HashSet<&Path>,
+    out: &mut Applied,
+) -> Result<()> {
     let now = Instant::now();
     let window = memory.window;
     memory.left.retain(|l| now.duration_since(l.at) < window);
@@ -568,7 +584,9 @@ fn continuity(index: &mut Index, memory: &mut Memory, left: Vec<Left>, out: &mut
     let mut seen_ids: HashSet<FileId> = HashSet::new();
     let mut seen_paths: HashSet<&Path> = HashSet::new();
     for (i, (l, this_batch)) in all.iter().enumerate() {
-        if !(*this_batch || memory.keeps(l)) || matches!(l.why, Why::ReplacedBy(_)) {
+        if !(*this_batch || (memory.keeps(l) && appeared.contains(l.from.as_path())))
+            || matches!(l.why, Why::ReplacedBy(_))
+        {
             continue;
         }
         if seen_ids.contains(&l.id) || seen_paths.contains(l.from.as_path()) {
