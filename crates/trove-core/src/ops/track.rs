@@ -364,7 +364,9 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
             _ => None,
         })
         .collect();
-    continuity(index, memory, left, &appeared, &mut out)?;
+    let settled = continuity(index, memory, left, &appeared, &mut out)?;
+    // Those were hashed at the end of the batch already: no second read.
+    rehash.retain(|(id, _)| !settled.contains(id));
 
     // A write reported before the rename that brought a record to its path (events from
     // different batches, or reordered): the record is there now, so check it.
@@ -562,13 +564,14 @@ fn gone(tx: &rusqlite::Connection, path: &Path, dir: bool) -> Result<Vec<(FileId
 /// provably another record's (same content and inode): the disk is ahead of the events (a
 /// swap whose next rename is in a later batch), and those events will settle it.
 /// What this batch turned missing and did not put back is reported in `out.decisions`.
+/// Returns the records put back (already re-hashed).
 fn continuity(
     index: &mut Index,
     memory: &mut Memory,
     left: Vec<Left>,
     appeared: &HashSet<&Path>,
     out: &mut Applied,
-) -> Result<()> {
+) -> Result<HashSet<FileId>> {
     let now = Instant::now();
     let window = memory.window;
     memory.left.retain(|l| now.duration_since(l.at) < window);
@@ -658,7 +661,7 @@ fn continuity(
         all.into_iter().filter(|(l, _)| !settled.contains(&l.id) && memory.keeps(l)).map(|(l, _)| l).collect();
     memory.left.sort_by_key(|l| std::cmp::Reverse(l.at));
     memory.left.truncate(MEMORY_CAP);
-    Ok(())
+    Ok(settled)
 }
 
 /// Re-roots every record under `from` at `to`. Live records already under `to` that are
