@@ -27,6 +27,7 @@ use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
 use trove_core::ops::tagging::tag_ids;
 use trove_core::ops::{NoProgress, pools, tags};
 use trove_core::{Index, OpenMode, Source};
+use unicode_normalization::UnicodeNormalization;
 
 /// SplitMix64: small, seedable, good enough to pick test cases.
 struct Rng(u64);
@@ -346,7 +347,7 @@ fn render(q: &Q, rng: &mut Rng) -> String {
             } else {
                 quoted(value)
             };
-            format!("{ns}{}{v}", op.text())
+            format!("{}{}{v}", random_case(rng, ns), op.text())
         }
         Q::Path(g) => format!("path:{}", quoted(g)),
         Q::Ext(e) => format!("{}:{e}", random_case(rng, "ext")),
@@ -404,7 +405,12 @@ fn random_term(rng: &mut Rng, b: &Built) -> Q {
         0 | 1 => {
             let names: Vec<&str> = TAGS.iter().flat_map(|n| n.iter().copied()).collect();
             let name = if rng.chance(10) { "nosuchtag" } else { rng.pick(&names) };
-            let name = if rng.chance(10) { format!(" {name} ") } else { name.to_string() };
+            let name = match rng.below(10) {
+                0 => format!(" {name} "),
+                // typed decomposed (`e` + U+0301): names match NFC-normalised
+                1 => name.nfd().collect(),
+                _ => name.to_string(),
+            };
             Q::Tag(name)
         }
         2 => {
