@@ -213,6 +213,19 @@ fn migration_2_makes_non_decimal_values_text() {
     assert_eq!(index.schema_version().unwrap(), trove_core::store::SCHEMA_VERSION);
 }
 
+/// `sort:pool` binds a parameter in ORDER BY, which the count statement does not have:
+/// "Wrong number of parameters passed to query. Got 2, needed 1".
+#[test]
+fn regression_count_with_sort_pool() {
+    let mut l = Lib::new();
+    l.file("a", 1, 0).file("b", 1, 0).file("c", 1, 0);
+    pools::create(&mut l.index, "P").unwrap();
+    pools::add(&mut l.index, "P", &[l.lib.join("c"), l.lib.join("a")], false).unwrap();
+    assert_eq!(l.find("pool:P sort:pool"), ["c", "a"]);
+    assert_eq!(l.find("pool:p sort:-pool"), ["a", "c"]);
+    assert_eq!(l.find("pool:P -b sort:pool limit:1"), ["c"]);
+}
+
 // ---- issue 7: query size ----
 
 fn query_error(l: &Lib, q: &str) -> trove_core::query::ParseError {

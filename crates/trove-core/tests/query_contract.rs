@@ -230,7 +230,10 @@ fn build(rng: &mut Rng) -> Built {
 
     for title in POOLS {
         pools::create(&mut index, title).unwrap();
-        let members: Vec<usize> = (0..model.files.len()).filter(|_| rng.chance(20)).collect();
+        let mut members: Vec<usize> = (0..model.files.len()).filter(|_| rng.chance(20)).collect();
+        for i in (1..members.len()).rev() {
+            members.swap(i, rng.below(i + 1));
+        }
         let paths: Vec<PathBuf> = members.iter().map(|&i| path_of(&model.files[i].path)).collect();
         pools::add(&mut index, title, &paths, false).unwrap();
         model.pools.push(Pool { title: title.to_string(), members });
@@ -382,6 +385,7 @@ fn render_query(q: &Query, rng: &mut Rng) -> String {
             SortKey::Mtime => "mtime",
             SortKey::Size => "size",
             SortKey::Random => "random",
+            SortKey::Pool => "pool",
         };
         out.push_str(&format!(" sort:{}{}", if reverse { "-" } else { "" }, random_case(rng, key)));
     }
@@ -579,13 +583,32 @@ fn random_expr(rng: &mut Rng, b: &Built, depth: usize) -> Q {
 }
 
 fn random_query(rng: &mut Rng, b: &Built) -> Query {
-    let expr = if rng.chance(3) { None } else { Some(random_expr(rng, b, 0)) };
+    let mut expr = if rng.chance(3) { None } else { Some(random_expr(rng, b, 0)) };
     let sort = rng.chance(35).then(|| {
-        let key = rng.pick(&[SortKey::Path, SortKey::Mtime, SortKey::Size, SortKey::Random]);
+        let key = rng.pick(&[SortKey::Path, SortKey::Mtime, SortKey::Size, SortKey::Random, SortKey::Pool]);
         (key, rng.chance(50))
     });
+    if let Some((SortKey::Pool, _)) = sort {
+        // exactly one pool: term, ANDed at the top level
+        let title = rng.pick(POOLS);
+        let title = random_case(rng, title);
+        let mut terms = vec![Q::Pool(title)];
+        if let Some(e) = expr.filter(|e| !contains_pool(e)) {
+            terms.push(e);
+        }
+        expr = Some(Q::And(terms));
+    }
     let limit = rng.chance(25).then(|| rng.pick(&[0u64, 1, 3, 10, 1000]));
     Query { expr, sort, limit }
+}
+
+fn contains_pool(q: &Q) -> bool {
+    match q {
+        Q::And(v) | Q::Or(v) => v.iter().any(contains_pool),
+        Q::Not(x) => contains_pool(x),
+        Q::Pool(_) => true,
+        _ => false,
+    }
 }
 
 // ---- the comparison ----

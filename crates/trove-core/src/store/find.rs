@@ -18,7 +18,11 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Compiled {
     where_sql: String,
+    /// The WHERE clause's parameters first, then the ORDER BY's (`sort:pool` binds one).
     params: Vec<Value>,
+    /// How many of `params` the WHERE clause uses: a count has no ORDER BY, and SQLite
+    /// refuses a parameter the statement does not have.
+    where_params: usize,
     order: String,
     /// `limit:N` from the query.
     pub limit: Option<u64>,
@@ -395,6 +399,7 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         }
         _ => None,
     };
+    let where_params = c.params.len();
     let dir = if sort.1 { "DESC" } else { "ASC" };
     let order = match sort.0 {
         SortKey::Path => format!("f.path {dir}"),
@@ -428,6 +433,7 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         sample,
         where_sql: format!("{universe} AND {body}"),
         params: c.params,
+        where_params,
         order,
         limit,
         warnings: c.warnings,
@@ -533,7 +539,8 @@ impl Compiled {
             sql.push_str(&format!(" LIMIT {n}"));
         }
         sql.push(')');
-        Ok(conn.query_row(&sql, rusqlite::params_from_iter(self.params.iter()), |r| r.get::<_, i64>(0))? as u64)
+        let params = &self.params[..self.where_params];
+        Ok(conn.query_row(&sql, rusqlite::params_from_iter(params.iter()), |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// `EXPLAIN QUERY PLAN` lines for the select.

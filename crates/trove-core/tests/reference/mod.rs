@@ -134,6 +134,8 @@ pub enum SortKey {
     Mtime,
     Size,
     Random,
+    /// The pool's own order; the query must AND exactly one `pool:` term at its top level.
+    Pool,
 }
 
 /// A whole query: the boolean part plus the top-level modifiers.
@@ -488,6 +490,17 @@ impl Library {
             }),
             SortKey::Size => files
                 .sort_by(|a, b| directed(self.files[*a].size.cmp(&self.files[*b].size)).then_with(|| by_path(a, b))),
+            SortKey::Pool => {
+                let title = match &query.expr {
+                    Some(Q::And(v)) => v.iter().find_map(|x| if let Q::Pool(t) = x { Some(t) } else { None }),
+                    Some(Q::Pool(t)) => Some(t),
+                    _ => None,
+                };
+                let title = name_key(title.expect("sort:pool without a top-level pool: term"));
+                let pool = self.pools.iter().find(|p| name_key(&p.title) == title);
+                let position = |i: &usize| pool.and_then(|p| p.members.iter().position(|m| m == i));
+                files.sort_by(|a, b| directed(position(a).cmp(&position(b))).then_with(|| by_path(a, b)));
+            }
             SortKey::Random => {}
         }
         let total = files.len() as u64;
