@@ -21,8 +21,9 @@ The index is $XDG_DATA_HOME/trove/index.db (or ~/.local/share/trove/index.db) un
 #[derive(Debug, Parser)]
 #[command(name = "trove", version, about = ABOUT, after_help = AFTER, max_term_width = 100)]
 pub struct Cli {
-    /// The index file to use (created on the first command that writes)
-    #[arg(long, global = true, env = "TROVE_INDEX", value_name = "PATH")]
+    /// The index file to use (created on the first command that writes); default: the
+    /// TROVE_INDEX environment variable, else $XDG_DATA_HOME/trove/index.db
+    #[arg(long, global = true, value_name = "PATH")]
     pub index: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -80,7 +81,9 @@ pub fn hoist_flags(args: Vec<OsString>) -> Vec<OsString> {
     if !QUERY_COMMANDS.contains(&sub.get_name()) {
         return args;
     }
-    let known: Vec<&clap::Arg> = sub.get_arguments().chain(globals.iter().copied()).collect();
+    // The root's own -V/--version are not flags of a subcommand; only global ones are.
+    let known: Vec<&clap::Arg> =
+        sub.get_arguments().chain(globals.iter().copied().filter(|a| a.is_global_set())).collect();
     let (head, tail) = args.split_at(i + 1);
     let (mut flags, mut words) = (Vec::new(), Vec::new());
     let mut rest = tail.iter();
@@ -98,6 +101,9 @@ pub fn hoist_flags(args: Vec<OsString>) -> Vec<OsString> {
                     flags.extend(rest.next().cloned());
                 }
             }
+            // A `--word` that is no flag is a mistyped flag far more often than a query term
+            // (`--x` is "not not x"): clap says so. Such a term goes after `--`.
+            None if a.as_bytes().starts_with(b"--") => flags.push(a.clone()),
             None => words.push(a.clone()),
         }
     }

@@ -133,6 +133,9 @@ pub fn default_index_path() -> Result<PathBuf, CommandError> {
 impl Ctx {
     pub fn new(index: Option<PathBuf>) -> Result<Ctx, CommandError> {
         let cwd = std::env::current_dir().map_err(|e| CommandError::new(format!("current directory: {e}")))?;
+        // TROVE_INDEX is read here rather than by clap: an empty value means "unset" (as
+        // with the XDG variables), and clap would show it as a required --index in usage.
+        let index = index.or_else(|| std::env::var_os("TROVE_INDEX").filter(|v| !v.is_empty()).map(PathBuf::from));
         let index_path = match index {
             Some(p) if p.is_absolute() => p,
             Some(p) => cwd.join(p),
@@ -173,6 +176,11 @@ pub fn stderr_is_tty() -> bool {
 /// Prints a warning line to stderr.
 pub fn warn(msg: impl std::fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "trove: warning: {msg}");
+}
+
+/// Prints an error line to stderr (the command goes on and exits 2 at the end).
+pub fn error_line(msg: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "trove: {msg}");
 }
 
 /// Prints a note line to stderr (what happened, for humans).

@@ -178,10 +178,10 @@ fn tags_alone_lists_tags_with_implied_counts() {
     assert!(json.contains(r#""files":0"#) && json.contains(r#""with_implied":2"#), "{json}");
     let show = String::from_utf8(e.ok(["tags", "show", "letter"])).unwrap();
     assert!(show.contains("files:    0 (2 with implied)"), "{show}");
-    // Sorting by count uses what `find` sees: `letter` (2 with implied) before `y` (1).
+    // Sorting by count sorts the first column: direct links.
     e.ok(["tag", "-t", "y", "lib/c.txt"]);
     let out = String::from_utf8(e.ok(["tags", "list", "--sort", "count"])).unwrap();
-    assert!(out.ends_with("       1  y\n"), "{out}");
+    assert_eq!(out, "       2  x\n       1  y\n       0  letter (2 with implied)\n");
 }
 
 #[test]
@@ -273,11 +273,11 @@ fn concurrent_includes_on_a_fresh_index_wait_instead_of_failing() {
         let e = env();
         e.write("one/a", b"a");
         e.write("two/b", b"b");
-        let a = e.cmd(["include", "-r", "-t", "one", "one"]).spawn().unwrap();
-        let b = e.cmd(["include", "-r", "-t", "two", "two"]).spawn().unwrap();
+        let run = |t: &str| e.cmd(["include", "-r", "-t", t, t]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let (a, b) = (run("one"), run("two"));
         for (name, child) in [("one", a), ("two", b)] {
             let o = child.wait_with_output().unwrap();
-            assert!(o.status.success(), "round {round}, include {name}: {}", stderr(&o));
+            assert!(o.status.success(), "round {round}, include {name}: {:?} {}", o.status, stderr(&o));
         }
         assert_eq!(e.find("one | two").0, ["one/a", "two/b"]);
     }
@@ -296,4 +296,153 @@ fn sort_pool_gives_a_pools_own_order() {
     let o = e.run(["find", "x sort:pool"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("sort:pool needs exactly one pool:TITLE term"), "{}", stderr(&o));
+}
+
+#[test]
+fn sort_pool_with_count_counts() {
+    let e = small();
+    e.ok(["pool", "create", "Q"]);
+    e.ok(["pool", "add", "Q", "lib/b.txt", "lib/a.txt"]);
+    assert_eq!(stdout(&e.run(["find", "pool:Q sort:pool", "-c"])), "2\n");
+    assert_eq!(stdout(&e.run(["find", "pool:Q x sort:-pool limit:1", "-c"])), "1\n");
+    assert_eq!(stdout(&e.run(["find", "pool:nothere sort:pool", "-c"])), "0\n");
+}
+
+#[test]
+fn ls_of_the_root_directory_keeps_child_names_whole() {
+    let e = small();
+    let out = String::from_utf8(e.ok(["ls", "/"])).unwrap();
+    let first =
+        e.root().canonicalize().unwrap().components().nth(1).unwrap().as_os_str().to_string_lossy().into_owned();
+    assert!(out.starts_with(&format!("/{first}/\t")), "{out}");
+}
+
+#[test]
+fn version_flags_and_mistyped_long_flags_in_find_are_not_swallowed() {
+    let e = small();
+    let o = e.run(["find", "x", "-V"]);
+    assert!(!stderr(&o).contains("-V --"), "{}", stderr(&o));
+    // -V is no flag of find: a term ("without V"), as any other unknown short word.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2);
+    let o = e.run(["find", "x", "--jso"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--jso"), "{}", stderr(&o));
+    // After `--` it is a term.
+    let o = e.run(["find", "-c", "--", "x", "--x"]);
+    assert_eq!(stdout(&o), "2\n", "{}", stderr(&o));
+}
+
+#[test]
+fn include_dry_run_counts_the_links_it_would_add() {
+    let e = small();
+    let o = e.run(["include", "-n", "-t", "x", "-t", "fresh", "lib/a.txt", "lib/c.txt"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // a.txt has x already: fresh only; c.txt gets both.
+    assert!(stderr(&o).contains("3 tag link(s) would be added"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_read_command_does_not_turn_an_empty_file_into_an_index() {
+    let e = env();
+    std::fs::write(&e.index, b"").unwrap();
+    let o = e.run(["find"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no index here yet"), "{}", stderr(&o));
+    assert_eq!(std::fs::metadata(&e.index).unwrap().len(), 0);
+}
+
+#[test]
+fn odd_index_paths_get_clear_messages() {
+    let e = small();
+    let o = e.cmd(["find", "x"]).env("TROVE_INDEX", "/dev/null").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/dev/null: cannot be used as the index: it is not a regular file"), "{}", stderr(&o));
+    // An empty TROVE_INDEX is unset: the default index under HOME (none yet).
+    let o = e.cmd(["find", "x"]).env("TROVE_INDEX", "").output().unwrap();
+    assert!(stderr(&o).contains("no index here yet"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("a value is required"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_read_by_another_user_leaves_the_owner_able_to_write() {
+    let e = small();
+    // The index in a world-writable sticky directory, readable by everyone.
+    let shared = e.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(e.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let index = shared.join("index.db");
+    e.ok(["find", "x"]); // checkpoints nothing in particular; copy a closed index
+    std::fs::copy(&e.index, &index).unwrap();
+    std::fs::set_permissions(&index, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let Some(o) = as_nobody(&e, &["find", "-c", "x"], &index) else { return };
+    assert_eq!(stdout(&o), "2\n", "{}", stderr(&o));
+    for side in ["index.db-wal", "index.db-shm"] {
+        assert!(!shared.join(side).exists(), "a reader left {side} behind");
+    }
+    let o = e.cmd(["tag", "-t", "y", "lib/a.txt"]).env("TROVE_INDEX", &index).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn check_repair_on_a_read_only_index_fails_once_up_front() {
+    let e = small();
+    std::fs::write(e.path("lib/a.txt"), b"changed content").unwrap();
+    let ro = e.path("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let index = ro.join("index.db");
+    std::fs::copy(&e.index, &index).unwrap();
+    for (p, m) in [(&index, 0o444), (&ro, 0o755), (&e.root().to_path_buf(), 0o755)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    let Some(o) = as_nobody(&e, &["check", "--repair"], &index) else { return };
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches("read-only").count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn failures_are_errors_without_a_zero_summary_first() {
+    let e = small();
+    let o = e.run(["rm", "lib"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("forgotten"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("lib: is a directory (use -r)"), "{}", stderr(&o));
+    let o = e.run(["untag", "-t", "x", "nope.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("trove: nope.txt: not in the index"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning: nope.txt"), "{}", stderr(&o));
+    e.ok(["pool", "create", "P"]);
+    let o = e.run(["pool", "add", "P", "lib"]);
+    assert!(!stderr(&o).contains("0 file(s) added"), "{}", stderr(&o));
+}
+
+#[test]
+fn small_surprises_of_the_review() {
+    let e = small();
+    // A tag cannot imply itself, and the message says so.
+    let o = e.run(["tags", "imply", "x", "X"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot imply itself"), "{}", stderr(&o));
+    // Unimplying what was never declared changes nothing and is no failure.
+    e.ok(["tags", "create", "letter"]);
+    let o = e.run(["tags", "unimply", "x", "letter"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // tag -q that matches nothing creates no tag.
+    e.ok(["tag", "-t", "ghost", "-q", "nothing-has-this"]);
+    assert!(!String::from_utf8(e.ok(["tags"])).unwrap().contains("ghost"));
+    // `trove tags` takes the list options.
+    assert!(e.run(["tags", "--sort", "count", "--json"]).status.success());
+    // Moving several unindexed files says they were moved on disk only.
+    e.write("u1", b"1");
+    e.write("u2", b"2");
+    std::fs::create_dir(e.path("tgt")).unwrap();
+    let o = e.run(["mv", "u1", "u2", "tgt"]);
+    assert!(stderr(&o).contains("on disk only"), "{}", stderr(&o));
+    // A huge query error shows a window, not the whole query.
+    let q = format!("{} (", "word ".repeat(2_000));
+    let o = e.run(["find", &q]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).len() < 1_000, "{} bytes of error", stderr(&o).len());
+    assert!(stderr(&o).contains('…'), "{}", stderr(&o));
 }

@@ -52,6 +52,8 @@ pub enum Error {
     NameTaken { name: String, owner: String },
     #[error("{child} ⇒ {parent} would make a cycle ({parent} already implies {child})")]
     ImplicationCycle { child: String, parent: String },
+    #[error("{0}: a tag cannot imply itself (its names and aliases all name one tag)")]
+    SelfImplication(String),
     #[error("{name}: carried by {files} file(s); pass --force to delete it and those links")]
     TagInUse { name: String, files: u64 },
     #[error("{0}")]

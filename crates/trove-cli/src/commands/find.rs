@@ -65,7 +65,25 @@ pub struct FindArgs {
 pub fn query_error(text: &str, e: trove_core::Error) -> CommandError {
     match e {
         trove_core::Error::Query(pe) => {
-            CommandError::new(format!("bad query at byte {}:\n{}", pe.position, pe.render(text)))
+            // A long query is shown as a window around the offending byte, not whole.
+            const SIDE: usize = 40;
+            let pos = pe.position.min(text.len());
+            let mut start = pos.saturating_sub(SIDE);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (pos + SIDE).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            let (pre, post) = (if start > 0 { "…" } else { "" }, if end < text.len() { "…" } else { "" });
+            let local = trove_core::query::ParseError { message: pe.message.clone(), position: pos - start };
+            let shown = local.render(&text[start..end]);
+            // The ellipsis before the window shifts the caret line by one column.
+            let (q, caret) = shown.split_once('\n').unwrap_or((&shown, ""));
+            let pad = if pre.is_empty() { "" } else { " " };
+            let shown = format!("{pre}{q}{post}\n{pad}{caret}");
+            CommandError::new(format!("bad query at byte {}:\n{shown}", pe.position))
                 .with_hint("`trove find --help` describes the query language")
         }
         e => e.into(),

@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
         r.count(Outcome::Unchanged)
     );
     if r.links_added > 0 {
-        line.push_str(&format!(", {} tag link(s) added", r.links_added));
+        line.push_str(&format!(", {} tag link(s) {would}added", r.links_added));
     }
     if r.skipped_symlinks + r.skipped_special > 0 {
         line.push_str(&format!(

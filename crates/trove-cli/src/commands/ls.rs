@@ -65,7 +65,9 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                 missing_args += 1;
                 continue;
             }
-            let prefix_len = p.as_os_str().as_bytes().len() + 1;
+            // Children start after "DIR/"; the root directory "/" already ends in its separator.
+            let dir = p.as_os_str().as_bytes();
+            let prefix_len = if dir.ends_with(b"/") { dir.len() } else { dir.len() + 1 };
             for r in under {
                 let rest = &r.path_bytes()[prefix_len.min(r.path_bytes().len())..];
                 match rest.iter().position(|&b| b == b'/') {

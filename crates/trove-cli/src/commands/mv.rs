@@ -43,11 +43,12 @@ pub fn run(ctx: &Ctx, a: MvArgs) -> CmdResult {
         }
     } else if !r.moved.is_empty() {
         note(format!(
-            "{} moved ({} record(s) updated{}{})",
+            "{} moved ({} record(s) updated{}{}{})",
             r.moved.len(),
             r.records,
             if r.copied > 0 { format!(", {} copied across filesystems", r.copied) } else { String::new() },
-            if r.replaced > 0 { format!(", {} replaced record(s) now missing", r.replaced) } else { String::new() }
+            if r.replaced > 0 { format!(", {} replaced record(s) now missing", r.replaced) } else { String::new() },
+            if r.records == 0 { "; on disk only: none of them is in the index" } else { "" }
         ));
     }
     Ok(if report_failures(ctx, &r.failed) { 2 } else { 0 })

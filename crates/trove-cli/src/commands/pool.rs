@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use trove_core::ops::pools as ops;
 
-use crate::ctx::{CmdResult, Ctx, note, warn};
+use crate::ctx::{CmdResult, Ctx, note};
 use crate::output::write_path;
 
 /// Ordered collections of files (albums, chapters, series).
@@ -22,20 +22,24 @@ pub enum PoolCommand {
     Create { title: String },
     /// Append indexed files to a pool, in the order given (directories need -r)
     Add {
+        /// The pool's title (case-insensitive)
         title: String,
         /// Add every indexed file under directories, in path order
         #[arg(short, long)]
         recursive: bool,
-        #[arg(required = true)]
+        /// Indexed files (or directories, with -r)
+        #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Remove files from a pool (not from the index; directories need -r)
     Rm {
+        /// The pool's title (case-insensitive)
         title: String,
         /// Remove every file under directories
         #[arg(short, long)]
         recursive: bool,
-        #[arg(required = true)]
+        /// Indexed files (or directories, with -r)
+        #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Print a pool's files in order
@@ -57,21 +61,25 @@ pub fn run(ctx: &Ctx, a: PoolArgs) -> CmdResult {
         PoolCommand::Add { title, recursive, paths } => {
             let mut index = ctx.open_read()?;
             let r = ops::add(&mut index, &title, &ctx.resolve_all(&paths), recursive)?;
-            note(format!(
-                "{} file(s) added to {title}{}",
-                r.changed,
-                if r.unchanged > 0 { format!(", {} already there", r.unchanged) } else { String::new() }
-            ));
+            if r.changed + r.unchanged > 0 {
+                note(format!(
+                    "{} file(s) added to {title}{}",
+                    r.changed,
+                    if r.unchanged > 0 { format!(", {} already there", r.unchanged) } else { String::new() }
+                ));
+            }
             Ok(edit_status(ctx, &r))
         }
         PoolCommand::Rm { title, recursive, paths } => {
             let mut index = ctx.open_read()?;
             let r = ops::remove(&mut index, &title, &ctx.resolve_all(&paths), recursive)?;
-            note(format!(
-                "{} file(s) removed from {title}{}",
-                r.changed,
-                if r.unchanged > 0 { format!(", {} were not in it", r.unchanged) } else { String::new() }
-            ));
+            if r.changed + r.unchanged > 0 {
+                note(format!(
+                    "{} file(s) removed from {title}{}",
+                    r.changed,
+                    if r.unchanged > 0 { format!(", {} not in it", r.unchanged) } else { String::new() }
+                ));
+            }
             Ok(edit_status(ctx, &r))
         }
         PoolCommand::Show { title } => {
@@ -103,7 +111,7 @@ pub fn run(ctx: &Ctx, a: PoolArgs) -> CmdResult {
 /// Warns about paths that were not indexed or were directories without -r; exit 2 if any.
 fn edit_status(ctx: &Ctx, r: &ops::PoolEdit) -> u8 {
     for p in &r.not_indexed {
-        warn(format!("{}: not in the index", ctx.show(p)));
+        crate::ctx::error_line(format!("{}: not in the index", ctx.show(p)));
     }
     let failed = crate::ctx::report_failures(ctx, &r.failed);
     if failed || !r.not_indexed.is_empty() { 2 } else { 0 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use trove_core::ops::remove;
 
-use crate::ctx::{CmdResult, CommandError, Ctx, note, report_failures, warn};
+use crate::ctx::{CmdResult, CommandError, Ctx, note, report_failures};
 
 /// Above this many records, `rm` asks first (or needs --yes when not on a terminal).
 const ASK_ABOVE: usize = 20;
@@ -27,6 +27,7 @@ pub struct RmArgs {
     /// Do not ask before forgetting many files
     #[arg(short, long)]
     pub yes: bool,
+    /// Files or directories (with -r) to forget
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -35,7 +36,7 @@ pub fn run(ctx: &Ctx, a: RmArgs) -> CmdResult {
     let mut index = ctx.open_read()?;
     let plan = remove::plan(&index, &ctx.resolve_all(&a.paths), a.recursive)?;
     for p in &plan.not_indexed {
-        warn(format!("{}: not in the index", ctx.show(p)));
+        crate::ctx::error_line(format!("{}: not in the index", ctx.show(p)));
     }
     let what = format!("{} file(s) and their {} tag link(s)", plan.ids.len(), plan.links);
     let problems = !plan.not_indexed.is_empty();
@@ -54,6 +55,13 @@ pub fn run(ctx: &Ctx, a: RmArgs) -> CmdResult {
             note("nothing forgotten");
             return Ok(1);
         }
+    }
+    if plan.ids.is_empty() {
+        let failed = report_failures(ctx, &plan.failed);
+        if !failed && !problems {
+            note("nothing to forget");
+        }
+        return Ok(if failed || problems { 2 } else { 0 });
     }
     let r = remove::apply(&mut index, plan)?;
     note(format!(

@@ -10,6 +10,7 @@ use crate::ctx::{CmdResult, Ctx};
 /// Show counts: files, tags, links, implications, pools, index size.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
+    /// One JSON object with every count
     #[arg(long)]
     pub json: bool,
 }

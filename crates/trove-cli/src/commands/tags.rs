@@ -10,10 +10,26 @@ use crate::ctx::{CmdResult, Ctx, note};
 
 /// List and manage tags: names, aliases, merges, implications.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct TagsArgs {
     /// Without a subcommand: `tags list`
     #[command(subcommand)]
     pub command: Option<TagsCommand>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// What `tags list` (and `tags` alone) takes.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Sort by name or by direct file count
+    #[arg(long, value_enum, default_value = "name")]
+    sort: SortBy,
+    /// One JSON object per line
+    #[arg(long)]
+    json: bool,
+    /// Only tags with a name matching this pattern (`*` wildcard, case-insensitive)
+    pattern: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -26,16 +42,7 @@ pub enum SortBy {
 pub enum TagsCommand {
     /// List tags with how many files carry each: directly, and with implied ones
     /// (files tagged with a tag that implies it), which is what `find TAG` counts
-    List {
-        /// Sort by name or by file count
-        #[arg(long, value_enum, default_value = "name")]
-        sort: SortBy,
-        /// One JSON object per line
-        #[arg(long)]
-        json: bool,
-        /// Only tags with a name matching this pattern (`*` wildcard, case-insensitive)
-        pattern: Option<String>,
-    },
+    List(ListArgs),
     /// Show a tag: names, universal id, files, implications
     Show {
         tag: String,
@@ -74,9 +81,8 @@ pub enum TagsCommand {
 }
 
 pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
-    let command = a.command.unwrap_or(TagsCommand::List { sort: SortBy::Name, json: false, pattern: None });
-    match command {
-        TagsCommand::List { sort, json, pattern } => {
+    match a.command.unwrap_or(TagsCommand::List(a.list)) {
+        TagsCommand::List(ListArgs { sort, json, pattern }) => {
             let index = ctx.open_read()?;
             let v = ops::list(&index, pattern.as_deref(), matches!(sort, SortBy::Count))?;
             let mut out = std::io::stdout().lock();
@@ -188,8 +194,8 @@ pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
                 note(format!("{child} no longer implies {parent}"));
                 Ok(0)
             } else {
-                note(format!("{child} ⇒ {parent} was not declared"));
-                Ok(1)
+                note(format!("{child} ⇒ {parent} was not declared; nothing changed"));
+                Ok(0)
             }
         }
     }

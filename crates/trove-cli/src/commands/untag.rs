@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, a: UntagArgs) -> CmdResult {
         warn(w);
     }
     for p in &r.not_indexed {
-        warn(format!("{}: not in the index", ctx.show(p)));
+        crate::ctx::error_line(format!("{}: not in the index", ctx.show(p)));
     }
     for t in &r.unknown_tags {
         warn(format!("{t}: no such tag"));

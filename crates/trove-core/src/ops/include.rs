@@ -285,9 +285,11 @@ pub fn include(
         for (i, r) in pending.drain(..) {
             match r {
                 Ok(_) => {
-                    let outcome =
-                        if matches!(plans[i], Plan::Hash(Some(_))) { Outcome::Updated } else { Outcome::Added };
-                    report.files.push((candidates[i].path.clone(), None, outcome));
+                    let (id, outcome) = match plans[i] {
+                        Plan::Hash(Some(id)) => (Some(id), Outcome::Updated),
+                        _ => (None, Outcome::Added),
+                    };
+                    report.files.push((candidates[i].path.clone(), id, outcome));
                 }
                 Err(e) => report.failed.push(e),
             }
@@ -297,10 +299,26 @@ pub fn include(
                 report.files.push((candidates[i].path.clone(), Some(*id), Outcome::Unchanged));
             }
         }
+        let mut known = Vec::new();
         for n in &tag_names {
-            if tags::by_name(index.conn(), n)?.is_none() {
-                report.tags_created.push(n.clone());
+            match tags::by_name(index.conn(), n)? {
+                Some(t) => known.push(t),
+                None => report.tags_created.push(n.clone()),
             }
+        }
+        // The links the run would add: every tag on a new file; on a known file, each tag
+        // it does not carry from this source yet.
+        for (_, id, _) in &report.files {
+            report.links_added += match id {
+                None => tag_names.len() as u64,
+                Some(id) => {
+                    let mut n = report.tags_created.len() as u64;
+                    for t in &known {
+                        n += u64::from(!links::exists(index.conn(), *id, *t, &opts.source)?);
+                    }
+                    n
+                }
+            };
         }
         return Ok(report);
     }

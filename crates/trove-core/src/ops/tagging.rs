@@ -104,6 +104,11 @@ pub fn tag_paths(
 
 /// Tags records by id, in one transaction.
 pub fn tag_ids(index: &mut Index, ids: &[FileId], names: &[String], source: &Source) -> Result<(u64, Vec<String>)> {
+    // Nothing to tag: create no tag either (`tag -q` that matches nothing).
+    if ids.is_empty() {
+        check_tag_names(names)?;
+        return Ok((0, Vec::new()));
+    }
     let names = check_tag_names(names)?;
     let now = now_unix();
     index.write(|tx| {

@@ -82,6 +82,9 @@ pub fn imply(index: &mut Index, child: &str, parent: &str) -> Result<(bool, Vec<
     let names = [normalize_tag_name(child)?, normalize_tag_name(parent)?];
     index.write(|tx| {
         let (ids, created) = crate::ops::include::ensure_tags(tx, &names, now_unix())?;
+        if ids[0] == ids[1] {
+            return Err(Error::SelfImplication(names[0].clone()));
+        }
         Ok((st::imply(tx, ids[0], ids[1])?, created))
     })
 }

@@ -417,10 +417,13 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
                     "sort:pool needs exactly one pool:TITLE term joined to the query by AND".into(),
                 ));
             };
-            let b = c.bind(fold(title));
+            // The pool's id is looked up now and written into the ORDER BY as a number: a bound
+            // parameter there would not exist in the count's SQL, which has no ORDER BY.
+            let id: Option<i64> =
+                conn.query_row("SELECT id FROM pools WHERE folded = ?1", [fold(title)], |r| r.get(0)).optional()?;
+            let id = id.map_or_else(|| "NULL".to_string(), |i| i.to_string());
             format!(
-                "(SELECT pf.position FROM pool_files pf JOIN pools p ON p.id = pf.pool_id \
-                 WHERE p.folded = {b} AND pf.file_id = f.id) {dir}, f.path"
+                "(SELECT pf.position FROM pool_files pf WHERE pf.pool_id = {id} AND pf.file_id = f.id) {dir}, f.path"
             )
         }
     };

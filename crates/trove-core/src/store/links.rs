@@ -20,6 +20,17 @@ pub fn source_id(c: &Connection, s: &Source) -> Result<i64> {
     Ok(c.last_insert_rowid())
 }
 
+/// Whether `file` carries `tag` from `source` (a source never used carries nothing).
+pub fn exists(c: &Connection, file: FileId, tag: TagId, source: &Source) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT 1 FROM file_tags ft JOIN sources s ON s.id = ft.source_id
+         WHERE ft.file_id = ?1 AND ft.tag_id = ?2 AND s.kind = ?3 AND s.name = ?4",
+    )?
+    .query_row(params![file, tag, source.kind(), source.name()], |_| Ok(()))
+    .optional()?
+    .is_some())
+}
+
 /// Links `tag` to `file` from `source`; false when that exact link existed.
 pub fn link(c: &Connection, file: FileId, tag: TagId, source: i64, now: i64) -> Result<bool> {
     let n = c

@@ -117,6 +117,18 @@ fn inspect_once(path: &Path) -> Result<()> {
 /// write), the file is opened `immutable`: SQLite then reads the main file as it is, which
 /// is safe for a short read-only command that shows what was last checkpointed.
 fn readable(path: &Path, conn: Connection) -> Result<Connection> {
+    // Without `-wal` and `-shm` the main file holds everything committed. Opening it
+    // `immutable` then reads it exactly and creates no `-wal`/`-shm` owned by this user,
+    // which would leave the index's owner unable to write it.
+    let side = |suffix: &str| {
+        let mut p = path.as_os_str().to_os_string();
+        p.push(suffix);
+        std::path::PathBuf::from(p).exists()
+    };
+    if !side("-wal") && !side("-shm") {
+        drop(conn);
+        return open_immutable(path);
+    }
     let probe = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0));
     match probe {
         Ok(_) => return Ok(conn),
@@ -131,6 +143,10 @@ fn readable(path: &Path, conn: Connection) -> Result<Connection> {
         Err(_) => {}
     }
     drop(conn);
+    open_immutable(path)
+}
+
+fn open_immutable(path: &Path) -> Result<Connection> {
     let mut uri = String::from("file:");
     for &b in path.as_os_str().as_encoded_bytes() {
         if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
@@ -158,8 +174,18 @@ impl Index {
     /// wait where two lock upgrades would deadlock), so the whole open is retried until the
     /// busy timeout. An index this user may not write opens read-only.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Index> {
-        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-            return Err(Error::IndexPath { path: path.to_path_buf(), reason: "it is a directory".into() });
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.is_dir() {
+                return Err(Error::IndexPath { path: path.to_path_buf(), reason: "it is a directory".into() });
+            }
+            if !m.is_file() {
+                return Err(Error::IndexPath { path: path.to_path_buf(), reason: "it is not a regular file".into() });
+            }
+            // An empty file is a valid empty SQLite database; a read command must not turn it
+            // into an index.
+            if m.len() == 0 && mode == OpenMode::Existing {
+                return Err(Error::NoIndex { path: path.to_path_buf() });
+            }
         }
         if let Err(e) = std::fs::File::open(path)
             && e.kind() != std::io::ErrorKind::NotFound
@@ -242,6 +268,11 @@ impl Index {
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             Ok(())
         })
+    }
+
+    /// Whether this index was opened read-only (this user may not write it).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Where this index lives.

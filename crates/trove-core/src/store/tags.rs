@@ -239,8 +239,5 @@ pub fn list(c: &Connection, glob: Option<&str>, by_count: bool) -> Result<Vec<Ta
     for t in v.iter_mut().filter(|t| parents.contains(&t.id)) {
         t.with_implied = file_count_with_implied(c, t.id)?;
     }
-    if by_count {
-        v.sort_by(|a, b| b.with_implied.cmp(&a.with_implied).then(b.files.cmp(&a.files)));
-    }
     Ok(v)
 }
