@@ -1181,3 +1181,23 @@ fn the_watcher_logs_one_line_per_record_it_leaves_missing_keeps_or_moves_by_cont
     assert_eq!(line(&format!("{}: moved to {} by content", p("A/moved.txt"), p("B/moved.txt"))), 1, "{err}");
     assert_eq!(line("missing,"), 1, "only the record still missing is logged as missing: {err}");
 }
+
+#[test]
+fn check_repair_keeps_a_missing_record_on_its_path_even_after_auto_include_indexed_the_file() {
+    let env = TestEnv::new(env!("CARGO_BIN_EXE_trove"));
+    env.write("lib/doc.txt", b"first version");
+    env.ok(["include", "-r", "lib"]);
+    env.ok(["tag", "-t", "keep", "lib/doc.txt"]);
+    std::fs::remove_file(env.path("lib/doc.txt")).unwrap();
+    env.ok(["reconcile"]);
+    env.write("lib/doc.txt", b"a different, second version");
+    // The root auto-includes new files: the new doc.txt gets a bare record of its own.
+    env.ok(["reconcile"]);
+    assert_eq!(env.find("keep missing").0, ["lib/doc.txt"]);
+    let o = env.run(["check"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("doc.txt: missing, and an unindexed file"));
+    env.ok(["check", "--repair"]);
+    assert_eq!(env.find("keep").0, ["lib/doc.txt"]);
+    let index = Index::open(&env.index, OpenMode::Existing).unwrap();
+    assert_eq!(index.stats().unwrap().files, 1, "the bare record gave way");
+}

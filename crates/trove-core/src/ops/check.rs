@@ -40,8 +40,9 @@ pub enum Problem {
     Corrupt { new_hash: Hash },
     /// A missing record's file is back with the same content.
     Reappeared,
-    /// A missing record's path holds a file with other content that no record has: by path
-    /// continuity it is this record's file, changed (`repair` re-hashes it, tags kept).
+    /// A missing record's path holds a file with other content that no record has (or only
+    /// a bare auto-included one): by path continuity it is this record's file, changed
+    /// (`repair` re-hashes it, tags kept, the bare record gone).
     Replaced,
     /// Something is at the path but it cannot be decided what to do.
     Undecided(String),
@@ -135,8 +136,12 @@ fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
         Problem::Reappeared | Problem::Replaced => {
             let o = hash_file(&path)?;
             index.write(|tx| {
-                if files::live_by_path(tx, &path)?.is_some() {
-                    return Ok(false);
+                if let Some(live) = files::live_by_path(tx, &path)? {
+                    // Only a bare record (auto-included, untagged, in no pool) gives way.
+                    if live.id == id || !files::is_bare(tx, live.id)? {
+                        return Ok(false);
+                    }
+                    files::delete(tx, live.id)?;
                 }
                 files::update_observation(tx, id, &o, now)?;
                 Ok(true)
@@ -164,9 +169,14 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
         })
         .collect();
     progress.finish();
-    // A path another record lives on is not this record's to take back.
+    // A path another record lives on is not this record's to take back — unless that record
+    // is bare (auto-included, untagged, in no pool): the file is this record's, by path
+    // continuity, and the bare record gives way.
     for f in &mut findings {
-        if f.problem == Problem::Replaced && files::live_by_path(index.conn(), &f.record.path)?.is_some() {
+        if f.problem == Problem::Replaced
+            && let Some(live) = files::live_by_path(index.conn(), &f.record.path)?
+            && !files::is_bare(index.conn(), live.id)?
+        {
             f.problem = Problem::Undecided("another indexed file now sits at this missing file's path".into());
         }
     }

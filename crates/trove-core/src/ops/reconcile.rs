@@ -502,7 +502,7 @@ pub(crate) fn decide(
     //    record with the same inode.
     for r in unplaced {
         let key = (r.stat.device, r.stat.inode);
-        if let Some(sharing) = owners.get(&key) {
+        if let Some(sharing) = owners.get(&key).filter(|_| r.state == FileState::Present) {
             let cands: Vec<&[u8]> = disk
                 .inodes
                 .get(&key)
