@@ -252,9 +252,10 @@ fn watcher_says_when_a_root_disappears_and_comes_back() {
     e.write("lib/a", b"a");
     e.ok(["include", "-r", "lib"]);
     let child = watch(&e, "inotify");
-    std::fs::rename(e.path("lib"), e.path("away")).unwrap();
+    // Deleted (a rename would be followed: see the tracking suite), then restored.
+    std::fs::remove_dir_all(e.path("lib")).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    std::fs::rename(e.path("away"), e.path("lib")).unwrap();
+    e.write("lib/a", b"a");
     std::thread::sleep(Duration::from_millis(1500));
     let log = stop(child);
     assert!(log.contains("lib: the root is gone"), "{log}");
@@ -306,4 +307,81 @@ fn check_says_how_many_files_are_outside_every_root() {
     e.ok(["include", "loose/b"]);
     let o = e.run(["check"]);
     assert!(stderr_of(&o).contains("1 file(s) indexed outside every root"), "{}", stderr_of(&o));
+}
+
+/// Every tagged record's prefix: how many lie under `a`, how many under `b`.
+fn prefixes(e: &TestEnv, a: &str, b: &str) -> (usize, usize) {
+    let index = trove_core::Index::open(&e.index, trove_core::OpenMode::Existing).unwrap();
+    assert_eq!(index.integrity_problems().unwrap(), None);
+    let root = e.root().canonicalize().unwrap();
+    let recs = trove_core::ops::find::find(&index, "t | missing").unwrap();
+    let n = |d: &str| recs.iter().filter(|r| r.path.starts_with(root.join(d))).count();
+    (n(a), n(b))
+}
+
+#[test]
+fn roots_mv_moves_the_root_and_every_record_and_round_trips() {
+    let e = env();
+    e.write("A/x", b"x");
+    e.write("A/sub/y", b"y");
+    e.ok(["include", "-r", "-t", "t", "A"]);
+    std::fs::rename(e.path("A"), e.path("B")).unwrap();
+    let o = e.run(["roots", "mv", "A", "B"]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("A -> B: root moved, 2 record(s) followed"), "{}", stderr_of(&o));
+    assert_eq!(e.find("t").0, ["B/sub/y", "B/x"]);
+    let root = e.root().canonicalize().unwrap();
+    assert_eq!(e.ok(["roots", "list"]), format!("{}\n", root.join("B").display()).into_bytes());
+    std::fs::rename(e.path("B"), e.path("A")).unwrap();
+    e.ok(["roots", "mv", "B", "A"]);
+    assert_eq!(e.find("t").0, ["A/sub/y", "A/x"]);
+    let o = e.run(["roots", "mv", "nowhere", "A"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_of(&o).contains("nowhere: not a root"), "{}", stderr_of(&o));
+}
+
+#[test]
+fn roots_mv_killed_mid_way_leaves_the_old_prefix_or_the_new_never_a_mix() {
+    let e = env();
+    for i in 0..3000 {
+        e.write(format!("A/d{:02}/f{i:04}", i % 20), format!("file {i}").as_bytes());
+    }
+    e.ok(["include", "-r", "-t", "t", "A"]);
+    let mut seed: u64 = 0x5eed_7007;
+    let mut rand = |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let (mut old, mut new) = ("A", "B");
+    std::fs::rename(e.path(old), e.path(new)).unwrap();
+    let (mut killed, mut done) = (0, 0);
+    for trial in 0..16 {
+        let mut child = e.cmd(["roots", "mv", old, new]).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rand(110)));
+        let _ = child.kill();
+        let st = child.wait().unwrap();
+        let (n_old, n_new) = prefixes(&e, old, new);
+        assert!((n_old, n_new) == (3000, 0) || (n_old, n_new) == (0, 3000), "trial {trial}: {n_old} old, {n_new} new");
+        let roots = String::from_utf8(e.ok(["roots", "list"])).unwrap();
+        let root = e.root().canonicalize().unwrap();
+        let expect = if n_new == 3000 { new } else { old };
+        let listed = roots.split('\t').next().unwrap().trim_end();
+        assert_eq!(listed, root.join(expect).to_str().unwrap(), "trial {trial}: root and records agree");
+        if expect == old {
+            assert!(roots.contains("gone: deleted or renamed"), "{roots}");
+        }
+        if st.success() {
+            assert_eq!(n_new, 3000);
+        } else {
+            killed += 1;
+        }
+        if n_new == 3000 {
+            done += 1;
+            // Round trip: rename it back on disk and move the root back next.
+            std::fs::rename(e.path(new), e.path(old)).unwrap();
+            std::mem::swap(&mut old, &mut new);
+        }
+    }
+    assert!(killed >= 3, "the kills should land mid-way ({killed} did)");
+    assert!(done >= 3, "some moves should finish ({done} did)");
 }

@@ -82,8 +82,9 @@ impl Harness {
             Mode::Inotify => "inotify",
             Mode::Reconcile => return,
         };
+        let log = std::fs::File::create(self.env.path("watch.log")).unwrap();
         let child =
-            self.env.cmd(["watch", "--backend", backend, "--interval", "0"]).stderr(Stdio::piped()).spawn().unwrap();
+            self.env.cmd(["watch", "--backend", backend, "--interval", "0"]).stderr(Stdio::from(log)).spawn().unwrap();
         self.daemon = Some(child);
         let t = Instant::now();
         loop {
@@ -128,7 +129,8 @@ impl Harness {
             match check(self) {
                 Ok(()) => return,
                 Err(e) if t.elapsed() > Duration::from_secs(5) => {
-                    panic!("{:?} / {what}: not settled after 5 s: {e}", self.mode)
+                    let log = std::fs::read_to_string(self.env.path("watch.log")).unwrap_or_default();
+                    panic!("{:?} / {what}: not settled after 5 s: {e}\nwatcher log:\n{log}", self.mode)
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
@@ -1173,7 +1175,8 @@ fn the_watcher_logs_one_line_per_record_it_leaves_missing_keeps_or_moves_by_cont
     });
     let mut child = h.daemon.take().unwrap();
     child.kill().unwrap();
-    let err = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned();
+    child.wait().unwrap();
+    let err = std::fs::read_to_string(h.env.path("watch.log")).unwrap();
     let line = |s: &str| err.lines().filter(|l| l.contains(s)).count();
     let p = |rel: &str| h.p(rel).display().to_string();
     assert_eq!(line(&format!("{}: missing, deleted", p("gone.txt"))), 1, "{err}");
@@ -1200,4 +1203,172 @@ fn check_repair_keeps_a_missing_record_on_its_path_even_after_auto_include_index
     assert_eq!(env.find("keep").0, ["lib/doc.txt"]);
     let index = Index::open(&env.index, OpenMode::Existing).unwrap();
     assert_eq!(index.stats().unwrap().files, 1, "the bare record gave way");
+}
+
+// ---- issue 18: roots that survive real life, the same three ways ----
+
+impl Harness {
+    /// A loop-mounted ext4 image at `rel` (a drive that can be unplugged and plugged back).
+    fn ext4(&mut self, rel: &str) -> Option<(PathBuf, PathBuf)> {
+        let img = self.env.path(format!("{rel}.img"));
+        let dir = self.p(rel);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
+        let ok = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&img).status().ok()?.success()
+            && Command::new("mount").args(["-o", "loop"]).arg(&img).arg(&dir).status().ok()?.success();
+        if !ok {
+            return None;
+        }
+        self.mounts.push(dir.clone());
+        Some((img, dir))
+    }
+
+    fn roots(&self) -> Vec<PathBuf> {
+        String::from_utf8(self.env.ok(["roots", "list"]))
+            .unwrap()
+            .lines()
+            .map(|l| PathBuf::from(l.split('\t').next().unwrap()))
+            .filter_map(|p| p.strip_prefix(&self.base).ok().map(Path::to_path_buf))
+            .collect()
+    }
+
+    /// No live record on a path that is not on disk.
+    fn no_stale_records(&self) -> Result<(), String> {
+        let stale: Vec<PathBuf> = find(&self.index(), "path:*")
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.state == FileState::Present && std::fs::symlink_metadata(&r.path).is_err())
+            .map(|r| r.path)
+            .collect();
+        if stale.is_empty() { Ok(()) } else { Err(format!("live records on paths not on disk: {stale:?}")) }
+    }
+}
+
+fn roots_suite(mode: Mode) {
+    let mut h = Harness::new(mode);
+    let mounts = is_root();
+    // Setup: several roots (lib itself is not one), indexed before the daemon starts.
+    h.write("real/f", b"s1");
+    std::os::unix::fs::symlink(h.p("real"), h.p("link")).unwrap();
+    h.include(&[os("-r"), os("-t"), os("s1"), h.p("link").into_os_string()]);
+    assert_eq!(h.roots(), [PathBuf::from("real")], "a symlinked root is stored by its real path");
+    h.write("ra/f", b"s2");
+    h.write("ra/nested/g", b"s2n");
+    h.include(&[os("-r"), os("-t"), os("s2"), h.p("ra").into_os_string()]);
+    h.env.ok([os("roots"), os("add"), h.p("ra/nested").into_os_string()]);
+    h.env.ok([os("tag"), os("-t"), os("s2n"), h.p("ra/nested/g").into_os_string()]);
+    h.write("rd/x", b"s3 x");
+    h.write("rd/y", b"s3 y");
+    h.include(&[os("-r"), os("-t"), os("s3"), h.p("rd").into_os_string()]);
+    h.write("out/h", b"s5 outside");
+    let o = h.env.run([os("include"), os("-t"), os("s5"), h.p("out/h").into_os_string()]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("outside every root"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    h.write("rb/d/1", b"s5d 1");
+    h.write("rb/d/2", b"s5d 2");
+    h.include(&[os("-r"), os("-t"), os("s5d"), h.p("rb").into_os_string()]);
+    let ext = if mounts { h.ext4("ext") } else { None };
+    if let Some((_, dir)) = &ext {
+        std::fs::write(dir.join("f"), b"s4").unwrap();
+        h.include(&[os("-r"), os("-t"), os("s4"), dir.clone().into_os_string()]);
+    } else {
+        assert!(std::env::var_os("CI").is_none() || !mounts, "CI runs as root: the replug case must run");
+        eprintln!("not root: the replug case is skipped");
+    }
+    h.start();
+    let mv = |a: &str, b: &str| sh(&[&os("mv"), &os("--"), &h.p(a).into_os_string(), &h.p(b).into_os_string()]);
+
+    // 1. A symlinked root works: renames under it are followed at their real paths.
+    mv("real/f", "real/g");
+    h.settle("1. a symlinked root", |h| {
+        expect(h.q("s1"), &["real/g"])?;
+        h.no_stale_records()
+    });
+
+    // 2. A renamed root (with a nested root inside) is followed, then a rename inside it.
+    mv("ra", "ra2");
+    h.settle("2. a renamed root", |h| {
+        expect(h.q("s2"), &["ra2/f", "ra2/nested/g"])?;
+        expect(h.q("s2n"), &["ra2/nested/g"])?;
+        let roots = h.roots();
+        if roots.contains(&PathBuf::from("ra2")) && roots.contains(&PathBuf::from("ra2/nested")) {
+            Ok(())
+        } else {
+            Err(format!("roots list: {roots:?}"))
+        }?;
+        h.no_stale_records()
+    });
+    mv("ra2/f", "ra2/f2");
+    h.settle("2. a rename inside a renamed root", |h| {
+        expect(h.q("s2 -s2n"), &["ra2/f2"])?;
+        h.no_stale_records()
+    });
+
+    // 3. A root deleted and restored (a backup restore): the same files get their tags back,
+    // and the restored root is watched again at once.
+    std::fs::remove_dir_all(h.p("rd")).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    h.write("rd/x", b"s3 x");
+    h.write("rd/y", b"s3 y");
+    h.settle("3. a root deleted and restored", |h| {
+        expect(h.q("s3"), &["rd/x", "rd/y"])?;
+        h.no_stale_records()
+    });
+    mv("rd/x", "rd/x2");
+    h.settle("3. a rename in the restored root", |h| expect(h.q("s3"), &["rd/x2", "rd/y"]));
+
+    // 4. A replugged drive: unmounted (files offline), mounted again, then renames are seen.
+    if let Some((img, dir)) = &ext {
+        assert!(Command::new("umount").arg(dir).status().unwrap().success());
+        h.settle("4. an unplugged drive", |h| {
+            let r = find(&h.index(), "s4").unwrap();
+            if r.len() == 1 && r[0].state == FileState::Offline { Ok(()) } else { Err(format!("{r:?}")) }
+        });
+        assert!(Command::new("mount").args(["-o", "loop"]).arg(img).arg(dir).status().unwrap().success());
+        h.settle("4. the drive plugged back", |h| {
+            let r = find(&h.index(), "s4").unwrap();
+            if r.len() == 1 && r[0].state == FileState::Present { Ok(()) } else { Err(format!("{r:?}")) }
+        });
+        mv("ext/f", "ext/g");
+        h.settle("4. a rename on the replugged drive", |h| expect(h.q("s4"), &["ext/g"]));
+    }
+
+    // 5. A file indexed outside every root moved into one; a directory moved out of all
+    // roots and back under a new name.
+    mv("out/h", "ra2/h");
+    h.settle("5. a file from outside the roots moved into one", |h| {
+        expect(h.q("s5"), &["ra2/h"])?;
+        h.no_stale_records()
+    });
+    std::fs::create_dir_all(h.p("away")).unwrap();
+    mv("rb/d", "away/d");
+    h.settle("5. a directory moved out of all roots", |h| expect(h.q("s5d missing"), &["rb/d/1", "rb/d/2"]));
+    mv("away/d", "rb/d2");
+    h.settle("5. and back under a new name", |h| {
+        expect(h.q("s5d"), &["rb/d2/1", "rb/d2/2"])?;
+        h.no_stale_records()
+    });
+    assert_eq!(h.q("tags:0"), Vec::<PathBuf>::new(), "no file was indexed twice");
+}
+
+#[test]
+fn roots_that_survive_real_life_with_reconcile_and_no_daemon() {
+    roots_suite(Mode::Reconcile);
+}
+
+#[test]
+fn roots_that_survive_real_life_with_inotify_daemon() {
+    roots_suite(Mode::Inotify);
+}
+
+#[test]
+fn roots_that_survive_real_life_with_fanotify_daemon() {
+    if !is_root() {
+        eprintln!("skipped: fanotify filesystem marks need root");
+        return;
+    }
+    roots_suite(Mode::Fanotify);
 }

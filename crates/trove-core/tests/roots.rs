@@ -64,3 +64,28 @@ fn a_root_added_through_a_symlink_is_stored_by_its_real_path() {
     assert_eq!(list[0].path, base.join("real"));
     assert!(!add_root(&mut index, &base.join("real")).unwrap().new, "the same root by either name");
 }
+
+#[test]
+fn reconcile_follows_a_root_renamed_under_a_sibling_name_and_reports_one_that_is_gone() {
+    let (_d, base, mut index) = setup();
+    for root in ["lib/A", "lib/G"] {
+        std::fs::create_dir_all(base.join(root).join("sub")).unwrap();
+        std::fs::write(base.join(root).join("sub/f"), root).unwrap();
+        let opts = IncludeOptions { recursive: true, tags: vec!["t".into()], ..Default::default() };
+        include(&mut index, &[base.join(root)], &opts, &NoProgress).unwrap();
+    }
+    std::fs::rename(base.join("lib/A"), base.join("lib/A2")).unwrap();
+    std::fs::remove_dir_all(base.join("lib/G")).unwrap();
+    let r = reconcile(&mut index, &ReconcileOptions::default(), &NoProgress).unwrap();
+    assert!(
+        r.actions.contains(&Action::RootMoved { from: base.join("lib/A"), to: base.join("lib/A2"), files: 1 }),
+        "{:?}",
+        r.actions
+    );
+    assert!(r.actions.contains(&Action::RootGone { root: base.join("lib/G") }), "{:?}", r.actions);
+    let roots: Vec<PathBuf> =
+        trove_core::store::roots::list(index.conn()).unwrap().into_iter().map(|r| r.path).collect();
+    assert_eq!(roots, [base.join("lib/A2"), base.join("lib/G")]);
+    let live: Vec<PathBuf> = trove_core::ops::find::find(&index, "t").unwrap().into_iter().map(|r| r.path).collect();
+    assert_eq!(live, [base.join("lib/A2/sub/f")]);
+}

@@ -82,12 +82,12 @@ pub struct Daemon {
     /// (device, inode) of the index file when opened: a change means deleted or replaced.
     index_id: Option<(u64, u64)>,
     /// Each root's directory identity at the last look (None: absent).
-    root_ids: Vec<(PathBuf, Option<(u64, u64)>)>,
+    root_ids: Vec<(PathBuf, Option<crate::sys::DirId>)>,
 }
 
 /// Each root's directory identity (None: absent or not a directory).
-fn root_identities(list: &[roots::Root]) -> Vec<(PathBuf, Option<(u64, u64)>)> {
-    list.iter().map(|r| (r.path.clone(), identity(&r.path).filter(|_| r.path.is_dir()))).collect()
+fn root_identities(list: &[roots::Root]) -> Vec<(PathBuf, Option<crate::sys::DirId>)> {
+    list.iter().map(|r| (r.path.clone(), crate::sys::dir_identity(&r.path))).collect()
 }
 
 /// (device, inode) of a path, following symlinks.
@@ -295,7 +295,9 @@ impl Daemon {
     /// Indexes the new files that have been quiet for [`AUTO_DELAY`] (all of them with
     /// `now`), under roots with auto-include on.
     pub fn include_new(&mut self, now: bool) -> trove_core::Result<()> {
-        if self.new_files.is_empty() {
+        // A pending reconcile may still find these files to be records that moved; it
+        // goes first (see `flush_rescans`).
+        if self.new_files.is_empty() || (!now && self.pending_since.is_some()) {
             return Ok(());
         }
         let (ready, wait): (Vec<_>, Vec<_>) =
@@ -357,6 +359,19 @@ impl Daemon {
             }
         }
         self.log_decisions(&applied.decisions);
+        if !applied.roots_moved.is_empty() {
+            for (from, to) in &applied.roots_moved {
+                self.log(&format!("{}: root renamed to {}; followed", from.display(), to.display()));
+            }
+            let list = roots::list(self.index.conn())?;
+            self.root_ids = root_identities(&list);
+            self.mounted = list.iter().map(|r| (r.path.clone(), self.is_mounted(r))).collect();
+            self.roots = list.into_iter().map(|r| r.path).collect();
+            let roots = self.roots.clone();
+            if let Err(e) = self.source.resync(&roots) {
+                self.log(&format!("resync failed: {e}"));
+            }
+        }
         // New files are indexed once they have been quiet for a moment (see AUTO_DELAY).
         for p in &applied.unindexed {
             match self.new_files.iter_mut().find(|(q, _)| q == p) {
@@ -376,6 +391,11 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// Whether a root's filesystem is there (see `reconcile::mount_state`).
+    fn is_mounted(&self, r: &roots::Root) -> bool {
+        trove_core::ops::reconcile::mount_state(self.index.conn(), r).map(|m| m.0).unwrap_or(false)
+    }
+
     /// Whether every path of `e` is one of the index's own files.
     fn own_event(&self, e: &FsEvent) -> bool {
         let own = |p: &Path| self.own.iter().any(|o| o == p);
@@ -451,8 +471,7 @@ impl Daemon {
     fn check_roots(&mut self) -> trove_core::Result<()> {
         let list = roots::list(self.index.conn())?;
         let paths: Vec<PathBuf> = list.iter().map(|r| r.path.clone()).collect();
-        let state: Vec<(PathBuf, bool)> =
-            list.iter().map(|r| (r.path.clone(), trove_core::ops::reconcile::mounted(r))).collect();
+        let state: Vec<(PathBuf, bool)> = list.iter().map(|r| (r.path.clone(), self.is_mounted(r))).collect();
         let mut changed: Vec<PathBuf> = state
             .iter()
             .filter(|(p, up)| self.mounted.iter().any(|(q, was)| q == p && was != up))

@@ -34,8 +34,10 @@ pub struct Fanotify {
     fd: OwnedFd,
     roots: Vec<PathBuf>,
     /// fsid → a directory on that filesystem (opened only when a handle must be resolved,
-    /// so the watcher never keeps a filesystem busy and `umount` works)
-    mounts: HashMap<[i32; 2], PathBuf>,
+    /// so the watcher never keeps a filesystem busy and `umount` works) and the mount id it
+    /// was marked under: a filesystem mark dies with its mount, so a filesystem seen under a
+    /// new mount id (unmounted and mounted again: a replugged drive) is marked anew.
+    mounts: HashMap<[i32; 2], (PathBuf, u64)>,
     dirs: HashMap<Key, PathBuf>,
     buf: Vec<u8>,
 }
@@ -55,6 +57,7 @@ fn fsid_of(p: &Path) -> std::io::Result<[i32; 2]> {
     Ok(unsafe { std::mem::transmute::<libc::fsid_t, [i32; 2]>(s.f_fsid) })
 }
 
+/// The mount id of the mount `p` is on.
 /// `name_to_handle_at` for a directory: (handle type, handle bytes).
 fn handle_of(p: &Path) -> Option<(i32, Vec<u8>)> {
     let c = cstr(p).ok()?;
@@ -114,7 +117,8 @@ impl Fanotify {
 
     fn mark(&mut self, p: &Path) -> std::io::Result<()> {
         let fsid = fsid_of(p)?;
-        if self.mounts.contains_key(&fsid) {
+        let mount_id = crate::sys::mount_id(p).unwrap_or(0);
+        if self.mounts.get(&fsid).is_some_and(|(_, m)| *m == mount_id) {
             return Ok(());
         }
         let c = cstr(p)?;
@@ -131,14 +135,14 @@ impl Fanotify {
         if r != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        self.mounts.insert(fsid, p.to_path_buf());
+        self.mounts.insert(fsid, (p.to_path_buf(), mount_id));
         Ok(())
     }
 
     /// Drops every filesystem mark (after the probe, so an idle watcher with no roots reads
     /// no events).
     fn unmark_all(&mut self) {
-        for p in std::mem::take(&mut self.mounts).into_values() {
+        for (p, _) in std::mem::take(&mut self.mounts).into_values() {
             if let Ok(c) = cstr(&p) {
                 // SAFETY: valid fanotify descriptor and NUL-terminated path for the call.
                 unsafe {
@@ -173,7 +177,7 @@ impl Fanotify {
         if let Some(p) = self.dirs.get(&k) {
             return Some(p.clone());
         }
-        let mount_path = cstr(self.mounts.get(&fsid)?).ok()?;
+        let mount_path = cstr(&self.mounts.get(&fsid)?.0).ok()?;
         // SAFETY: open(2) with a valid path; checked, then owned and closed on return.
         let mfd = unsafe { libc::open(mount_path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
         if mfd < 0 {

@@ -20,6 +20,7 @@ const MASK: u32 = libc::IN_CREATE
     | libc::IN_MOVED_TO
     | libc::IN_CLOSE_WRITE
     | libc::IN_DELETE_SELF
+    | libc::IN_MOVE_SELF
     | libc::IN_ONLYDIR
     | libc::IN_DONT_FOLLOW
     | libc::IN_EXCL_UNLINK;
@@ -146,7 +147,13 @@ impl Inotify {
                 self.wds.remove(&ev.wd);
                 continue;
             }
-            if ev.mask & libc::IN_DELETE_SELF != 0 {
+            if ev.mask & (libc::IN_DELETE_SELF | libc::IN_MOVE_SELF) != 0 {
+                // A root renamed or deleted: its parent is not watched, so this is the only
+                // word of it. The reconcile follows a rename (by the root's files under a
+                // sibling name) and the resync before it re-watches a root that is back.
+                if self.roots.contains(&dir) {
+                    out.push(FsEvent::Rescan { scope: Some(dir) });
+                }
                 continue;
             }
             let path = if name.is_empty() { dir.clone() } else { dir.join(OsStr::from_bytes(name)) };

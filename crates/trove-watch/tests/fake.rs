@@ -379,3 +379,22 @@ fn events_on_the_index_own_files_are_dropped() {
     assert_eq!(s.events, 0, "no batch was applied for them");
     assert_eq!(daemon.index().stats().unwrap().files, 1);
 }
+
+#[test]
+fn a_renamed_root_is_followed_from_its_rename_event() {
+    let mut t = setup(&[("a/f", "tf")]);
+    let lib2 = t.root.with_file_name("lib2");
+    std::fs::rename(&t.root, &lib2).unwrap();
+    let batch = vec![FsEvent::Renamed { from: t.root.clone(), to: lib2.clone(), dir: true }];
+    t.daemon.handle(batch).unwrap();
+    let roots: Vec<PathBuf> =
+        trove_core::store::roots::list(t.daemon.index().conn()).unwrap().into_iter().map(|r| r.path).collect();
+    assert_eq!(roots, std::slice::from_ref(&lib2));
+    let r = find(t.daemon.index(), "tf").unwrap();
+    assert_eq!((r.len(), &r[0].path, r[0].state), (1, &lib2.join("a/f"), FileState::Present));
+    // Events under the new name count as under the root right away.
+    std::fs::rename(lib2.join("a/f"), lib2.join("a/g")).unwrap();
+    let batch = vec![FsEvent::Renamed { from: lib2.join("a/f"), to: lib2.join("a/g"), dir: false }];
+    t.daemon.handle(batch).unwrap();
+    assert_eq!(find(t.daemon.index(), "tf").unwrap()[0].path, lib2.join("a/g"));
+}

@@ -89,5 +89,16 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     for d in &r.roots_added {
         note(format!("{}: now a root (`trove watch` and `trove reconcile` keep it current)", ctx.show(d)));
     }
+    if let Some(first) = r.untracked.first()
+        && !a.dry_run
+    {
+        let dir = first.parent().unwrap_or(first);
+        note(format!(
+            "{} file(s) outside every root: their renames and deletes are not followed \
+             (hint: `trove roots add {}` keeps that directory current)",
+            r.untracked.len(),
+            ctx.show(dir)
+        ));
+    }
     Ok(if report_failures(ctx, &r.failed) { 2 } else { 0 })
 }

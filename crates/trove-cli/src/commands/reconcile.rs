@@ -56,6 +56,16 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
                     m.insert("action".into(), json!("added"));
                     path_json(&mut m, path);
                 }
+                Action::RootMoved { from, to, files } => {
+                    m.insert("action".into(), json!("root-moved"));
+                    path_json(&mut m, to);
+                    m.insert("from".into(), json!(from.to_string_lossy()));
+                    m.insert("files".into(), json!(files));
+                }
+                Action::RootGone { root } => {
+                    m.insert("action".into(), json!("root-gone"));
+                    path_json(&mut m, root);
+                }
                 Action::Changed { id, path } | Action::Missing { id, path } | Action::Revived { id, path } => {
                     let kind = match act {
                         Action::Changed { .. } => "changed",
@@ -97,6 +107,18 @@ pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
                 )?,
                 Action::Changed { path, .. } => writeln!(out, "changed   {}", ctx.show(path))?,
                 Action::Added { path } => writeln!(out, "added     {}", ctx.show(path))?,
+                Action::RootMoved { from, to, files } => writeln!(
+                    out,
+                    "root      {} -> {} (renamed on disk; the root and its {files} record(s) followed)",
+                    ctx.show(from),
+                    ctx.show(to)
+                )?,
+                Action::RootGone { root } => writeln!(
+                    out,
+                    "gone      {} (the root is gone; `trove roots mv {} NEW` if it moved, `trove roots rm` if it is no more)",
+                    ctx.show(root),
+                    ctx.show(root)
+                )?,
                 Action::Missing { path, .. } => writeln!(out, "missing   {}", ctx.show(path))?,
                 Action::Revived { path, .. } => writeln!(out, "back      {}", ctx.show(path))?,
                 Action::Ambiguous { path, candidates, .. } => {

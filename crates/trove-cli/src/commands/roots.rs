@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use trove_core::ops::roots::{add_ignore, add_root, remove_ignore, remove_root, set_auto_include};
+use trove_core::ops::roots::{add_ignore, add_root, move_root, remove_ignore, remove_root, set_auto_include};
 use trove_core::store::roots;
 
 use crate::ctx::{CmdResult, Ctx, note, warn};
@@ -45,6 +45,14 @@ pub enum RootsCommand {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// A root renamed on disk: move the root and every record's path to its new name (one
+    /// transaction: all of them or none)
+    Mv {
+        /// The root's old path
+        old: PathBuf,
+        /// The directory it is now
+        new: PathBuf,
+    },
     /// Change a root's settings
     Set {
         /// Index new files under the root on their own (watcher and reconcile)
@@ -70,9 +78,10 @@ pub fn run(ctx: &Ctx, a: RootsArgs) -> CmdResult {
             let mut out = std::io::stdout().lock();
             for r in roots::list(index.conn())? {
                 let mut notes = Vec::new();
-                if !r.path.is_dir() && trove_core::ops::reconcile::mounted(&r) {
+                let mounted = trove_core::ops::reconcile::mount_state(index.conn(), &r)?.0;
+                if !r.path.is_dir() && mounted {
                     notes.push("gone: deleted or renamed; `trove roots mv OLD NEW` if it moved, `trove roots rm` if it is no more".to_string());
-                } else if !trove_core::ops::reconcile::mounted(&r) {
+                } else if !mounted {
                     notes.push("not mounted: its files are offline".to_string());
                 }
                 if !r.auto_include {
@@ -114,6 +123,12 @@ pub fn run(ctx: &Ctx, a: RootsArgs) -> CmdResult {
                 }
             }
             Ok(code)
+        }
+        RootsCommand::Mv { old, new } => {
+            let mut index = ctx.open_read()?;
+            let m = move_root(&mut index, &ctx.resolve(&old), &ctx.resolve(&new))?;
+            note(format!("{} -> {}: root moved, {} record(s) followed", ctx.show(&m.from), ctx.show(&m.to), m.records));
+            Ok(0)
         }
         RootsCommand::Set { auto_include, dirs } => {
             let mut index = ctx.open_read()?;

@@ -67,6 +67,8 @@ pub struct IncludeReport {
     pub skipped_ignored: u64,
     /// Directories on pseudo filesystems the walk did not enter, with the filesystem's kind.
     pub skipped_pseudo: Vec<(PathBuf, &'static str)>,
+    /// Files of this run that lie outside every root: nothing keeps them current.
+    pub untracked: Vec<PathBuf>,
     pub failed: Vec<Error>,
 }
 
@@ -365,6 +367,9 @@ pub fn include(
             }
         }
     }
+    let list = crate::store::roots::list(index.conn())?;
+    report.untracked =
+        report.files.iter().map(|f| f.0.clone()).filter(|p| !list.iter().any(|r| p.starts_with(&r.path))).collect();
     Ok(report)
 }
 

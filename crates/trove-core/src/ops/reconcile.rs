@@ -77,6 +77,18 @@ pub enum Action {
     Added {
         path: PathBuf,
     },
+    /// A root renamed on disk (recognised by its files under a sibling name): the root and
+    /// every record under it followed.
+    RootMoved {
+        from: PathBuf,
+        to: PathBuf,
+        files: u64,
+    },
+    /// A root whose directory is gone and could not be found under another name: its
+    /// records are marked missing (tags kept) until it is back or moved with `roots mv`.
+    RootGone {
+        root: PathBuf,
+    },
     Offline {
         root: PathBuf,
         files: u64,
@@ -108,6 +120,26 @@ pub fn mounted(r: &roots::Root) -> bool {
             r.path.ancestors().skip(1).find_map(|a| std::fs::metadata(a).ok()).is_some_and(|m| m.dev() == r.device)
         }
     }
+}
+
+/// [`mounted`], and also a filesystem plugged back under another device number (a replugged
+/// drive, another loop device): the root directory then holds, at their paths, files of the
+/// root's records with their size and mtime — a bare mount point does not. The second value
+/// is the root's new device, to record, when it changed.
+pub fn mount_state(c: &rusqlite::Connection, r: &roots::Root) -> Result<(bool, Option<u64>)> {
+    use std::os::unix::fs::MetadataExt;
+    if mounted(r) {
+        return Ok((true, None));
+    }
+    let Ok(m) = std::fs::metadata(&r.path) else { return Ok((false, None)) };
+    if !m.is_dir() {
+        return Ok((false, None));
+    }
+    let same = files::under(c, &r.path)?.into_iter().filter(|f| f.state != FileState::Missing).take(5).any(|f| {
+        std::fs::symlink_metadata(&f.path)
+            .is_ok_and(|fm| fm.len() == f.stat.size && Stat::from_metadata(&fm).mtime_ns == f.stat.mtime_ns)
+    });
+    Ok(if same { (true, Some(m.dev())) } else { (false, None) })
 }
 
 pub use crate::ops::roots::{add_root, remove_root};
@@ -308,12 +340,40 @@ pub(crate) enum Plan {
 
 pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Progress) -> Result<ReconcileReport> {
     let mut report = ReconcileReport::default();
-    let all_roots = roots::list(index.conn())?;
-    let scope = if opts.scope.is_empty() {
-        all_roots.iter().map(|r| r.path.clone()).collect::<Vec<_>>()
-    } else {
-        opts.scope.clone()
-    };
+    let mut all_roots = roots::list(index.conn())?;
+    // A scope given through a symlink means its target: records carry real paths.
+    let mut scope_in: Vec<PathBuf> =
+        opts.scope.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
+    // Roots gone from disk (not unmounted): renamed under a sibling name, or deleted.
+    let mut moved_any = false;
+    for r in all_roots.clone() {
+        let in_scope = scope_in.is_empty() || scope_in.iter().any(|s| s.starts_with(&r.path) || r.path.starts_with(s));
+        if !in_scope || r.path.exists() || !mounted(&r) {
+            continue;
+        }
+        match crate::ops::roots::find_renamed(index, &r, &all_roots)? {
+            Some(to) => {
+                let files = if opts.dry_run {
+                    files::under(index.conn(), &r.path)?.len()
+                } else {
+                    crate::ops::roots::move_root(index, &r.path, &to)?.records
+                };
+                for s in &mut scope_in {
+                    if let Some(n) = crate::paths::rebase(s, &r.path, &to) {
+                        *s = n;
+                    }
+                }
+                report.actions.push(Action::RootMoved { from: r.path.clone(), to, files: files as u64 });
+                moved_any = true;
+            }
+            None => report.actions.push(Action::RootGone { root: r.path.clone() }),
+        }
+    }
+    if moved_any && !opts.dry_run {
+        all_roots = roots::list(index.conn())?;
+    }
+    let scope =
+        if scope_in.is_empty() { all_roots.iter().map(|r| r.path.clone()).collect::<Vec<_>>() } else { scope_in };
     let scope = outermost(scope);
 
     // Mount state of every root that overlaps the scope.
@@ -324,7 +384,13 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
             continue;
         }
         let recs = files::under(index.conn(), &r.path)?;
-        if mounted(r) {
+        let (up, new_device) = mount_state(index.conn(), r)?;
+        if let Some(dev) = new_device
+            && !opts.dry_run
+        {
+            index.write(|tx| roots::add(tx, &r.path, dev, now_unix()))?;
+        }
+        if up {
             let back: Vec<FileId> = recs.iter().filter(|f| f.state == FileState::Offline).map(|f| f.id).collect();
             if !back.is_empty() {
                 report.actions.push(Action::Online { root: r.path.clone(), files: back.len() as u64 });
@@ -677,9 +743,10 @@ fn apply(index: &mut Index, writes: &[Write], added: &[(PathBuf, Observation)]) 
             }
         }
         // New files last: every path the moves freed is free by now.
+        let list = roots::list(tx)?;
         for (p, o) in added {
             if files::live_by_path(tx, p)?.is_none() {
-                files::insert(tx, p, o, now)?;
+                crate::ops::track::adopt_or_insert(tx, &list, p, o, now)?;
             }
         }
         Ok(())

@@ -68,3 +68,80 @@ pub fn add_ignore(index: &mut Index, pattern: &str) -> Result<bool> {
 pub fn remove_ignore(index: &mut Index, pattern: &str) -> Result<bool> {
     index.write(|tx| roots::remove_ignore(tx, pattern))
 }
+
+/// What [`move_root`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedRoot {
+    pub from: PathBuf,
+    pub to: PathBuf,
+    /// Records whose path now starts with `to`.
+    pub records: usize,
+}
+
+/// Moves the root `from` to the directory `to` (already renamed on disk) and rewrites the
+/// path of every record under it, in one transaction: a kill at any moment leaves either
+/// the old prefix or the new one, never a mix. Roots nested under `from` move too.
+pub fn move_root(index: &mut Index, from: &Path, to: &Path) -> Result<MovedRoot> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(to).map_err(|e| Error::io(to, e))?;
+    if !m.is_dir() {
+        return Err(Error::NotADirectory(to.to_path_buf()));
+    }
+    let to = real(to);
+    let list = roots::list(index.conn())?;
+    let Some(root) = list.iter().find(|r| r.path == from).or_else(|| list.iter().find(|r| r.path == real(from))) else {
+        return Err(Error::Invalid(format!("{}: not a root", from.display())));
+    };
+    let from = root.path.clone();
+    if from == to {
+        return Err(Error::Invalid(format!("{}: source and destination are the same", from.display())));
+    }
+    if to.starts_with(&from) {
+        return Err(Error::IntoItself(from));
+    }
+    if list.iter().any(|r| r.path == to) {
+        return Err(Error::Invalid(format!("{}: already a root", to.display())));
+    }
+    let records = index.write(|tx| {
+        roots::rebase(tx, &from, &to)?;
+        roots::set_path(tx, &to, &to, m.dev())?;
+        let mut missing = 0;
+        crate::ops::track::move_dir(tx, &from, &to, &mut missing)
+    })?;
+    Ok(MovedRoot { from, to, records })
+}
+
+/// Where a root that is gone from disk went, when it can be told: a sibling directory
+/// (same parent) holding, under the same relative paths, the very files (device and inode)
+/// of a sample of the root's present records. `None` when no sibling or several match, or
+/// the root has no present record to recognise it by.
+pub fn find_renamed(index: &Index, root: &roots::Root, all: &[roots::Root]) -> Result<Option<PathBuf>> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(parent) = root.path.parent() else { return Ok(None) };
+    let recs: Vec<crate::FileRecord> = crate::store::files::under(index.conn(), &root.path)?
+        .into_iter()
+        .filter(|r| r.state == crate::FileState::Present)
+        .take(5)
+        .collect();
+    if recs.is_empty() {
+        return Ok(None);
+    }
+    let Ok(rd) = std::fs::read_dir(parent) else { return Ok(None) };
+    let mut found = Vec::new();
+    for e in rd.flatten() {
+        let cand = e.path();
+        if !e.file_type().is_ok_and(|t| t.is_dir()) || all.iter().any(|r| r.path == cand) {
+            continue;
+        }
+        let all_there = recs.iter().all(|r| {
+            r.path.strip_prefix(&root.path).ok().is_some_and(|rel| {
+                std::fs::symlink_metadata(cand.join(rel))
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (r.stat.device, r.stat.inode))
+            })
+        });
+        if all_there {
+            found.push(cand);
+        }
+    }
+    Ok(if found.len() == 1 { found.pop() } else { None })
+}

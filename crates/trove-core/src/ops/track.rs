@@ -29,9 +29,7 @@ use rayon::prelude::*;
 use crate::filter::Filter;
 use crate::hash::hash_file;
 use crate::model::{FileId, FileState, Stat, now_unix};
-use crate::ops::NoProgress;
 use crate::ops::identity::{BackupNames, comes_back};
-use crate::ops::include::{IncludeOptions, Outcome, include};
 use crate::ops::roots::root_of;
 use crate::paths::rebase;
 use crate::store::{files, roots};
@@ -103,6 +101,8 @@ pub struct Applied {
     /// Files written or moved in under a root that have no record: a file moved across
     /// filesystems arrives like this (copy, then delete), see [`rematch`].
     pub unindexed: Vec<PathBuf>,
+    /// Roots renamed by this batch (old, new): followed, records and all.
+    pub roots_moved: Vec<(PathBuf, PathBuf)>,
     /// What the batch decided for records it turned missing or put back on their path, for
     /// the watcher's log (one line each). A `Missing` entry may be settled later by
     /// [`rematch`]; the caller checks the record's state before logging it.
@@ -253,6 +253,8 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
     if !interesting {
         return Ok(out);
     }
+    // Roots renamed in this batch are followed by the events after it.
+    let mut roots = roots.to_vec();
     index.write(|tx| {
         for e in events {
             match e {
@@ -261,7 +263,20 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                 }
                 FsEvent::Rescan { scope: None } => out.rescan_all = true,
                 FsEvent::Renamed { from, to, dir } => {
-                    let (fin, tin) = (under_any(from, roots), under_any(to, roots));
+                    if *dir && roots.iter().any(|r| r.starts_with(from)) {
+                        // A root (or a directory holding one) was renamed: the root follows,
+                        // and every record under the old name with it.
+                        crate::store::roots::rebase(tx, from, to)?;
+                        for r in &mut roots {
+                            if let Some(n) = rebase(r, from, to) {
+                                *r = n;
+                            }
+                        }
+                        out.roots_moved.push((from.clone(), to.clone()));
+                        out.moved += move_dir(tx, from, to, &mut out.missing)?;
+                        continue;
+                    }
+                    let (fin, tin) = (under_any(from, &roots), under_any(to, &roots));
                     if !fin && !tin {
                         continue;
                     }
@@ -273,10 +288,26 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                         continue;
                     }
                     if !fin {
-                        // Moved in from outside the roots: nothing of ours, unless it is a
-                        // missing file coming back.
+                        // Moved in from outside the roots. Records at the old path (indexed
+                        // outside every root) move with it: the event says exactly where.
+                        // Anything else is new, and its files are candidates for `rematch`
+                        // (a move out of the roots and back under a new name) and for
+                        // auto-include, in this batch.
                         if *dir {
-                            out.rescan.insert(to.clone());
+                            let n = move_dir(tx, from, to, &mut out.missing)?;
+                            out.moved += n;
+                            if n == 0 {
+                                arrivals(to, &mut out);
+                            }
+                        } else if let Some(r) = files::live_by_path(tx, from)? {
+                            if let Some(x) = files::live_by_path(tx, to)?.filter(|x| x.id != r.id) {
+                                files::set_state(tx, x.id, FileState::Missing)?;
+                                out.missing += 1;
+                                leave(x.id, to, Why::ReplacedBy(from.clone()));
+                            }
+                            files::set_path(tx, r.id, to)?;
+                            out.moved += 1;
+                            verify.push((r.id, to.clone()));
                         } else {
                             out.unindexed.push(to.clone());
                         }
@@ -316,7 +347,7 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                     }
                 }
                 FsEvent::Removed { path, dir } => {
-                    if under_any(path, roots) {
+                    if under_any(path, &roots) {
                         for (id, p) in gone(tx, path, *dir)? {
                             out.missing += 1;
                             leave(id, &p, if p == *path { Why::Deleted } else { Why::DirectoryDeleted });
@@ -324,7 +355,7 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                     }
                 }
                 FsEvent::Written { path } => {
-                    if under_any(path, roots) {
+                    if under_any(path, &roots) {
                         match files::live_by_path(tx, path)? {
                             Some(r) => rehash.push((r.id, path.clone())),
                             None => out.unindexed.push(path.clone()),
@@ -332,13 +363,17 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                     }
                 }
                 FsEvent::Created { path, dir } => {
-                    if !under_any(path, roots) {
+                    if !under_any(path, &roots) {
                         continue;
                     }
                     if *dir {
                         // Records under a new directory mean we missed a move into it.
                         if !files::under(tx, path)?.is_empty() {
                             out.rescan.insert(path.clone());
+                        } else {
+                            // A directory that arrives with files (moved in from outside
+                            // the roots, where no watch saw it): they are new here.
+                            arrivals(path, &mut out);
                         }
                     } else if let Some(r) = files::live_by_path(tx, path)? {
                         verify.push((r.id, path.clone()));
@@ -507,8 +542,10 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<Vec<Decision
 
 /// Indexes, untagged, the files among `paths` that have no record, sit under a root with
 /// auto-include on and are not ignored (nor trove's own files). Returns the paths indexed.
-/// A file that turns out to be a missing record's (a move across filesystems whose delete
-/// comes later) is merged into that record by [`rematch`].
+/// A file whose record was indexed outside every root and is gone from there moved in: that
+/// record takes the new path (see [`adopt_or_insert`]). A file that turns out to be a
+/// missing record's (a move across filesystems whose delete comes later) is merged into
+/// that record by [`rematch`].
 pub fn auto_include(index: &mut Index, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if paths.is_empty() {
         return Ok(Vec::new());
@@ -532,12 +569,78 @@ pub fn auto_include(index: &mut Index, paths: &[PathBuf]) -> Result<Vec<PathBuf>
     }
     keep.sort();
     keep.dedup();
-    if keep.is_empty() {
-        return Ok(keep);
+    let hashed: Vec<(PathBuf, Result<crate::model::Observation>)> = keep
+        .into_par_iter()
+        .map(|p| {
+            let o = hash_file(&p);
+            (p, o)
+        })
+        .collect();
+    if hashed.is_empty() {
+        return Ok(Vec::new());
     }
-    let opts = IncludeOptions { add_roots: false, ..IncludeOptions::default() };
-    let r = include(index, &keep, &opts, &NoProgress)?;
-    Ok(r.files.into_iter().filter(|f| f.2 == Outcome::Added).map(|f| f.0).collect())
+    let now = now_unix();
+    index.write(|tx| {
+        let mut added = Vec::new();
+        for (p, o) in &hashed {
+            let Ok(o) = o else { continue };
+            if files::live_by_path(tx, p)?.is_some() {
+                continue;
+            }
+            if let Some(m) = files::missing_by_path(tx, p)?.into_iter().find(|m| m.hash == o.hash) {
+                files::update_observation(tx, m.id, o, now)?;
+                continue;
+            }
+            if adopt_or_insert(tx, &list, p, o, now)? {
+                added.push(p.clone());
+            }
+        }
+        Ok(added)
+    })
+}
+
+/// Stores a new file under a root: a present record indexed outside every root whose file
+/// is gone from its path and whose content this is (exactly one) moved here and takes the
+/// path, tags kept; otherwise a new record. True when a new record was made.
+pub(crate) fn adopt_or_insert(
+    tx: &rusqlite::Connection,
+    roots: &[crate::store::roots::Root],
+    path: &Path,
+    o: &crate::model::Observation,
+    now: i64,
+) -> Result<bool> {
+    let strays: Vec<crate::FileRecord> = files::by_hash(tx, &o.hash)?
+        .into_iter()
+        .filter(|r| {
+            r.state == FileState::Present
+                && !roots.iter().any(|root| r.path.starts_with(&root.path))
+                && std::fs::symlink_metadata(&r.path).is_err()
+        })
+        .collect();
+    if let [one] = strays.as_slice() {
+        files::set_path(tx, one.id, path)?;
+        files::update_observation(tx, one.id, o, now)?;
+        return Ok(false);
+    }
+    files::insert(tx, path, o, now)?;
+    Ok(true)
+}
+
+/// Files in a directory that arrived under a root, as candidates for `rematch` and
+/// auto-include; a directory too big to list in a batch is reconciled instead.
+fn arrivals(dir: &Path, out: &mut Applied) {
+    const MAX: usize = 10_000;
+    let mut found = Vec::new();
+    for e in walkdir::WalkDir::new(dir).follow_links(false).into_iter().flatten() {
+        if e.file_type().is_file() {
+            if found.len() == MAX {
+                out.rescan.insert(dir.to_path_buf());
+                return;
+            }
+            found.push(e.into_path());
+        }
+    }
+    out.unindexed.extend(found);
 }
 
 /// Marks the record at `path` (or every live record under it) missing; returns them.
@@ -666,7 +769,7 @@ fn continuity(
 
 /// Re-roots every record under `from` at `to`. Live records already under `to` that are
 /// not moving are stale (their files were replaced): they become missing.
-fn move_dir(tx: &rusqlite::Connection, from: &Path, to: &Path, missing: &mut usize) -> Result<usize> {
+pub(crate) fn move_dir(tx: &rusqlite::Connection, from: &Path, to: &Path, missing: &mut usize) -> Result<usize> {
     let moving = files::under(tx, from)?;
     if moving.is_empty() {
         return Ok(0);

@@ -73,6 +73,28 @@ pub fn set_path(c: &Connection, from: &Path, to: &Path, device: u64) -> Result<b
     ])? > 0)
 }
 
+/// Re-roots every root at or under `from` at `to` (a renamed root, or a renamed directory
+/// holding roots); returns how many moved.
+pub fn rebase(c: &Connection, from: &Path, to: &Path) -> Result<usize> {
+    let mut n = 0;
+    for r in list(c)? {
+        if let Some(new) = crate::paths::rebase(&r.path, from, to) {
+            let nb = new.as_os_str().as_bytes();
+            let taken: bool = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM roots WHERE path = ?1)")?
+                .query_row([nb], |r| r.get(0))?;
+            if taken {
+                // Already a root by its new name: the old entry is the stale one.
+                c.prepare_cached("DELETE FROM roots WHERE id = ?1")?.execute([r.id])?;
+            } else {
+                c.prepare_cached("UPDATE roots SET path = ?2 WHERE id = ?1")?.execute(params![r.id, nb])?;
+            }
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// The global ignore list (gitignore syntax), in the order added.
 pub fn ignore_patterns(c: &Connection) -> Result<Vec<String>> {
     let mut st = c.prepare_cached("SELECT pattern FROM ignore_patterns ORDER BY added_at, rowid")?;
