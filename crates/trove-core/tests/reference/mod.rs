@@ -8,8 +8,6 @@
 //! so the parser is held to the grammar too. Everything here favours being obviously right
 //! over being fast: every term scans every file and every tag name.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the model")]
-
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
