@@ -398,3 +398,134 @@ fn a_renamed_root_is_followed_from_its_rename_event() {
     t.daemon.handle(batch).unwrap();
     assert_eq!(find(t.daemon.index(), "tf").unwrap()[0].path, lib2.join("a/g"));
 }
+
+/// What one file goes through in the random test, with the events a watcher reports for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tool {
+    Keep,
+    Mv,
+    Rm,
+    /// `rm f; write f` (git checkout, tar -x).
+    Rewrite,
+    /// exiftool: temp file, f -> f_original, temp -> f.
+    Exiftool,
+    /// vim: f -> f~, write f, rm f~.
+    Vim,
+    /// Written in place.
+    Edit,
+    /// cp to another directory under a temp name, rename, rm the source.
+    CopyRm,
+}
+
+#[test]
+fn random_tool_sequences_in_random_batches_leave_every_tag_where_a_user_expects_it() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let tools = [Tool::Keep, Tool::Mv, Tool::Rm, Tool::Rewrite, Tool::Exiftool, Tool::Vim, Tool::Edit, Tool::CopyRm];
+    for round in 0..30 {
+        let n = 2 + next(6) as usize;
+        let names: Vec<String> = (0..n).map(|i| format!("d/f{i}")).collect();
+        let spec: Vec<(&str, &str)> = names.iter().map(|s| (s.as_str(), "t")).collect();
+        let mut t = setup(&spec);
+        std::fs::create_dir_all(t.p("B")).unwrap();
+        let ids: Vec<trove_core::FileId> = names
+            .iter()
+            .map(|p| trove_core::store::files::live_by_path(t.daemon.index().conn(), &t.p(p)).unwrap().unwrap().id)
+            .collect();
+        let mut events: Vec<FsEvent> = Vec::new();
+        let mut expect: Vec<Option<String>> = Vec::new();
+        let mut used: Vec<Tool> = Vec::new();
+        for (i, f) in names.iter().enumerate() {
+            let tool = tools[next(tools.len() as u64) as usize];
+            used.push(tool);
+            let new = format!("new content {i} in round {round}");
+            match tool {
+                Tool::Keep => expect.push(Some(f.clone())),
+                Tool::Mv => {
+                    let to = format!("d/moved{i}");
+                    t.mv(f, &to);
+                    events.push(t.ren(f, &to, false));
+                    expect.push(Some(to));
+                }
+                Tool::Rm => {
+                    std::fs::remove_file(t.p(f)).unwrap();
+                    events.push(t.removed(f));
+                    expect.push(None);
+                }
+                Tool::Rewrite => {
+                    std::fs::remove_file(t.p(f)).unwrap();
+                    t.write(f, new.as_bytes());
+                    events.push(t.removed(f));
+                    events.extend(t.created(f));
+                    expect.push(Some(f.clone()));
+                }
+                Tool::Exiftool => {
+                    let tmp = format!("{f}_exiftool_tmp");
+                    t.write(&tmp, new.as_bytes());
+                    t.mv(f, &format!("{f}_original"));
+                    t.mv(&tmp, f);
+                    events.extend(t.created(&tmp));
+                    events.push(t.ren(f, &format!("{f}_original"), false));
+                    events.push(t.ren(&tmp, f, false));
+                    expect.push(Some(f.clone()));
+                }
+                Tool::Vim => {
+                    t.mv(f, &format!("{f}~"));
+                    t.write(f, new.as_bytes());
+                    std::fs::remove_file(t.p(&format!("{f}~"))).unwrap();
+                    events.push(t.ren(f, &format!("{f}~"), false));
+                    events.extend(t.created(f));
+                    events.push(t.removed(&format!("{f}~")));
+                    expect.push(Some(f.clone()));
+                }
+                Tool::Edit => {
+                    t.write(f, new.as_bytes());
+                    events.push(FsEvent::Written { path: t.p(f) });
+                    expect.push(Some(f.clone()));
+                }
+                Tool::CopyRm => {
+                    let (tmp, to) = (format!("B/.f{i}.tmp"), format!("B/f{i}"));
+                    std::fs::copy(t.p(f), t.p(&tmp)).unwrap();
+                    t.mv(&tmp, &to);
+                    std::fs::remove_file(t.p(f)).unwrap();
+                    events.extend(t.created(&tmp));
+                    events.push(t.ren(&tmp, &to, false));
+                    events.push(t.removed(f));
+                    expect.push(Some(to));
+                }
+            }
+        }
+        // The same events, cut into batches at random points (a tool's events may straddle
+        // two reads of the queue).
+        let mut cuts: Vec<usize> = (0..next(4)).map(|_| next(events.len() as u64 + 1) as usize).collect();
+        cuts.sort_unstable();
+        let mut start = 0;
+        for c in cuts.into_iter().chain([events.len()]) {
+            if c > start {
+                t.daemon.handle(events[start..c].to_vec()).unwrap();
+                start = c;
+            }
+        }
+        for (i, want) in expect.iter().enumerate() {
+            let r = trove_core::store::files::by_id(t.daemon.index().conn(), ids[i]).unwrap().unwrap();
+            let got =
+                (r.state == FileState::Present).then(|| r.path.strip_prefix(&t.root).unwrap().display().to_string());
+            assert_eq!(&got, want, "round {round}, file {i} ({:?}); tools {used:?}", used[i]);
+        }
+        // No live record on a path that is not on disk.
+        let mut bad = Vec::new();
+        trove_core::store::files::for_each(t.daemon.index().conn(), |r| {
+            if r.state == FileState::Present && !r.path.is_file() {
+                bad.push(r.path);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(bad.is_empty(), "round {round}: live records without a file: {bad:?}");
+    }
+}
