@@ -18,10 +18,10 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Compiled {
     where_sql: String,
-    /// The WHERE clause's parameters first, then the ORDER BY's (`sort:pool` binds one).
+    /// The WHERE clause's parameters first, then any the ORDER BY binds.
     params: Vec<Value>,
     /// How many of `params` the WHERE clause uses: a count has no ORDER BY, and SQLite
-    /// refuses a parameter the statement does not have.
+    /// refuses a parameter the statement does not have (`sort:pool` once bound one).
     where_params: usize,
     order: String,
     /// `limit:N` from the query.
