@@ -91,6 +91,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the index was locked by another writer for longer than the busy timeout.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Sqlite(e) if matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        ))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }

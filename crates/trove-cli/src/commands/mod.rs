@@ -4,15 +4,18 @@ pub mod check;
 pub mod completions;
 pub mod find;
 pub mod include;
+pub mod keys;
 pub mod ls;
 pub mod mv;
 pub mod pool;
 pub mod reconcile;
 pub mod rm;
 pub mod roots;
+pub mod serve;
 pub mod stats;
 pub mod tag;
 pub mod tags;
+pub mod thumbs;
 pub mod untag;
 pub mod watch;
 
@@ -40,6 +43,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Mv(a) => mv::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Stats(a) => stats::run(&ctx, a),
+        Command::Serve(a) => serve::run(&ctx, a),
+        Command::Keys(a) => keys::run(&ctx, a),
+        Command::Thumbs(a) => thumbs::run(&ctx, a),
         Command::Completions(_) => Ok(0),
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::model::{FileRecord, now_unix};
 use crate::query::{self, Expr};
-use crate::store::find::{Compiled, compile};
+use crate::store::find::{After, Compiled, compile};
 use crate::{Index, Result};
 
 /// A parsed and compiled query with its warnings.
@@ -46,6 +46,54 @@ impl Query {
     pub fn count(&self, index: &Index) -> Result<u64> {
         self.compiled.count(index.conn())
     }
+
+    /// One page of at most `n` matches, starting after `cursor` (an opaque string from a
+    /// previous page's `next`). Pages in path, mtime or size order never skip or repeat a
+    /// file while others change the index; `sort:random` is a single page.
+    pub fn page(&self, index: &Index, cursor: Option<&str>, n: u64) -> Result<Page> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        let (files, next) = self.compiled.page_after(index.conn(), after.as_ref(), n)?;
+        Ok(Page { files, next: next.as_ref().map(encode_cursor) })
+    }
+}
+
+/// A page of results and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub files: Vec<FileRecord>,
+    /// Pass to [`Query::page`] for the next page; `None` after the last.
+    pub next: Option<String>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+fn encode_cursor(a: &After) -> String {
+    match a {
+        After::Path(p) => format!("p.{}", hex(p)),
+        After::Value(v, p) => format!("v.{v}.{}", hex(p)),
+        After::Offset(o) => format!("o.{o}"),
+    }
+}
+
+fn decode_cursor(s: &str) -> Result<After> {
+    let bad = || crate::Error::QueryMeaning(format!("{s:?}: not a cursor from a previous page"));
+    let mut parts = s.splitn(3, '.');
+    let a = match (parts.next(), parts.next(), parts.next()) {
+        (Some("p"), Some(h), None) => After::Path(unhex(h).ok_or_else(bad)?),
+        (Some("v"), Some(v), Some(h)) => After::Value(v.parse().map_err(|_| bad())?, unhex(h).ok_or_else(bad)?),
+        (Some("o"), Some(o), None) => After::Offset(o.parse().map_err(|_| bad())?),
+        _ => return Err(bad()),
+    };
+    Ok(a)
 }
 
 /// Parses, compiles and collects in one call (tests and small callers).

@@ -183,7 +183,12 @@ pub fn untag_query(
     Ok(report)
 }
 
-fn untag_ids(index: &mut Index, ids: &[FileId], tag_names: &[String], source: Option<&Source>) -> Result<UntagReport> {
+pub fn untag_ids(
+    index: &mut Index,
+    ids: &[FileId],
+    tag_names: &[String],
+    source: Option<&Source>,
+) -> Result<UntagReport> {
     let names = check_tag_names(tag_names)?;
     let mut report = UntagReport { files: ids.len(), ..UntagReport::default() };
     let mut tids: Vec<(String, TagId)> = Vec::new();

@@ -35,6 +35,21 @@ pub struct Compiled {
     /// `sort:random limit:N` and nothing else: draw N random ids instead of shuffling every
     /// row (ids are dense, so a few extra draws cover the gaps).
     sample: Option<u64>,
+    /// The order, for pages that continue after a row (`page_after`).
+    sort: (SortKey, bool),
+}
+
+/// Where a page of results starts: after this row in the query's order. Keyset pages never
+/// skip or repeat a file when others are added or removed meanwhile; the orders that have
+/// no stable key (random, a pool's positions) continue by offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// After this path (`sort:path`).
+    Path(Vec<u8>),
+    /// After this (value, path): `sort:mtime` (mtime in ns) or `sort:size`.
+    Value(i64, Vec<u8>),
+    /// After this many rows.
+    Offset(u64),
 }
 
 /// Escapes a user pattern where only `*` is special into an SQLite GLOB pattern.
@@ -441,10 +456,76 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         limit,
         warnings: c.warnings,
         fast_count,
+        sort,
     })
 }
 
 impl Compiled {
+    /// Up to `n` matches after `after` (from the start when `None`), in order, and where the
+    /// next page starts (`None` when this page is the last). `limit:` in the query caps the
+    /// whole sequence of pages for offset orders only; keyset pages ignore it.
+    pub fn page_after(
+        &self,
+        conn: &Connection,
+        after: Option<&After>,
+        n: u64,
+    ) -> Result<(Vec<FileRecord>, Option<After>)> {
+        let (key, reverse) = self.sort;
+        let keyset = matches!(key, SortKey::Path | SortKey::Mtime | SortKey::Size);
+        let mut params = self.params.clone();
+        let mut cond = String::new();
+        let mut offset = 0u64;
+        match (after, keyset) {
+            (None, _) => {}
+            (Some(After::Offset(o)), false) => offset = *o,
+            (Some(After::Path(p)), true) if key == SortKey::Path => {
+                params.push(Value::Blob(p.clone()));
+                let op = if reverse { "<" } else { ">" };
+                cond = format!(" AND f.path {op} ?{}", params.len());
+            }
+            (Some(After::Value(v, p)), true) if key != SortKey::Path => {
+                let col = if key == SortKey::Mtime { "f.mtime_ns" } else { "f.size" };
+                params.push(Value::Integer(*v));
+                let vi = params.len();
+                params.push(Value::Blob(p.clone()));
+                let pi = params.len();
+                // Ties are always in ascending path order (see `compile`).
+                let op = if reverse { "<" } else { ">" };
+                cond = format!(" AND ({col} {op} ?{vi} OR ({col} = ?{vi} AND f.path > ?{pi}))");
+            }
+            (Some(_), _) => return Err(Error::QueryMeaning("the cursor does not belong to this query's order".into())),
+        }
+        let cols = super::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+        let mut take = n;
+        if !keyset && let Some(l) = self.limit {
+            take = take.min(l.saturating_sub(offset));
+        }
+        let sql = format!(
+            "SELECT {cols} FROM files f WHERE {}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",
+            self.where_sql,
+            self.order,
+            take.saturating_add(1)
+        );
+        let mut st = conn.prepare(&sql)?;
+        let mut rows: Vec<FileRecord> = st
+            .query_map(rusqlite::params_from_iter(params.iter()), super::files::from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let more = rows.len() as u64 > take;
+        rows.truncate(take as usize);
+        let next = match (more, rows.last()) {
+            (true, Some(last)) => Some(match key {
+                SortKey::Path => After::Path(last.path_bytes().to_vec()),
+                SortKey::Mtime => After::Value(last.stat.mtime_ns, last.path_bytes().to_vec()),
+                SortKey::Size => After::Value(last.stat.size as i64, last.path_bytes().to_vec()),
+                SortKey::Pool => After::Offset(offset + rows.len() as u64),
+                // A new shuffle per page would repeat files: random order is one page.
+                SortKey::Random => return Ok((rows, None)),
+            }),
+            _ => None,
+        };
+        Ok((rows, next))
+    }
+
     fn effective_limit(&self, extra: Option<u64>) -> Option<u64> {
         match (self.limit, extra) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -10,6 +10,7 @@
 pub mod bulk;
 pub mod files;
 pub mod find;
+pub mod keys;
 pub mod links;
 pub mod pools;
 pub mod roots;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_decimal_values.sql"),
     include_str!("migrations/0003_roots_auto_include.sql"),
+    include_str!("migrations/0004_api_keys.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,145 @@
+//! API keys for the HTTP server: made here, shown once, stored hashed, checked in constant
+//! time. A key is 32 random bytes written as 64 hex digits.
+
+use crate::model::now_unix;
+use crate::store::keys as sk;
+use crate::{Error, Index, Result};
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Search, file metadata and content, thumbnails, tag lists.
+    Read,
+    /// Read, and add or remove tags on files.
+    Tag,
+    /// Everything: also rename, alias, merge and imply tags, and edit pools.
+    All,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Tag => "tag",
+            Scope::All => "all",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "read" => Some(Scope::Read),
+            "tag" => Some(Scope::Tag),
+            "all" => Some(Scope::All),
+            _ => None,
+        }
+    }
+
+    /// Whether a key with this scope may do what `need` asks.
+    pub fn allows(self, need: Scope) -> bool {
+        self >= need
+    }
+}
+
+/// A key that matched: its name (for the `api:NAME` source) and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub name: String,
+    pub scope: Scope,
+    pub created_at: i64,
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("{name:?}: a key name is 1-64 letters, digits, '-', '_' or '.'")))
+    }
+}
+
+fn hash(key: &str) -> [u8; 32] {
+    *blake3::hash(key.as_bytes()).as_bytes()
+}
+
+/// Makes a key; returns the only copy of its secret (64 hex digits).
+pub fn add(index: &mut Index, name: &str, scope: Scope) -> Result<String> {
+    check_name(name)?;
+    let bytes = crate::store::random_uid()?;
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let h = hash(&key);
+    index.write(|tx| {
+        if sk::exists(tx, name)? {
+            return Err(Error::Invalid(format!("{name}: a key with this name exists; remove it first")));
+        }
+        sk::insert(tx, name, &h, scope.as_str(), now_unix())
+    })?;
+    Ok(key)
+}
+
+/// Removes a key; false when there was none by that name.
+pub fn remove(index: &mut Index, name: &str) -> Result<bool> {
+    index.write(|tx| sk::delete(tx, name))
+}
+
+pub fn list(index: &Index) -> Result<Vec<KeyInfo>> {
+    Ok(sk::list(index.conn())?
+        .into_iter()
+        .map(|r| KeyInfo {
+            name: r.name,
+            scope: Scope::parse(&r.scope).unwrap_or(Scope::Read),
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// The key a client presented, if it is one of ours. Every stored hash is compared, each in
+/// constant time, so the answer's timing says nothing about which bytes matched.
+pub fn verify(index: &Index, presented: &str) -> Result<Option<KeyInfo>> {
+    let h = hash(presented.trim());
+    let mut found = None;
+    for (name, scope, stored) in sk::all_hashes(index.conn())? {
+        if constant_time_eq(&stored, &h) && found.is_none() {
+            found = Some(KeyInfo { name, scope: Scope::parse(&scope).unwrap_or(Scope::Read), created_at: 0 });
+        }
+    }
+    Ok(found)
+}
+
+/// Byte equality whose running time depends only on the lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stored_hashed_and_scoped() {
+        let d = tempfile::tempdir().unwrap();
+        let mut index = Index::open(&d.path().join("i.db"), crate::OpenMode::Create).unwrap();
+        let k = add(&mut index, "phone", Scope::Tag).unwrap();
+        assert_eq!(k.len(), 64);
+        assert!(k.bytes().all(|b| b.is_ascii_hexdigit()));
+        let info = verify(&index, &k).unwrap().unwrap();
+        assert_eq!((info.name.as_str(), info.scope), ("phone", Scope::Tag));
+        assert!(info.scope.allows(Scope::Read) && info.scope.allows(Scope::Tag) && !info.scope.allows(Scope::All));
+        assert_eq!(verify(&index, &k.replace(&k[..1], "x")).unwrap(), None);
+        assert_eq!(verify(&index, "").unwrap(), None);
+        // The secret itself is nowhere in the file.
+        drop(index);
+        let raw = std::fs::read(d.path().join("i.db")).unwrap();
+        assert!(!raw.windows(64).any(|w| w == k.as_bytes()));
+        let mut index = Index::open(&d.path().join("i.db"), crate::OpenMode::Existing).unwrap();
+        assert!(matches!(add(&mut index, "phone", Scope::Read), Err(Error::Invalid(_))));
+        assert!(matches!(add(&mut index, "bad name", Scope::Read), Err(Error::Invalid(_))));
+        assert!(remove(&mut index, "phone").unwrap());
+        assert_eq!(verify(&index, &k).unwrap(), None);
+        assert!(!remove(&mut index, "phone").unwrap());
+    }
+}

@@ -1,0 +1,315 @@
+// trove's browser UI: plain JavaScript over the JSON API (/api/v1). The session cookie
+// authenticates; every state-changing request sends the CSRF token from the page's meta tag.
+"use strict";
+
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const $ = (id) => document.getElementById(id);
+const state = { query: "", cursor: null, loading: false, done: false, files: [], selected: -1, open: null };
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ "x-csrf-token": csrf }, options.headers || {});
+  if (options.body) headers["content-type"] = "application/json";
+  const r = await fetch("/api/v1/" + path, Object.assign({}, options, { headers, credentials: "same-origin" }));
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const err = new Error(body.error || r.statusText);
+    err.position = body.position;
+    throw err;
+  }
+  return body;
+}
+
+function status(text, isError) {
+  const s = $("status");
+  s.textContent = text || "";
+  s.className = isError ? "error" : "";
+}
+
+// A query error shows the query with a caret under the byte the core names.
+function queryError(q, e) {
+  if (typeof e.position !== "number") return status(e.message, true);
+  const before = new TextDecoder().decode(new TextEncoder().encode(q).slice(0, e.position));
+  status(e.message + "\n" + q + "\n" + " ".repeat([...before].length) + "^", true);
+}
+
+function card(f, i) {
+  const el = document.createElement("div");
+  el.className = "card";
+  el.tabIndex = 0;
+  el.dataset.index = i;
+  const img = document.createElement("img");
+  img.loading = "lazy";
+  img.alt = f.name;
+  img.src = "/api/v1/files/" + f.id + "/thumbnail";
+  const name = document.createElement("div");
+  name.className = "name";
+  name.textContent = f.name;
+  el.append(img, name);
+  el.addEventListener("click", () => openFile(i));
+  return el;
+}
+
+async function loadMore() {
+  if (state.loading || state.done) return;
+  state.loading = true;
+  try {
+    let path = "search?limit=60&q=" + encodeURIComponent(state.query);
+    if (state.cursor) path += "&cursor=" + encodeURIComponent(state.cursor);
+    const page = await api(path);
+    const grid = $("grid");
+    for (const f of page.files) {
+      state.files.push(f);
+      grid.append(card(f, state.files.length - 1));
+    }
+    state.cursor = page.next_cursor;
+    state.done = !page.next_cursor;
+    const warn = (page.warnings || []).join("; ");
+    status(state.files.length + " file(s)" + (state.done ? "" : " so far") + (warn ? " — " + warn : ""));
+  } catch (e) {
+    state.done = true;
+    queryError(state.query, e);
+  } finally {
+    state.loading = false;
+  }
+  // Keep filling while the sentinel is still on screen.
+  if (!state.done && $("sentinel").getBoundingClientRect().top < window.innerHeight + 400) loadMore();
+}
+
+function search(q) {
+  Object.assign(state, { query: q, cursor: null, done: false, files: [], selected: -1 });
+  $("grid").replaceChildren();
+  showPage("files");
+  loadMore();
+}
+
+function select(i) {
+  const cards = $("grid").children;
+  if (!cards.length) return;
+  i = Math.max(0, Math.min(cards.length - 1, i));
+  if (cards[state.selected]) cards[state.selected].classList.remove("selected");
+  state.selected = i;
+  cards[i].classList.add("selected");
+  cards[i].focus({ preventScroll: true });
+  cards[i].scrollIntoView({ block: "nearest" });
+  if (i > cards.length - 8) loadMore();
+}
+
+function columns() {
+  const cards = $("grid").children;
+  if (cards.length < 2) return 1;
+  const top = cards[0].offsetTop;
+  let n = 0;
+  while (n < cards.length && cards[n].offsetTop === top) n++;
+  return n;
+}
+
+async function openFile(i) {
+  const f = state.files[i];
+  if (!f) return;
+  state.selected = i;
+  state.open = f.id;
+  const meta = await api("files/" + f.id);
+  const media = $("viewer-media");
+  media.replaceChildren();
+  const src = "/api/v1/files/" + f.id + "/content";
+  if (!meta.exists) {
+    media.textContent = "This file is not on disk now (" + meta.state + "); its record and tags are kept.";
+  } else if (meta.mime.startsWith("image/")) {
+    const img = document.createElement("img");
+    img.src = src;
+    img.alt = meta.name;
+    media.append(img);
+  } else if (meta.mime.startsWith("video/")) {
+    const v = document.createElement("video");
+    v.src = src;
+    v.controls = true;
+    media.append(v);
+  } else if (meta.mime.startsWith("audio/")) {
+    const img = document.createElement("img");
+    img.src = "/api/v1/files/" + f.id + "/thumbnail";
+    const a = document.createElement("audio");
+    a.src = src;
+    a.controls = true;
+    media.append(img, a);
+  } else if (meta.mime.startsWith("text/")) {
+    const pre = document.createElement("pre");
+    const r = await fetch(src, { headers: { range: "bytes=0-65535" } });
+    pre.textContent = await r.text();
+    media.append(pre);
+  } else {
+    const img = document.createElement("img");
+    img.src = "/api/v1/files/" + f.id + "/thumbnail";
+    media.append(img);
+  }
+  $("viewer-name").textContent = meta.name;
+  $("viewer-path").textContent = meta.path;
+  $("viewer-meta").textContent = humanSize(meta.size) + " · modified " + new Date(meta.mtime_ns / 1e6).toLocaleString();
+  renderTags(meta.tags);
+  $("viewer").hidden = false;
+}
+
+function humanSize(n) {
+  const u = ["bytes", "k", "M", "G", "T"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : n) + (i ? u[i] : " " + u[0]);
+}
+
+// Tags grouped by namespace; implied ones marked; each link's sources shown.
+function renderTags(tags) {
+  const box = $("viewer-tags");
+  box.replaceChildren();
+  const groups = {};
+  for (const t of tags) {
+    const ns = t.name.includes(":") ? t.name.split(":")[0] : "";
+    (groups[ns] = groups[ns] || []).push(t);
+  }
+  for (const ns of Object.keys(groups).sort()) {
+    const h = document.createElement("div");
+    h.className = "ns";
+    h.textContent = ns || "tags";
+    box.append(h);
+    for (const t of groups[ns]) {
+      const el = document.createElement("span");
+      el.className = "tag" + (t.implied ? " implied" : "");
+      el.append(t.name);
+      const src = document.createElement("small");
+      src.textContent = t.implied ? "implied" : t.sources.join(", ");
+      el.append(src);
+      if (!t.implied) {
+        const x = document.createElement("button");
+        x.title = "remove";
+        x.textContent = "×";
+        x.addEventListener("click", () => editTags({ remove: [t.name] }));
+        el.append(x);
+      }
+      box.append(el);
+    }
+  }
+}
+
+async function editTags(edit) {
+  try {
+    await api("files/" + state.open + "/tags", { method: "POST", body: JSON.stringify(edit) });
+    const meta = await api("files/" + state.open);
+    renderTags(meta.tags);
+    status("saved");
+  } catch (e) {
+    status(e.message, true);
+  }
+}
+
+let suggestTimer = null;
+function suggest(input) {
+  clearTimeout(suggestTimer);
+  suggestTimer = setTimeout(async () => {
+    const word = input.value.split(/\s+/).pop().replace(/^-/, "");
+    if (!word) return;
+    try {
+      const r = await api("tags?limit=15&q=" + encodeURIComponent(word));
+      const list = $("tag-suggestions");
+      list.replaceChildren();
+      const head = input.value.slice(0, input.value.length - word.length);
+      for (const t of r.tags) {
+        const o = document.createElement("option");
+        o.value = input.id === "q" ? head + t.name : t.name;
+        o.label = t.with_implied + " file(s)";
+        list.append(o);
+      }
+    } catch (e) { /* suggestions are optional */ }
+  }, 120);
+}
+
+function closeViewer() {
+  $("viewer").hidden = true;
+  $("viewer-media").replaceChildren();
+  state.open = null;
+  select(state.selected);
+}
+
+function showPage(which) {
+  $("grid").hidden = which !== "files";
+  $("tags-page").hidden = which !== "tags";
+  $("pools-page").hidden = which !== "pools";
+}
+
+async function showTags() {
+  showPage("tags");
+  const r = await api("tags?limit=10000&sort=count");
+  const t = document.createElement("table");
+  t.innerHTML = "<tr><th>tag</th><th>files</th><th>with implied</th></tr>";
+  for (const x of r.tags) {
+    const tr = document.createElement("tr");
+    const a = document.createElement("a");
+    a.href = "#";
+    a.textContent = x.name;
+    a.addEventListener("click", (e) => { e.preventDefault(); $("q").value = JSON.stringify(x.name); search($("q").value); });
+    const td = document.createElement("td");
+    td.append(a);
+    tr.append(td);
+    for (const n of [x.files, x.with_implied]) {
+      const c = document.createElement("td");
+      c.textContent = n;
+      tr.append(c);
+    }
+    t.append(tr);
+  }
+  $("tags-page").replaceChildren(t);
+}
+
+async function showPools() {
+  showPage("pools");
+  const r = await api("pools");
+  const ul = document.createElement("ul");
+  for (const p of r.pools) {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = "#";
+    a.textContent = p.title + " (" + p.files + ")";
+    a.addEventListener("click", (e) => { e.preventDefault(); $("q").value = "pool:" + JSON.stringify(p.title) + " sort:pool"; search($("q").value); });
+    li.append(a);
+    ul.append(li);
+  }
+  $("pools-page").replaceChildren(ul);
+}
+
+$("search-form").addEventListener("submit", (e) => { e.preventDefault(); search($("q").value); });
+$("q").addEventListener("input", (e) => suggest(e.target));
+$("tag-input").addEventListener("input", (e) => suggest(e.target));
+$("tag-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const name = $("tag-input").value.trim();
+  if (name) editTags({ add: [name] });
+  $("tag-input").value = "";
+});
+$("viewer-close").addEventListener("click", closeViewer);
+$("nav-files").addEventListener("click", (e) => { e.preventDefault(); showPage("files"); });
+$("nav-tags").addEventListener("click", (e) => { e.preventDefault(); showTags().catch((x) => status(x.message, true)); });
+$("nav-pools").addEventListener("click", (e) => { e.preventDefault(); showPools().catch((x) => status(x.message, true)); });
+
+document.addEventListener("keydown", (e) => {
+  const typing = e.target.tagName === "INPUT";
+  if (e.key === "Escape") {
+    if (!$("viewer").hidden) closeViewer();
+    else if (typing) e.target.blur();
+    return;
+  }
+  if (typing) return;
+  const viewing = !$("viewer").hidden;
+  if (e.key === "/") { e.preventDefault(); $("q").focus(); return; }
+  if (e.key === "t" && viewing) { e.preventDefault(); $("tag-input").focus(); return; }
+  const step = { ArrowRight: 1, l: 1, j: viewing ? 1 : columns(), ArrowDown: viewing ? 1 : columns(),
+                 ArrowLeft: -1, h: -1, k: viewing ? -1 : -columns(), ArrowUp: viewing ? -1 : -columns() }[e.key];
+  if (step) {
+    e.preventDefault();
+    if (viewing) openFile(Math.max(0, Math.min(state.files.length - 1, state.selected + step)));
+    else select(state.selected < 0 ? 0 : state.selected + step);
+  } else if (e.key === "Enter" && !viewing && state.selected >= 0) {
+    openFile(state.selected);
+  }
+});
+
+new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) loadMore(); },
+  { rootMargin: "400px" }).observe($("sentinel"));
+
+search(new URLSearchParams(location.hash.slice(1)).get("q") || "");

@@ -1,0 +1,179 @@
+//! trove-web: `trove serve` — the JSON API under `/api/v1/`, the browser UI, thumbnails.
+//!
+//! Policy (product principle 11, "safe by default on the network"):
+//! - The server listens on loopback unless `--listen` names another address explicitly, and
+//!   then only when at least one API key exists.
+//! - Every request's `Host` must be a loopback name, an IP literal or a configured name, so a
+//!   web page cannot reach the server through DNS rebinding.
+//! - The browser UI needs the one-time token printed at start; it trades it for an HttpOnly,
+//!   SameSite=Strict session cookie, and every state-changing request from the UI carries
+//!   the session's CSRF token in a header.
+//! - Scripts send `Authorization: Bearer KEY` (media URLs may carry `?key=`). Keys are stored
+//!   hashed and compared in constant time; no key → 401, a key without the scope → 403.
+//! - Only files in the index are served, by record id; the server never writes a user's file.
+//!   Every write goes through trove-core's `ops`, with the source `api:<key name>` (or
+//!   `api:web` for the UI's session).
+//!
+//! SQLite work runs on tokio's blocking pool, through a small pool of connections; a new
+//! connection sees what the CLI and the watcher committed, so the server needs no restart.
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod auth;
+mod thumbs;
+mod ui;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use thumbs::{ThumbOutcome, Thumbnailer};
+use trove_core::{Index, OpenMode};
+
+/// The default port of `trove serve` (loopback).
+pub const DEFAULT_PORT: u16 = 4849;
+
+/// What `trove serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The index file.
+    pub index: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Whether `--listen` was given (listening beyond loopback needs it).
+    pub listen_explicit: bool,
+    /// Extra host names the `Host` header may carry (besides loopback and IP literals).
+    pub hosts: Vec<String>,
+    /// Thumbnail cache directory (`$XDG_CACHE_HOME/trove/thumbs`).
+    pub thumbs_dir: PathBuf,
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("{addr}: refusing to listen beyond loopback without an explicit --listen and at least one API key")]
+    NotLoopback { addr: SocketAddr },
+    #[error("{addr}: cannot listen: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Core(#[from] trove_core::Error),
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the caller learns once the server listens.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The address actually bound (a port of 0 picks a free one).
+    pub addr: SocketAddr,
+    /// The browser URL with the one-time token.
+    pub ui_url: String,
+}
+
+/// A log line sink (the CLI prints to stderr). Keys never reach it.
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+pub(crate) struct App {
+    index_path: PathBuf,
+    /// Open connections, reused across requests.
+    pool: Mutex<Vec<Index>>,
+    /// The UI's one-time token, until it is used.
+    token: Mutex<Option<String>>,
+    /// Session id → CSRF token.
+    sessions: Mutex<HashMap<String, String>>,
+    hosts: Vec<String>,
+    port: u16,
+    thumbs: Thumbnailer,
+    /// Bounds concurrent thumbnail generation so a grid of new files cannot starve searches.
+    thumb_slots: tokio::sync::Semaphore,
+    log: Log,
+}
+
+impl App {
+    /// Runs `f` with a connection on the blocking pool.
+    pub(crate) async fn with_index<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Index) -> trove_core::Result<T> + Send + 'static,
+    ) -> Result<T, api::ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = app.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+            let mut index = match taken {
+                Some(i) => i,
+                None => Index::open(&app.index_path, OpenMode::Existing)?,
+            };
+            let out = f(&mut index);
+            if let Ok(mut p) = app.pool.lock()
+                && p.len() < 8
+            {
+                p.push(index);
+            }
+            out
+        })
+        .await
+        .map_err(|e| api::ApiError::internal(format!("worker: {e}")))?
+        .map_err(api::ApiError::from)
+    }
+}
+
+/// A random 32-byte secret as 64 hex digits.
+pub(crate) fn secret() -> String {
+    let mut b = [0u8; 32];
+    // The OS random source does not fail on Linux once booted; an all-zero fallback would
+    // be a guessable token, so a failure ends the process instead.
+    getrandom::fill(&mut b).expect("the OS random source failed");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Starts the server and blocks until SIGINT or SIGTERM. `on_start` is called once it
+/// listens (the CLI prints the UI URL there).
+pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Result<(), WebError> {
+    let index = Index::open(&cfg.index, OpenMode::Create)?;
+    if !cfg.listen.ip().is_loopback() {
+        let keys = trove_core::ops::keys::list(&index)?;
+        if !cfg.listen_explicit || keys.is_empty() {
+            return Err(WebError::NotLoopback { addr: cfg.listen });
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| WebError::Bind { addr: cfg.listen, source: e })?;
+        let addr = listener.local_addr()?;
+        let token = secret();
+        let app = Arc::new(App {
+            index_path: cfg.index.clone(),
+            pool: Mutex::new(vec![index]),
+            token: Mutex::new(Some(token.clone())),
+            sessions: Mutex::new(HashMap::new()),
+            hosts: cfg.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            port: addr.port(),
+            thumbs: Thumbnailer::new(cfg.thumbs_dir.clone()),
+            thumb_slots: tokio::sync::Semaphore::new(2),
+            log: log.clone(),
+        });
+        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        on_start(&Started { addr, ui_url: format!("http://{host}:{}/?token={token}", addr.port()) });
+        log(&format!("listening on {addr}"));
+        let router = api::router(app.clone()).merge(ui::router(app.clone()));
+        let router = router.layer(axum::middleware::from_fn_with_state(app.clone(), auth::check_host));
+        axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+        log("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
