@@ -37,7 +37,7 @@ pub(crate) fn host_allowed(app: &App, host: &str) -> bool {
     {
         return false;
     }
-    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() || app.hosts.iter().any(|h| *h == name)
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() || app.hosts.contains(&name)
 }
 
 /// Refuses requests whose `Host` is not ours (DNS rebinding).

@@ -1,0 +1,440 @@
+//! `trove serve` end to end: a real server on a loopback port over a library of real files,
+//! driven with a real HTTP client (ureq) and raw sockets where a client would correct us.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use trove_testutil::TestEnv;
+
+fn env() -> TestEnv {
+    TestEnv::new(env!("CARGO_BIN_EXE_trove"))
+}
+
+/// A running `trove serve`, killed on drop; its log is kept for inspection.
+struct Server {
+    child: Child,
+    base: String,
+    ui_url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(e: &TestEnv, extra: &[&str]) -> Server {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child = e
+        .cmd(&args)
+        .env("XDG_CACHE_HOME", e.path("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let ui_url = line.trim().to_string();
+    assert!(ui_url.starts_with("http://127.0.0.1:"), "server did not start: {ui_url:?}");
+    let base = ui_url.split("/?token=").next().unwrap().to_string();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (l2, mut err) = (log.clone(), child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            l2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    Server { child, base, ui_url, log }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into()
+}
+
+/// (status, headers we look at, body)
+fn get(url: &str, auth: Option<&str>, extra: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut req = agent().get(url);
+    if let Some(k) = auth {
+        req = req.header("Authorization", &format!("Bearer {k}"));
+    }
+    for (h, v) in extra {
+        req = req.header(*h, *v);
+    }
+    let mut r = req.call().unwrap();
+    let headers =
+        r.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    (r.status().as_u16(), headers, r.body_mut().read_to_vec().unwrap())
+}
+
+fn get_json(url: &str, key: &str) -> (u16, Value) {
+    let (s, _, b) = get(url, Some(key), &[]);
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+fn post_json(url: &str, key: Option<&str>, extra: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let mut req = agent().post(url).header("Content-Type", "application/json");
+    if let Some(k) = key {
+        req = req.header("Authorization", &format!("Bearer {k}"));
+    }
+    for (h, v) in extra {
+        req = req.header(*h, *v);
+    }
+    let mut r = req.send(body).unwrap();
+    let s = r.status().as_u16();
+    (s, serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap_or(Value::Null))
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn key(e: &TestEnv, name: &str, scope: &str) -> String {
+    String::from_utf8(e.ok(["keys", "add", name, scope])).unwrap().trim().to_string()
+}
+
+/// A JPEG 40 wide and 20 high whose EXIF orientation (6) says "rotate 90° clockwise to
+/// show": shown upright it is 20 wide and 40 high.
+fn rotated_jpeg() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(40, 20, |x, _| image::Rgb([(x * 6) as u8, 90, 200]));
+    let mut plain = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut plain), image::ImageFormat::Jpeg)
+        .unwrap();
+    // APP1 "Exif\0\0" + little-endian TIFF header + one IFD entry: Orientation (0x0112),
+    // SHORT, count 1, value 6.
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&[1, 0]);
+    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]);
+    tiff.extend_from_slice(&[0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+fn write_image(p: &Path, fmt: image::ImageFormat) {
+    let img = image::RgbaImage::from_fn(64, 48, |x, y| image::Rgba([x as u8 * 4, y as u8 * 5, 120, 255]));
+    let mut v = Vec::new();
+    image::DynamicImage::ImageRgba8(img).write_to(&mut std::io::Cursor::new(&mut v), fmt).unwrap();
+    std::fs::write(p, v).unwrap();
+}
+
+fn have(tool: &str) -> bool {
+    let found = Command::new(tool).arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    assert!(found || std::env::var_os("CI").is_none(), "{tool} must be installed under CI (.ci/run installs it)");
+    found
+}
+
+/// The library: pictures of every kind, text, a broken picture, 60 small files for paging.
+fn library(e: &TestEnv) {
+    std::fs::create_dir_all(e.path("lib/pics")).unwrap();
+    std::fs::write(e.path("lib/pics/rotated.jpg"), rotated_jpeg()).unwrap();
+    write_image(&e.path("lib/pics/plain.png"), image::ImageFormat::Png);
+    write_image(&e.path("lib/pics/anim.gif"), image::ImageFormat::Gif);
+    std::fs::write(e.path("lib/pics/broken.jpg"), b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
+    e.write("lib/notes/readme.txt", b"0123456789abcdefghij");
+    for i in 0..60 {
+        e.write(format!("lib/many/f{i:02}.txt"), format!("file {i}").as_bytes());
+    }
+    if have("ffmpeg") {
+        let st = Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2", "-pix_fmt", "yuv420p"])
+            .arg(e.path("lib/pics/clip.mp4"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    e.ok(["include", "-r", "-t", "lib", "lib"]);
+    e.ok(["tag", "-t", "page", "-r", "lib/many"]);
+    e.ok(["tag", "-t", "animal:cat", "lib/pics/rotated.jpg"]);
+    e.ok(["tags", "imply", "animal:cat", "animal"]);
+}
+
+fn id_of(base: &str, k: &str, query: &str) -> i64 {
+    let (_, v) = get_json(&format!("{base}/api/v1/search?q={}", enc(query)), k);
+    v["files"][0]["id"].as_i64().unwrap_or_else(|| panic!("{query}: {v}"))
+}
+
+fn enc(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[test]
+fn api_search_pages_tags_ranges_and_thumbnails() {
+    let e = env();
+    library(&e);
+    let k = key(&e, "script", "--tag");
+    let s = serve(&e, &[]);
+    let base = &s.base;
+
+    // Search: the query language, implications, warnings, query errors with the byte.
+    let (st, v) = get_json(&format!("{base}/api/v1/search?q=animal&count=1"), &k);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["count"], 1);
+    assert!(v["files"][0]["path"].as_str().unwrap().ends_with("rotated.jpg"));
+    let (st, v) = get_json(&format!("{base}/api/v1/search?q={}", enc("ext:png | ext:gif")), &k);
+    assert_eq!((st, v["files"].as_array().unwrap().len()), (200, 2));
+    let (_, v) = get_json(&format!("{base}/api/v1/search?q=nosuchtag"), &k);
+    assert_eq!(v["warnings"][0], "nosuchtag: no such tag");
+    let (st, v) = get_json(&format!("{base}/api/v1/search?q={}", enc("cat (dog")), &k);
+    assert_eq!(st, 400);
+    assert_eq!(v["position"], 8, "{v}");
+
+    // Pages of 7 through 60 files while another process tags them: none skipped or repeated.
+    let tagger = {
+        let (bin, index, root) = (env!("CARGO_BIN_EXE_trove"), e.index.clone(), e.root().to_path_buf());
+        std::thread::spawn(move || {
+            for i in (0..60).step_by(3) {
+                let st = Command::new(bin)
+                    .args(["tag", "-t", "busy", &format!("lib/many/f{i:02}.txt")])
+                    .env("TROVE_INDEX", &index)
+                    .current_dir(&root)
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..20 {
+        let (st, v) = get_json(&format!("{base}/api/v1/search?q=page&limit=7&cursor={}", enc(&cursor)), &k);
+        assert_eq!(st, 200, "{v}");
+        for f in v["files"].as_array().unwrap() {
+            seen.push(f["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    tagger.join().unwrap();
+    let want: Vec<String> = (0..60).map(|i| format!("f{i:02}.txt")).collect();
+    assert_eq!(seen, want);
+    // Other orders page too, and a bad cursor is a clear 400.
+    let (_, v) = get_json(&format!("{base}/api/v1/search?q={}&limit=50", enc("page sort:-size")), &k);
+    let c = v["next_cursor"].as_str().unwrap().to_string();
+    let (_, v2) = get_json(&format!("{base}/api/v1/search?q={}&limit=50&cursor={c}", enc("page sort:-size")), &k);
+    assert_eq!(v["files"].as_array().unwrap().len() + v2["files"].as_array().unwrap().len(), 60);
+    let (st, _) = get_json(&format!("{base}/api/v1/search?q=page&cursor=zz"), &k);
+    assert_eq!(st, 400);
+
+    // File metadata with tags (implied marked, sources shown).
+    let jpg = id_of(base, &k, "animal");
+    let (st, v) = get_json(&format!("{base}/api/v1/files/{jpg}"), &k);
+    assert_eq!(st, 200);
+    let tags = v["tags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t["name"] == "animal:cat" && t["sources"][0] == "manual" && t["implied"] == false));
+    assert!(tags.iter().any(|t| t["name"] == "animal" && t["implied"] == true));
+
+    // Tag edits through the API are visible to `trove find`, with the key's source.
+    let (st, v) = post_json(
+        &format!("{base}/api/v1/files/{jpg}/tags"),
+        Some(&k),
+        &[],
+        r#"{"add":["favourite"],"remove":["lib"]}"#,
+    );
+    assert_eq!((st, &v["added"], &v["removed"]), (200, &json!(1), &json!(1)), "{v}");
+    assert_eq!(e.find("favourite").0, ["lib/pics/rotated.jpg"]);
+    let ls = String::from_utf8(e.ok(["ls", "--json", "lib/pics/rotated.jpg"])).unwrap();
+    assert!(ls.contains("api:script"), "{ls}");
+    // Bad bodies: malformed, unknown fields, too big.
+    assert_eq!(post_json(&format!("{base}/api/v1/files/{jpg}/tags"), Some(&k), &[], "{nope").0, 400);
+    assert_eq!(post_json(&format!("{base}/api/v1/files/{jpg}/tags"), Some(&k), &[], r#"{"ad":["x"]}"#).0, 400);
+    let huge = format!(r#"{{"add":["{}"]}}"#, "x".repeat(200_000));
+    assert_eq!(post_json(&format!("{base}/api/v1/files/{jpg}/tags"), Some(&k), &[], &huge).0, 413);
+
+    // Content with Range: 200, 206, 416; a missing file is a 404 and its record is kept.
+    let txt = id_of(base, &k, "ext:txt path:*/notes/*");
+    let (st, h, b) = get(&format!("{base}/api/v1/files/{txt}/content"), Some(&k), &[]);
+    assert_eq!((st, b.as_slice()), (200, &b"0123456789abcdefghij"[..]));
+    assert_eq!(header(&h, "accept-ranges"), Some("bytes"));
+    let (st, h, b) = get(&format!("{base}/api/v1/files/{txt}/content"), Some(&k), &[("Range", "bytes=2-5")]);
+    assert_eq!((st, b.as_slice(), header(&h, "content-range")), (206, &b"2345"[..], Some("bytes 2-5/20")));
+    let (st, _, b) = get(&format!("{base}/api/v1/files/{txt}/content"), Some(&k), &[("Range", "bytes=-3")]);
+    assert_eq!((st, b.as_slice()), (206, &b"hij"[..]));
+    let (st, h, _) = get(&format!("{base}/api/v1/files/{txt}/content"), Some(&k), &[("Range", "bytes=20-")]);
+    assert_eq!((st, header(&h, "content-range")), (416, Some("bytes */20")));
+    let (st, _, _) = get(&format!("{base}/api/v1/files/{txt}/content"), Some(&k), &[("Range", "bytes=9-3")]);
+    assert_eq!(st, 416);
+    std::fs::remove_file(e.path("lib/notes/readme.txt")).unwrap();
+    let (st, _, b) = get(&format!("{base}/api/v1/files/{txt}/content"), Some(&k), &[]);
+    assert_eq!(st, 404, "{}", String::from_utf8_lossy(&b));
+    assert!(String::from_utf8_lossy(&b).contains("cannot be read now"), "{}", String::from_utf8_lossy(&b));
+    assert_eq!(e.find("path:*/notes/*").0, ["lib/notes/readme.txt"], "a read changes no record");
+
+    // Thumbnails: orientation applied; PNG, GIF; a broken picture and a text file get icons.
+    let (st, h, b) = get(&format!("{base}/api/v1/files/{jpg}/thumbnail"), Some(&k), &[]);
+    assert_eq!((st, header(&h, "content-type")), (200, Some("image/jpeg")));
+    let thumb = image::load_from_memory(&b).unwrap();
+    assert!(thumb.height() > thumb.width(), "EXIF orientation applied: {}x{}", thumb.width(), thumb.height());
+    for q in ["ext:png", "ext:gif"] {
+        let id = id_of(base, &k, q);
+        let (st, h, b) = get(&format!("{base}/api/v1/files/{id}/thumbnail"), Some(&k), &[]);
+        assert_eq!((st, header(&h, "content-type")), (200, Some("image/jpeg")), "{q}");
+        assert!(image::load_from_memory(&b).is_ok(), "{q}");
+    }
+    for q in ["path:*broken.jpg", "path:*/f01.txt"] {
+        let id = id_of(base, &k, q);
+        let (st, h, b) = get(&format!("{base}/api/v1/files/{id}/thumbnail"), Some(&k), &[]);
+        assert_eq!((st, header(&h, "content-type")), (200, Some("image/svg+xml")), "{q}");
+        assert!(String::from_utf8_lossy(&b).starts_with("<svg"), "{q}");
+    }
+    assert!(s.log.lock().unwrap().contains("showing its type icon"), "the broken picture's reason is logged");
+    if have("ffmpeg") {
+        let id = id_of(base, &k, "ext:mp4");
+        let (st, h, b) = get(&format!("{base}/api/v1/files/{id}/thumbnail"), Some(&k), &[]);
+        assert_eq!((st, header(&h, "content-type")), (200, Some("image/jpeg")));
+        assert!(image::load_from_memory(&b).is_ok());
+    }
+    // The thumbnail is cached by content hash.
+    let cached = walk(&e.path("cache/trove/thumbs"));
+    assert!(cached.iter().any(|p| p.to_string_lossy().ends_with("-320.jpg")), "{cached:?}");
+
+    // Tag list and autocomplete.
+    let (_, v) = get_json(&format!("{base}/api/v1/tags?q=ani"), &k);
+    let names: Vec<&str> = v["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"animal") && names.contains(&"animal:cat"), "{names:?}");
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        }
+    }
+    out
+}
+
+/// A raw request, so the Host header is exactly what we say.
+fn raw(base: &str, path: &str, host: &str) -> u16 {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn api_access_is_guarded() {
+    let e = env();
+    library(&e);
+    let read = key(&e, "reader", "--read");
+    let writer = key(&e, "writer", "--tag");
+    let s = serve(&e, &[]);
+    let base = &s.base;
+    let jpg = id_of(base, &read, "animal");
+
+    // Every protected route without a key is 401, with an unknown key 403.
+    let routes = [
+        "/api/v1/search?q=x".to_string(),
+        format!("/api/v1/files/{jpg}"),
+        format!("/api/v1/files/{jpg}/content"),
+        format!("/api/v1/files/{jpg}/thumbnail"),
+        "/api/v1/tags".to_string(),
+        "/api/v1/pools".to_string(),
+    ];
+    for r in &routes {
+        assert_eq!(get(&format!("{base}{r}"), None, &[]).0, 401, "{r}");
+        assert_eq!(get(&format!("{base}{r}"), Some(&"0".repeat(64)), &[]).0, 403, "{r}");
+        assert_eq!(get(&format!("{base}{r}"), Some(&read), &[]).0, 200, "{r}");
+    }
+    // A media URL may carry the key.
+    assert_eq!(get(&format!("{base}/api/v1/files/{jpg}/thumbnail?key={read}"), None, &[]).0, 200);
+    // A read-only key cannot write; a tag key cannot manage tags.
+    let tags_url = format!("{base}/api/v1/files/{jpg}/tags");
+    assert_eq!(post_json(&tags_url, None, &[], r#"{"add":["x"]}"#).0, 401);
+    assert_eq!(post_json(&tags_url, Some(&read), &[], r#"{"add":["x"]}"#).0, 403);
+    assert_eq!(post_json(&tags_url, Some(&writer), &[], r#"{"add":["x"]}"#).0, 200);
+    let (st, v) = post_json(&format!("{base}/api/v1/tags/rename"), Some(&writer), &[], r#"{"tag":"x","to":"y"}"#);
+    assert_eq!(st, 403, "{v}");
+    // Traversal and junk in ids: 404, never a file outside the index.
+    for bad in ["..%2F..%2Fetc%2Fpasswd", "1%2F..", "-1", "0", "1e3", "99999999", "%00"] {
+        let (st, _, _) = get(&format!("{base}/api/v1/files/{bad}/content"), Some(&read), &[]);
+        assert_eq!(st, 404, "{bad}");
+    }
+    // Wrong Host (DNS rebinding) is refused; loopback names and IP literals are not.
+    let port = base.rsplit(':').next().unwrap();
+    assert_eq!(raw(base, "/api/v1/pools", &format!("evil.example:{port}")), 421);
+    assert_eq!(raw(base, "/api/v1/pools", &format!("localhost:{port}")), 401);
+    assert_eq!(raw(base, "/api/v1/pools", &format!("127.0.0.1:{port}")), 401);
+
+    // The UI: no token, no page; the token URL sets a strict, HttpOnly cookie once.
+    assert_eq!(get(&format!("{base}/"), None, &[]).0, 401);
+    let (st, h, _) = get(&s.ui_url, None, &[]);
+    assert_eq!(st, 303);
+    let cookie = header(&h, "set-cookie").unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_string();
+    assert_eq!(get(&s.ui_url, None, &[]).0, 403, "the token works once");
+    let (st, _, page) = get(&format!("{base}/"), None, &[("Cookie", &session)]);
+    assert_eq!(st, 200);
+    let page = String::from_utf8(page).unwrap();
+    let csrf = page.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    // The session reads; its writes need the CSRF header.
+    assert_eq!(get(&format!("{base}/api/v1/search?q=x"), None, &[("Cookie", &session)]).0, 200);
+    assert_eq!(post_json(&tags_url, None, &[("Cookie", &session)], r#"{"add":["web"]}"#).0, 403);
+    assert_eq!(
+        post_json(&tags_url, None, &[("Cookie", &session), ("x-csrf-token", "nope")], r#"{"add":["web"]}"#).0,
+        403
+    );
+    let (st, _) = post_json(&tags_url, None, &[("Cookie", &session), ("x-csrf-token", &csrf)], r#"{"add":["web"]}"#);
+    assert_eq!(st, 200);
+    assert_eq!(e.find("web").0, ["lib/pics/rotated.jpg"]);
+
+    // Keys never reach the log.
+    let log = s.log.lock().unwrap().clone();
+    for k in [&read, &writer] {
+        assert!(!log.contains(k.as_str()), "a key is in the log: {log}");
+    }
+}
+
+#[test]
+fn serve_refuses_to_listen_beyond_loopback_without_keys() {
+    let e = env();
+    e.write("a.txt", b"a");
+    e.ok(["include", "a.txt"]);
+    let o = e.run(["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refusing to listen beyond loopback"), "{err}");
+    assert!(err.contains("trove keys add"), "{err}");
+}
+
+#[test]
+fn serve_sees_changes_made_by_the_cli_without_a_restart() {
+    let e = env();
+    e.write("a.txt", b"a");
+    e.ok(["include", "a.txt"]);
+    let k = key(&e, "k", "--read");
+    let s = serve(&e, &[]);
+    let count = || get_json(&format!("{}/api/v1/search?q=later&count=1", s.base), &k).1["count"].clone();
+    assert_eq!(count(), 0);
+    e.ok(["tag", "-t", "later", "a.txt"]);
+    let t = Instant::now();
+    while count() != 1 {
+        assert!(t.elapsed() < Duration::from_secs(5), "the server did not see the CLI's tag");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
