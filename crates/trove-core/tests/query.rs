@@ -198,7 +198,8 @@ fn migration_2_makes_non_decimal_values_text() {
     let c = l.index.conn();
     c.execute_batch(
         "UPDATE tag_names SET num = CAST(val AS REAL) WHERE ns = 'n' AND val <> 'x';
-         ALTER TABLE roots DROP COLUMN auto_include; DROP TABLE ignore_patterns; PRAGMA user_version = 1;",
+         ALTER TABLE roots DROP COLUMN auto_include; DROP TABLE ignore_patterns; DROP TABLE api_keys;
+         PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(l.index);
