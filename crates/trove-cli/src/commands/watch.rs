@@ -39,7 +39,7 @@ pub struct WatchArgs {
     pub status: bool,
     /// Renames that keep a backup of a file being saved, so its record stays on the saved
     /// file: comma-separated suffixes, and prefixes ending in `*`; empty turns this off
-    #[arg(long, value_name = "LIST", default_value = "~,.bak,.orig,.old,_original,.#*")]
+    #[arg(long, value_name = "LIST", default_value = trove_core::ops::identity::DEFAULT_BACKUP_NAMES)]
     pub backup_names: String,
 }
 

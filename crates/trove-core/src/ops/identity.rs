@@ -48,6 +48,10 @@ pub struct BackupNames {
     pub prefixes: Vec<String>,
 }
 
+/// The default backup names, in the form [`BackupNames::parse`] reads (and `trove watch
+/// --backup-names` shows).
+pub const DEFAULT_BACKUP_NAMES: &str = "~,.bak,.orig,.old,_original,.#*";
+
 impl Default for BackupNames {
     fn default() -> Self {
         BackupNames {
@@ -193,6 +197,11 @@ mod tests {
         for (o, k) in no {
             assert!(!b.is_backup_of(Path::new(o), Path::new(k)), "{o} -> {k}");
         }
+    }
+
+    #[test]
+    fn the_default_list_parses_to_the_default() {
+        assert_eq!(BackupNames::parse(DEFAULT_BACKUP_NAMES).unwrap(), BackupNames::default());
     }
 
     #[test]
