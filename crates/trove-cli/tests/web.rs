@@ -438,3 +438,43 @@ fn serve_sees_changes_made_by_the_cli_without_a_restart() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Every command in docs/api.md's examples runs against a real server and succeeds
+/// (`curl -f` fails on any HTTP error).
+#[test]
+fn api_md_examples_run() {
+    if Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "curl must be installed under CI");
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let e = env();
+    library(&e);
+    let k = key(&e, "docs", "--tag");
+    let s = serve(&e, &[]);
+    let id = id_of(&s.base, &k, "animal");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md")).unwrap();
+    let examples = doc.split("## Examples").nth(1).expect("docs/api.md has an Examples section");
+    let mut ran = 0;
+    for block in examples.split("```sh").skip(1) {
+        let code = block.split("```").next().unwrap();
+        for line in code.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let o = Command::new("sh")
+                .args(["-c", line])
+                .env("TROVE", &s.base)
+                .env("KEY", &k)
+                .env("ID", id.to_string())
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "docs/api.md example failed: {line}\n{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 10, "only {ran} examples found");
+    assert_eq!(e.find("favourite").0, ["lib/pics/rotated.jpg"]);
+}
