@@ -1306,6 +1306,16 @@ fn roots_suite(mode: Mode) {
         expect(h.q("s2 -s2n"), &["ra2/f2"])?;
         h.no_stale_records()
     });
+    mv("ra2/nested", "ra2/nest2");
+    h.settle("2. a nested root renamed on its own", |h| {
+        expect(h.q("s2n"), &["ra2/nest2/g"])?;
+        let roots = h.roots();
+        if roots.contains(&PathBuf::from("ra2/nest2")) && !roots.contains(&PathBuf::from("ra2/nested")) {
+            Ok(())
+        } else {
+            Err(format!("roots list: {roots:?}"))
+        }
+    });
 
     // 3. A root deleted and restored (a backup restore): the same files get their tags back,
     // and the restored root is watched again at once.

@@ -77,6 +77,13 @@ pub fn status(ctx: &Ctx) -> CmdResult {
             1
         }
     };
+    let untracked = trove_core::ops::roots::untracked(&index)?;
+    if untracked > 0 {
+        lines.push(format!(
+            "untracked:  {untracked} file(s) indexed outside every root: their renames and deletes are not \
+             followed (`trove roots add DIR` tracks a directory)"
+        ));
+    }
     let mut text = lines.join("\n");
     text.push('\n');
     crate::ctx::print_bytes(text.as_bytes())?;

@@ -258,13 +258,15 @@ fn new_files(
     writes: &[Write],
     disk: &Disk,
     all_roots: &[roots::Root],
-    filter: &mut Filter,
+    index: &Index,
     progress: &dyn Progress,
     report: &mut ReconcileReport,
-) -> Vec<(PathBuf, Observation)> {
+) -> Result<Vec<(PathBuf, Observation)>> {
     if !all_roots.iter().any(|r| r.auto_include) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let conn = index.conn();
+    let mut filter = Filter::load(index)?;
     let plans: HashMap<FileId, &Plan> = writes.iter().map(|(id, p, _)| (*id, p)).collect();
     let mut taken: HashSet<&[u8]> = HashSet::new();
     for r in records {
@@ -313,7 +315,22 @@ fn new_files(
     for (p, o) in hashed {
         match o {
             Ok(o) => {
-                report.actions.push(Action::Added { path: p.clone() });
+                // A record indexed outside every root whose file is gone, with this content,
+                // moved in (see `track::adopt_or_insert`, which `apply` uses).
+                let strays: Vec<FileRecord> = files::by_hash(conn, &o.hash)?
+                    .into_iter()
+                    .filter(|r| {
+                        r.state == FileState::Present
+                            && root_of(all_roots, &r.path).is_none()
+                            && std::fs::symlink_metadata(&r.path).is_err()
+                    })
+                    .collect();
+                report.actions.push(match strays.as_slice() {
+                    [one] => {
+                        Action::Moved { id: one.id, from: one.path.clone(), to: p.clone(), how: MatchKind::Content }
+                    }
+                    _ => Action::Added { path: p.clone() },
+                });
                 added.push((p, o));
             }
             // Gone again since the scan: nothing to add.
@@ -321,7 +338,7 @@ fn new_files(
             Err(e) => report.failed.push(e),
         }
     }
-    added
+    Ok(added)
 }
 
 /// What reconcile decided for one record, before writing.
@@ -443,7 +460,7 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
     }
 
     let writes = decide(&records, &disk, &RealDisk, progress, &mut report);
-    let added = new_files(&records, &writes, &disk, &all_roots, &mut filter, progress, &mut report);
+    let added = new_files(&records, &writes, &disk, &all_roots, index, progress, &mut report)?;
     if !opts.dry_run && (!writes.is_empty() || !added.is_empty()) {
         apply(index, &writes, &added)?;
     }

@@ -53,6 +53,13 @@ pub fn set_auto_include(index: &mut Index, dir: &Path, on: bool) -> Result<bool>
     index.write(|tx| Ok(roots::set_auto_include(tx, dir, on)? || (r != dir && roots::set_auto_include(tx, &r, on)?)))
 }
 
+/// How many live records no root keeps current (indexed outside every root).
+pub fn untracked(index: &Index) -> Result<u64> {
+    let list = roots::list(index.conn())?;
+    let dirs: Vec<&Path> = list.iter().map(|r| r.path.as_path()).collect();
+    crate::store::files::count_live_outside(index.conn(), &dirs)
+}
+
 /// The root (innermost) that holds `path`, if any.
 pub fn root_of<'a>(list: &'a [roots::Root], path: &Path) -> Option<&'a roots::Root> {
     list.iter().filter(|r| path.starts_with(&r.path)).max_by_key(|r| r.path.as_os_str().len())

@@ -54,6 +54,20 @@ pub fn missing_by_path(c: &Connection, path: &Path) -> Result<Vec<FileRecord>> {
     Ok(rows)
 }
 
+/// How many live records lie outside every directory in `dirs` (byte ranges, bound).
+pub fn count_live_outside(c: &Connection, dirs: &[&Path]) -> Result<u64> {
+    let mut sql = String::from("SELECT count(*) FROM files WHERE state <> 1");
+    let mut bounds: Vec<Vec<u8>> = Vec::new();
+    for d in dirs {
+        let (lo, hi) = under_range(d);
+        let n = bounds.len();
+        sql.push_str(&format!(" AND NOT (path >= ?{} AND path < ?{}) AND path <> ?{}", n + 1, n + 2, n + 3));
+        bounds.extend([lo, hi, b(d).to_vec()]);
+    }
+    let mut st = c.prepare(&sql)?;
+    Ok(st.query_row(rusqlite::params_from_iter(bounds.iter()), |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// Whether any record (present, missing or offline) lives under the directory `dir`.
 pub fn any_under(c: &Connection, dir: &Path) -> Result<bool> {
     let (lo, hi) = under_range(dir);
