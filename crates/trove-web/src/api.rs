@@ -100,10 +100,27 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/v1/pools", get(pool_list))
         .route("/api/v1/pools/{title}", get(pool_show))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(refuse_big_bodies))
         .with_state(app)
 }
 
+/// Answers 413 from the declared length, before reading a byte of the body (the body limit
+/// alone answers only once it has read past the limit, while the client is still sending).
+async fn refuse_big_bodies(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {BODY_LIMIT} bytes"))
+            .into_response();
+    }
+    next.run(req).await
+}
+
 type Params = Query<HashMap<String, String>>;
+
+/// The `?key=` a media URL may carry.
+fn key(p: &HashMap<String, String>) -> Option<&str> {
+    p.get("key").map(String::as_str)
+}
 
 fn record_json(r: &FileRecord) -> Value {
     let bytes = r.path.as_os_str().as_bytes();
@@ -130,36 +147,38 @@ fn parse_id(s: &str) -> Result<FileId, ApiError> {
     }
 }
 
-async fn search(State(app): State<Arc<App>>, method: Method, headers: HeaderMap, Query(p): Params) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Read).await?;
-        let q = p.get("q").cloned().unwrap_or_default();
-        let limit = match p.get("limit") {
-            None => 100,
-            Some(l) => l.parse::<u64>().map_err(|_| ApiError::bad(format!("limit={l:?}: not a number")))?,
-        }
-        .clamp(1, MAX_PAGE);
-        let cursor = p.get("cursor").filter(|c| !c.is_empty()).cloned();
-        let want_count = p.get("count").is_some_and(|c| c == "1" || c == "true");
-        let (page, warnings, count) = app
-            .with_index(move |index| {
-                let query = trove_core::ops::find::Query::new(index, &q)?;
-                let page = query.page(index, cursor.as_deref(), limit)?;
-                let count = if want_count { Some(query.count(index)?) } else { None };
-                Ok((page, query.warnings().to_vec(), count))
-            })
-            .await?;
-        let mut body = json!({
-            "files": page.files.iter().map(record_json).collect::<Vec<_>>(),
-            "next_cursor": page.next,
-            "warnings": warnings,
-        });
-        if let Some(n) = count {
-            body["count"] = json!(n);
-        }
-        Ok::<_, ApiError>(axum::Json(body).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn search(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(p): Params,
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    let q = p.get("q").cloned().unwrap_or_default();
+    let limit = match p.get("limit") {
+        None => 100,
+        Some(l) => l.parse::<u64>().map_err(|_| ApiError::bad(format!("limit={l:?}: not a number")))?,
+    }
+    .clamp(1, MAX_PAGE);
+    let cursor = p.get("cursor").filter(|c| !c.is_empty()).cloned();
+    let want_count = p.get("count").is_some_and(|c| c == "1" || c == "true");
+    let (page, warnings, count) = app
+        .with_index(move |index| {
+            let query = trove_core::ops::find::Query::new(index, &q)?;
+            let page = query.page(index, cursor.as_deref(), limit)?;
+            let count = if want_count { Some(query.count(index)?) } else { None };
+            Ok((page, query.warnings().to_vec(), count))
+        })
+        .await?;
+    let mut body = json!({
+        "files": page.files.iter().map(record_json).collect::<Vec<_>>(),
+        "next_cursor": page.next,
+        "warnings": warnings,
+    });
+    if let Some(n) = count {
+        body["count"] = json!(n);
+    }
+    Ok(axum::Json(body).into_response())
 }
 
 async fn file_meta(
@@ -168,36 +187,33 @@ async fn file_meta(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(p): Params,
-) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Read).await?;
-        let id = parse_id(&id)?;
-        let (rec, tags) = app
-            .with_index(move |index| {
-                let rec = trove_core::ops::files::get(index, id)?;
-                let tags = match &rec {
-                    Some(_) => trove_core::ops::files::tags_of(index, id)?,
-                    None => Vec::new(),
-                };
-                Ok((rec, tags))
-            })
-            .await?;
-        let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
-        let mut v = record_json(&rec);
-        v["exists"] = json!(std::fs::symlink_metadata(&rec.path).is_ok_and(|m| m.is_file()));
-        v["tags"] = json!(
-            tags.iter()
-                .map(|t| json!({
-                    "name": t.name,
-                    "implied": t.implied,
-                    "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                }))
-                .collect::<Vec<_>>()
-        );
-        v["mime"] = json!(mime_for(&rec.path));
-        Ok::<_, ApiError>(axum::Json(v).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    let id = parse_id(&id)?;
+    let (rec, tags) = app
+        .with_index(move |index| {
+            let rec = trove_core::ops::files::get(index, id)?;
+            let tags = match &rec {
+                Some(_) => trove_core::ops::files::tags_of(index, id)?,
+                None => Vec::new(),
+            };
+            Ok((rec, tags))
+        })
+        .await?;
+    let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
+    let mut v = record_json(&rec);
+    v["exists"] = json!(std::fs::symlink_metadata(&rec.path).is_ok_and(|m| m.is_file()));
+    v["tags"] = json!(
+        tags.iter()
+            .map(|t| json!({
+                "name": t.name,
+                "implied": t.implied,
+                "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>()
+    );
+    v["mime"] = json!(mime_for(&rec.path));
+    Ok(axum::Json(v).into_response())
 }
 
 /// A content type from the extension; only used as a hint to the browser.
@@ -274,58 +290,55 @@ async fn file_content(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(p): Params,
-) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Read).await?;
-        let rec = servable(&app, parse_id(&id)?).await?;
-        let gone = |e: std::io::Error| {
-            ApiError::not_found(format!(
-                "{}: cannot be read now ({})",
-                rec.path.display(),
-                trove_core::model::io_reason(&e)
-            ))
-        };
-        // O_NOFOLLOW | O_NONBLOCK: never follow a symlink put where the file was, never block
-        // on a FIFO.
-        let file = std::fs::OpenOptions::new().read(true).custom_flags(libc_flags()).open(&rec.path).map_err(gone)?;
-        let meta = file.metadata().map_err(gone)?;
-        if !meta.is_file() {
-            return Err(ApiError::not_found(format!("{}: no longer a regular file", rec.path.display())));
-        }
-        let size = meta.len();
-        let mut file = tokio::fs::File::from_std(file);
-        let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-            None => None,
-            Some(h) => match parse_range(h, size) {
-                Ok(r) => r,
-                Err(()) => {
-                    let mut r = (StatusCode::RANGE_NOT_SATISFIABLE, "").into_response();
-                    r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
-                    return Ok(r);
-                }
-            },
-        };
-        let (status, start, len) = match range {
-            Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
-            None => (StatusCode::OK, 0, size),
-        };
-        file.seek(SeekFrom::Start(start)).await.map_err(gone)?;
-        let stream = tokio_util::io::ReaderStream::new(file.take(len));
-        let mut r = Response::new(Body::from_stream(stream));
-        *r.status_mut() = status;
-        let h = r.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_for(&rec.path)));
-        h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
-        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        // A served file never runs as a page of this origin.
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
-        if status == StatusCode::PARTIAL_CONTENT {
-            h.insert(header::CONTENT_RANGE, hv(&format!("bytes {start}-{}/{size}", start + len - 1)));
-        }
-        Ok::<_, ApiError>(r)
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    let rec = servable(&app, parse_id(&id)?).await?;
+    let gone = |e: std::io::Error| {
+        ApiError::not_found(format!(
+            "{}: cannot be read now ({})",
+            rec.path.display(),
+            trove_core::model::io_reason(&e)
+        ))
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    // O_NOFOLLOW | O_NONBLOCK: never follow a symlink put where the file was, never block
+    // on a FIFO.
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc_flags()).open(&rec.path).map_err(gone)?;
+    let meta = file.metadata().map_err(gone)?;
+    if !meta.is_file() {
+        return Err(ApiError::not_found(format!("{}: no longer a regular file", rec.path.display())));
+    }
+    let size = meta.len();
+    let mut file = tokio::fs::File::from_std(file);
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(h) => match parse_range(h, size) {
+            Ok(r) => r,
+            Err(()) => {
+                let mut r = (StatusCode::RANGE_NOT_SATISFIABLE, "").into_response();
+                r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
+                return Ok(r);
+            }
+        },
+    };
+    let (status, start, len) = match range {
+        Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
+        None => (StatusCode::OK, 0, size),
+    };
+    file.seek(SeekFrom::Start(start)).await.map_err(gone)?;
+    let stream = tokio_util::io::ReaderStream::new(file.take(len));
+    let mut r = Response::new(Body::from_stream(stream));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_for(&rec.path)));
+    h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // A served file never runs as a page of this origin.
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(header::CONTENT_RANGE, hv(&format!("bytes {start}-{}/{size}", start + len - 1)));
+    }
+    Ok(r)
 }
 
 fn libc_flags() -> i32 {
@@ -345,38 +358,35 @@ async fn file_thumbnail(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(p): Params,
-) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Read).await?;
-        let id = parse_id(&id)?;
-        let rec = app.with_index(move |index| trove_core::ops::files::get(index, id)).await?;
-        let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
-        let (bytes, ctype) = match app.thumbs.cached(&rec) {
-            Some(b) => (b, "image/jpeg"),
-            None => {
-                let _slot = app.thumb_slots.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
-                let app2 = app.clone();
-                let rec2 = rec.clone();
-                let out = tokio::task::spawn_blocking(move || app2.thumbs.make(&rec2))
-                    .await
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                match out {
-                    crate::ThumbOutcome::Made(b) | crate::ThumbOutcome::Cached(b) => (b, "image/jpeg"),
-                    crate::ThumbOutcome::Icon { svg, reason } => {
-                        if let Some(r) = reason {
-                            (app.log)(&format!("thumbnail of file {}: {r}; showing its type icon", rec.id.0));
-                        }
-                        (svg.into_bytes(), "image/svg+xml")
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    let id = parse_id(&id)?;
+    let rec = app.with_index(move |index| trove_core::ops::files::get(index, id)).await?;
+    let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
+    let (bytes, ctype) = match app.thumbs.cached(&rec) {
+        Some(b) => (b, "image/jpeg"),
+        None => {
+            let _slot = app.thumb_slots.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
+            let app2 = app.clone();
+            let rec2 = rec.clone();
+            let out = tokio::task::spawn_blocking(move || app2.thumbs.make(&rec2))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            match out {
+                crate::ThumbOutcome::Made(b) | crate::ThumbOutcome::Cached(b) => (b, "image/jpeg"),
+                crate::ThumbOutcome::Icon { svg, reason } => {
+                    if let Some(r) = reason {
+                        (app.log)(&format!("thumbnail of file {}: {r}; showing its type icon", rec.id.0));
                     }
+                    (svg.into_bytes(), "image/svg+xml")
                 }
             }
-        };
-        let mut r = Response::new(Body::from(bytes));
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
-        Ok::<_, ApiError>(r)
+        }
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    let mut r = Response::new(Body::from(bytes));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    Ok(r)
 }
 
 /// Parses a JSON body into `T`, refusing unknown fields with a clear message.
@@ -400,60 +410,59 @@ async fn file_tags(
     Path(id): Path<String>,
     Query(p): Params,
     raw: Bytes,
-) -> Response {
-    let run = async {
-        let source = authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Tag).await?;
-        let id = parse_id(&id)?;
-        let edit: TagEdit = body(&raw)?;
-        let (added, removed, created) = app
-            .with_index(move |index| {
-                if trove_core::ops::files::get(index, id)?.is_none() {
-                    return Err(trove_core::Error::Invalid(format!("{}: no such file id", id.0)));
-                }
-                let (added, created) = if edit.add.is_empty() {
-                    (0, Vec::new())
-                } else {
-                    trove_core::ops::tagging::tag_ids(index, &[id], &edit.add, &source)?
-                };
-                let removed = if edit.remove.is_empty() {
-                    0
-                } else {
-                    trove_core::ops::tagging::untag_ids(index, &[id], &edit.remove, None)?.links_removed
-                };
-                Ok((added, removed, created))
-            })
-            .await?;
-        Ok::<_, ApiError>(axum::Json(json!({"added": added, "removed": removed, "created": created})).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, ApiError> {
+    let source = authorize(&app, &method, &headers, key(&p), Scope::Tag).await?;
+    let id = parse_id(&id)?;
+    let edit: TagEdit = body(&raw)?;
+    let (added, removed, created) = app
+        .with_index(move |index| {
+            if trove_core::ops::files::get(index, id)?.is_none() {
+                return Err(trove_core::Error::Invalid(format!("{}: no such file id", id.0)));
+            }
+            let (added, created) = if edit.add.is_empty() {
+                (0, Vec::new())
+            } else {
+                trove_core::ops::tagging::tag_ids(index, &[id], &edit.add, &source)?
+            };
+            let removed = if edit.remove.is_empty() {
+                0
+            } else {
+                trove_core::ops::tagging::untag_ids(index, &[id], &edit.remove, None)?.links_removed
+            };
+            Ok((added, removed, created))
+        })
+        .await?;
+    Ok(axum::Json(json!({"added": added, "removed": removed, "created": created})).into_response())
 }
 
-async fn tag_list(State(app): State<Arc<App>>, method: Method, headers: HeaderMap, Query(p): Params) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Read).await?;
-        let prefix = p.get("q").cloned().unwrap_or_default();
-        let limit = p.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 10_000);
-        let by_count = p.get("sort").is_some_and(|s| s == "count");
-        let tags = app
-            .with_index(move |index| {
-                // Names or aliases starting with the prefix (`*` in it is a wildcard, as in
-                // `trove tags list`), the most used first.
-                let pattern = (!prefix.is_empty()).then(|| format!("{prefix}*"));
-                let mut v = trove_core::ops::tags::list(index, pattern.as_deref(), by_count || !prefix.is_empty())?;
-                v.truncate(limit);
-                Ok(v)
-            })
-            .await?;
-        let out: Vec<Value> = tags
-            .iter()
-            .map(|t| {
-                json!({"id": t.id.0, "name": t.name, "files": t.files, "with_implied": t.with_implied,
-                       "namespace": t.name.split_once(':').map(|(ns, _)| ns)})
-            })
-            .collect();
-        Ok::<_, ApiError>(axum::Json(json!({ "tags": out })).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn tag_list(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(p): Params,
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    let prefix = p.get("q").cloned().unwrap_or_default();
+    let limit = p.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 10_000);
+    let by_count = p.get("sort").is_some_and(|s| s == "count");
+    let tags = app
+        .with_index(move |index| {
+            // Names or aliases starting with the prefix (`*` in it is a wildcard, as in
+            // `trove tags list`), the most used first.
+            let pattern = (!prefix.is_empty()).then(|| format!("{prefix}*"));
+            let mut v = trove_core::ops::tags::list(index, pattern.as_deref(), by_count || !prefix.is_empty())?;
+            v.truncate(limit);
+            Ok(v)
+        })
+        .await?;
+    let out: Vec<Value> = tags
+        .iter()
+        .map(|t| {
+            json!({"id": t.id.0, "name": t.name, "files": t.files, "with_implied": t.with_implied,
+                   "namespace": t.name.split_once(':').map(|(ns, _)| ns)})
+        })
+        .collect();
+    Ok(axum::Json(json!({ "tags": out })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -472,41 +481,39 @@ async fn tag_action(
     Path(action): Path<String>,
     Query(p): Params,
     raw: Bytes,
-) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::All).await?;
-        let b: TagActionBody = body(&raw)?;
-        use trove_core::ops::tags as t;
-        let done = app
-            .with_index(move |index| {
-                Ok(match action.as_str() {
-                    "rename" => t::rename(index, &b.tag, &b.to).map(|()| true)?,
-                    "alias" => t::alias(index, &b.tag, &b.to, None).map(|()| true)?,
-                    "merge" => t::merge(index, &b.tag, &b.to).map(|()| true)?,
-                    "imply" => t::imply(index, &b.tag, &b.to)?.0,
-                    "unimply" => t::unimply(index, &b.tag, &b.to)?,
-                    other => {
-                        return Err(trove_core::Error::Invalid(format!(
-                            "{other:?}: not a tag action (rename, alias, merge, imply, unimply)"
-                        )));
-                    }
-                })
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::All).await?;
+    let b: TagActionBody = body(&raw)?;
+    use trove_core::ops::tags as t;
+    let done = app
+        .with_index(move |index| {
+            Ok(match action.as_str() {
+                "rename" => t::rename(index, &b.tag, &b.to).map(|()| true)?,
+                "alias" => t::alias(index, &b.tag, &b.to, None).map(|()| true)?,
+                "merge" => t::merge(index, &b.tag, &b.to).map(|()| true)?,
+                "imply" => t::imply(index, &b.tag, &b.to)?.0,
+                "unimply" => t::unimply(index, &b.tag, &b.to)?,
+                other => {
+                    return Err(trove_core::Error::Invalid(format!(
+                        "{other:?}: not a tag action (rename, alias, merge, imply, unimply)"
+                    )));
+                }
             })
-            .await?;
-        Ok::<_, ApiError>(axum::Json(json!({ "changed": done })).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+        })
+        .await?;
+    Ok(axum::Json(json!({ "changed": done })).into_response())
 }
 
-async fn pool_list(State(app): State<Arc<App>>, method: Method, headers: HeaderMap, Query(p): Params) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Read).await?;
-        let pools = app.with_index(|index| trove_core::ops::pools::list(index)).await?;
-        let v: Vec<Value> =
-            pools.iter().map(|(id, title, n)| json!({"id": id.0, "title": title, "files": n})).collect();
-        Ok::<_, ApiError>(axum::Json(json!({ "pools": v })).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn pool_list(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(p): Params,
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    let pools = app.with_index(|index| trove_core::ops::pools::list(index)).await?;
+    let v: Vec<Value> = pools.iter().map(|(id, title, n)| json!({"id": id.0, "title": title, "files": n})).collect();
+    Ok(axum::Json(json!({ "pools": v })).into_response())
 }
 
 async fn pool_show(
@@ -515,16 +522,10 @@ async fn pool_show(
     headers: HeaderMap,
     Path(title): Path<String>,
     Query(p): Params,
-) -> Response {
-    let run = async {
-        authorize(&app, &method, &headers, p.get("key").map(String::as_str), Scope::Read).await?;
-        let (title, files) = app.with_index(move |index| trove_core::ops::pools::show(index, &title)).await?;
-        Ok::<_, ApiError>(
-            axum::Json(json!({"title": title, "files": files.iter().map(record_json).collect::<Vec<_>>()}))
-                .into_response(),
-        )
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    let (title, files) = app.with_index(move |index| trove_core::ops::pools::show(index, &title)).await?;
+    Ok(axum::Json(json!({"title": title, "files": files.iter().map(record_json).collect::<Vec<_>>()})).into_response())
 }
 
 #[cfg(test)]
