@@ -4,8 +4,11 @@
 //!   (files and directories mixed) while a concurrent `trove tag` loop runs; prints events/s,
 //!   the settle time after the burst, the daemon's peak RSS and the tag loop's failures.
 //! - `reconcile [--files N]`: a no-change `trove reconcile` over N indexed files.
+//! - `report --size S|M|L`: the query, printing and include report (report.rs).
+//! - `web --size S|M|L [--index PATH] [--clients N] [--duration SECS]`: `trove serve` over
+//!   HTTP on loopback (web.rs).
 //!
-//! Both drive the real `trove` binary (`--trove PATH`, default target/release/trove).
+//! All drive the real `trove` binary (`--trove PATH`, default target/release/trove).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +19,7 @@ use std::time::{Duration, Instant};
 
 mod library;
 mod report;
+mod web;
 
 use trove_core::ops::NoProgress;
 use trove_core::ops::include::{IncludeOptions, include};
@@ -31,6 +35,8 @@ pub(crate) struct Args {
     size: String,
     seed: u64,
     index: Option<PathBuf>,
+    clients: usize,
+    duration: u64,
 }
 
 fn parse_args() -> Args {
@@ -44,6 +50,8 @@ fn parse_args() -> Args {
         size: "S".into(),
         seed: 1,
         index: None,
+        clients: 50,
+        duration: 30,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -56,9 +64,11 @@ fn parse_args() -> Args {
             "--size" => a.size = it.next().expect("--size S|M|L"),
             "--seed" => a.seed = it.next().and_then(|s| s.parse().ok()).expect("--seed N"),
             "--index" => a.index = Some(PathBuf::from(it.next().expect("--index PATH"))),
+            "--clients" => a.clients = it.next().and_then(|s| s.parse().ok()).expect("--clients N"),
+            "--duration" => a.duration = it.next().and_then(|s| s.parse().ok()).expect("--duration SECS"),
             "-h" | "--help" => {
                 println!(
-                    "usage: trove-bench burst|reconcile [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D]"
+                    "usage: trove-bench burst|reconcile|report|generate|web [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
                 );
                 std::process::exit(0);
             }
@@ -91,7 +101,7 @@ pub(crate) fn status_kib(pid: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_daemon(a: &Args, index: &Path) -> Child {
+pub(crate) fn start_daemon(a: &Args, index: &Path) -> Child {
     let child = trove(a, index)
         .args(["watch", "--backend", &a.backend, "--interval", "0"])
         // TROVE_BENCH_LOG=1 shows the daemon's log
@@ -289,8 +299,9 @@ fn main() {
         "reconcile" => reconcile_bench(&a),
         "report" => report::report(&a),
         "generate" => report::generate_cmd(&a),
+        "web" => web::web(&a),
         _ => {
-            eprintln!("trove-bench: burst or reconcile? (--help)");
+            eprintln!("trove-bench: burst, reconcile, report, generate or web? (--help)");
             std::process::exit(2);
         }
     }

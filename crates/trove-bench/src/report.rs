@@ -68,13 +68,13 @@ fn file_bytes(index: &Path) -> u64 {
         .sum()
 }
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
+pub(crate) fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
     v[i.min(v.len() - 1)]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -108,6 +108,29 @@ fn peak_of(rss_file: &Path, peak: &mut u64) {
     }
 }
 
+/// The query suite of the report (and of `trove-bench web`): (label, query text).
+pub(crate) fn query_suite(lib: &Library, s: Size) -> Vec<(&'static str, String)> {
+    let pop = |r: usize| format!("\"{}\"", lib.name_of_rank(r));
+    let ns = lib
+        .tag_names
+        .iter()
+        .find(|n| n.starts_with("genre:"))
+        .map(|n| n.split(':').next().unwrap_or("genre").to_string())
+        .unwrap_or_else(|| "genre".into());
+    vec![
+        ("one popular tag", pop(0)),
+        ("one rare tag", pop(s.tags / 2)),
+        ("a b -c (popular)", format!("{} {} -{}", pop(1), pop(2), pop(3))),
+        ("OR of five tags", format!("{} | {} | {} | {} | {}", pop(10), pop(11), pop(12), pop(13), pop(14))),
+        ("parenthesised mix", format!("({} | {}) ({} | -{}) -{}", pop(5), pop(6), pop(7), pop(8), pop(9))),
+        ("ns:*", format!("{ns}:*")),
+        ("year>2015", "year>2015".into()),
+        ("tags:0", "tags:0".into()),
+        ("path: glob", "path:*/inbox/*7*".into()),
+        ("sort:random limit:50", "sort:random limit:50".into()),
+    ]
+}
+
 pub fn report(a: &Args) {
     let s = size(&a.size).unwrap_or_else(|| panic!("--size S, M or L"));
     let tmp = scratch(a);
@@ -135,25 +158,7 @@ pub fn report(a: &Args) {
     );
 
     let idx = Index::open(&index, OpenMode::Existing).expect("open");
-    let pop = |r: usize| format!("\"{}\"", lib.name_of_rank(r));
-    let ns = lib
-        .tag_names
-        .iter()
-        .find(|n| n.starts_with("genre:"))
-        .map(|n| n.split(':').next().unwrap_or("genre").to_string())
-        .unwrap_or_else(|| "genre".into());
-    let queries: Vec<(&str, String)> = vec![
-        ("one popular tag", pop(0)),
-        ("one rare tag", pop(s.tags / 2)),
-        ("a b -c (popular)", format!("{} {} -{}", pop(1), pop(2), pop(3))),
-        ("OR of five tags", format!("{} | {} | {} | {} | {}", pop(10), pop(11), pop(12), pop(13), pop(14))),
-        ("parenthesised mix", format!("({} | {}) ({} | -{}) -{}", pop(5), pop(6), pop(7), pop(8), pop(9))),
-        ("ns:*", format!("{ns}:*")),
-        ("year>2015", "year>2015".into()),
-        ("tags:0", "tags:0".into()),
-        ("path: glob", "path:*/inbox/*7*".into()),
-        ("sort:random limit:50", "sort:random limit:50".into()),
-    ];
+    let queries = query_suite(&lib, s);
     let runs = match s.name {
         "L" => 9,
         "M" => 15,
