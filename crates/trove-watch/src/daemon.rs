@@ -6,7 +6,7 @@
 //! becomes a handful of short transactions, so CLI writers (who wait up to 60 s for the
 //! lock) never fail.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -76,7 +76,7 @@ pub struct Daemon {
     /// Records recent batches took off a path, for the identity rules that span batches.
     memory: Memory,
     /// New files without a record and when they were last seen changing, for auto-include.
-    new_files: Vec<(PathBuf, Instant)>,
+    new_files: HashMap<PathBuf, Instant>,
     /// The index's own files (database, journals, watch lock): their events are dropped.
     own: Vec<PathBuf>,
     /// (device, inode) of the index file when opened: a change means deleted or replaced.
@@ -151,7 +151,7 @@ impl Daemon {
             pending_all: false,
             pending_since: None,
             log,
-            new_files: Vec::new(),
+            new_files: HashMap::new(),
             own,
             index_id,
             root_ids: Vec::new(),
@@ -300,10 +300,10 @@ impl Daemon {
         if self.new_files.is_empty() || (!now && self.pending_since.is_some()) {
             return Ok(());
         }
-        let (ready, wait): (Vec<_>, Vec<_>) =
+        let (ready, wait): (HashMap<_, _>, HashMap<_, _>) =
             std::mem::take(&mut self.new_files).into_iter().partition(|(_, t)| now || t.elapsed() >= AUTO_DELAY);
         self.new_files = wait;
-        let paths: Vec<PathBuf> = ready.into_iter().map(|(p, _)| p).collect();
+        let paths: Vec<PathBuf> = ready.into_keys().collect();
         let added = auto_include(&mut self.index, &paths)?;
         if !added.is_empty() {
             self.log(&format!("indexed {} new file(s)", added.len()));
@@ -374,10 +374,7 @@ impl Daemon {
         }
         // New files are indexed once they have been quiet for a moment (see AUTO_DELAY).
         for p in &applied.unindexed {
-            match self.new_files.iter_mut().find(|(q, _)| q == p) {
-                Some(e) => e.1 = now,
-                None => self.new_files.push((p.clone(), now)),
-            }
+            self.new_files.insert(p.clone(), now);
         }
         if applied.rescan_all || !applied.rescan.is_empty() {
             self.pending_all |= applied.rescan_all;
