@@ -55,8 +55,13 @@ fn kill_9_during_include_and_tag_loses_nothing_reported() {
     let mut killed_midway = 0;
     // killed runs that had already reported some files as stored
     let mut partial_reports = 0;
-    // 20 include runs, each with its own tag, killed at a random moment.
-    for t in 0..20 {
+    // 20 include runs, each with its own tag, killed at a random moment; on a loaded machine
+    // the runs are slower and the kills land early, so up to 40 more runs follow, with later
+    // kills, until one has been killed between two committed batches.
+    for t in 0..60 {
+        if t >= 20 && partial_reports > 0 {
+            break;
+        }
         if t % 2 == 0 {
             // start over every other trial, so most kills hit a run with real hashing to do;
             // the others hit a run re-tagging files it already knows
@@ -71,8 +76,9 @@ fn kill_9_during_include_and_tag_loses_nothing_reported() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // A full include of these 3 000 files takes ~100 ms (debug build): kill inside that.
-        std::thread::sleep(Duration::from_millis(rng.below(120)));
+        // A full include of these 3 000 files takes ~100 ms (debug build): kill inside that,
+        // and later in the extra runs.
+        std::thread::sleep(Duration::from_millis(rng.below(120 * (1 + t as u64 / 20))));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         trials += 1;
