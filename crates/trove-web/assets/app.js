@@ -4,7 +4,8 @@
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
-const state = { query: "", cursor: null, loading: false, done: false, files: [], selected: -1, open: null };
+// `generation` counts searches, so a page that arrives after a new search began is dropped.
+const state = { query: "", cursor: null, loading: false, done: false, files: [], selected: -1, open: null, generation: 0 };
 
 async function api(path, options = {}) {
   const headers = Object.assign({ "x-csrf-token": csrf }, options.headers || {});
@@ -51,11 +52,13 @@ function card(f, i) {
 
 async function loadMore() {
   if (state.loading || state.done) return;
+  const generation = state.generation;
   state.loading = true;
   try {
     let path = "search?limit=60&q=" + encodeURIComponent(state.query);
     if (state.cursor) path += "&cursor=" + encodeURIComponent(state.cursor);
     const page = await api(path);
+    if (generation !== state.generation) return;
     const grid = $("grid");
     for (const f of page.files) {
       state.files.push(f);
@@ -66,18 +69,21 @@ async function loadMore() {
     const warn = (page.warnings || []).join("; ");
     status(state.files.length + " file(s)" + (state.done ? "" : " so far") + (warn ? " — " + warn : ""));
   } catch (e) {
+    if (generation !== state.generation) return;
     state.done = true;
     queryError(state.query, e);
   } finally {
-    state.loading = false;
+    if (generation === state.generation) state.loading = false;
   }
   // Keep filling while the sentinel is still on screen.
   if (!state.done && $("sentinel").getBoundingClientRect().top < window.innerHeight + 400) loadMore();
 }
 
 function search(q) {
-  Object.assign(state, { query: q, cursor: null, done: false, files: [], selected: -1 });
+  Object.assign(state, { query: q, cursor: null, loading: false, done: false, files: [], selected: -1 });
+  state.generation++;
   $("grid").replaceChildren();
+  status("searching…");
   showPage("files");
   loadMore();
 }
@@ -86,7 +92,7 @@ function select(i) {
   const cards = $("grid").children;
   if (!cards.length) return;
   i = Math.max(0, Math.min(cards.length - 1, i));
-  if (cards[state.selected]) cards[state.selected].classList.remove("selected");
+  for (const c of $("grid").querySelectorAll(".selected")) c.classList.remove("selected");
   state.selected = i;
   cards[i].classList.add("selected");
   cards[i].focus({ preventScroll: true });
@@ -291,12 +297,12 @@ document.addEventListener("keydown", (e) => {
   const typing = e.target.tagName === "INPUT";
   if (e.key === "Escape") {
     if (!$("viewer").hidden) closeViewer();
-    else if (typing) e.target.blur();
+    else if (typing) { e.preventDefault(); e.target.blur(); } // Esc in a search box would clear it
     return;
   }
   if (typing) return;
   const viewing = !$("viewer").hidden;
-  if (e.key === "/") { e.preventDefault(); $("q").focus(); return; }
+  if (e.key === "/") { e.preventDefault(); if (viewing) closeViewer(); $("q").focus(); return; }
   if (e.key === "t" && viewing) { e.preventDefault(); $("tag-input").focus(); return; }
   const step = { ArrowRight: 1, l: 1, j: viewing ? 1 : columns(), ArrowDown: viewing ? 1 : columns(),
                  ArrowLeft: -1, h: -1, k: viewing ? -1 : -columns(), ArrowUp: viewing ? -1 : -columns() }[e.key];
