@@ -57,9 +57,17 @@ fn kind(p: &Path) -> Kind {
     }
 }
 
+/// Programs `have` found; a found program is not looked for again (one `ffmpeg -version`
+/// per thumbnail cost ~100 ms of a ~470 ms video thumbnail). A missing one is looked for
+/// every time, so installing it needs no restart of the server.
+static FOUND: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
 /// Whether an external program can be run (`PROGRAM -version` or `-v` succeeds).
-fn have(program: &str) -> bool {
-    ["-version", "-v"].iter().any(|flag| {
+fn have(program: &'static str) -> bool {
+    if FOUND.lock().is_ok_and(|f| f.contains(&program)) {
+        return true;
+    }
+    let found = ["-version", "-v"].iter().any(|flag| {
         Command::new(program)
             .arg(flag)
             .stdin(Stdio::null())
@@ -67,7 +75,11 @@ fn have(program: &str) -> bool {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
-    })
+    });
+    if found && let Ok(mut f) = FOUND.lock() {
+        f.push(program);
+    }
+    found
 }
 
 impl Thumbnailer {
@@ -234,4 +246,20 @@ fn icon(p: &Path, k: Kind) -> String {
          <text x=\"50\" y=\"58\" font-family=\"sans-serif\" font-size=\"14\" fill=\"#fff\" text-anchor=\"middle\">{ext}</text>\
          <text x=\"50\" y=\"78\" font-family=\"sans-serif\" font-size=\"8\" fill=\"#fff\" text-anchor=\"middle\">{label}</text></svg>"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn have_remembers_found_programs_and_not_missing_ones() {
+        assert!(!have("trove-no-such-program"));
+        assert!(!FOUND.lock().unwrap().contains(&"trove-no-such-program"));
+        // `sh -version` fails, `sh -v` reads an empty stdin and succeeds.
+        assert!(have("sh"));
+        assert!(FOUND.lock().unwrap().contains(&"sh"));
+        assert!(have("sh"));
+        assert_eq!(FOUND.lock().unwrap().iter().filter(|p| **p == "sh").count(), 1);
+    }
 }
