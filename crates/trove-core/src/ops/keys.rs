@@ -52,6 +52,10 @@ fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name.eq_ignore_ascii_case("web") {
+        // The browser session's writes are recorded as api:web.
+        return Err(Error::Invalid("web: this name is the browser session's own; pick another".into()));
+    }
     if ok {
         Ok(())
     } else {
@@ -138,6 +142,7 @@ mod tests {
         let mut index = Index::open(&d.path().join("i.db"), crate::OpenMode::Existing).unwrap();
         assert!(matches!(add(&mut index, "phone", Scope::Read), Err(Error::Invalid(_))));
         assert!(matches!(add(&mut index, "bad name", Scope::Read), Err(Error::Invalid(_))));
+        assert!(matches!(add(&mut index, "Web", Scope::Read), Err(Error::Invalid(_))));
         assert!(remove(&mut index, "phone").unwrap());
         assert_eq!(verify(&index, &k).unwrap(), None);
         assert!(!remove(&mut index, "phone").unwrap());

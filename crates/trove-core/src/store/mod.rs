@@ -197,8 +197,16 @@ impl Index {
         }
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
         let mut pause = Duration::from_millis(5);
+        // A file another process is creating this very moment can look like a foreign
+        // SQLite file for an instant (seen 1 time in ~200 with two `include` runs on a new
+        // index); a few short retries tell that apart from a file that really is not ours.
+        let mut foreign_retries = 10;
         loop {
             match Self::open_once(path, mode) {
+                Err(Error::NotAnIndex { .. }) if foreign_retries > 0 => {
+                    foreign_retries -= 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 Err(Error::Sqlite(e))
                     if matches!(
                         e.sqlite_error_code(),
