@@ -446,3 +446,18 @@ fn small_surprises_of_the_review() {
     assert!(stderr(&o).len() < 1_000, "{} bytes of error", stderr(&o).len());
     assert!(stderr(&o).contains('…'), "{}", stderr(&o));
 }
+
+#[test]
+fn ls_says_which_files_are_outside_every_root() {
+    let e = env();
+    e.write("lib/in.txt", b"in");
+    e.write("loose/out.txt", b"out");
+    e.ok(["include", "-r", "lib"]);
+    e.ok(["include", "loose/out.txt"]);
+    let o = e.run(["ls", "-r", "lib", "loose"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "lib/in.txt\nloose/out.txt [outside every root]\n");
+    assert!(stderr(&o).contains("1 file(s) above are outside every root"), "{}", stderr(&o));
+    let json = String::from_utf8(e.ok(["ls", "--json", "loose/out.txt"])).unwrap();
+    assert!(json.contains(r#""tracked":false"#), "{json}");
+}

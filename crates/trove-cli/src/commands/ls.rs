@@ -54,6 +54,9 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut missing_args = 0;
     let mut labeler = links::Labeler::new(c)?;
+    // Files outside every root are not kept current: say so on their lines.
+    let roots = trove_core::store::roots::list(c)?;
+    let mut outside = 0u64;
     for p in &paths {
         let mut recs: Vec<FileRecord> = files::all_at(c, p)?;
         // Subdirectories holding indexed files, with their counts, as `ls` shows them.
@@ -107,6 +110,7 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                     })
                     .collect();
                 m.insert("links".into(), json!(links));
+                m.insert("tracked".into(), json!(trove_core::ops::roots::root_of(&roots, &r.path).is_some()));
                 serde_json::to_writer(&mut out, &m).map_err(std::io::Error::other)?;
                 out.write_all(b"\n")?;
             } else {
@@ -114,6 +118,9 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                 out.write_all(shown.as_os_str().as_bytes())?;
                 if r.state == FileState::Missing {
                     out.write_all(b" [missing]")?;
+                } else if trove_core::ops::roots::root_of(&roots, &r.path).is_none() {
+                    out.write_all(b" [outside every root]")?;
+                    outside += 1;
                 }
                 let names: Vec<String> = tags
                     .iter()
@@ -150,5 +157,11 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
         }
     }
     out.flush()?;
+    if outside > 0 {
+        crate::ctx::note(format!(
+            "{outside} file(s) above are outside every root: their renames and moves are not followed \
+             (`trove roots add DIR` makes a directory a root)"
+        ));
+    }
     Ok(if missing_args > 0 { 1 } else { 0 })
 }
