@@ -325,6 +325,27 @@ fn api_search_pages_tags_ranges_and_thumbnails() {
     let cached = walk(&e.path("cache/trove/thumbs"));
     assert!(cached.iter().any(|p| p.to_string_lossy().ends_with("-320.jpg")), "{cached:?}");
 
+    // Pools: create, add by id in order, show; an unknown id names itself.
+    let (st, _) = post_json(&format!("{base}/api/v1/pools"), Some(&k), &[], r#"{"title":"Best"}"#);
+    assert_eq!(st, 201);
+    let png = id_of(base, &k, "ext:png");
+    let (st, v) =
+        post_json(&format!("{base}/api/v1/pools/Best/files"), Some(&k), &[], &format!(r#"{{"add":[{png},{jpg}]}}"#));
+    assert_eq!((st, &v["added"]), (200, &json!(2)), "{v}");
+    let (_, v) = get_json(&format!("{base}/api/v1/pools/best"), &k);
+    let order: Vec<i64> = v["files"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    assert_eq!(order, [png, jpg]);
+    let (st, v) = post_json(&format!("{base}/api/v1/pools/Best/files"), Some(&k), &[], r#"{"add":[987654]}"#);
+    assert!(st == 400 && v["error"].as_str().unwrap().contains("987654"), "{st} {v}");
+    // Tag management needs the `all` scope.
+    let admin = key(&e, "admin", "--all");
+    let (st, v) =
+        post_json(&format!("{base}/api/v1/tags/alias"), Some(&admin), &[], r#"{"tag":"animal:cat","to":"kitty"}"#);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(e.find("kitty").0, ["lib/pics/rotated.jpg"]);
+    let (st, _) = post_json(&format!("{base}/api/v1/tags/explode"), Some(&admin), &[], r#"{"tag":"a","to":"b"}"#);
+    assert_eq!(st, 400);
+
     // Tag list and autocomplete.
     let (_, v) = get_json(&format!("{base}/api/v1/tags?q=ani"), &k);
     let names: Vec<&str> = v["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();

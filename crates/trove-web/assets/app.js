@@ -178,6 +178,7 @@ function renderTags(tags) {
     for (const t of groups[ns]) {
       const el = document.createElement("span");
       el.className = "tag" + (t.implied ? " implied" : "");
+      el.style.background = nsColour(ns);
       el.append(t.name);
       const src = document.createElement("small");
       src.textContent = t.implied ? "implied" : t.sources.join(", ");
@@ -192,6 +193,14 @@ function renderTags(tags) {
       box.append(el);
     }
   }
+}
+
+// A stable colour per namespace, so `artist:` tags look alike everywhere.
+function nsColour(ns) {
+  if (!ns) return "";
+  let h = 0;
+  for (const c of ns) h = (h * 31 + c.codePointAt(0)) % 360;
+  return "hsl(" + h + " 35% 28%)";
 }
 
 async function editTags(edit) {
@@ -243,7 +252,7 @@ async function showTags() {
   showPage("tags");
   const r = await api("tags?limit=10000&sort=count");
   const t = document.createElement("table");
-  t.innerHTML = "<tr><th>tag</th><th>files</th><th>with implied</th></tr>";
+  t.innerHTML = "<tr><th>tag</th><th>files</th><th>with implied</th><th></th></tr>";
   for (const x of r.tags) {
     const tr = document.createElement("tr");
     const a = document.createElement("a");
@@ -258,6 +267,25 @@ async function showTags() {
       c.textContent = n;
       tr.append(c);
     }
+    // rename, alias, merge, imply: each asks for the other name and calls the API.
+    const acts = document.createElement("td");
+    for (const [action, question] of [["rename", "new name for"], ["alias", "another name for"],
+                                      ["merge", "merge into which tag:"], ["imply", "every file with it is also:"]]) {
+      const b = document.createElement("button");
+      b.textContent = action;
+      b.className = "small";
+      b.addEventListener("click", async () => {
+        const to = prompt(question + " " + x.name);
+        if (!to) return;
+        try {
+          await api("tags/" + action, { method: "POST", body: JSON.stringify({ tag: x.name, to }) });
+          status(action + ": done");
+          showTags();
+        } catch (e) { status(e.message, true); }
+      });
+      acts.append(b);
+    }
+    tr.append(acts);
     t.append(tr);
   }
   $("tags-page").replaceChildren(t);
@@ -282,6 +310,20 @@ async function showPools() {
 $("search-form").addEventListener("submit", (e) => { e.preventDefault(); search($("q").value); });
 $("q").addEventListener("input", (e) => suggest(e.target));
 $("tag-input").addEventListener("input", (e) => suggest(e.target));
+$("pool-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const title = $("pool-input").value.trim();
+  if (!title || state.open == null) return;
+  try {
+    const pools = (await api("pools")).pools;
+    if (!pools.some((p) => p.title.toLowerCase() === title.toLowerCase())) {
+      await api("pools", { method: "POST", body: JSON.stringify({ title }) });
+    }
+    await api("pools/" + encodeURIComponent(title) + "/files", { method: "POST", body: JSON.stringify({ add: [state.open] }) });
+    status("added to " + title);
+    $("pool-input").value = "";
+  } catch (x) { status(x.message, true); }
+});
 $("tag-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const name = $("tag-input").value.trim();

@@ -97,8 +97,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/v1/files/{id}/tags", post(file_tags))
         .route("/api/v1/tags", get(tag_list))
         .route("/api/v1/tags/{action}", post(tag_action))
-        .route("/api/v1/pools", get(pool_list))
+        .route("/api/v1/pools", get(pool_list).post(pool_create))
         .route("/api/v1/pools/{title}", get(pool_show))
+        .route("/api/v1/pools/{title}/files", post(pool_files))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(refuse_big_bodies))
         .with_state(app)
@@ -544,4 +545,49 @@ mod tests {
         assert_eq!(parse_range("items=0-3", 100), Err(()));
         assert_eq!(parse_range("bytes=0-0,5-6", 100), Ok(None));
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolCreate {
+    title: String,
+}
+
+async fn pool_create(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(p): Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Tag).await?;
+    let b: PoolCreate = body(&raw)?;
+    let id = app.with_index(move |index| trove_core::ops::pools::create(index, &b.title)).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({ "id": id.0 }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolEdit {
+    #[serde(default)]
+    add: Vec<i64>,
+    #[serde(default)]
+    remove: Vec<i64>,
+}
+
+async fn pool_files(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(title): Path<String>,
+    Query(p): Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&app, &method, &headers, key(&p), Scope::Tag).await?;
+    let b: PoolEdit = body(&raw)?;
+    let ids = |v: &[i64]| v.iter().map(|&i| FileId(i)).collect::<Vec<_>>();
+    let (add, remove) = (ids(&b.add), ids(&b.remove));
+    let (added, removed) =
+        app.with_index(move |index| trove_core::ops::pools::edit_ids(index, &title, &add, &remove)).await?;
+    Ok(axum::Json(json!({"added": added, "removed": removed})).into_response())
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::model::{FileRecord, PoolId, normalize_name_lossy, now_unix};
+use crate::model::{FileId, FileRecord, PoolId, normalize_name_lossy, now_unix};
 use crate::ops::tagging::records_for;
 use crate::store::pools as sp;
 use crate::{Error, Index, Result};
@@ -65,6 +65,27 @@ pub fn add(index: &mut Index, t: &str, paths: &[PathBuf], recursive: bool) -> Re
         Ok((added, dup))
     })?;
     Ok(PoolEdit { changed: added, unchanged: dup, not_indexed: unknown, failed })
+}
+
+/// Appends files by record id (in the order given) and removes others, in one
+/// transaction; returns (appended, removed). Ids with no record are an error naming them.
+pub fn edit_ids(index: &mut Index, t: &str, add: &[FileId], remove: &[FileId]) -> Result<(usize, usize)> {
+    index.write(|tx| {
+        let pool = resolve(tx, t)?;
+        for id in add.iter().chain(remove) {
+            if crate::store::files::by_id(tx, *id)?.is_none() {
+                return Err(Error::Invalid(format!("{}: no such file id", id.0)));
+            }
+        }
+        let (mut added, mut removed) = (0, 0);
+        for id in add {
+            added += usize::from(sp::append(tx, pool, *id)?);
+        }
+        for id in remove {
+            removed += usize::from(sp::remove(tx, pool, *id)?);
+        }
+        Ok((added, removed))
+    })
 }
 
 /// Removes files from a pool. `unchanged` counts files that were not in it.
