@@ -516,3 +516,30 @@ fn api_md_examples_run() {
     assert!(ran >= 10, "only {ran} examples found");
     assert_eq!(e.find("favourite").0, ["lib/pics/rotated.jpg"]);
 }
+
+/// A long writer in another process: requests wait for the busy timeout, then get 503 with
+/// Retry-After, and the server keeps serving once the writer is done.
+#[test]
+fn a_locked_index_is_503_with_retry_after_then_served_again() {
+    let e = env();
+    e.write("a.txt", b"a");
+    e.ok(["include", "a.txt"]);
+    let k = key(&e, "k", "--tag");
+    let s = serve(&e, &["--busy-timeout", "1s"]);
+    let id = id_of(&s.base, &k, "");
+    let writer = rusqlite::Connection::open(&e.index).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE; UPDATE files SET size = size WHERE id = 1;").unwrap();
+    let url = format!("{}/api/v1/files/{id}/tags", s.base);
+    let t = Instant::now();
+    let mut req = agent().post(&url).header("Content-Type", "application/json");
+    req = req.header("Authorization", &format!("Bearer {k}"));
+    let r = req.send(r#"{"add":["x"]}"#).unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    assert!(t.elapsed() >= Duration::from_millis(900), "it waited for the writer first");
+    // Reads go on meanwhile (WAL), and the write works once the writer commits.
+    assert_eq!(get_json(&format!("{}/api/v1/files/{id}", s.base), &k).0, 200);
+    writer.execute_batch("COMMIT").unwrap();
+    assert_eq!(post_json(&url, Some(&k), &[], r#"{"add":["x"]}"#).0, 200);
+    assert_eq!(e.find("x").0, ["a.txt"]);
+}

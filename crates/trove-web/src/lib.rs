@@ -48,6 +48,8 @@ pub struct ServeConfig {
     pub hosts: Vec<String>,
     /// Thumbnail cache directory (`$XDG_CACHE_HOME/trove/thumbs`).
     pub thumbs_dir: PathBuf,
+    /// How long a request waits for another process's write before it is answered 503.
+    pub busy_timeout: std::time::Duration,
 }
 
 /// Why the server could not start or stopped.
@@ -86,6 +88,7 @@ pub(crate) struct App {
     hosts: Vec<String>,
     port: u16,
     thumbs: Thumbnailer,
+    busy_timeout: std::time::Duration,
     /// Bounds concurrent thumbnail generation so a grid of new files cannot starve searches.
     thumb_slots: tokio::sync::Semaphore,
     log: Log,
@@ -102,7 +105,11 @@ impl App {
             let taken = app.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
             let mut index = match taken {
                 Some(i) => i,
-                None => Index::open(&app.index_path, OpenMode::Existing)?,
+                None => {
+                    let i = Index::open(&app.index_path, OpenMode::Existing)?;
+                    i.set_busy_timeout(app.busy_timeout)?;
+                    i
+                }
             };
             let out = f(&mut index);
             if let Ok(mut p) = app.pool.lock()
@@ -131,6 +138,7 @@ pub(crate) fn secret() -> String {
 /// listens (the CLI prints the UI URL there).
 pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Result<(), WebError> {
     let index = Index::open(&cfg.index, OpenMode::Create)?;
+    index.set_busy_timeout(cfg.busy_timeout)?;
     if !cfg.listen.ip().is_loopback() {
         let keys = trove_core::ops::keys::list(&index)?;
         if !cfg.listen_explicit || keys.is_empty() {
@@ -152,6 +160,7 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             hosts: cfg.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
             port: addr.port(),
             thumbs: Thumbnailer::new(cfg.thumbs_dir.clone()),
+            busy_timeout: cfg.busy_timeout,
             thumb_slots: tokio::sync::Semaphore::new(2),
             log: log.clone(),
         });

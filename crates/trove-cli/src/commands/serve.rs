@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Open the UI in the default browser (xdg-open)
     #[arg(long)]
     pub open: bool,
+    /// How long a request waits while another process writes the index, before it is
+    /// answered 503 with Retry-After (e.g. 10s, 1m)
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub busy_timeout: String,
 }
 
 /// `$XDG_CACHE_HOME/trove/thumbs`, else `~/.cache/trove/thumbs`.
@@ -45,6 +49,11 @@ pub fn run(ctx: &Ctx, a: ServeArgs) -> CmdResult {
         listen_explicit: a.listen.is_some(),
         hosts: a.hosts,
         thumbs_dir: thumbs_dir()?,
+        busy_timeout: trove_core::query::parse_duration(&a.busy_timeout)
+            .map(|d| std::time::Duration::from_secs(d.seconds().max(1) as u64))
+            .ok_or_else(|| {
+                CommandError::new(format!("--busy-timeout {}: not a duration (try 10s, 1m)", a.busy_timeout))
+            })?,
     };
     let log: trove_web::Log = Arc::new(|s: &str| note(format!("trove serve: {s}")));
     let open = a.open;

@@ -280,6 +280,12 @@ impl Index {
         })
     }
 
+    /// How long this connection waits for another writer before a write fails as busy
+    /// (60 s by default; a server answering HTTP wants less).
+    pub fn set_busy_timeout(&self, wait: Duration) -> Result<()> {
+        Ok(self.conn.busy_timeout(wait)?)
+    }
+
     /// Whether this index was opened read-only (this user may not write it).
     pub fn is_read_only(&self) -> bool {
         self.read_only
