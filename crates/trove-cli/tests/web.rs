@@ -160,10 +160,49 @@ fn library(e: &TestEnv) {
             .unwrap();
         assert!(st.success());
     }
+    if have("ffmpeg") {
+        // An MP3 with its cover art attached (the PNG above).
+        let st = Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-i"])
+            .arg(e.path("lib/pics/plain.png"))
+            .args(["-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "png", "-id3v2_version", "3"])
+            .args(["-disposition:v", "attached_pic"])
+            .arg(e.path("lib/pics/song.mp3"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    std::fs::write(e.path("lib/pics/page.pdf"), tiny_pdf()).unwrap();
     e.ok(["include", "-r", "-t", "lib", "lib"]);
     e.ok(["tag", "-t", "page", "-r", "lib/many"]);
     e.ok(["tag", "-t", "animal:cat", "lib/pics/rotated.jpg"]);
     e.ok(["tags", "imply", "animal:cat", "animal"]);
+}
+
+/// A one-page PDF with a filled rectangle, written by hand with a correct xref table.
+fn tiny_pdf() -> Vec<u8> {
+    let content = b"0.2 0.4 0.8 rg 20 20 160 100 re f";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 140] /Contents 4 0 R >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{}\nendstream", content.len(), String::from_utf8_lossy(content)),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+    );
+    out
 }
 
 fn id_of(base: &str, k: &str, query: &str) -> i64 {
@@ -320,6 +359,19 @@ fn api_search_pages_tags_ranges_and_thumbnails() {
         let (st, h, b) = get(&format!("{base}/api/v1/files/{id}/thumbnail"), Some(&k), &[]);
         assert_eq!((st, header(&h, "content-type")), (200, Some("image/jpeg")));
         assert!(image::load_from_memory(&b).is_ok());
+    }
+    let mut made = vec!["ext:pdf"];
+    if have("ffmpeg") {
+        made.push("ext:mp3");
+    }
+    for q in made {
+        if q == "ext:pdf" && !have("pdftoppm") {
+            continue;
+        }
+        let id = id_of(base, &k, q);
+        let (st, h, b) = get(&format!("{base}/api/v1/files/{id}/thumbnail"), Some(&k), &[]);
+        assert_eq!((st, header(&h, "content-type")), (200, Some("image/jpeg")), "{q}: a real picture, not an icon");
+        assert!(image::load_from_memory(&b).is_ok(), "{q}");
     }
     // The thumbnail is cached by content hash.
     let cached = walk(&e.path("cache/trove/thumbs"));
