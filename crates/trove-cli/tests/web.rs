@@ -274,6 +274,12 @@ fn api_search_pages_tags_ranges_and_thumbnails() {
     assert_eq!(v["files"].as_array().unwrap().len() + v2["files"].as_array().unwrap().len(), 60);
     let (st, _) = get_json(&format!("{base}/api/v1/search?q=page&cursor=zz"), &k);
     assert_eq!(st, 400);
+    // sort:random is one page of distinct files.
+    let (_, v) = get_json(&format!("{base}/api/v1/search?q={}", enc("sort:random limit:5")), &k);
+    let mut ids: Vec<i64> = v["files"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((ids.len(), &v["next_cursor"]), (5, &Value::Null), "{v}");
 
     // File metadata with tags (implied marked, sources shown).
     let jpg = id_of(base, &k, "animal");

@@ -51,6 +51,11 @@ impl Query {
     /// previous page's `next`). Pages in path, mtime or size order never skip or repeat a
     /// file while others change the index; `sort:random` is a single page.
     pub fn page(&self, index: &Index, cursor: Option<&str>, n: u64) -> Result<Page> {
+        // `sort:random limit:N` alone draws random ids instead of ordering every row by
+        // random(); it is one page either way.
+        if cursor.is_none() && self.compiled.sampled() {
+            return Ok(Page { files: self.collect(index, Some(n))?, next: None });
+        }
         let after = cursor.map(decode_cursor).transpose()?;
         let (files, next) = self.compiled.page_after(index.conn(), after.as_ref(), n)?;
         Ok(Page { files, next: next.as_ref().map(encode_cursor) })

@@ -461,6 +461,12 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
 }
 
 impl Compiled {
+    /// Whether the first page can be drawn as random ids (`sort:random limit:N` alone):
+    /// see [`Compiled::for_each`].
+    pub fn sampled(&self) -> bool {
+        self.sample.is_some()
+    }
+
     /// Up to `n` matches after `after` (from the start when `None`), in order, and where the
     /// next page starts (`None` when this page is the last). `limit:` in the query caps the
     /// whole sequence of pages for offset orders only; keyset pages ignore it.
