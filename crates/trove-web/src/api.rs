@@ -163,6 +163,7 @@ async fn search(
     .clamp(1, MAX_PAGE);
     let cursor = p.get("cursor").filter(|c| !c.is_empty()).cloned();
     let want_count = p.get("count").is_some_and(|c| c == "1" || c == "true");
+    let _slot = app.search_slots.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
     let (page, warnings, count) = app
         .with_index(move |index| {
             let query = trove_core::ops::find::Query::new(index, &q)?;
@@ -364,7 +365,8 @@ async fn file_thumbnail(
     let id = parse_id(&id)?;
     let rec = app.with_index(move |index| trove_core::ops::files::get(index, id)).await?;
     let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
-    let (bytes, ctype) = match app.thumbs.cached(&rec) {
+    // The cache is read without blocking the server's threads.
+    let (bytes, ctype) = match tokio::fs::read(app.thumbs.cache_path(&rec)).await.ok() {
         Some(b) => (b, "image/jpeg"),
         None => {
             let _slot = app.thumb_slots.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;

@@ -91,6 +91,9 @@ pub(crate) struct App {
     busy_timeout: std::time::Duration,
     /// Bounds concurrent thumbnail generation so a grid of new files cannot starve searches.
     thumb_slots: tokio::sync::Semaphore,
+    /// Bounds concurrent searches to the cores: forty searches sharing two cores would each
+    /// take forty times as long, while queued ones start as soon as a core is free.
+    search_slots: tokio::sync::Semaphore,
     log: Log,
 }
 
@@ -162,6 +165,9 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             thumbs: Thumbnailer::new(cfg.thumbs_dir.clone()),
             busy_timeout: cfg.busy_timeout,
             thumb_slots: tokio::sync::Semaphore::new(2),
+            search_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
             log: log.clone(),
         });
         let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };

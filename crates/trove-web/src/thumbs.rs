@@ -87,7 +87,7 @@ impl Thumbnailer {
         Thumbnailer { dir }
     }
 
-    fn cache_path(&self, r: &FileRecord) -> PathBuf {
+    pub(crate) fn cache_path(&self, r: &FileRecord) -> PathBuf {
         let h = r.hash.to_hex();
         self.dir.join(&h[..2]).join(format!("{h}-{THUMB_SIZE}.jpg"))
     }
