@@ -408,6 +408,9 @@ fn api_search_pages_tags_ranges_and_thumbnails() {
     let (_, v) = get_json(&format!("{base}/api/v1/tags?q=ani"), &k);
     let names: Vec<&str> = v["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"animal") && names.contains(&"animal:cat"), "{names:?}");
+    // An alias that starts with the prefix finds its tag and is listed with it.
+    let (_, v) = get_json(&format!("{base}/api/v1/tags?q=kit"), &k);
+    assert_eq!((&v["tags"][0]["name"], &v["tags"][0]["aliases"][0]), (&json!("animal:cat"), &json!("kitty")), "{v}");
 }
 
 fn walk(d: &Path) -> Vec<PathBuf> {

@@ -226,10 +226,13 @@ function suggest(input) {
       list.replaceChildren();
       const head = input.value.slice(0, input.value.length - word.length);
       for (const t of r.tags) {
-        const o = document.createElement("option");
-        o.value = input.id === "q" ? head + t.name : t.name;
-        o.label = t.with_implied + " file(s)";
-        list.append(o);
+        // The tag, then any alias that matched, labelled with the tag it names.
+        for (const name of [t.name, ...(t.aliases || [])]) {
+          const o = document.createElement("option");
+          o.value = input.id === "q" ? head + name : name;
+          o.label = (name === t.name ? "" : "→ " + t.name + ", ") + t.with_implied + " file(s)";
+          list.append(o);
+        }
       }
     } catch (e) { /* suggestions are optional */ }
   }, 120);

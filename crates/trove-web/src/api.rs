@@ -455,14 +455,29 @@ async fn tag_list(
             let pattern = (!prefix.is_empty()).then(|| format!("{prefix}*"));
             let mut v = trove_core::ops::tags::list(index, pattern.as_deref(), by_count || !prefix.is_empty())?;
             v.truncate(limit);
-            Ok(v)
+            // The aliases that start with the prefix, so a client can show why a tag came up.
+            let want = trove_core::model::fold(&prefix);
+            let mut out = Vec::with_capacity(v.len());
+            for t in v {
+                let aliases: Vec<String> = if prefix.is_empty() {
+                    Vec::new()
+                } else {
+                    trove_core::ops::tags::names(index, t.id)?
+                        .into_iter()
+                        .filter(|n| !n.primary && trove_core::model::fold(&n.name).starts_with(&want))
+                        .map(|n| n.name)
+                        .collect()
+                };
+                out.push((t, aliases));
+            }
+            Ok(out)
         })
         .await?;
     let out: Vec<Value> = tags
         .iter()
-        .map(|t| {
+        .map(|(t, aliases)| {
             json!({"id": t.id.0, "name": t.name, "files": t.files, "with_implied": t.with_implied,
-                   "namespace": t.name.split_once(':').map(|(ns, _)| ns)})
+                   "namespace": t.name.split_once(':').map(|(ns, _)| ns), "aliases": aliases})
         })
         .collect();
     Ok(axum::Json(json!({ "tags": out })).into_response())

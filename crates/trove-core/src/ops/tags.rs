@@ -97,6 +97,11 @@ pub fn unimply(index: &mut Index, child: &str, parent: &str) -> Result<bool> {
     })
 }
 
+/// Every name of a tag: the primary one first, then its aliases.
+pub fn names(index: &Index, tag: TagId) -> Result<Vec<crate::model::TagName>> {
+    st::names(index.conn(), tag)
+}
+
 pub fn list(index: &Index, pattern: Option<&str>, by_count: bool) -> Result<Vec<TagSummary>> {
     st::list(index.conn(), pattern, by_count)
 }
