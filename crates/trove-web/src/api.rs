@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use trove_core::ops::keys::Scope;
 use trove_core::{FileId, FileRecord, FileState};
 
 use crate::App;
-use crate::auth::authorize;
+use crate::auth::Caller;
 
 /// Request bodies are small JSON objects; anything bigger is refused.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -118,11 +118,6 @@ async fn refuse_big_bodies(req: axum::extract::Request, next: axum::middleware::
 
 type Params = Query<HashMap<String, String>>;
 
-/// The `?key=` a media URL may carry.
-fn key(p: &HashMap<String, String>) -> Option<&str> {
-    p.get("key").map(String::as_str)
-}
-
 fn record_json(r: &FileRecord) -> Value {
     let bytes = r.path.as_os_str().as_bytes();
     let mut v = json!({
@@ -148,13 +143,8 @@ fn parse_id(s: &str) -> Result<FileId, ApiError> {
     }
 }
 
-async fn search(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    Query(p): Params,
-) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+async fn search(State(app): State<Arc<App>>, caller: Caller, Query(p): Params) -> Result<Response, ApiError> {
+    caller.allow(&app, Scope::Read).await?;
     let q = p.get("q").cloned().unwrap_or_default();
     let limit = match p.get("limit") {
         None => 100,
@@ -183,14 +173,8 @@ async fn search(
     Ok(axum::Json(body).into_response())
 }
 
-async fn file_meta(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(p): Params,
-) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+async fn file_meta(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    caller.allow(&app, Scope::Read).await?;
     let id = parse_id(&id)?;
     let (rec, tags) = app
         .with_index(move |index| {
@@ -288,12 +272,10 @@ fn parse_range(h: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
 
 async fn file_content(
     State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
-    Query(p): Params,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    caller.allow(&app, Scope::Read).await?;
     let rec = servable(&app, parse_id(&id)?).await?;
     let gone = |e: std::io::Error| {
         ApiError::not_found(format!(
@@ -311,7 +293,7 @@ async fn file_content(
     }
     let size = meta.len();
     let mut file = tokio::fs::File::from_std(file);
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+    let range = match caller.headers().get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
         Some(h) => match parse_range(h, size) {
             Ok(r) => r,
@@ -356,12 +338,10 @@ fn hv(s: &str) -> HeaderValue {
 
 async fn file_thumbnail(
     State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
-    Query(p): Params,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    caller.allow(&app, Scope::Read).await?;
     let id = parse_id(&id)?;
     let rec = app.with_index(move |index| trove_core::ops::files::get(index, id)).await?;
     let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
@@ -397,26 +377,25 @@ fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(b).map_err(|e| ApiError::bad(format!("request body: {e}")))
 }
 
+/// `{"add": [...], "remove": [...]}`: tag names on a file, file ids in a pool.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TagEdit {
-    #[serde(default)]
-    add: Vec<String>,
-    #[serde(default)]
-    remove: Vec<String>,
+struct AddRemove<T> {
+    #[serde(default = "Vec::new")]
+    add: Vec<T>,
+    #[serde(default = "Vec::new")]
+    remove: Vec<T>,
 }
 
 async fn file_tags(
     State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
-    Query(p): Params,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let source = authorize(&app, &method, &headers, key(&p), Scope::Tag).await?;
+    let source = caller.allow(&app, Scope::Tag).await?;
     let id = parse_id(&id)?;
-    let edit: TagEdit = body(&raw)?;
+    let edit: AddRemove<String> = body(&raw)?;
     let (added, removed, created) = app
         .with_index(move |index| {
             if trove_core::ops::files::get(index, id)?.is_none() {
@@ -438,13 +417,8 @@ async fn file_tags(
     Ok(axum::Json(json!({"added": added, "removed": removed, "created": created})).into_response())
 }
 
-async fn tag_list(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    Query(p): Params,
-) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+async fn tag_list(State(app): State<Arc<App>>, caller: Caller, Query(p): Params) -> Result<Response, ApiError> {
+    caller.allow(&app, Scope::Read).await?;
     let prefix = p.get("q").cloned().unwrap_or_default();
     let limit = p.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 10_000);
     let by_count = p.get("sort").is_some_and(|s| s == "count");
@@ -494,13 +468,11 @@ struct TagActionBody {
 
 async fn tag_action(
     State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
+    caller: Caller,
     Path(action): Path<String>,
-    Query(p): Params,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::All).await?;
+    caller.allow(&app, Scope::All).await?;
     let b: TagActionBody = body(&raw)?;
     use trove_core::ops::tags as t;
     let done = app
@@ -522,13 +494,8 @@ async fn tag_action(
     Ok(axum::Json(json!({ "changed": done })).into_response())
 }
 
-async fn pool_list(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    Query(p): Params,
-) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+async fn pool_list(State(app): State<Arc<App>>, caller: Caller) -> Result<Response, ApiError> {
+    caller.allow(&app, Scope::Read).await?;
     let pools = app.with_index(|index| trove_core::ops::pools::list(index)).await?;
     let v: Vec<Value> = pools.iter().map(|(id, title, n)| json!({"id": id.0, "title": title, "files": n})).collect();
     Ok(axum::Json(json!({ "pools": v })).into_response())
@@ -536,12 +503,10 @@ async fn pool_list(
 
 async fn pool_show(
     State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
+    caller: Caller,
     Path(title): Path<String>,
-    Query(p): Params,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Read).await?;
+    caller.allow(&app, Scope::Read).await?;
     let (title, files) = app.with_index(move |index| trove_core::ops::pools::show(index, &title)).await?;
     Ok(axum::Json(json!({"title": title, "files": files.iter().map(record_json).collect::<Vec<_>>()})).into_response())
 }
@@ -570,38 +535,21 @@ struct PoolCreate {
     title: String,
 }
 
-async fn pool_create(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    Query(p): Params,
-    raw: Bytes,
-) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Tag).await?;
+async fn pool_create(State(app): State<Arc<App>>, caller: Caller, raw: Bytes) -> Result<Response, ApiError> {
+    caller.allow(&app, Scope::Tag).await?;
     let b: PoolCreate = body(&raw)?;
     let id = app.with_index(move |index| trove_core::ops::pools::create(index, &b.title)).await?;
     Ok((StatusCode::CREATED, axum::Json(json!({ "id": id.0 }))).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PoolEdit {
-    #[serde(default)]
-    add: Vec<i64>,
-    #[serde(default)]
-    remove: Vec<i64>,
-}
-
 async fn pool_files(
     State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
+    caller: Caller,
     Path(title): Path<String>,
-    Query(p): Params,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &method, &headers, key(&p), Scope::Tag).await?;
-    let b: PoolEdit = body(&raw)?;
+    caller.allow(&app, Scope::Tag).await?;
+    let b: AddRemove<i64> = body(&raw)?;
     let ids = |v: &[i64]| v.iter().map(|&i| FileId(i)).collect::<Vec<_>>();
     let (add, remove) = (ids(&b.add), ids(&b.remove));
     let (added, removed) =

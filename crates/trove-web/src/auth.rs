@@ -65,6 +65,40 @@ pub(crate) fn session(app: &App, headers: &HeaderMap) -> Option<String> {
     sessions.iter().find(|(k, _)| keys::constant_time_eq(k.as_bytes(), id.as_bytes())).map(|(_, csrf)| csrf.clone())
 }
 
+/// Who is calling: the method, the headers and a `?key=` from the URL, taken from every
+/// API request so each handler asks only `caller.allow(&app, scope)`.
+pub(crate) struct Caller {
+    method: Method,
+    headers: HeaderMap,
+    key: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query: Option<std::collections::HashMap<String, String>> =
+            axum::extract::Query::try_from_uri(&parts.uri).ok().map(|q| q.0);
+        Ok(Caller {
+            method: parts.method.clone(),
+            headers: parts.headers.clone(),
+            key: query.and_then(|mut q| q.remove("key")),
+        })
+    }
+}
+
+impl Caller {
+    /// The request's headers (a `Range`, say).
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Authorises the request for `need`; returns the source its writes are recorded as.
+    pub(crate) async fn allow(&self, app: &Arc<App>, need: Scope) -> Result<Source, ApiError> {
+        authorize(app, &self.method, &self.headers, self.key.as_deref(), need).await
+    }
+}
+
 /// Authorises a request that needs `need`; returns the source its writes are recorded as.
 pub(crate) async fn authorize(
     app: &Arc<App>,
