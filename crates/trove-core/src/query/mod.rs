@@ -6,6 +6,8 @@
 mod ast;
 mod parse;
 
+/// The byte-wise glob `path:` matches with (see the README's query table).
+pub use crate::store::find::glob_match;
 pub use ast::{
     CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, OPERATOR_WORDS, Predicate, RESERVED, SortKey,
 };

@@ -1,0 +1,193 @@
+//! Running a compiled query: a keyset page, a stream in order, a count, the plan.
+
+use rusqlite::Connection;
+use rusqlite::types::Value;
+
+use super::{After, Compiled};
+use crate::model::FileRecord;
+use crate::query::SortKey;
+use crate::{Error, Result};
+
+impl Compiled {
+    /// Whether the first page can be drawn as random ids (`sort:random limit:N` alone):
+    /// see [`Compiled::for_each`].
+    pub fn sampled(&self) -> bool {
+        self.sample.is_some()
+    }
+
+    /// Up to `n` matches after `after` (from the start when `None`), in order, and where the
+    /// next page starts (`None` when this page is the last). `limit:` in the query caps the
+    /// whole sequence of pages for offset orders only; keyset pages ignore it.
+    pub fn page_after(
+        &self,
+        conn: &Connection,
+        after: Option<&After>,
+        n: u64,
+    ) -> Result<(Vec<FileRecord>, Option<After>)> {
+        let (key, reverse) = self.sort;
+        let keyset = matches!(key, SortKey::Path | SortKey::Mtime | SortKey::Size);
+        let mut params = self.params.clone();
+        let mut cond = String::new();
+        let mut offset = 0u64;
+        match (after, keyset) {
+            (None, _) => {}
+            (Some(After::Offset(o)), false) => offset = *o,
+            (Some(After::Path(p)), true) if key == SortKey::Path => {
+                params.push(Value::Blob(p.clone()));
+                let op = if reverse { "<" } else { ">" };
+                cond = format!(" AND f.path {op} ?{}", params.len());
+            }
+            (Some(After::Value(v, p)), true) if key != SortKey::Path => {
+                let col = if key == SortKey::Mtime { "f.mtime_ns" } else { "f.size" };
+                params.push(Value::Integer(*v));
+                let vi = params.len();
+                params.push(Value::Blob(p.clone()));
+                let pi = params.len();
+                // Ties are always in ascending path order (see `compile`).
+                let op = if reverse { "<" } else { ">" };
+                cond = format!(" AND ({col} {op} ?{vi} OR ({col} = ?{vi} AND f.path > ?{pi}))");
+            }
+            (Some(_), _) => return Err(Error::QueryMeaning("the cursor does not belong to this query's order".into())),
+        }
+        let cols = crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+        let mut take = n;
+        if !keyset && let Some(l) = self.limit {
+            take = take.min(l.saturating_sub(offset));
+        }
+        let sql = format!(
+            "SELECT {cols} FROM files f WHERE {}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",
+            self.where_sql,
+            self.order,
+            take.saturating_add(1)
+        );
+        let mut st = conn.prepare(&sql)?;
+        let mut rows: Vec<FileRecord> = st
+            .query_map(rusqlite::params_from_iter(params.iter()), crate::store::files::from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let more = rows.len() as u64 > take;
+        rows.truncate(take as usize);
+        let next = match (more, rows.last()) {
+            (true, Some(last)) => Some(match key {
+                SortKey::Path => After::Path(last.path_bytes().to_vec()),
+                SortKey::Mtime => After::Value(last.stat.mtime_ns, last.path_bytes().to_vec()),
+                SortKey::Size => After::Value(last.stat.size as i64, last.path_bytes().to_vec()),
+                SortKey::Pool => After::Offset(offset + rows.len() as u64),
+                // A new shuffle per page would repeat files: random order is one page.
+                SortKey::Random => return Ok((rows, None)),
+            }),
+            _ => None,
+        };
+        Ok((rows, next))
+    }
+
+    fn effective_limit(&self, extra: Option<u64>) -> Option<u64> {
+        match (self.limit, extra) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The full `SELECT` (for `EXPLAIN QUERY PLAN` and the performance notes).
+    pub fn select_sql(&self, extra_limit: Option<u64>) -> String {
+        let cols = crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+        let mut sql = format!("SELECT {cols} FROM files f WHERE {} ORDER BY {}", self.where_sql, self.order);
+        if let Some(n) = self.effective_limit(extra_limit) {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        sql
+    }
+
+    /// Streams matches in order; `f` returns false to stop early.
+    pub fn for_each(
+        &self,
+        conn: &Connection,
+        extra_limit: Option<u64>,
+        mut f: impl FnMut(FileRecord) -> Result<bool>,
+    ) -> Result<()> {
+        if let Some(n) = self.sample {
+            let n = extra_limit.map_or(n, |e| e.min(n));
+            let cols = crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "WITH RECURSIVE r(k, id) AS (SELECT 0, NULL UNION ALL \
+                   SELECT k + 1, abs(random()) % (SELECT max(id) FROM files) + 1 FROM r WHERE k < ?1) \
+                 SELECT {cols} FROM files f WHERE f.id IN (SELECT id FROM r WHERE id IS NOT NULL) AND f.state <> 1 \
+                 ORDER BY random() LIMIT ?2"
+            );
+            let mut st = conn.prepare(&sql)?;
+            let rows: Vec<FileRecord> = st
+                .query_map(rusqlite::params![(n * 4 + 64) as i64, n as i64], crate::store::files::from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            // Too few live rows among the draws (a small or gappy table): shuffle them all.
+            if rows.len() as u64 == n {
+                for r in rows {
+                    if !f(r)? {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let mut st = conn.prepare(&self.select_sql(extra_limit))?;
+        let mut rows = st.query(rusqlite::params_from_iter(self.params.iter()))?;
+        while let Some(r) = rows.next()? {
+            if !f(crate::store::files::from_row(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many files match (honouring `limit:`).
+    pub fn count(&self, conn: &Connection) -> Result<u64> {
+        if let Some((tags_sql, params)) = &self.fast_count {
+            let mut st = conn.prepare_cached(tags_sql)?;
+            let tags: Vec<i64> = st
+                .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let n = match tags.as_slice() {
+                [] => 0,
+                // One tag: its slice of the (tag_id, file_id) key is already in file order, so
+                // DISTINCT streams without a temporary B-tree.
+                [one] => conn
+                    .prepare_cached(
+                        "SELECT count(*) FROM (SELECT DISTINCT ft.file_id FROM file_tags ft WHERE ft.tag_id = ?1 \
+                         AND ft.file_id NOT IN (SELECT m.id FROM files m WHERE m.state = 1))",
+                    )?
+                    .query_row([one], |r| r.get::<_, i64>(0))? as u64,
+                // Past SQLite's limit on bound parameters: take the general path below.
+                many if many.len() > 20_000 => u64::MAX,
+                many => {
+                    let marks = vec!["?"; many.len()].join(",");
+                    conn.query_row(
+                        &format!(
+                            "SELECT count(DISTINCT ft.file_id) FROM file_tags ft WHERE ft.tag_id IN ({marks}) \
+                             AND ft.file_id NOT IN (SELECT m.id FROM files m WHERE m.state = 1)"
+                        ),
+                        rusqlite::params_from_iter(many.iter()),
+                        |r| r.get::<_, i64>(0),
+                    )? as u64
+                }
+            };
+            if n != u64::MAX {
+                return Ok(self.limit.map_or(n, |l| n.min(l)));
+            }
+        }
+        let mut sql = format!("SELECT count(*) FROM (SELECT 1 FROM files f WHERE {}", self.where_sql);
+        if let Some(n) = self.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        sql.push(')');
+        let params = &self.params[..self.where_params];
+        Ok(conn.query_row(&sql, rusqlite::params_from_iter(params.iter()), |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// `EXPLAIN QUERY PLAN` lines for the select.
+    pub fn explain(&self, conn: &Connection) -> Result<Vec<String>> {
+        let sql = format!("EXPLAIN QUERY PLAN {}", self.select_sql(None));
+        let mut st = conn.prepare(&sql)?;
+        let v = st
+            .query_map(rusqlite::params_from_iter(self.params.iter()), |r| r.get::<_, String>(3))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+}
