@@ -221,7 +221,7 @@ fn burst(a: &Args) {
     let settle = loop {
         let idx = Index::open(&index, OpenMode::Existing).unwrap();
         let mut ok = 0;
-        trove_core::store::files::for_each(idx.conn(), |r| {
+        trove_core::ops::files::for_each(&idx, |r| {
             if r.state == trove_core::FileState::Present && expected.get(&r.path) == Some(&r.hash) {
                 ok += 1;
             }

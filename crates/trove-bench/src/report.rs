@@ -201,7 +201,7 @@ pub fn report(a: &Args) {
             pct(&mut all, 0.95)
         );
         let qq = Query::new(&idx, q).expect("query");
-        plans.push((label.to_string(), q.clone(), qq.compiled.explain(idx.conn()).unwrap_or_default()));
+        plans.push((label.to_string(), q.clone(), qq.explain(&idx).unwrap_or_default()));
     }
     drop(idx);
 

@@ -218,7 +218,7 @@ fn concurrent_tag_untag_loops_for_30_seconds() {
     for w in 0..4 {
         for t in 0..5 {
             let tag = format!("w{w}-t{t}");
-            if trove_core::store::tags::by_name(index.conn(), &tag).unwrap().is_none() {
+            if trove_core::ops::tags::lookup(&index, &tag).is_err() {
                 continue;
             }
             for r in find(&index, &tag).unwrap() {

@@ -924,7 +924,6 @@ fn case_dir(c: &Case) -> &'static str {
 }
 
 fn check_case(h: &Harness, ci: usize, case: &Case) -> Result<(), String> {
-    use trove_core::store::files;
     let index = h.index();
     for (j, (from, want)) in case.tagged.iter().enumerate() {
         let tag = format!("k{ci}x{j}");
@@ -938,10 +937,11 @@ fn check_case(h: &Harness, ci: usize, case: &Case) -> Result<(), String> {
         }
     }
     let dir = case_dir(case);
-    let mut recs = files::under(index.conn(), &h.p(dir)).unwrap();
+    let mut recs = trove_core::ops::files::list(&index, &h.p(dir), true).unwrap().files;
     recs.extend(
-        files::under(index.conn(), &h.p("xfs"))
+        trove_core::ops::files::list(&index, &h.p("xfs"), true)
             .unwrap()
+            .files
             .into_iter()
             .filter(|r| r.path.file_name().unwrap().to_str().unwrap().starts_with(&format!("{dir}-"))),
     );

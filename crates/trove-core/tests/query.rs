@@ -31,7 +31,7 @@ impl Lib {
         std::fs::create_dir_all(&lib).unwrap();
         let index = Index::open(&root.join("index.db"), OpenMode::Create).unwrap();
         // Durability is not under test here; speed is welcome.
-        index.conn().execute_batch("PRAGMA synchronous = OFF").unwrap();
+        index.trade_durability_for_speed().unwrap();
         Lib { _dir: dir, lib, index }
     }
 
@@ -195,23 +195,25 @@ fn migration_2_makes_non_decimal_values_text() {
     let mut l = Lib::new();
     l.file("1", 1, 0).tag("1", &["n:1e5", "n:+5", "n:.5", "n:5.", "n:-5", "n:2.50", "n:x"]);
     let path = l.index.path().to_path_buf();
-    let c = l.index.conn();
+    let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
         "UPDATE tag_names SET num = CAST(val AS REAL) WHERE ns = 'n' AND val <> 'x';
          ALTER TABLE roots DROP COLUMN auto_include; DROP TABLE ignore_patterns; DROP TABLE api_keys;
          PRAGMA user_version = 1;",
     )
     .unwrap();
+    drop(c);
     drop(l.index);
     let index = Index::open(&path, OpenMode::Existing).unwrap();
-    let mut st = index.conn().prepare("SELECT val, num FROM tag_names WHERE ns = 'n' ORDER BY val").unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let mut st = raw.prepare("SELECT val, num FROM tag_names WHERE ns = 'n' ORDER BY val").unwrap();
     let rows: Vec<(String, Option<f64>)> =
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
     let expect =
         [("+5", None), ("-5", Some(-5.0)), (".5", None), ("1e5", None), ("2.50", Some(2.5)), ("5.", None), ("x", None)];
     let expect: Vec<(String, Option<f64>)> = expect.iter().map(|(v, n)| (v.to_string(), *n)).collect();
     assert_eq!(rows, expect);
-    assert_eq!(index.schema_version().unwrap(), trove_core::store::SCHEMA_VERSION);
+    assert_eq!(index.schema_version().unwrap(), trove_core::SCHEMA_VERSION);
 }
 
 /// `sort:pool` binds a parameter in ORDER BY, which the count statement does not have:

@@ -59,7 +59,7 @@ fn a_root_added_through_a_symlink_is_stored_by_its_real_path() {
     let r = add_root(&mut index, &base.join("link")).unwrap();
     assert_eq!(r.path, base.join("real"));
     assert!(r.new);
-    let list = trove_core::store::roots::list(index.conn()).unwrap();
+    let list = trove_core::ops::roots::list(&index).unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].path, base.join("real"));
     assert!(!add_root(&mut index, &base.join("real")).unwrap().new, "the same root by either name");
@@ -83,8 +83,7 @@ fn reconcile_follows_a_root_renamed_under_a_sibling_name_and_reports_one_that_is
         r.actions
     );
     assert!(r.actions.contains(&Action::RootGone { root: base.join("lib/G") }), "{:?}", r.actions);
-    let roots: Vec<PathBuf> =
-        trove_core::store::roots::list(index.conn()).unwrap().into_iter().map(|r| r.path).collect();
+    let roots: Vec<PathBuf> = trove_core::ops::roots::list(&index).unwrap().into_iter().map(|r| r.path).collect();
     assert_eq!(roots, [base.join("lib/A2"), base.join("lib/G")]);
     let live: Vec<PathBuf> = trove_core::ops::find::find(&index, "t").unwrap().into_iter().map(|r| r.path).collect();
     assert_eq!(live, [base.join("lib/A2/sub/f")]);

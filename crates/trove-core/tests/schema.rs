@@ -1,6 +1,6 @@
 //! An index written by a newer trove is refused with a clear message and left untouched.
 
-use trove_core::store::SCHEMA_VERSION;
+use trove_core::SCHEMA_VERSION;
 use trove_core::{Error, Index, OpenMode};
 
 #[test]

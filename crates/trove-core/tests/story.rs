@@ -10,7 +10,6 @@ use trove_core::ops::mv::mv;
 use trove_core::ops::remove::remove;
 use trove_core::ops::tagging::{tag_paths, untag_paths};
 use trove_core::ops::{NoProgress, tags};
-use trove_core::store::links;
 use trove_core::{FileState, Index, OpenMode, Source};
 
 fn names(index: &Index, q: &str, root: &Path) -> Vec<String> {
@@ -78,8 +77,8 @@ fn story_include_tag_find_mv_check_rm_reopen() {
     )
     .unwrap();
     assert_eq!(names(&index, "animal:cat", &root), ["lib/pics/cat.jpg"]);
-    let rec = trove_core::store::files::live_by_path(index.conn(), &cat).unwrap().unwrap();
-    let t = links::of_file(index.conn(), rec.id).unwrap();
+    let rec = trove_core::ops::files::live_at(&index, &cat).unwrap().unwrap();
+    let t = trove_core::ops::files::tags_of(&index, rec.id).unwrap();
     let cat_tag = t.iter().find(|t| t.name == "Animal:Cat").expect("display keeps the case typed first");
     assert_eq!(cat_tag.sources, vec![Source::Manual]);
     assert!(t.iter().any(|t| t.name == "animal" && t.implied));
@@ -125,7 +124,7 @@ fn story_include_tag_find_mv_check_rm_reopen() {
     assert_eq!(names(&index, "library", &root), ["lib/tunes/a.flac", "lib/tunes/b.flac"]);
     let s = index.stats().unwrap();
     assert_eq!((s.files, s.missing), (2, 0));
-    let a = trove_core::store::files::live_by_path(index.conn(), &lib.join("tunes/a.flac")).unwrap().unwrap();
+    let a = trove_core::ops::files::live_at(&index, &lib.join("tunes/a.flac")).unwrap().unwrap();
     assert_eq!(a.state, FileState::Present);
 }
 

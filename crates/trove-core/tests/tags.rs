@@ -9,8 +9,8 @@ use trove_core::{Error, Index, OpenMode};
 
 /// Every (file id, tag primary name, source) triple.
 fn all_links(index: &Index) -> BTreeSet<(i64, String, String)> {
-    let mut st = index
-        .conn()
+    let raw = rusqlite::Connection::open(index.path()).unwrap();
+    let mut st = raw
         .prepare(
             "SELECT ft.file_id, n.name, s.kind || ':' || s.name FROM file_tags ft
              JOIN tag_names n ON n.tag_id = ft.tag_id AND n.is_primary = 1 JOIN sources s ON s.id = ft.source_id",

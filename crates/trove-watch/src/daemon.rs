@@ -16,7 +16,7 @@ use trove_core::ops::NoProgress;
 use trove_core::ops::identity::BackupNames;
 use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
 use trove_core::ops::track::{Decision, Memory, apply_with, auto_include, rematch};
-use trove_core::store::roots;
+use trove_core::ops::{roots, watch};
 use trove_core::{Index, OpenMode};
 
 use crate::{EventSource, FsEvent};
@@ -135,7 +135,7 @@ pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<
 
 impl Daemon {
     pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
-        let roots = roots::list(index.conn()).map(|v| v.into_iter().map(|r| r.path).collect()).unwrap_or_default();
+        let roots = roots::list(&index).map(|v| v.into_iter().map(|r| r.path).collect()).unwrap_or_default();
         let memory = Memory::new(cfg.backups.clone());
         let index_id = identity(index.path());
         let own = trove_core::filter::own_files(index.path());
@@ -165,14 +165,14 @@ impl Daemon {
             .ok_or_else(|| {
                 let pid = Index::open(&cfg.index, OpenMode::Existing)
                     .ok()
-                    .and_then(|i| roots::watch_status(i.conn()).ok().flatten())
+                    .and_then(|i| watch::status(&i).ok().flatten())
                     .map(|s| format!(" (pid {})", s.pid))
                     .unwrap_or_default();
                 format!("a watcher is already running on {}{pid}", cfg.index.display())
             })?;
         let index = Index::open(&cfg.index, OpenMode::Existing).map_err(|e| e.to_string())?;
         let root_paths: Vec<PathBuf> =
-            roots::list(index.conn()).map_err(|e| e.to_string())?.into_iter().map(|r| r.path).collect();
+            roots::list(&index).map_err(|e| e.to_string())?.into_iter().map(|r| r.path).collect();
         let (source, note) =
             open_source(cfg.backend, &root_paths).map_err(|e| format!("cannot start watching: {e}"))?;
         if let Some(n) = note {
@@ -210,12 +210,12 @@ impl Daemon {
 
     /// Runs until `stop` is set.
     pub fn run(&mut self, stop: &AtomicBool) -> trove_core::Result<()> {
-        let list = roots::list(self.index.conn())?;
+        let list = roots::list(&self.index)?;
         self.root_ids = root_identities(&list);
         self.roots = list.into_iter().map(|r| r.path).collect();
         let pid = std::process::id();
         let backend = self.source.name();
-        self.index.write(|tx| roots::watch_started(tx, pid, backend, now_unix()))?;
+        watch::started(&mut self.index, pid, backend, now_unix())?;
         self.log(&format!("watching {} root(s) with {backend}", self.roots.len()));
         let mut last_warning = self.source.warning();
         if let Some(w) = &last_warning {
@@ -270,7 +270,7 @@ impl Daemon {
                 }
                 self.check_index()?;
                 self.check_roots()?;
-                self.index.write(|tx| roots::watch_progress(tx, 0, None, 0, now_unix()))?;
+                watch::progress(&mut self.index, 0, None, 0, now_unix())?;
             }
             if let Some(p) = self.cfg.periodic
                 && last_periodic.elapsed() >= p
@@ -279,7 +279,7 @@ impl Daemon {
                 self.reconcile(Vec::new());
             }
         }
-        self.index.write(|tx| roots::watch_stopped(tx, now_unix()))?;
+        watch::stopped(&mut self.index, now_unix())?;
         self.log("stopped");
         Ok(())
     }
@@ -354,7 +354,7 @@ impl Daemon {
             applied.decisions.extend(moved);
             if n > 0 {
                 self.recent.retain(|(p, _)| {
-                    !p.exists() || trove_core::store::files::live_by_path(self.index.conn(), p).ok().flatten().is_none()
+                    !p.exists() || trove_core::ops::files::live_at(&self.index, p).ok().flatten().is_none()
                 });
             }
         }
@@ -363,7 +363,7 @@ impl Daemon {
             for (from, to) in &applied.roots_moved {
                 self.log(&format!("{}: root renamed to {}; followed", from.display(), to.display()));
             }
-            let list = roots::list(self.index.conn())?;
+            let list = roots::list(&self.index)?;
             self.root_ids = root_identities(&list);
             self.mounted = list.iter().map(|r| (r.path.clone(), self.is_mounted(r))).collect();
             self.roots = list.into_iter().map(|r| r.path).collect();
@@ -382,7 +382,7 @@ impl Daemon {
             self.pending_since.get_or_insert_with(Instant::now);
         }
         let lag = read_at.elapsed().as_millis() as u64;
-        self.index.write(|tx| roots::watch_progress(tx, n, last.as_deref(), lag, now_unix()))?;
+        watch::progress(&mut self.index, n, last.as_deref(), lag, now_unix())?;
         Ok(())
     }
 }
@@ -390,7 +390,7 @@ impl Daemon {
 impl Daemon {
     /// Whether a root's filesystem is there (see `reconcile::mount_state`).
     fn is_mounted(&self, r: &roots::Root) -> bool {
-        trove_core::ops::reconcile::mount_state(self.index.conn(), r).map(|m| m.0).unwrap_or(false)
+        roots::is_mounted(&self.index, r).unwrap_or(false)
     }
 
     /// Whether every path of `e` is one of the index's own files.
@@ -425,8 +425,8 @@ impl Daemon {
         self.own = trove_core::filter::own_files(&self.cfg.index);
         let pid = std::process::id();
         let backend = self.source.name();
-        self.index.write(|tx| roots::watch_started(tx, pid, backend, now_unix()))?;
-        self.roots = roots::list(self.index.conn())?.into_iter().map(|r| r.path).collect();
+        watch::started(&mut self.index, pid, backend, now_unix())?;
+        self.roots = roots::list(&self.index)?.into_iter().map(|r| r.path).collect();
         let roots = self.roots.clone();
         if let Err(e) = self.source.resync(&roots) {
             self.log(&format!("resync failed: {e}"));
@@ -442,7 +442,7 @@ impl Daemon {
         let mut more = 0;
         for d in decisions {
             if let Decision::Missing { id, .. } = d {
-                let still = trove_core::store::files::by_id(self.index.conn(), *id)
+                let still = trove_core::ops::files::get(&self.index, *id)
                     .ok()
                     .flatten()
                     .is_some_and(|r| r.state == trove_core::FileState::Missing);
@@ -466,7 +466,7 @@ impl Daemon {
     /// resync and a reconcile of everything; a root mounted or unmounted since the last look
     /// is reconciled on its own (no event announces an unmount; unmounted roots go offline).
     fn check_roots(&mut self) -> trove_core::Result<()> {
-        let list = roots::list(self.index.conn())?;
+        let list = roots::list(&self.index)?;
         let paths: Vec<PathBuf> = list.iter().map(|r| r.path.clone()).collect();
         let state: Vec<(PathBuf, bool)> = list.iter().map(|r| (r.path.clone(), self.is_mounted(r))).collect();
         let mut changed: Vec<PathBuf> = state

@@ -257,8 +257,8 @@ fn exiftool_backup_by_rename_keeps_the_tag_on_the_edited_file() {
     assert_eq!(r.path, t.p("img.jpg"));
     assert_eq!(r.hash, trove_core::hash::hash_bytes(b"edited image"));
     // The backup is a new file like any other: auto-include indexes it, untagged.
-    let backup = trove_core::store::files::live_by_path(t.daemon.index().conn(), &t.p("img.jpg_original")).unwrap();
-    assert!(backup.is_none_or(|b| trove_core::store::files::is_bare(t.daemon.index().conn(), b.id).unwrap()));
+    let backup = trove_core::ops::files::live_at(t.daemon.index(), &t.p("img.jpg_original")).unwrap();
+    assert!(backup.is_none_or(|b| trove_core::ops::files::is_bare(t.daemon.index(), b.id).unwrap()));
     assert!(t.logged().iter().any(|l| l.contains("img.jpg: kept on its path")), "{:?}", t.logged());
 }
 
@@ -370,12 +370,12 @@ fn events_on_the_index_own_files_are_dropped() {
         &NoProgress,
     )
     .unwrap();
-    index.write(|tx| trove_core::store::roots::watch_started(tx, 1, "fake", 0)).unwrap();
+    trove_core::ops::watch::started(&mut index, 1, "fake", 0).unwrap();
     let mut daemon =
         Daemon::new(index, Box::new(FakeSource::default()), WatchConfig::new(db.clone()), Box::new(|_| {}));
     let wal = root.join("i.db-wal");
     daemon.handle(vec![FsEvent::Written { path: db.clone() }, FsEvent::Written { path: wal }]).unwrap();
-    let s = trove_core::store::roots::watch_status(daemon.index().conn()).unwrap().unwrap();
+    let s = trove_core::ops::watch::status(daemon.index()).unwrap().unwrap();
     assert_eq!(s.events, 0, "no batch was applied for them");
     assert_eq!(daemon.index().stats().unwrap().files, 1);
 }
@@ -388,7 +388,7 @@ fn a_renamed_root_is_followed_from_its_rename_event() {
     let batch = vec![FsEvent::Renamed { from: t.root.clone(), to: lib2.clone(), dir: true }];
     t.daemon.handle(batch).unwrap();
     let roots: Vec<PathBuf> =
-        trove_core::store::roots::list(t.daemon.index().conn()).unwrap().into_iter().map(|r| r.path).collect();
+        trove_core::ops::roots::list(t.daemon.index()).unwrap().into_iter().map(|r| r.path).collect();
     assert_eq!(roots, std::slice::from_ref(&lib2));
     let r = find(t.daemon.index(), "tf").unwrap();
     assert_eq!((r.len(), &r[0].path, r[0].state), (1, &lib2.join("a/f"), FileState::Present));
@@ -435,7 +435,7 @@ fn random_tool_sequences_in_random_batches_leave_every_tag_where_a_user_expects_
         std::fs::create_dir_all(t.p("B")).unwrap();
         let ids: Vec<trove_core::FileId> = names
             .iter()
-            .map(|p| trove_core::store::files::live_by_path(t.daemon.index().conn(), &t.p(p)).unwrap().unwrap().id)
+            .map(|p| trove_core::ops::files::live_at(t.daemon.index(), &t.p(p)).unwrap().unwrap().id)
             .collect();
         let mut events: Vec<FsEvent> = Vec::new();
         let mut expect: Vec<Option<String>> = Vec::new();
@@ -512,14 +512,14 @@ fn random_tool_sequences_in_random_batches_leave_every_tag_where_a_user_expects_
             }
         }
         for (i, want) in expect.iter().enumerate() {
-            let r = trove_core::store::files::by_id(t.daemon.index().conn(), ids[i]).unwrap().unwrap();
+            let r = trove_core::ops::files::get(t.daemon.index(), ids[i]).unwrap().unwrap();
             let got =
                 (r.state == FileState::Present).then(|| r.path.strip_prefix(&t.root).unwrap().display().to_string());
             assert_eq!(&got, want, "round {round}, file {i} ({:?}); tools {used:?}", used[i]);
         }
         // No live record on a path that is not on disk.
         let mut bad = Vec::new();
-        trove_core::store::files::for_each(t.daemon.index().conn(), |r| {
+        trove_core::ops::files::for_each(t.daemon.index(), |r| {
             if r.state == FileState::Present && !r.path.is_file() {
                 bad.push(r.path);
             }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use trove_core::store::{files, links};
-use trove_core::{FileRecord, FileState};
+use trove_core::FileState;
+use trove_core::ops::files::{self, Labeler};
 
 use crate::ctx::{CmdResult, Ctx, warn};
 use crate::output::record_json;
@@ -32,56 +32,26 @@ pub struct LsArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// The other indexed hard links of a present file: looked up only when the file on disk has
-/// more than one link, so a plain listing costs one `stat` per file and no query.
-fn other_links(index: &trove_core::Index, r: &FileRecord) -> trove_core::Result<Vec<FileRecord>> {
-    use std::os::unix::fs::MetadataExt;
-    if r.state != FileState::Present {
-        return Ok(Vec::new());
-    }
-    match std::fs::symlink_metadata(&r.path) {
-        Ok(m) if m.nlink() > 1 && (m.dev(), m.ino()) == (r.stat.device, r.stat.inode) => {
-            files::hard_links(index.conn(), r)
-        }
-        _ => Ok(Vec::new()),
-    }
-}
-
 pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
     let index = ctx.open_read()?;
-    let c = index.conn();
     let paths = if a.paths.is_empty() { vec![ctx.cwd.clone()] } else { ctx.resolve_all(&a.paths) };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut missing_args = 0;
-    let mut labeler = links::Labeler::new(c)?;
+    let mut labeler = Labeler::new(&index)?;
     // Files outside every root are not kept current: say so on their lines.
-    let roots = trove_core::store::roots::list(c)?;
+    let roots = trove_core::ops::roots::list(&index)?;
     let mut outside = 0u64;
     for p in &paths {
-        let mut recs: Vec<FileRecord> = files::all_at(c, p)?;
-        // Subdirectories holding indexed files, with their counts, as `ls` shows them.
-        let mut subdirs: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
-        if recs.is_empty() {
-            let under = files::under(c, p)?;
-            if under.is_empty() {
-                warn(format!("{}: nothing indexed here", ctx.show(p)));
-                missing_args += 1;
-                continue;
-            }
-            // Children start after "DIR/"; the root directory "/" already ends in its separator.
-            let dir = p.as_os_str().as_bytes();
-            let prefix_len = if dir.ends_with(b"/") { dir.len() } else { dir.len() + 1 };
-            for r in under {
-                let rest = &r.path_bytes()[prefix_len.min(r.path_bytes().len())..];
-                match rest.iter().position(|&b| b == b'/') {
-                    Some(i) if !a.recursive => *subdirs.entry(rest[..i].to_vec()).or_default() += 1,
-                    _ => recs.push(r),
-                }
-            }
+        let listing = files::list(&index, p, a.recursive)?;
+        if listing.is_empty() {
+            warn(format!("{}: nothing indexed here", ctx.show(p)));
+            missing_args += 1;
+            continue;
         }
+        let recs = listing.files;
         for r in &recs {
             let tags = labeler.of_file(r.id)?;
-            let links = other_links(&index, r)?;
+            let links = files::other_links(&index, r)?;
             if a.json {
                 let mut m = record_json(r);
                 m.insert(
@@ -141,7 +111,7 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                 out.write_all(b"\n")?;
             }
         }
-        for (name, n) in &subdirs {
+        for files::SubDir { name, files: n } in &listing.subdirs {
             let dir = p.join(std::ffi::OsStr::from_bytes(name));
             if a.json {
                 let mut m = serde_json::Map::new();

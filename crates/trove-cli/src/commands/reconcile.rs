@@ -34,7 +34,7 @@ pub struct ReconcileArgs {
 pub fn run(ctx: &Ctx, a: ReconcileArgs) -> CmdResult {
     let mut index = ctx.open_read()?;
     let opts = ReconcileOptions { dry_run: a.dry_run, scope: ctx.resolve_all(&a.paths) };
-    if opts.scope.is_empty() && trove_core::store::roots::list(index.conn())?.is_empty() {
+    if opts.scope.is_empty() && trove_core::ops::roots::list(&index)?.is_empty() {
         note("no roots: `trove include -r DIR` or `trove roots add DIR` adds one");
         return Ok(0);
     }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use trove_core::ops::roots::{add_ignore, add_root, move_root, remove_ignore, remove_root, set_auto_include};
-use trove_core::store::roots;
 
 use crate::ctx::{CmdResult, Ctx, note, warn};
 
@@ -76,9 +75,9 @@ pub fn run(ctx: &Ctx, a: RootsArgs) -> CmdResult {
         RootsCommand::List => {
             let index = ctx.open_read()?;
             let mut out = std::io::stdout().lock();
-            for r in roots::list(index.conn())? {
+            for r in trove_core::ops::roots::list(&index)? {
                 let mut notes = Vec::new();
-                let mounted = trove_core::ops::reconcile::mount_state(index.conn(), &r)?.0;
+                let mounted = trove_core::ops::roots::is_mounted(&index, &r)?;
                 if !r.path.is_dir() && mounted {
                     notes.push("gone: deleted or renamed; `trove roots mv OLD NEW` if it moved, `trove roots rm` if it is no more".to_string());
                 } else if !mounted {
@@ -148,7 +147,7 @@ pub fn run(ctx: &Ctx, a: RootsArgs) -> CmdResult {
             if patterns.is_empty() {
                 let index = ctx.open_read()?;
                 let mut out = std::io::stdout().lock();
-                for p in roots::ignore_patterns(index.conn())? {
+                for p in trove_core::ops::roots::ignore_patterns(&index)? {
                     writeln!(out, "{p}")?;
                 }
                 return Ok(0);

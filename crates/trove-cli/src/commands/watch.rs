@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use trove_core::store::roots;
 use trove_watch::{Backend, Daemon, WatchConfig};
 
 use crate::ctx::{CmdResult, CommandError, Ctx};
@@ -55,8 +54,8 @@ pub fn status(ctx: &Ctx) -> CmdResult {
     let index = ctx.open_read()?;
     let now = trove_core::model::now_unix();
     let mut lines: Vec<String> = Vec::new();
-    let code = match roots::watch_status(index.conn())? {
-        Some(s) if !s.stopped && trove_watch::daemon::alive(s.pid) && now - s.heartbeat_at < 15 => {
+    let code = match trove_core::ops::watch::status(&index)? {
+        Some(s) if s.is_fresh(now) && trove_watch::daemon::alive(s.pid) => {
             lines.push(format!("running:    yes (pid {}, {})", s.pid, s.backend));
             lines.push(format!("since:      {} s ago", now - s.started_at));
             lines.push(format!("events:     {}", s.events));

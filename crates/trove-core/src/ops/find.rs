@@ -7,8 +7,9 @@ use crate::{Index, Result};
 
 /// A parsed and compiled query with its warnings.
 pub struct Query {
+    /// The parsed query.
     pub expr: Expr,
-    pub compiled: Compiled,
+    pub(crate) compiled: Compiled,
 }
 
 impl Query {
@@ -23,6 +24,12 @@ impl Query {
         let expr = query::parse(text)?;
         let compiled = compile(index.conn(), &expr, now)?;
         Ok(Query { expr, compiled })
+    }
+
+    /// SQLite's plan for this query (`EXPLAIN QUERY PLAN`), one line per step, for the
+    /// benchmark report.
+    pub fn explain(&self, index: &Index) -> Result<Vec<String>> {
+        self.compiled.explain(index.conn())
     }
 
     pub fn warnings(&self) -> &[String] {

@@ -203,7 +203,7 @@ pub(crate) fn check_tag_names(names: &[String]) -> Result<Vec<String>> {
 
 /// Finds or creates each tag; returns ids and the names that were created.
 pub(crate) fn ensure_tags(
-    c: &rusqlite::Connection,
+    c: &crate::store::WriteTx<'_>,
     names: &[String],
     now: i64,
 ) -> Result<(Vec<crate::TagId>, Vec<String>)> {

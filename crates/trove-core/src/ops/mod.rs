@@ -17,6 +17,7 @@ pub mod roots;
 pub mod tagging;
 pub mod tags;
 pub mod track;
+pub mod watch;
 
 /// Receives progress from long operations. The CLI draws a bar; tests ignore it.
 pub trait Progress: Sync {

@@ -150,7 +150,7 @@ type Observe<'a> = dyn Fn(&Path) -> Result<Observation> + 'a;
 /// path (a replaced file, or a stale record) becomes missing first. `observe` supplies a new
 /// observation per record when the file's identity on disk changed (a copy).
 fn update_records(
-    tx: &rusqlite::Connection,
+    tx: &crate::store::WriteTx<'_>,
     moving: &[(FileId, PathBuf)],
     observe: Option<&Observe<'_>>,
 ) -> Result<usize> {

@@ -126,7 +126,7 @@ pub fn mounted(r: &roots::Root) -> bool {
 /// drive, another loop device): the root directory then holds, at their paths, files of the
 /// root's records with their size and mtime — a bare mount point does not. The second value
 /// is the root's new device, to record, when it changed.
-pub fn mount_state(c: &rusqlite::Connection, r: &roots::Root) -> Result<(bool, Option<u64>)> {
+pub(crate) fn mount_state(c: &rusqlite::Connection, r: &roots::Root) -> Result<(bool, Option<u64>)> {
     use std::os::unix::fs::MetadataExt;
     if mounted(r) {
         return Ok((true, None));

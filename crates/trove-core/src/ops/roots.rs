@@ -12,6 +12,24 @@ use crate::model::now_unix;
 use crate::store::roots;
 use crate::{Error, Index, Result};
 
+pub use crate::store::roots::Root;
+
+/// Every root, in path order.
+pub fn list(index: &Index) -> Result<Vec<Root>> {
+    roots::list(index.conn())
+}
+
+/// The global ignore patterns (gitignore syntax), in the order they were added.
+pub fn ignore_patterns(index: &Index) -> Result<Vec<String>> {
+    roots::ignore_patterns(index.conn())
+}
+
+/// Whether the filesystem that holds `root` is there: a root on an unplugged drive (or an
+/// empty mount point) is offline, and its files are not taken as deleted.
+pub fn is_mounted(index: &Index, root: &Root) -> Result<bool> {
+    Ok(crate::ops::reconcile::mount_state(index.conn(), root)?.0)
+}
+
 /// What [`add_root`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddedRoot {

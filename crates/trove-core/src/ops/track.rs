@@ -603,7 +603,7 @@ pub fn auto_include(index: &mut Index, paths: &[PathBuf]) -> Result<Vec<PathBuf>
 /// is gone from its path and whose content this is (exactly one) moved here and takes the
 /// path, tags kept; otherwise a new record. True when a new record was made.
 pub(crate) fn adopt_or_insert(
-    tx: &rusqlite::Connection,
+    tx: &crate::store::WriteTx<'_>,
     roots: &[crate::store::roots::Root],
     path: &Path,
     o: &crate::model::Observation,
@@ -644,7 +644,7 @@ fn arrivals(dir: &Path, out: &mut Applied) {
 }
 
 /// Marks the record at `path` (or every live record under it) missing; returns them.
-fn gone(tx: &rusqlite::Connection, path: &Path, dir: bool) -> Result<Vec<(FileId, PathBuf)>> {
+fn gone(tx: &crate::store::WriteTx<'_>, path: &Path, dir: bool) -> Result<Vec<(FileId, PathBuf)>> {
     let mut out = Vec::new();
     if let Some(r) = files::live_by_path(tx, path)? {
         files::set_state(tx, r.id, FileState::Missing)?;
@@ -769,7 +769,7 @@ fn continuity(
 
 /// Re-roots every record under `from` at `to`. Live records already under `to` that are
 /// not moving are stale (their files were replaced): they become missing.
-pub(crate) fn move_dir(tx: &rusqlite::Connection, from: &Path, to: &Path, missing: &mut usize) -> Result<usize> {
+pub(crate) fn move_dir(tx: &crate::store::WriteTx<'_>, from: &Path, to: &Path, missing: &mut usize) -> Result<usize> {
     let moving = files::under(tx, from)?;
     if moving.is_empty() {
         return Ok(0);

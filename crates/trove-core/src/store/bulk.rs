@@ -1,5 +1,6 @@
 //! Statements for loading many records at once (imports, the benchmark generator).
 
+use super::WriteTx;
 use rusqlite::{Connection, params};
 
 use crate::Result;
@@ -11,15 +12,9 @@ pub fn set_cache_kib(c: &Connection, kib: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn insert_link(c: &Connection, file: FileId, tag: i64, source: i64, now: i64) -> Result<()> {
+pub fn insert_link(c: &WriteTx<'_>, file: FileId, tag: i64, source: i64, now: i64) -> Result<()> {
     c.prepare_cached("INSERT OR IGNORE INTO file_tags (tag_id, file_id, source_id, added_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![tag, file, source, now])?;
-    Ok(())
-}
-
-pub fn insert_implication(c: &Connection, child: i64, parent: i64) -> Result<()> {
-    c.prepare_cached("INSERT OR IGNORE INTO implications (child, parent) VALUES (?1, ?2)")?
-        .execute(params![child, parent])?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! File records: lookups by path (exact and by directory byte range), inserts, updates.
 
+use super::WriteTx;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -144,7 +145,7 @@ pub fn for_each(c: &Connection, mut f: impl FnMut(FileRecord) -> Result<()>) -> 
     Ok(())
 }
 
-pub fn insert(c: &Connection, path: &Path, o: &Observation, now: i64) -> Result<FileId> {
+pub fn insert(c: &WriteTx<'_>, path: &Path, o: &Observation, now: i64) -> Result<FileId> {
     c.prepare_cached(
         "INSERT INTO files (path, ext, size, mtime_ns, device, inode, hash, fingerprint, state, added_at, verified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9)",
@@ -165,7 +166,7 @@ pub fn insert(c: &Connection, path: &Path, o: &Observation, now: i64) -> Result<
 
 /// Stores a new observation of the same file (it was edited, moved, or came back): tags
 /// stay, and the record is present again.
-pub fn update_observation(c: &Connection, id: FileId, o: &Observation, now: i64) -> Result<()> {
+pub fn update_observation(c: &WriteTx<'_>, id: FileId, o: &Observation, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE files SET size = ?2, mtime_ns = ?3, device = ?4, inode = ?5, hash = ?6, fingerprint = ?7, state = 0,
                           verified_at = ?8
@@ -185,12 +186,12 @@ pub fn update_observation(c: &Connection, id: FileId, o: &Observation, now: i64)
 }
 
 /// Records that the file still matches its observation.
-pub fn touch_verified(c: &Connection, id: FileId, now: i64) -> Result<()> {
+pub fn touch_verified(c: &WriteTx<'_>, id: FileId, now: i64) -> Result<()> {
     c.prepare_cached("UPDATE files SET verified_at = ?2 WHERE id = ?1")?.execute(params![id, now])?;
     Ok(())
 }
 
-pub fn set_path(c: &Connection, id: FileId, path: &Path) -> Result<()> {
+pub fn set_path(c: &WriteTx<'_>, id: FileId, path: &Path) -> Result<()> {
     c.prepare_cached("UPDATE files SET path = ?2, ext = ?3 WHERE id = ?1")?.execute(params![
         id,
         b(path),
@@ -202,7 +203,7 @@ pub fn set_path(c: &Connection, id: FileId, path: &Path) -> Result<()> {
 /// Moves records onto unique placeholder paths (inside one transaction, before their final
 /// paths are set), so records trading places — a swap, a chain of renames, a directory moved
 /// onto another record's old path — never trip the one-live-record-per-path index.
-pub fn park(c: &Connection, ids: impl IntoIterator<Item = FileId>) -> Result<()> {
+pub fn park(c: &WriteTx<'_>, ids: impl IntoIterator<Item = FileId>) -> Result<()> {
     for id in ids {
         let mut tmp = b"\0trove-parked\0".to_vec();
         tmp.extend_from_slice(id.0.to_string().as_bytes());
@@ -211,13 +212,13 @@ pub fn park(c: &Connection, ids: impl IntoIterator<Item = FileId>) -> Result<()>
     Ok(())
 }
 
-pub fn set_state(c: &Connection, id: FileId, state: FileState) -> Result<()> {
+pub fn set_state(c: &WriteTx<'_>, id: FileId, state: FileState) -> Result<()> {
     c.prepare_cached("UPDATE files SET state = ?2 WHERE id = ?1")?.execute(params![id, state.code()])?;
     Ok(())
 }
 
 /// Forgets a record; its links and pool entries go with it (foreign-key cascade).
-pub fn delete(c: &Connection, id: FileId) -> Result<()> {
+pub fn delete(c: &WriteTx<'_>, id: FileId) -> Result<()> {
     c.prepare_cached("DELETE FROM files WHERE id = ?1")?.execute([id])?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! API keys: name, scope and the BLAKE3 hash of the key (never the key).
 
+use super::WriteTx;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Result;
@@ -12,7 +13,7 @@ pub struct KeyRow {
     pub created_at: i64,
 }
 
-pub fn insert(c: &Connection, name: &str, hash: &[u8; 32], scope: &str, now: i64) -> Result<()> {
+pub fn insert(c: &WriteTx<'_>, name: &str, hash: &[u8; 32], scope: &str, now: i64) -> Result<()> {
     c.prepare_cached("INSERT INTO api_keys (name, hash, scope, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![name, &hash[..], scope, now])?;
     Ok(())
@@ -22,7 +23,7 @@ pub fn exists(c: &Connection, name: &str) -> Result<bool> {
     Ok(c.prepare_cached("SELECT 1 FROM api_keys WHERE name = ?1")?.query_row([name], |_| Ok(())).optional()?.is_some())
 }
 
-pub fn delete(c: &Connection, name: &str) -> Result<bool> {
+pub fn delete(c: &WriteTx<'_>, name: &str) -> Result<bool> {
     Ok(c.prepare_cached("DELETE FROM api_keys WHERE name = ?1")?.execute([name])? > 0)
 }
 

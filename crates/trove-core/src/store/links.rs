@@ -1,5 +1,6 @@
 //! File–tag links with their sources.
 
+use super::WriteTx;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -8,7 +9,7 @@ use crate::Result;
 use crate::model::{FileId, Source, TagId};
 
 /// The row id of a source, created on first use.
-pub fn source_id(c: &Connection, s: &Source) -> Result<i64> {
+pub fn source_id(c: &WriteTx<'_>, s: &Source) -> Result<i64> {
     if let Some(id) = c
         .prepare_cached("SELECT id FROM sources WHERE kind = ?1 AND name = ?2")?
         .query_row(params![s.kind(), s.name()], |r| r.get(0))
@@ -32,7 +33,7 @@ pub fn exists(c: &Connection, file: FileId, tag: TagId, source: &Source) -> Resu
 }
 
 /// Links `tag` to `file` from `source`; false when that exact link existed.
-pub fn link(c: &Connection, file: FileId, tag: TagId, source: i64, now: i64) -> Result<bool> {
+pub fn link(c: &WriteTx<'_>, file: FileId, tag: TagId, source: i64, now: i64) -> Result<bool> {
     let n = c
         .prepare_cached(
             "INSERT OR IGNORE INTO file_tags (tag_id, file_id, source_id, added_at) VALUES (?1, ?2, ?3, ?4)",
@@ -52,7 +53,7 @@ pub fn count_for_files(c: &Connection, files: &[FileId]) -> Result<u64> {
     Ok(n)
 }
 
-pub fn unlink(c: &Connection, file: FileId, tag: TagId, source: Option<i64>) -> Result<usize> {
+pub fn unlink(c: &WriteTx<'_>, file: FileId, tag: TagId, source: Option<i64>) -> Result<usize> {
     Ok(match source {
         None => {
             c.prepare_cached("DELETE FROM file_tags WHERE tag_id = ?1 AND file_id = ?2")?.execute(params![tag, file])?

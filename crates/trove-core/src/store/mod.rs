@@ -23,6 +23,23 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::{Error, Result};
 
+/// An open write transaction (`BEGIN IMMEDIATE`) on the index.
+///
+/// Every store function that changes the index takes one, and only [`Index::write`] can
+/// make one, so a write can only happen inside a transaction that commits or rolls back as
+/// a whole. It reads like a connection (it derefs to one), so a store read function can be
+/// called inside the same transaction.
+pub(crate) struct WriteTx<'c> {
+    tx: Transaction<'c>,
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
 /// "trov" in ASCII, stored in the SQLite header.
 pub const APPLICATION_ID: i64 = 0x7472_6f76;
 
@@ -286,6 +303,13 @@ impl Index {
         Ok(self.conn.busy_timeout(wait)?)
     }
 
+    /// Turns off the fsync at each commit on this connection (`PRAGMA synchronous = OFF`),
+    /// for tests and throwaway indexes: a crash of the process still loses nothing (WAL), a
+    /// power cut may lose the last commits. Never used by the CLI.
+    pub fn trade_durability_for_speed(&self) -> Result<()> {
+        Ok(self.conn.execute_batch("PRAGMA synchronous = OFF")?)
+    }
+
     /// Whether this index was opened read-only (this user may not write it).
     pub fn is_read_only(&self) -> bool {
         self.read_only
@@ -296,13 +320,13 @@ impl Index {
         &self.path
     }
 
-    /// The connection, for reads.
-    pub fn conn(&self) -> &Connection {
+    /// The connection, for reads inside trove-core (other crates read through `ops`).
+    pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it is stored, or none.
-    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
         if self.read_only {
             return Err(Error::ReadOnlyIndex { path });
@@ -317,8 +341,9 @@ impl Index {
             e => e,
         };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| full(e.into()))?;
+        let tx = WriteTx { tx };
         let out = f(&tx).map_err(full)?;
-        tx.commit().map_err(|e| full(e.into()))?;
+        tx.tx.commit().map_err(|e| full(e.into()))?;
         Ok(out)
     }
 

@@ -1,5 +1,6 @@
 //! Pools: titled, ordered lists of files. A file appears at most once per pool.
 
+use super::WriteTx;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{FileId, FileRecord, PoolId, fold};
@@ -11,7 +12,7 @@ pub fn by_title(c: &Connection, title: &str) -> Result<Option<(PoolId, String)>>
         .optional()?)
 }
 
-pub fn create(c: &Connection, title: &str, now: i64) -> Result<PoolId> {
+pub fn create(c: &WriteTx<'_>, title: &str, now: i64) -> Result<PoolId> {
     if by_title(c, title)?.is_some() {
         return Err(Error::PoolExists(title.to_string()));
     }
@@ -23,13 +24,13 @@ pub fn create(c: &Connection, title: &str, now: i64) -> Result<PoolId> {
     Ok(PoolId(c.last_insert_rowid()))
 }
 
-pub fn delete(c: &Connection, pool: PoolId) -> Result<()> {
+pub fn delete(c: &WriteTx<'_>, pool: PoolId) -> Result<()> {
     c.prepare_cached("DELETE FROM pools WHERE id = ?1")?.execute([pool])?;
     Ok(())
 }
 
 /// Appends `file` at the end; false if it is already in the pool.
-pub fn append(c: &Connection, pool: PoolId, file: FileId) -> Result<bool> {
+pub fn append(c: &WriteTx<'_>, pool: PoolId, file: FileId) -> Result<bool> {
     let exists = c
         .prepare_cached("SELECT 1 FROM pool_files WHERE pool_id = ?1 AND file_id = ?2")?
         .query_row(params![pool, file], |_| Ok(()))
@@ -47,7 +48,7 @@ pub fn append(c: &Connection, pool: PoolId, file: FileId) -> Result<bool> {
 }
 
 /// Removes `file` from the pool and closes the gap; false if it was not there.
-pub fn remove(c: &Connection, pool: PoolId, file: FileId) -> Result<bool> {
+pub fn remove(c: &WriteTx<'_>, pool: PoolId, file: FileId) -> Result<bool> {
     let pos: Option<i64> = c
         .prepare_cached("SELECT position FROM pool_files WHERE pool_id = ?1 AND file_id = ?2")?
         .query_row(params![pool, file], |r| r.get(0))

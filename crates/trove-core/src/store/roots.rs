@@ -1,5 +1,6 @@
 //! Roots (directories trove keeps current) and the watcher's status row.
 
+use super::WriteTx;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,7 @@ pub fn list(c: &Connection) -> Result<Vec<Root>> {
 }
 
 /// Adds a root; false if it was there already (its device is refreshed).
-pub fn add(c: &Connection, path: &Path, device: u64, now: i64) -> Result<bool> {
+pub fn add(c: &WriteTx<'_>, path: &Path, device: u64, now: i64) -> Result<bool> {
     let b = path.as_os_str().as_bytes();
     let exists: Option<i64> =
         c.prepare_cached("SELECT id FROM roots WHERE path = ?1")?.query_row([b], |r| r.get(0)).optional()?;
@@ -53,19 +54,19 @@ pub fn add(c: &Connection, path: &Path, device: u64, now: i64) -> Result<bool> {
     Ok(true)
 }
 
-pub fn remove(c: &Connection, path: &Path) -> Result<bool> {
+pub fn remove(c: &WriteTx<'_>, path: &Path) -> Result<bool> {
     Ok(c.prepare_cached("DELETE FROM roots WHERE path = ?1")?.execute([path.as_os_str().as_bytes()])? > 0)
 }
 
 /// Turns auto-include on or off for the root at `path`; false if there is no such root.
-pub fn set_auto_include(c: &Connection, path: &Path, on: bool) -> Result<bool> {
+pub fn set_auto_include(c: &WriteTx<'_>, path: &Path, on: bool) -> Result<bool> {
     Ok(c.prepare_cached("UPDATE roots SET auto_include = ?2 WHERE path = ?1")?
         .execute(params![path.as_os_str().as_bytes(), on])?
         > 0)
 }
 
 /// Moves the root at `from` to `to`; false if there is no root at `from`.
-pub fn set_path(c: &Connection, from: &Path, to: &Path, device: u64) -> Result<bool> {
+pub fn set_path(c: &WriteTx<'_>, from: &Path, to: &Path, device: u64) -> Result<bool> {
     Ok(c.prepare_cached("UPDATE roots SET path = ?2, device = ?3 WHERE path = ?1")?.execute(params![
         from.as_os_str().as_bytes(),
         to.as_os_str().as_bytes(),
@@ -75,7 +76,7 @@ pub fn set_path(c: &Connection, from: &Path, to: &Path, device: u64) -> Result<b
 
 /// Re-roots every root at or under `from` at `to` (a renamed root, or a renamed directory
 /// holding roots); returns how many moved.
-pub fn rebase(c: &Connection, from: &Path, to: &Path) -> Result<usize> {
+pub fn rebase(c: &WriteTx<'_>, from: &Path, to: &Path) -> Result<usize> {
     let mut n = 0;
     for r in list(c)? {
         if let Some(new) = crate::paths::rebase(&r.path, from, to) {
@@ -103,14 +104,14 @@ pub fn ignore_patterns(c: &Connection) -> Result<Vec<String>> {
 }
 
 /// Adds a global ignore pattern; false if it was there already.
-pub fn add_ignore(c: &Connection, pattern: &str, now: i64) -> Result<bool> {
+pub fn add_ignore(c: &WriteTx<'_>, pattern: &str, now: i64) -> Result<bool> {
     Ok(c.prepare_cached("INSERT OR IGNORE INTO ignore_patterns (pattern, added_at) VALUES (?1, ?2)")?
         .execute(params![pattern, now])?
         > 0)
 }
 
 /// Removes a global ignore pattern; false if there was no such pattern.
-pub fn remove_ignore(c: &Connection, pattern: &str) -> Result<bool> {
+pub fn remove_ignore(c: &WriteTx<'_>, pattern: &str) -> Result<bool> {
     Ok(c.prepare_cached("DELETE FROM ignore_patterns WHERE pattern = ?1")?.execute([pattern])? > 0)
 }
 
@@ -149,7 +150,7 @@ pub fn watch_status(c: &Connection) -> Result<Option<WatchStatus>> {
     .optional()?)
 }
 
-pub fn watch_started(c: &Connection, pid: u32, backend: &str, now: i64) -> Result<()> {
+pub fn watch_started(c: &WriteTx<'_>, pid: u32, backend: &str, now: i64) -> Result<()> {
     c.execute(
         "INSERT INTO watch_status (id, pid, backend, started_at, heartbeat_at, events, stopped)
          VALUES (1, ?1, ?2, ?3, ?3, 0, 0)
@@ -160,7 +161,7 @@ pub fn watch_started(c: &Connection, pid: u32, backend: &str, now: i64) -> Resul
     Ok(())
 }
 
-pub fn watch_progress(c: &Connection, events: u64, last: Option<&str>, lag_ms: u64, now: i64) -> Result<()> {
+pub fn watch_progress(c: &WriteTx<'_>, events: u64, last: Option<&str>, lag_ms: u64, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE watch_status SET heartbeat_at = ?4, events = events + ?1,
             last_event = coalesce(?2, last_event), last_event_at = CASE WHEN ?2 IS NULL THEN last_event_at ELSE ?4 END,
@@ -171,7 +172,7 @@ pub fn watch_progress(c: &Connection, events: u64, last: Option<&str>, lag_ms: u
     Ok(())
 }
 
-pub fn watch_stopped(c: &Connection, now: i64) -> Result<()> {
+pub fn watch_stopped(c: &WriteTx<'_>, now: i64) -> Result<()> {
     c.execute("UPDATE watch_status SET stopped = 1, heartbeat_at = ?1 WHERE id = 1", [now])?;
     Ok(())
 }

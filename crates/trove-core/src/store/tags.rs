@@ -4,6 +4,7 @@
 //! (lower-cased) form; the `folded` column is the primary key of `tag_names`, so the
 //! database itself refuses a duplicate.
 
+use super::WriteTx;
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -19,7 +20,7 @@ pub fn by_name(c: &Connection, name: &str) -> Result<Option<TagId>> {
 }
 
 /// Creates a tag whose primary name is `name` (already normalised).
-pub fn create(c: &Connection, name: &str, now: i64) -> Result<TagId> {
+pub fn create(c: &WriteTx<'_>, name: &str, now: i64) -> Result<TagId> {
     if let Some(owner) = by_name(c, name)? {
         return Err(Error::NameTaken { name: name.to_string(), owner: primary_name(c, owner)? });
     }
@@ -30,7 +31,7 @@ pub fn create(c: &Connection, name: &str, now: i64) -> Result<TagId> {
     Ok(id)
 }
 
-fn insert_name(c: &Connection, tag: TagId, name: &str, lang: Option<&str>, primary: bool) -> Result<()> {
+fn insert_name(c: &WriteTx<'_>, tag: TagId, name: &str, lang: Option<&str>, primary: bool) -> Result<()> {
     let folded = fold(name);
     let (ns, val, num) = split_namespace(&folded);
     c.prepare_cached(
@@ -66,7 +67,7 @@ pub fn get(c: &Connection, tag: TagId) -> Result<Tag> {
 }
 
 /// Adds an alias. Adding a name the tag already has updates its language.
-pub fn add_alias(c: &Connection, tag: TagId, name: &str, lang: Option<&str>) -> Result<()> {
+pub fn add_alias(c: &WriteTx<'_>, tag: TagId, name: &str, lang: Option<&str>) -> Result<()> {
     match by_name(c, name)? {
         Some(owner) if owner == tag => {
             c.prepare_cached("UPDATE tag_names SET lang = ?2 WHERE folded = ?1")?.execute(params![fold(name), lang])?;
@@ -79,7 +80,7 @@ pub fn add_alias(c: &Connection, tag: TagId, name: &str, lang: Option<&str>) -> 
 
 /// Makes `name` the primary name of `tag`; the old primary name is dropped. A name the tag
 /// already has as an alias is promoted; a change of case alone is allowed.
-pub fn rename(c: &Connection, tag: TagId, name: &str) -> Result<()> {
+pub fn rename(c: &WriteTx<'_>, tag: TagId, name: &str) -> Result<()> {
     match by_name(c, name)? {
         Some(owner) if owner != tag => {
             return Err(Error::NameTaken { name: name.to_string(), owner: primary_name(c, owner)? });
@@ -94,14 +95,14 @@ pub fn rename(c: &Connection, tag: TagId, name: &str) -> Result<()> {
 }
 
 /// Removes one alias (never the primary name).
-pub fn remove_alias(c: &Connection, tag: TagId, name: &str) -> Result<bool> {
+pub fn remove_alias(c: &WriteTx<'_>, tag: TagId, name: &str) -> Result<bool> {
     let n = c
         .prepare_cached("DELETE FROM tag_names WHERE tag_id = ?1 AND folded = ?2 AND is_primary = 0")?
         .execute(params![tag, fold(name)])?;
     Ok(n > 0)
 }
 
-pub fn delete(c: &Connection, tag: TagId) -> Result<()> {
+pub fn delete(c: &WriteTx<'_>, tag: TagId) -> Result<()> {
     c.prepare_cached("DELETE FROM tags WHERE id = ?1")?.execute([tag])?;
     Ok(())
 }
@@ -151,7 +152,7 @@ pub fn neighbours(c: &Connection, tag: TagId) -> Result<(Vec<TagId>, Vec<TagId>)
 }
 
 /// Adds `child ⇒ parent`; refuses a cycle. Returns false if it already existed.
-pub fn imply(c: &Connection, child: TagId, parent: TagId) -> Result<bool> {
+pub fn imply(c: &WriteTx<'_>, child: TagId, parent: TagId) -> Result<bool> {
     if child == parent || ancestors(c, &[parent])?.contains(&child) {
         return Err(Error::ImplicationCycle { child: primary_name(c, child)?, parent: primary_name(c, parent)? });
     }
@@ -161,7 +162,7 @@ pub fn imply(c: &Connection, child: TagId, parent: TagId) -> Result<bool> {
     Ok(n > 0)
 }
 
-pub fn unimply(c: &Connection, child: TagId, parent: TagId) -> Result<bool> {
+pub fn unimply(c: &WriteTx<'_>, child: TagId, parent: TagId) -> Result<bool> {
     let n = c
         .prepare_cached("DELETE FROM implications WHERE child = ?1 AND parent = ?2")?
         .execute(params![child, parent])?;
@@ -170,7 +171,7 @@ pub fn unimply(c: &Connection, child: TagId, parent: TagId) -> Result<bool> {
 
 /// Moves every link, name and implication of `from` onto `into`, then deletes `from`.
 /// Links that would collide (same file and source) are kept once, with the earlier date.
-pub fn merge(c: &Connection, from: TagId, into: TagId) -> Result<()> {
+pub fn merge(c: &WriteTx<'_>, from: TagId, into: TagId) -> Result<()> {
     c.execute(
         "INSERT INTO file_tags (tag_id, file_id, source_id, added_at)
          SELECT ?2, file_id, source_id, added_at FROM file_tags WHERE tag_id = ?1
