@@ -42,6 +42,7 @@ pub fn generate(size: Size, seed: u64, index: &Path, root: &Path) -> (Library, u
             },
             hash: Hash(*h.as_bytes()),
             fingerprint: i64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")),
+            sha256: Some(*h.as_bytes()),
         };
         load.add(BulkFile { path: &path, observation: o, tags: &tags }).expect("add");
     }

@@ -1,4 +1,5 @@
-//! Content hashing: plain BLAKE3 over the whole file, so `b3sum` agrees.
+//! Content hashing: plain BLAKE3 over the whole file, so `b3sum` agrees, and SHA-256 in the
+//! same read (so `sha256sum` agrees; the Hydrus API names files by it).
 //!
 //! Hazards handled here: a path that became a FIFO or device between the walk and the open
 //! (opened with `O_NONBLOCK | O_NOFOLLOW` and checked with `fstat` before any read, so we
@@ -13,8 +14,8 @@ use std::path::Path;
 use crate::model::{Hash, Observation, Stat};
 use crate::{Error, Result};
 
-/// Files at least this big are hashed with memory mapping and several threads.
-const MMAP_THRESHOLD: u64 = 8 << 20;
+/// Files at least this big are read in large chunks and hashed with several threads.
+const LARGE_THRESHOLD: u64 = 8 << 20;
 
 /// Opens `path` without following a final symlink or blocking on a FIFO; refuses anything
 /// but a regular file.
@@ -109,33 +110,72 @@ pub fn fingerprint_file(path: &Path) -> Result<(Stat, i64)> {
     Ok((stat, fingerprint_of(&f, stat.size).map_err(|e| Error::io(path, e))?))
 }
 
-/// Hashes a file and returns the observation that goes with the hash.
+/// Bytes read at a time: small files with one buffer, large ones in bigger chunks hashed by
+/// both hashers at once (BLAKE3 on the pool's threads, SHA-256 on one).
+const SMALL_CHUNK: usize = 64 * 1024;
+const LARGE_CHUNK: usize = 4 << 20;
+
+/// Hashes a file and returns the observation that goes with the hash: BLAKE3 and SHA-256
+/// from the same read of the bytes.
 pub fn hash_file(path: &Path) -> Result<Observation> {
+    use sha2::Digest;
     for _ in 0..2 {
         let (mut f, m) = open_regular(path)?;
         let before = Stat::from_metadata(&m);
         let mut h = blake3::Hasher::new();
-        if before.size >= MMAP_THRESHOLD {
-            h.update_mmap_rayon(path).map_err(|e| Error::io(path, e))?;
-        } else {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match f.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::io(path, e)),
-                };
-                h.update(&buf[..n]);
+        let mut sha = sha2::Sha256::new();
+        let large = before.size >= LARGE_THRESHOLD;
+        let mut buf = vec![0u8; if large { LARGE_CHUNK } else { SMALL_CHUNK }];
+        loop {
+            let n = read_full(&mut f, &mut buf).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            if large {
+                rayon::join(
+                    || {
+                        h.update_rayon(chunk);
+                    },
+                    || sha.update(chunk),
+                );
+            } else {
+                h.update(chunk);
+                sha.update(chunk);
             }
         }
         let fp = fingerprint_of(&f, before.size).map_err(|e| Error::io(path, e))?;
         let after = Stat::from_metadata(&f.metadata().map_err(|e| Error::io(path, e))?);
         if after == before {
-            return Ok(Observation { stat: before, hash: Hash(*h.finalize().as_bytes()), fingerprint: fp });
+            return Ok(Observation {
+                stat: before,
+                hash: Hash(*h.finalize().as_bytes()),
+                fingerprint: fp,
+                sha256: Some(sha.finalize().into()),
+            });
         }
     }
     Err(Error::ChangedWhileHashing(path.to_path_buf()))
+}
+
+/// Fills `buf` as far as the file goes; returns the bytes read (0 at the end).
+fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// SHA-256 of a byte slice (tests and in-memory disk models).
+pub fn sha256_bytes(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
 }
 
 /// BLAKE3 of a byte slice (tests and copies).

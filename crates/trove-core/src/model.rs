@@ -119,6 +119,10 @@ pub struct Observation {
     pub stat: Stat,
     pub hash: Hash,
     pub fingerprint: i64,
+    /// SHA-256 of the content, computed in the same read as the BLAKE3 hash (the Hydrus API
+    /// names files by it). `None` when the observation did not read the bytes again (a
+    /// record revived with its known content keeps its stored SHA-256).
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// One indexed file.

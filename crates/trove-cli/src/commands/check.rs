@@ -11,7 +11,8 @@ use crate::output::{Bar, path_json};
 
 /// Check the index: SQLite integrity, missing files, changed files.
 ///
-/// Files whose size or mtime changed are re-hashed; --full re-hashes every file. With
+/// Files whose size or mtime changed are re-hashed; --full re-hashes every file (and stores
+/// the SHA-256 of files indexed before trove kept one, for the Hydrus API). With
 /// --repair each certain fix is applied on its own: a gone file is marked missing (tags
 /// kept, findable with `missing`), a changed file gets its new hash (tags kept), a missing
 /// file whose path holds an unindexed file again is kept on that file (tags kept). Nothing
@@ -101,6 +102,12 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
         note(format!(
             "{} file(s) indexed outside every root: nothing keeps them current (`trove roots add DIR` tracks a directory)",
             r.untracked
+        ));
+    }
+    if r.sha256_filled > 0 && !a.json {
+        note(format!(
+            "stored the SHA-256 of {} file(s) indexed before trove kept one (the Hydrus API names files by it)",
+            r.sha256_filled
         ));
     }
     let left = r.outstanding();

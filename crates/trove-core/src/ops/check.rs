@@ -69,6 +69,9 @@ pub struct CheckReport {
     pub leftovers: Vec<(PathBuf, bool)>,
     /// Present records outside every root: nothing keeps them current.
     pub untracked: u64,
+    /// Records indexed before trove kept a SHA-256 that `full` gave one (the Hydrus API
+    /// names files by it).
+    pub sha256_filled: u64,
 }
 
 impl CheckReport {
@@ -80,7 +83,9 @@ impl CheckReport {
     }
 }
 
-fn examine(rec: &FileRecord, full: bool) -> Option<Problem> {
+/// Examines one record; with `full`, an unchanged file's SHA-256 goes to `sha_out` (given
+/// for records that have none yet).
+fn examine(rec: &FileRecord, full: bool, sha_out: Option<&mut Option<[u8; 32]>>) -> Option<Problem> {
     let meta = match std::fs::symlink_metadata(&rec.path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
@@ -109,12 +114,20 @@ fn examine(rec: &FileRecord, full: bool) -> Option<Problem> {
     if full {
         return match hash_file(&rec.path) {
             Ok(o) if o.hash != rec.hash => Some(Problem::Corrupt { new_hash: o.hash }),
-            Ok(_) => None,
+            Ok(o) => {
+                if let (Some(sha), Some(out)) = (o.sha256, sha_out) {
+                    *out = Some(sha);
+                }
+                None
+            }
             Err(e) => Some(Problem::Unreadable(e.to_string())),
         };
     }
     None
 }
+
+/// A record's id, the BLAKE3 hash it was read with and the SHA-256 read with it.
+type ShaFill = (crate::model::FileId, Hash, [u8; 32]);
 
 fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
     let id = f.record.id;
@@ -160,15 +173,39 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
     })?;
     report.checked = records.len() as u64;
     progress.begin("checking", Some(records.len() as u64));
-    let mut findings: Vec<Finding> = records
+    let without_sha: std::collections::HashSet<crate::model::FileId> = if opts.full && !index.is_read_only() {
+        files::ids_without_sha256(index.conn())?.into_iter().collect()
+    } else {
+        Default::default()
+    };
+    let examined: Vec<(Option<Finding>, Option<ShaFill>)> = records
         .par_iter()
-        .filter_map(|r| {
-            let p = examine(r, opts.full);
+        .map(|r| {
+            let mut sha = None;
+            let want = without_sha.contains(&r.id).then_some(&mut sha);
+            let p = examine(r, opts.full, want);
             progress.advance(1);
-            p.map(|problem| Finding { record: r.clone(), problem, repaired: false })
+            (p.map(|problem| Finding { record: r.clone(), problem, repaired: false }), sha.map(|s| (r.id, r.hash, s)))
         })
         .collect();
     progress.finish();
+    let mut findings = Vec::new();
+    let mut shas = Vec::new();
+    for (f, s) in examined {
+        findings.extend(f);
+        shas.extend(s);
+    }
+    // The SHA-256 of records indexed before trove kept one: a derived value, stored in
+    // batches (only while the content is still the one that was read).
+    for batch in shas.chunks(1000) {
+        report.sha256_filled += index.write(|tx| {
+            let mut n = 0;
+            for (id, hash, sha) in batch {
+                n += u64::from(files::set_sha256(tx, *id, hash, sha)?);
+            }
+            Ok(n)
+        })?;
+    }
     // A path another record lives on is not this record's to take back — unless that record
     // is bare (auto-included, untagged, in no pool): the file is this record's, by path
     // continuity, and the bare record gives way.

@@ -117,3 +117,19 @@ pub fn other_links(index: &Index, r: &FileRecord) -> Result<Vec<FileRecord>> {
         _ => Ok(Vec::new()),
     }
 }
+
+/// A record's SHA-256 (None: no such record, or indexed before trove kept one and not yet
+/// filled by `check --full`).
+pub fn sha256_of(index: &Index, id: FileId) -> Result<Option<[u8; 32]>> {
+    files::sha256_of(index.conn(), id)
+}
+
+/// The records whose content has this SHA-256: present ones first, then by id.
+pub fn by_sha256(index: &Index, sha256: &[u8; 32]) -> Result<Vec<FileRecord>> {
+    files::by_sha256(index.conn(), sha256)
+}
+
+/// How many records have no SHA-256 yet (`check --full` fills them).
+pub fn count_without_sha256(index: &Index) -> Result<u64> {
+    files::count_without_sha256(index.conn())
+}

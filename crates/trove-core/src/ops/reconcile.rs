@@ -553,7 +553,7 @@ pub(crate) fn decide(
             // same file; only the new inode number is stored, nothing is read.
             report.unchanged += 1;
             plans.insert(r.id, Plan::Restat);
-            revive_obs.insert(r.id, Observation { stat: *st, hash: r.hash, fingerprint: r.fingerprint });
+            revive_obs.insert(r.id, Observation { stat: *st, hash: r.hash, fingerprint: r.fingerprint, sha256: None });
         } else if r.state == FileState::Present {
             plans.insert(r.id, Plan::Rehash);
         } else {
@@ -829,7 +829,12 @@ mod tests_support {
         fn observe(&self, path: &[u8]) -> Result<Observation> {
             self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (st, c) = self.files.get(path).ok_or_else(|| Error::Invalid("gone".into()))?;
-            Ok(Observation { stat: *st, hash: hash_bytes(c), fingerprint: fingerprint_bytes(c) })
+            Ok(Observation {
+                stat: *st,
+                hash: hash_bytes(c),
+                fingerprint: fingerprint_bytes(c),
+                sha256: Some(crate::hash::sha256_bytes(c)),
+            })
         }
     }
 

@@ -146,9 +146,13 @@ pub fn for_each(c: &Connection, mut f: impl FnMut(FileRecord) -> Result<()>) -> 
 }
 
 pub fn insert(c: &WriteTx<'_>, path: &Path, o: &Observation, now: i64) -> Result<FileId> {
+    // The id is the next one above every live id and every id ever removed (migration 0005):
+    // an id never names a second file.
     c.prepare_cached(
-        "INSERT INTO files (path, ext, size, mtime_ns, device, inode, hash, fingerprint, state, added_at, verified_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9)",
+        "INSERT INTO files (id, path, ext, size, mtime_ns, device, inode, hash, fingerprint, state, added_at,
+                            verified_at, sha256)
+         VALUES (max(coalesce((SELECT max(id) FROM files), 0), (SELECT high FROM file_ids WHERE id = 1)) + 1,
+                 ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, ?10)",
     )?
     .execute(params![
         b(path),
@@ -159,17 +163,20 @@ pub fn insert(c: &WriteTx<'_>, path: &Path, o: &Observation, now: i64) -> Result
         o.stat.inode as i64,
         &o.hash.0[..],
         o.fingerprint,
-        now
+        now,
+        o.sha256.as_ref().map(|h| &h[..]),
     ])?;
     Ok(FileId(c.last_insert_rowid()))
 }
 
 /// Stores a new observation of the same file (it was edited, moved, or came back): tags
-/// stay, and the record is present again.
+/// stay, and the record is present again. A SHA-256 the observation did not compute is kept
+/// while the content (BLAKE3) is the same, and forgotten when it changed.
 pub fn update_observation(c: &WriteTx<'_>, id: FileId, o: &Observation, now: i64) -> Result<()> {
     c.prepare_cached(
-        "UPDATE files SET size = ?2, mtime_ns = ?3, device = ?4, inode = ?5, hash = ?6, fingerprint = ?7, state = 0,
-                          verified_at = ?8
+        "UPDATE files SET size = ?2, mtime_ns = ?3, device = ?4, inode = ?5,
+                          sha256 = CASE WHEN hash = ?6 THEN coalesce(?9, sha256) ELSE ?9 END,
+                          hash = ?6, fingerprint = ?7, state = 0, verified_at = ?8
          WHERE id = ?1",
     )?
     .execute(params![
@@ -180,9 +187,51 @@ pub fn update_observation(c: &WriteTx<'_>, id: FileId, o: &Observation, now: i64
         o.stat.inode as i64,
         &o.hash.0[..],
         o.fingerprint,
-        now
+        now,
+        o.sha256.as_ref().map(|h| &h[..]),
     ])?;
     Ok(())
+}
+
+/// Sets a record's SHA-256 (the backfill in `check --full`, for records indexed before
+/// SHA-256 was kept), only while its BLAKE3 hash is still `hash`.
+pub fn set_sha256(c: &WriteTx<'_>, id: FileId, hash: &Hash, sha256: &[u8; 32]) -> Result<bool> {
+    Ok(c.prepare_cached("UPDATE files SET sha256 = ?3 WHERE id = ?1 AND hash = ?2")?.execute(params![
+        id,
+        &hash.0[..],
+        &sha256[..]
+    ])? > 0)
+}
+
+/// A record's SHA-256 (None: unknown record, or not computed yet).
+pub fn sha256_of(c: &Connection, id: FileId) -> Result<Option<[u8; 32]>> {
+    let v: Option<Option<Vec<u8>>> =
+        c.prepare_cached("SELECT sha256 FROM files WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
+    Ok(v.flatten().and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()))
+}
+
+/// Records whose content has this SHA-256, present ones first, then by id.
+pub fn by_sha256(c: &Connection, sha256: &[u8; 32]) -> Result<Vec<FileRecord>> {
+    let sql = format!(
+        "SELECT {COLS} FROM files WHERE substr(sha256, 1, 8) = substr(?1, 1, 8) AND sha256 = ?1
+         ORDER BY state <> 0, id"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map([&sha256[..]], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The records that have no SHA-256 yet.
+pub fn ids_without_sha256(c: &Connection) -> Result<Vec<FileId>> {
+    let mut st = c.prepare_cached("SELECT id FROM files WHERE sha256 IS NULL")?;
+    let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// How many records have no SHA-256 yet.
+pub fn count_without_sha256(c: &Connection) -> Result<u64> {
+    Ok(c.prepare_cached("SELECT count(*) FROM files WHERE sha256 IS NULL")?.query_row([], |r| r.get::<_, i64>(0))?
+        as u64)
 }
 
 /// Records that the file still matches its observation.

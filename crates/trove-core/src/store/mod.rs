@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_decimal_values.sql"),
     include_str!("migrations/0003_roots_auto_include.sql"),
     include_str!("migrations/0004_api_keys.sql"),
+    include_str!("migrations/0005_sha256_file_ids.sql"),
 ];
 
 /// The schema version this build writes.
