@@ -48,6 +48,7 @@ pub enum Command {
     /// Whether a watcher is running on this index (same as `trove watch --status`)
     Status,
     Stats(commands::stats::StatsArgs),
+    Backup(commands::backup::BackupArgs),
     Serve(commands::serve::ServeArgs),
     Keys(commands::keys::KeysArgs),
     Thumbs(commands::thumbs::ThumbsArgs),

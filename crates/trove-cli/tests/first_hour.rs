@@ -238,7 +238,7 @@ fn a_read_only_index_can_be_read_and_says_why_it_cannot_be_written() {
     let ro = e.path("ro");
     std::fs::create_dir(&ro).unwrap();
     let index = ro.join("index.db");
-    std::fs::copy(&e.index, &index).unwrap();
+    e.ok(["backup".as_ref(), index.as_os_str()]);
     std::fs::set_permissions(&index, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(e.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -373,8 +373,7 @@ fn a_read_by_another_user_leaves_the_owner_able_to_write() {
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::set_permissions(e.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let index = shared.join("index.db");
-    e.ok(["find", "x"]); // checkpoints nothing in particular; copy a closed index
-    std::fs::copy(&e.index, &index).unwrap();
+    e.ok(["backup".as_ref(), index.as_os_str()]);
     std::fs::set_permissions(&index, std::fs::Permissions::from_mode(0o644)).unwrap();
     let Some(o) = as_nobody(&e, &["find", "-c", "x"], &index) else { return };
     assert_eq!(stdout(&o), "2\n", "{}", stderr(&o));
@@ -392,7 +391,7 @@ fn check_repair_on_a_read_only_index_fails_once_up_front() {
     let ro = e.path("ro");
     std::fs::create_dir(&ro).unwrap();
     let index = ro.join("index.db");
-    std::fs::copy(&e.index, &index).unwrap();
+    e.ok(["backup".as_ref(), index.as_os_str()]);
     for (p, m) in [(&index, 0o444), (&ro, 0o755), (&e.root().to_path_buf(), 0o755)] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     }
@@ -460,4 +459,30 @@ fn ls_says_which_files_are_outside_every_root() {
     assert!(stderr(&o).contains("1 file(s) above are outside every root"), "{}", stderr(&o));
     let json = String::from_utf8(e.ok(["ls", "--json", "loose/out.txt"])).unwrap();
     assert!(json.contains(r#""tracked":false"#), "{json}");
+}
+
+#[test]
+fn backup_is_complete_while_the_latest_commits_are_still_in_the_wal() {
+    use std::os::unix::ffi::OsStrExt;
+    let e = small();
+    e.ok(["tag", "-t", "fresh", "lib/a.txt"]);
+    // The WAL is kept between commands, so the index file alone can lack the last commit.
+    let wal = std::path::PathBuf::from(format!("{}-wal", e.index.display()));
+    assert!(std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0), "the WAL is kept between commands");
+    let dest = e.root().join(std::ffi::OsStr::from_bytes(b"-copy \xff%_*.db"));
+    e.ok(["backup".as_ref(), dest.as_os_str()]);
+    let o = e.cmd(["find", "fresh"]).env("TROVE_INDEX", &dest).output().unwrap();
+    assert_eq!(stdout(&o), "lib/a.txt\n", "{}", stderr(&o));
+    let o = e.cmd(["find", "-c", ""]).env("TROVE_INDEX", &dest).output().unwrap();
+    assert_eq!(stdout(&o), "3\n", "{}", stderr(&o));
+    // An existing file is never overwritten.
+    let before = std::fs::read(&dest).unwrap();
+    let o = e.run(["backup".as_ref(), dest.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already exists; a backup goes to a new file"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&dest).unwrap(), before);
+    // A directory that does not exist is named.
+    let o = e.run(["backup", "no/such/dir/copy.db"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
 }

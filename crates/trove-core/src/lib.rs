@@ -110,7 +110,7 @@ pub enum Error {
     UnknownPool(String),
     #[error("{0}: a pool with this title exists")]
     PoolExists(String),
-    #[error("{}: already exists (use --force to replace it)", .0.display())]
+    #[error("{}: already exists", .0.display())]
     DestinationExists(PathBuf),
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),

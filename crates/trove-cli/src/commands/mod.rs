@@ -1,5 +1,6 @@
 //! One file per command: `<Name>Args` (clap) and `run`.
 
+pub mod backup;
 pub mod check;
 pub mod completions;
 pub mod find;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Mv(a) => mv::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Stats(a) => stats::run(&ctx, a),
+        Command::Backup(a) => backup::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Keys(a) => keys::run(&ctx, a),
         Command::Thumbs(a) => thumbs::run(&ctx, a),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use trove_core::ops::mv::mv;
 
-use crate::ctx::{CmdResult, Ctx, note, report_failures};
+use crate::ctx::{CmdResult, CommandError, Ctx, note, report_failures};
 
 /// Move or rename files and directories, keeping their tags.
 ///
@@ -26,7 +26,12 @@ pub struct MvArgs {
 pub fn run(ctx: &Ctx, a: MvArgs) -> CmdResult {
     let mut index = ctx.open_write()?;
     let (dst, srcs) = a.paths.split_last().expect("clap requires two paths");
-    let r = mv(&mut index, &ctx.resolve_all(srcs), &ctx.resolve(dst), a.force)?;
+    let r = mv(&mut index, &ctx.resolve_all(srcs), &ctx.resolve(dst), a.force).map_err(|e| match e {
+        trove_core::Error::DestinationExists(p) => {
+            CommandError::new(format!("{}: already exists (use --force to replace it)", ctx.show(&p)))
+        }
+        e => e.into(),
+    })?;
     for t in &r.cleaned {
         note(format!("{}: removed a temporary copy left by a killed `trove mv`", ctx.show(t)));
     }
