@@ -52,6 +52,8 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     Keys(commands::keys::KeysArgs),
     Thumbs(commands::thumbs::ThumbsArgs),
+    Export(commands::export::ExportArgs),
+    Import(commands::import::ImportArgs),
     Completions(commands::completions::CompletionsArgs),
 }
 

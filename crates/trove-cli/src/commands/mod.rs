@@ -3,7 +3,9 @@
 pub mod backup;
 pub mod check;
 pub mod completions;
+pub mod export;
 pub mod find;
+pub mod import;
 pub mod include;
 pub mod keys;
 pub mod ls;
@@ -48,6 +50,8 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Keys(a) => keys::run(&ctx, a),
         Command::Thumbs(a) => thumbs::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
         Command::Completions(_) => Ok(0),
     }
 }

@@ -4,9 +4,11 @@
 
 pub mod bulk;
 pub mod check;
+pub mod export;
 pub mod files;
 pub mod find;
 pub mod identity;
+pub mod import;
 pub mod include;
 pub mod keys;
 pub mod mv;

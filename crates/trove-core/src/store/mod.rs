@@ -13,6 +13,7 @@ pub mod find;
 pub mod keys;
 pub mod links;
 pub mod pools;
+pub mod portable;
 pub mod roots;
 pub mod tags;
 
@@ -354,6 +355,15 @@ impl Index {
             _ => Error::Sqlite(e),
         })?;
         Ok(())
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction that is always rolled back: a dry run
+    /// does the real work and stores nothing.
+    pub(crate) fn dry_run<T>(&mut self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let tx = WriteTx { tx: self.conn.transaction_with_behavior(TransactionBehavior::Immediate)? };
+        let out = f(&tx);
+        tx.tx.rollback()?;
+        out
     }
 
     /// `PRAGMA integrity_check`: `None` when the file is sound, else SQLite's findings.
