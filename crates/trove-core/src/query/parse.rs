@@ -23,7 +23,8 @@
 //! 50 000 bytes, and escaping can triple a literal). Each limit is a query error at the byte
 //! that crosses it.
 
-use super::ast::{CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
+use super::ast::{CmpOp, DateSpec, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
+use super::values::{looks_like_date, parse_date, parse_duration, parse_size};
 
 /// A query that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -489,6 +490,12 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
             }
             match parse_date(&text) {
                 Some(unix) => Ok(Expr::Pred(Predicate::MtimeAt(op, DateSpec { text, unix }))),
+                None if looks_like_date(&text) => Err(ParseError::new(
+                    arg_pos,
+                    format!(
+                        "{text}: no such date or time (the day must exist in its month, the time be 00:00 to 23:59)"
+                    ),
+                )),
                 None => Err(ParseError::new(
                     arg_pos,
                     "mtime takes a date (2024-01-31, 2024-01-31T12:00:00) or an age (30d, 12h, 2w, 1y)",
@@ -523,82 +530,4 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
         }
         _ => Err(ParseError::new(pos, format!("unknown keyword {kw}"))),
     }
-}
-
-/// `10M` → 10 MiB. Units are powers of 1024; `b` or no unit means bytes.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let mult: u64 = match unit.to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return None,
-    };
-    if num.contains('.') {
-        let f: f64 = num.parse().ok()?;
-        let v = f * mult as f64;
-        (v.is_finite() && v >= 0.0 && v < u64::MAX as f64).then_some(v as u64)
-    } else {
-        num.parse::<u64>().ok()?.checked_mul(mult)
-    }
-}
-
-/// `30d`, `12h`, `2w`, `90s`, `10m` (minutes), `1y` → a [`Duration`].
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let unit = s.chars().last()?;
-    if !matches!(unit, 's' | 'm' | 'h' | 'd' | 'w' | 'y') {
-        return None;
-    }
-    let amount: u64 = s[..s.len() - 1].parse().ok()?;
-    Some(Duration { amount, unit })
-}
-
-/// Days since 1970-01-01 for a civil date (proleptic Gregorian).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (UTC) → seconds since the epoch.
-pub fn parse_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { None }
-    };
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut secs = days_from_civil(y, m, d) * 86_400;
-    if b.len() > 10 {
-        if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || b[13] != b':' {
-            return None;
-        }
-        let (h, mi) = (num(11..13)?, num(14..16)?);
-        let sec = if b.len() > 16 {
-            if b[16] != b':' || b.len() != 19 {
-                return None;
-            }
-            num(17..19)?
-        } else {
-            0
-        };
-        if h > 23 || mi > 59 || sec > 60 {
-            return None;
-        }
-        secs += h * 3600 + mi * 60 + sec;
-    }
-    Some(secs)
 }

@@ -361,3 +361,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_impossible_date_is_an_error_about_the_calendar() {
+    let e = parse("mtime>2024-02-31").unwrap_err();
+    assert_eq!(e.position, 6);
+    assert!(e.message.contains("2024-02-31: no such date"), "{}", e.message);
+    assert!(parse("mtime>2024-02-29").is_ok());
+    let e = parse("mtime:2023-02-29").unwrap_err();
+    assert!(e.message.contains("no such date"), "{}", e.message);
+}
