@@ -30,8 +30,8 @@ const MAX_PAGE: u64 = 500;
 /// An error answer: status and a JSON body.
 #[derive(Debug)]
 pub(crate) struct ApiError {
-    status: StatusCode,
-    message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
     position: Option<usize>,
 }
 
@@ -135,7 +135,7 @@ fn record_json(r: &FileRecord) -> Value {
     v
 }
 
-fn parse_id(s: &str) -> Result<FileId, ApiError> {
+pub(crate) fn parse_id(s: &str) -> Result<FileId, ApiError> {
     // Ids are positive integers; anything else (`../`, `1;2`, `0x1`) names no file.
     match s.parse::<i64>() {
         Ok(n) if n > 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(FileId(n)),
@@ -232,7 +232,7 @@ pub(crate) fn mime_for(p: &std::path::Path) -> &'static str {
 }
 
 /// Looks up a present record for serving its bytes.
-async fn servable(app: &Arc<App>, id: FileId) -> Result<FileRecord, ApiError> {
+pub(crate) async fn servable(app: &Arc<App>, id: FileId) -> Result<FileRecord, ApiError> {
     let rec = app.with_index(move |index| trove_core::ops::files::get(index, id)).await?;
     let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
     if rec.state != FileState::Present {
@@ -277,6 +277,13 @@ async fn file_content(
 ) -> Result<Response, ApiError> {
     caller.allow(&app, Scope::Read).await?;
     let rec = servable(&app, parse_id(&id)?).await?;
+    let range = caller.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    content_response(&rec, range).await
+}
+
+/// A present record's bytes, whole or the one range asked for (206; 416 for a range
+/// outside the file).
+pub(crate) async fn content_response(rec: &FileRecord, range: Option<&str>) -> Result<Response, ApiError> {
     let gone = |e: std::io::Error| {
         ApiError::not_found(format!(
             "{}: cannot be read now ({})",
@@ -293,7 +300,7 @@ async fn file_content(
     }
     let size = meta.len();
     let mut file = tokio::fs::File::from_std(file);
-    let range = match caller.headers().get(header::RANGE).and_then(|v| v.to_str().ok()) {
+    let range = match range {
         None => None,
         Some(h) => match parse_range(h, size) {
             Ok(r) => r,
@@ -345,6 +352,11 @@ async fn file_thumbnail(
     let id = parse_id(&id)?;
     let rec = app.with_index(move |index| trove_core::ops::files::get(index, id)).await?;
     let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
+    thumbnail_response(&app, rec).await
+}
+
+/// A record's thumbnail (JPEG) from the cache or made now, or its type icon (SVG).
+pub(crate) async fn thumbnail_response(app: &Arc<App>, rec: FileRecord) -> Result<Response, ApiError> {
     // The cache is read without blocking the server's threads.
     let (bytes, ctype) = match tokio::fs::read(app.thumbs.cache_path(&rec)).await.ok() {
         Some(b) => (b, "image/jpeg"),

@@ -33,7 +33,7 @@ pub(crate) fn host_allowed(app: &App, host: &str) -> bool {
         }
     };
     if let Some(p) = &port
-        && p.parse::<u16>().ok() != Some(app.port)
+        && !p.parse::<u16>().is_ok_and(|p| app.ports.contains(&p))
     {
         return false;
     }

@@ -21,6 +21,7 @@
 
 mod api;
 mod auth;
+mod hydrus;
 mod thumbs;
 mod ui;
 
@@ -50,6 +51,11 @@ pub struct ServeConfig {
     pub thumbs_dir: PathBuf,
     /// How long a request waits for another process's write before it is answered 503.
     pub busy_timeout: std::time::Duration,
+    /// The port of the Hydrus Client API listener (same address as `listen`), if wanted.
+    pub hydrus_port: Option<u16>,
+    /// Answer browsers' CORS preflights on the compatibility listeners (Hydrus Web runs on
+    /// another origin).
+    pub cors: bool,
 }
 
 /// Why the server could not start or stopped.
@@ -72,6 +78,8 @@ pub struct Started {
     pub addr: SocketAddr,
     /// The browser URL with the one-time token.
     pub ui_url: String,
+    /// The Hydrus Client API's address, when it listens.
+    pub hydrus: Option<SocketAddr>,
 }
 
 /// A log line sink (the CLI prints to stderr). Keys never reach it.
@@ -86,7 +94,8 @@ pub(crate) struct App {
     /// Session id → CSRF token.
     sessions: Mutex<HashMap<String, String>>,
     hosts: Vec<String>,
-    port: u16,
+    /// The ports of this server's listeners (the `Host` header must name one).
+    ports: Vec<u16>,
     thumbs: Thumbnailer,
     busy_timeout: std::time::Duration,
     /// Bounds concurrent thumbnail generation so a grid of new files cannot starve searches.
@@ -94,6 +103,9 @@ pub(crate) struct App {
     /// Bounds concurrent searches to the cores: forty searches sharing two cores would each
     /// take forty times as long, while queued ones start as soon as a core is free.
     search_slots: tokio::sync::Semaphore,
+    /// Hydrus session keys (in memory, as in Hydrus: lost on restart).
+    hydrus_sessions: Mutex<HashMap<String, hydrus::Session>>,
+    cors: bool,
     log: Log,
 }
 
@@ -128,6 +140,22 @@ impl App {
     }
 }
 
+impl App {
+    /// Runs `f` with a pooled connection on the current thread (start-up only).
+    pub(crate) fn with_index_sync<T>(&self, f: impl FnOnce(&Index) -> trove_core::Result<T>) -> trove_core::Result<T> {
+        let taken = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+        let index = match taken {
+            Some(i) => i,
+            None => Index::open(&self.index_path, OpenMode::Existing)?,
+        };
+        let out = f(&index);
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(index);
+        }
+        out
+    }
+}
+
 /// A random 32-byte secret as 64 hex digits.
 pub(crate) fn secret() -> String {
     let mut b = [0u8; 32];
@@ -154,6 +182,16 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             .await
             .map_err(|e| WebError::Bind { addr: cfg.listen, source: e })?;
         let addr = listener.local_addr()?;
+        let hydrus_listener = match cfg.hydrus_port {
+            Some(port) => {
+                let at = SocketAddr::new(cfg.listen.ip(), port);
+                Some(tokio::net::TcpListener::bind(at).await.map_err(|e| WebError::Bind { addr: at, source: e })?)
+            }
+            None => None,
+        };
+        let hydrus_addr = hydrus_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
+        let mut ports = vec![addr.port()];
+        ports.extend(hydrus_addr.map(|a| a.port()));
         let token = secret();
         let app = Arc::new(App {
             index_path: cfg.index.clone(),
@@ -161,22 +199,43 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             token: Mutex::new(Some(token.clone())),
             sessions: Mutex::new(HashMap::new()),
             hosts: cfg.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
-            port: addr.port(),
+            ports,
             thumbs: Thumbnailer::new(cfg.thumbs_dir.clone()),
             busy_timeout: cfg.busy_timeout,
             thumb_slots: tokio::sync::Semaphore::new(2),
             search_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
+            hydrus_sessions: Mutex::new(HashMap::new()),
+            cors: cfg.cors,
             log: log.clone(),
         });
         let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
         let host = if host.contains(':') { format!("[{host}]") } else { host };
-        on_start(&Started { addr, ui_url: format!("http://{host}:{}/?token={token}", addr.port()) });
+        on_start(&Started {
+            addr,
+            ui_url: format!("http://{host}:{}/?token={token}", addr.port()),
+            hydrus: hydrus_addr,
+        });
         log(&format!("listening on {addr}"));
+        let hydrus_task = hydrus_listener.map(|l| {
+            if let Ok(n) = app.with_index_sync(trove_core::ops::files::count_without_sha256)
+                && n > 0
+            {
+                log(&format!(
+                    "{n} file(s) have no SHA-256 yet, so Hydrus clients see them without a hash; `trove check --full` fills it"
+                ));
+            }
+            let router = hydrus::router(app.clone())
+                .layer(axum::middleware::from_fn_with_state(app.clone(), auth::check_host));
+            tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(shutdown()).await })
+        });
         let router = api::router(app.clone()).merge(ui::router(app.clone()));
         let router = router.layer(axum::middleware::from_fn_with_state(app.clone(), auth::check_host));
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+        if let Some(t) = hydrus_task {
+            t.await.map_err(|e| std::io::Error::other(e.to_string()))??;
+        }
         log("stopped");
         Ok(())
     })

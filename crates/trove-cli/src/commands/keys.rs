@@ -35,6 +35,14 @@ pub enum KeysCommand {
     },
     /// List keys (names and scopes; the keys themselves are not stored)
     List,
+    /// List the keys clients asked for (Hydrus's `request_new_permissions`), not approved yet
+    Pending,
+    /// Approve a key a client asked for: it works from now on with the scope shown by
+    /// `trove keys pending` (e.g. `trove keys approve hydrus-web`)
+    Approve {
+        /// The name shown by `trove keys pending`
+        name: String,
+    },
     /// Remove a key
     Rm {
         /// The key's name
@@ -62,10 +70,36 @@ pub fn run(ctx: &Ctx, a: KeysArgs) -> CmdResult {
             let index = ctx.open_read()?;
             let mut out = std::io::stdout().lock();
             for k in keys::list(&index)? {
-                writeln!(out, "{:<5}  {}", k.scope.as_str(), k.name)?;
+                let waiting = if k.pending { "  (waits for `trove keys approve`)" } else { "" };
+                writeln!(out, "{:<5}  {}{waiting}", k.scope.as_str(), k.name)?;
             }
             out.flush()?;
             Ok(0)
+        }
+        KeysCommand::Pending => {
+            let index = ctx.open_read()?;
+            let mut out = std::io::stdout().lock();
+            let waiting: Vec<_> = keys::list(&index)?.into_iter().filter(|k| k.pending).collect();
+            for k in &waiting {
+                writeln!(out, "{:<5}  {}", k.scope.as_str(), k.name)?;
+            }
+            out.flush()?;
+            if waiting.is_empty() {
+                note("no key requests wait for approval");
+            } else {
+                note("`trove keys approve NAME` lets one work; `trove keys rm NAME` refuses it");
+            }
+            Ok(0)
+        }
+        KeysCommand::Approve { name } => {
+            let mut index = ctx.open_write()?;
+            if keys::approve(&mut index, &name)? {
+                note(format!("key {name} approved"));
+                Ok(0)
+            } else {
+                Err(CommandError::new(format!("{name}: no key by this name waits for approval"))
+                    .with_hint("`trove keys pending` lists the requests"))
+            }
         }
         KeysCommand::Rm { name } => {
             let mut index = ctx.open_read()?;

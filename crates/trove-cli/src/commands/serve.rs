@@ -29,6 +29,15 @@ pub struct ServeArgs {
     /// answered 503 with Retry-After (e.g. 10s, 1m)
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub busy_timeout: String,
+    /// Also serve the Hydrus Client API on this port (same address as --listen; Hydrus's
+    /// own default is 45869), for Hydrus Web, Hydrui and `hydrus-api` scripts. See
+    /// docs/compat.md
+    #[arg(long, value_name = "PORT")]
+    pub hydrus_port: Option<u16>,
+    /// Answer CORS preflights on the Hydrus listener, so a browser client served from
+    /// another origin (Hydrus Web) can call it
+    #[arg(long)]
+    pub cors: bool,
 }
 
 /// `$XDG_CACHE_HOME/trove/thumbs`, else `~/.cache/trove/thumbs`.
@@ -54,6 +63,8 @@ pub fn run(ctx: &Ctx, a: ServeArgs) -> CmdResult {
             .ok_or_else(|| {
                 CommandError::new(format!("--busy-timeout {}: not a duration (try 10s, 1m)", a.busy_timeout))
             })?,
+        hydrus_port: a.hydrus_port,
+        cors: a.cors,
     };
     let log: trove_web::Log = Arc::new(|s: &str| note(format!("trove serve: {s}")));
     let open = a.open;
@@ -61,6 +72,9 @@ pub fn run(ctx: &Ctx, a: ServeArgs) -> CmdResult {
         // The URL is the one line on stdout, so a script can read it.
         let _ = crate::ctx::print_bytes(format!("{}\n", started.ui_url).as_bytes());
         note(format!("trove serve: open {} in a browser; Ctrl-C stops the server", started.ui_url));
+        if let Some(h) = started.hydrus {
+            note(format!("trove serve: Hydrus Client API on http://{h}/"));
+        }
         if open {
             let _ = std::process::Command::new("xdg-open")
                 .arg(&started.ui_url)

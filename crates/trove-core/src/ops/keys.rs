@@ -46,6 +46,9 @@ pub struct KeyInfo {
     pub name: String,
     pub scope: Scope,
     pub created_at: i64,
+    /// Requested by a client (`/request_new_permissions`) and not approved yet: it opens
+    /// nothing until `trove keys approve NAME`.
+    pub pending: bool,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -77,9 +80,52 @@ pub fn add(index: &mut Index, name: &str, scope: Scope) -> Result<String> {
         if sk::exists(tx, name)? {
             return Err(Error::Invalid(format!("{name}: a key with this name exists; remove it first")));
         }
-        sk::insert(tx, name, &h, scope.as_str(), now_unix())
+        sk::insert(tx, name, &h, scope.as_str(), now_unix(), false)
     })?;
     Ok(key)
+}
+
+/// At most this many requested keys wait for approval at once: the request needs no key,
+/// so it must not fill the index.
+pub const MAX_PENDING: u64 = 16;
+
+/// Makes a key a client asked for, under a name derived from `wanted` (characters a key
+/// name cannot hold become `-`; a taken name gets `-2`, `-3`, ...). The key opens nothing
+/// until [`approve`]. Returns the name given and the key.
+pub fn request(index: &mut Index, wanted: &str, scope: Scope) -> Result<(String, String)> {
+    let mut base: String = wanted
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .take(56)
+        .collect();
+    if base.is_empty() || base.eq_ignore_ascii_case("web") {
+        base = format!("client-{base}").trim_end_matches('-').to_string();
+    }
+    let bytes = crate::store::random_uid()?;
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let h = hash(&key);
+    let name = index.write(|tx| {
+        if sk::count_pending(tx)? >= MAX_PENDING {
+            return Err(Error::Invalid(format!(
+                "{MAX_PENDING} key requests already wait for approval; `trove keys pending` lists them"
+            )));
+        }
+        let mut name = base.clone();
+        let mut n = 2;
+        while sk::exists(tx, &name)? {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        sk::insert(tx, &name, &h, scope.as_str(), now_unix(), true)?;
+        Ok(name)
+    })?;
+    Ok((name, key))
+}
+
+/// Approves a requested key; false when no key by that name waits.
+pub fn approve(index: &mut Index, name: &str) -> Result<bool> {
+    index.write(|tx| sk::approve(tx, name))
 }
 
 /// Removes a key; false when there was none by that name.
@@ -94,18 +140,26 @@ pub fn list(index: &Index) -> Result<Vec<KeyInfo>> {
             name: r.name,
             scope: Scope::parse(&r.scope).unwrap_or(Scope::Read),
             created_at: r.created_at,
+            pending: r.pending,
         })
         .collect())
 }
 
-/// The key a client presented, if it is one of ours. Every stored hash is compared, each in
-/// constant time, so the answer's timing says nothing about which bytes matched.
+/// The key a client presented, if it is one of ours and approved. Every stored hash is
+/// compared, each in constant time, so the answer's timing says nothing about which bytes
+/// matched.
 pub fn verify(index: &Index, presented: &str) -> Result<Option<KeyInfo>> {
+    Ok(lookup(index, presented)?.filter(|k| !k.pending))
+}
+
+/// As [`verify`], but also a key that waits for approval (marked `pending`), so a server
+/// can tell its client why the key opens nothing yet.
+pub fn lookup(index: &Index, presented: &str) -> Result<Option<KeyInfo>> {
     let h = hash(presented.trim());
     let mut found = None;
-    for (name, scope, stored) in sk::all_hashes(index.conn())? {
+    for (name, scope, stored, pending) in sk::all_hashes(index.conn())? {
         if constant_time_eq(&stored, &h) && found.is_none() {
-            found = Some(KeyInfo { name, scope: Scope::parse(&scope).unwrap_or(Scope::Read), created_at: 0 });
+            found = Some(KeyInfo { name, scope: Scope::parse(&scope).unwrap_or(Scope::Read), created_at: 0, pending });
         }
     }
     Ok(found)
@@ -146,5 +200,27 @@ mod tests {
         assert!(remove(&mut index, "phone").unwrap());
         assert_eq!(verify(&index, &k).unwrap(), None);
         assert!(!remove(&mut index, "phone").unwrap());
+    }
+
+    #[test]
+    fn requested_keys_open_nothing_until_approved() {
+        let d = tempfile::tempdir().unwrap();
+        let mut index = Index::open(&d.path().join("i.db"), crate::OpenMode::Create).unwrap();
+        add(&mut index, "my-import-script", Scope::Read).unwrap();
+        let (name, k) = request(&mut index, "my import script", Scope::Tag).unwrap();
+        assert_eq!(name, "my-import-script-2");
+        assert_eq!(verify(&index, &k).unwrap(), None);
+        assert!(lookup(&index, &k).unwrap().unwrap().pending);
+        assert!(list(&index).unwrap().iter().any(|i| i.name == name && i.pending));
+        assert!(!approve(&mut index, "my-import-script").unwrap(), "an approved key is not waiting");
+        assert!(approve(&mut index, &name).unwrap());
+        let info = verify(&index, &k).unwrap().unwrap();
+        assert_eq!((info.name.as_str(), info.scope, info.pending), (name.as_str(), Scope::Tag, false));
+        let (web, _) = request(&mut index, "web", Scope::Read).unwrap();
+        assert_eq!(web, "client-web");
+        for _ in 1..MAX_PENDING {
+            request(&mut index, "spam", Scope::Read).unwrap();
+        }
+        assert!(matches!(request(&mut index, "spam", Scope::Read), Err(Error::Invalid(_))));
     }
 }

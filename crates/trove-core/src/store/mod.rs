@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_roots_auto_include.sql"),
     include_str!("migrations/0004_api_keys.sql"),
     include_str!("migrations/0005_sha256_file_ids.sql"),
+    include_str!("migrations/0006_key_requests.sql"),
 ];
 
 /// The schema version this build writes.
