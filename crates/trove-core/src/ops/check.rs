@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::hash::{hash_file, kind_of};
 use crate::model::{FileRecord, FileState, Hash, Stat, now_unix};
 use crate::ops::Progress;
-use crate::ops::identity::comes_back;
+use crate::ops::disk::{compare, revives};
 use crate::ops::mv::leftover_temps;
 use crate::store::{files, roots};
 use crate::{Error, Index, Result};
@@ -100,12 +100,12 @@ fn examine(rec: &FileRecord, full: bool, sha_out: Option<&mut Option<[u8; 32]>>)
     let now = Stat::from_metadata(&meta);
     if rec.state == FileState::Missing {
         return Some(match hash_file(&rec.path) {
-            Ok(o) if comes_back(rec, &o) => Problem::Reappeared,
+            Ok(o) if revives(rec, &o) => Problem::Reappeared,
             Ok(_) => Problem::Replaced,
             Err(e) => Problem::Unreadable(e.to_string()),
         });
     }
-    if now != rec.stat {
+    if compare(&rec.stat, &now).needs_hash() {
         return Some(match hash_file(&rec.path) {
             Ok(o) => Problem::Changed { old: rec.stat, new: o.stat, hash_changed: o.hash != rec.hash },
             Err(e) => Problem::Unreadable(e.to_string()),

@@ -23,11 +23,14 @@
 //!    path first, so one link's rename never pulls the other link's record along.
 //! 5. **A record already missing** (gone longer than the watcher remembers, 5 s, or found
 //!    missing by a reconcile) comes back automatically — `include`, reconcile, the watcher —
-//!    only with equal content ([`comes_back`]): a new file at an old path much later is
+//!    only with equal content ([`revives`](crate::ops::disk::revives)): a new file at an old path much later is
 //!    usually another file (camera names repeat). `check` lists the other case and `check --repair` applies rule 1 to it.
 //! 6. **Content last.** A record still unplaced is matched by content (size → fingerprint →
 //!    BLAKE3) among unclaimed files; exactly one candidate for exactly one record is certain.
 //!    A record with no candidate is *missing*, tags kept.
+//!
+//! The rules are applied by the pure functions of [`crate::ops::disk`] (record versus disk),
+//! which every operation above calls instead of writing its own copy.
 //!
 //! `trove mv` needs no guessing: it renames the file itself and moves exactly that path's
 //! record (a hard link's other records stay); a replaced destination's record becomes
@@ -36,8 +39,6 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-
-use crate::model::{FileRecord, Stat};
 
 /// Which renames count as "keep a backup of the old version" (rule 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,18 +157,6 @@ impl InodeTrust {
     }
 }
 
-/// Rule 5: whether a missing record is the file now observed at its path, automatically.
-pub fn comes_back(missing: &FileRecord, now: &crate::model::Observation) -> bool {
-    missing.hash == now.hash
-}
-
-/// Rule 3's content test for an inode match: the file at `found` (whose sampled fingerprint
-/// is `found_fp`) is the record's file only if the size and the fingerprint agree. A freed
-/// inode handed to a new file of the same size fails the fingerprint.
-pub fn inode_match_holds(rec: &FileRecord, found: &Stat, found_fp: Option<i64>) -> bool {
-    found.size == rec.stat.size && found_fp == Some(rec.fingerprint)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,24 +226,5 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let dev = std::fs::metadata(d.path()).unwrap().dev();
         assert!(InodeTrust::from_mounts().stable(dev));
-    }
-
-    #[test]
-    fn inode_match_needs_size_and_fingerprint() {
-        let stat = Stat { size: 5, mtime_ns: 1, device: 1, inode: 7 };
-        let rec = FileRecord {
-            id: crate::FileId(1),
-            path: "/x".into(),
-            stat,
-            hash: crate::hash::hash_bytes(b"hello"),
-            fingerprint: 42,
-            state: crate::FileState::Present,
-            added_at: 0,
-            verified_at: 0,
-        };
-        assert!(inode_match_holds(&rec, &stat, Some(42)));
-        assert!(!inode_match_holds(&rec, &stat, Some(43)), "a reused inode with other bytes");
-        assert!(!inode_match_holds(&rec, &Stat { size: 6, ..stat }, Some(42)));
-        assert!(!inode_match_holds(&rec, &stat, None));
     }
 }

@@ -14,7 +14,7 @@ use crate::filter::{Filter, pseudo_fs};
 use crate::hash::{hash_file, kind_of};
 use crate::model::{FileId, Observation, Source, Stat, normalize_tag_name, now_unix};
 use crate::ops::Progress;
-use crate::ops::identity::comes_back;
+use crate::ops::disk::{compare, revives, walk_error};
 use crate::store::{files, links, tags};
 use crate::{Error, Index, Result};
 
@@ -165,9 +165,7 @@ fn collect_one(p: &Path, recursive: bool, filter: &mut Filter, report: &mut Incl
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let path = e.path().map_or_else(|| p.to_path_buf(), Path::to_path_buf);
-                let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                report.failed.push(Error::io(path, io));
+                report.failed.push(walk_error(e, p));
                 continue;
             }
         };
@@ -248,7 +246,7 @@ pub fn include(
         let c = index.conn();
         for cand in &candidates {
             let plan = match files::live_by_path(c, &cand.path)? {
-                Some(rec) if rec.stat == cand.stat => Plan::Unchanged(rec.id),
+                Some(rec) if !compare(&rec.stat, &cand.stat).needs_hash() => Plan::Unchanged(rec.id),
                 Some(rec) => Plan::Hash(Some(rec.id)),
                 None => Plan::Hash(None),
             };
@@ -414,7 +412,7 @@ fn store_batch(
                     Some(r) => Some(r.id),
                     // A missing record whose file is back with the same content: revive it
                     // (tags and all) instead of starting a second record.
-                    None => files::missing_by_path(tx, path)?.into_iter().find(|m| comes_back(m, o)).map(|m| m.id),
+                    None => files::missing_by_path(tx, path)?.into_iter().find(|m| revives(m, o)).map(|m| m.id),
                 },
             };
             let (id, outcome) = match existing {

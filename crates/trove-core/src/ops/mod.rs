@@ -4,6 +4,7 @@
 
 pub mod bulk;
 pub mod check;
+pub mod disk;
 pub mod export;
 pub mod files;
 pub mod find;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::hash::hash_file;
 use crate::model::{FileId, FileState, Observation, now_unix};
+use crate::ops::disk::overwritten;
 use crate::paths::rebase;
 use crate::store::files;
 use crate::{Error, Index, Result};
@@ -158,10 +159,8 @@ fn update_records(
     let ids: std::collections::HashSet<FileId> = moving.iter().map(|m| m.0).collect();
     let now = now_unix();
     for (_, new) in moving {
-        if let Some(other) = files::live_by_path(tx, new)?
-            && !ids.contains(&other.id)
-        {
-            files::set_state(tx, other.id, FileState::Missing)?;
+        if let Some(other) = overwritten(files::live_by_path(tx, new)?.as_ref(), |id| ids.contains(&id)) {
+            files::set_state(tx, other, FileState::Missing)?;
             replaced += 1;
         }
     }

@@ -15,6 +15,12 @@
 //!   candidate for exactly one record is certain; anything else is listed as ambiguous and
 //!   the record becomes missing rather than guessed.
 //! - A record with no candidate becomes *missing* (tags kept).
+//!
+//! Phases: **roots** ([`follow_roots`], [`mounts`]), **scan** ([`scan`] fills a [`Disk`],
+//! the in-memory model of what is on disk: one stat per file; tests fill one by hand),
+//! **locate** and **match** ([`locate`], [`match_content`]: pure decisions over the `Disk`
+//! and the records, through the rules of [`crate::ops::disk`]; contents come from a
+//! [`Reader`]), **apply** ([`apply`]: one transaction).
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStringExt;
@@ -26,7 +32,11 @@ use crate::filter::{Filter, pseudo_fs};
 use crate::hash::{fingerprint_file, hash_file};
 use crate::model::{FileId, FileRecord, FileState, Observation, Stat, now_unix};
 use crate::ops::Progress;
-use crate::ops::identity::{InodeTrust, comes_back, inode_match_holds};
+use crate::ops::disk::{
+    ContentMatch, InodeMatch, OwnPath, StatMatch, at_own_path, by_content, by_inode, compare, inode_match_holds,
+    overwritten, revives, unique, vanished_mid_walk, walk_error,
+};
+use crate::ops::identity::InodeTrust;
 use crate::ops::roots::root_of;
 use crate::paths::from_bytes;
 use crate::store::{files, roots};
@@ -157,7 +167,8 @@ fn outermost(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
     out
 }
 
-/// What a scan saw: every regular file under the scanned directories.
+/// What a scan saw: every regular file under the scanned directories. The in-memory model
+/// of the disk the decisions run over; tests build one by hand.
 pub(crate) struct Disk {
     /// path bytes → stat
     pub(crate) files: HashMap<Vec<u8>, Stat>,
@@ -195,7 +206,8 @@ impl Reader for RealDisk {
     }
 }
 
-/// Stats every regular file under `dirs` (each with the root its ignore rules start from).
+/// Phase "scan": stats every regular file under `dirs` (each with the root its ignore rules
+/// start from) into a [`Disk`].
 /// Trove's own files and pseudo filesystems are left out; so are ignored directories, unless
 /// records live under them (an ignore pattern added after a directory was indexed must not
 /// make its files missing).
@@ -224,13 +236,10 @@ fn scan(
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let path = e.path().map_or_else(|| d.clone(), Path::to_path_buf);
                     // A directory vanishing mid-walk is ordinary churn, not a failure.
-                    if e.io_error().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) {
-                        continue;
+                    if !vanished_mid_walk(&e) {
+                        report.failed.push(walk_error(e, d));
                     }
-                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                    report.failed.push(Error::io(path, io));
                     continue;
                 }
             };
@@ -325,11 +334,11 @@ fn new_files(
                             && std::fs::symlink_metadata(&r.path).is_err()
                     })
                     .collect();
-                report.actions.push(match strays.as_slice() {
-                    [one] => {
+                report.actions.push(match unique(&strays) {
+                    Some(one) => {
                         Action::Moved { id: one.id, from: one.path.clone(), to: p.clone(), how: MatchKind::Content }
                     }
-                    _ => Action::Added { path: p.clone() },
+                    None => Action::Added { path: p.clone() },
                 });
                 added.push((p, o));
             }
@@ -355,13 +364,61 @@ pub(crate) enum Plan {
     Revive,
 }
 
+/// Brings the index up to date with the disk under the roots (or `opts.scope`), in phases:
+/// roots (renamed or gone roots followed, mount states), [`scan`] (one `stat` per file into
+/// a [`Disk`]), [`locate`] and [`match_content`] (what each record now is, by the rules of
+/// [`crate::ops::disk`]), new files, then one transaction to apply it all.
 pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Progress) -> Result<ReconcileReport> {
     let mut report = ReconcileReport::default();
+    let (all_roots, scope) = follow_roots(index, opts, &mut report)?;
+    let offline_roots = mounts(index, opts, &all_roots, &scope, &mut report)?;
+    let is_offline = |p: &Path| offline_roots.iter().any(|r| p.starts_with(r));
+    let scan_dirs: Vec<PathBuf> = scope.iter().filter(|s| !is_offline(s)).cloned().collect();
+
+    let mut filter = Filter::load(index)?;
+    let tops: Vec<(PathBuf, PathBuf)> = scan_dirs
+        .iter()
+        .map(|d| (d.clone(), root_of(&all_roots, d).map_or_else(|| d.clone(), |r| r.path.clone())))
+        .collect();
+    progress.begin("scanning", None);
+    let disk = scan(&tops, &mut filter, index.conn(), &mut report);
+    progress.finish();
+
+    // Records in scope (offline ones excluded: they are not to be touched).
+    let mut records: Vec<FileRecord> = Vec::new();
+    for s in &scan_dirs {
+        for mut r in files::under(index.conn(), s)? {
+            if is_offline(&r.path) {
+                continue;
+            }
+            if r.state == FileState::Offline {
+                r.state = FileState::Present;
+            }
+            records.push(r);
+        }
+        records.extend(files::all_at(index.conn(), s)?);
+    }
+
+    let writes = decide(&records, &disk, &RealDisk, progress, &mut report);
+    let added = new_files(&records, &writes, &disk, &all_roots, index, progress, &mut report)?;
+    if !opts.dry_run && (!writes.is_empty() || !added.is_empty()) {
+        apply(index, &writes, &added)?;
+    }
+    Ok(report)
+}
+
+/// Phase "roots", first half: a root gone from disk (not unmounted) was renamed under a
+/// sibling name (followed: the root and its records move) or deleted (reported). Returns
+/// the roots as they are now and the directories to reconcile.
+fn follow_roots(
+    index: &mut Index,
+    opts: &ReconcileOptions,
+    report: &mut ReconcileReport,
+) -> Result<(Vec<roots::Root>, Vec<PathBuf>)> {
     let mut all_roots = roots::list(index.conn())?;
     // A scope given through a symlink means its target: records carry real paths.
     let mut scope_in: Vec<PathBuf> =
         opts.scope.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
-    // Roots gone from disk (not unmounted): renamed under a sibling name, or deleted.
     let mut moved_any = false;
     for r in all_roots.clone() {
         let in_scope = scope_in.is_empty() || scope_in.iter().any(|s| s.starts_with(&r.path) || r.path.starts_with(s));
@@ -391,12 +448,23 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
     }
     let scope =
         if scope_in.is_empty() { all_roots.iter().map(|r| r.path.clone()).collect::<Vec<_>>() } else { scope_in };
-    let scope = outermost(scope);
+    Ok((all_roots, outermost(scope)))
+}
 
-    // Mount state of every root that overlaps the scope.
+/// Phase "roots", second half: the mount state of every root that overlaps the scope. The
+/// present files of an unmounted root become offline (not looked at); an offline root's
+/// files that are back become present (and are verified like the rest). Returns the roots
+/// that are offline.
+fn mounts(
+    index: &mut Index,
+    opts: &ReconcileOptions,
+    all_roots: &[roots::Root],
+    scope: &[PathBuf],
+    report: &mut ReconcileReport,
+) -> Result<Vec<PathBuf>> {
     let mut offline_roots: Vec<PathBuf> = Vec::new();
     let mut online_changes: Vec<(PathBuf, Vec<FileId>, FileState)> = Vec::new();
-    for r in &all_roots {
+    for r in all_roots {
         if !scope.iter().any(|s| s.starts_with(&r.path) || r.path.starts_with(s)) {
             continue;
         }
@@ -432,46 +500,15 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
             Ok(())
         })?;
     }
-    let is_offline = |p: &Path| offline_roots.iter().any(|r| p.starts_with(r));
-    let scan_dirs: Vec<PathBuf> = scope.iter().filter(|s| !is_offline(s)).cloned().collect();
-    let mut filter = Filter::load(index)?;
-    let tops: Vec<(PathBuf, PathBuf)> = scan_dirs
-        .iter()
-        .map(|d| (d.clone(), root_of(&all_roots, d).map_or_else(|| d.clone(), |r| r.path.clone())))
-        .collect();
-
-    progress.begin("scanning", None);
-    let disk = scan(&tops, &mut filter, index.conn(), &mut report);
-    progress.finish();
-
-    // Records in scope (offline ones excluded: they are not to be touched).
-    let mut records: Vec<FileRecord> = Vec::new();
-    for s in &scan_dirs {
-        for mut r in files::under(index.conn(), s)? {
-            if is_offline(&r.path) {
-                continue;
-            }
-            if r.state == FileState::Offline {
-                r.state = FileState::Present;
-            }
-            records.push(r);
-        }
-        records.extend(files::all_at(index.conn(), s)?);
-    }
-
-    let writes = decide(&records, &disk, &RealDisk, progress, &mut report);
-    let added = new_files(&records, &writes, &disk, &all_roots, index, progress, &mut report)?;
-    if !opts.dry_run && (!writes.is_empty() || !added.is_empty()) {
-        apply(index, &writes, &added)?;
-    }
-    Ok(report)
+    Ok(offline_roots)
 }
 
-/// Decides what every record in scope becomes, by the rules in [`crate::ops::identity`],
-/// reading only what it must: a stat-identical record costs nothing, an inode match costs a
+/// Decides what every record in scope becomes, by the rules of [`crate::ops::disk`], reading
+/// only what it must: a stat-identical record costs nothing, an inode match costs a
 /// fingerprint, a content match costs a fingerprint per same-sized candidate and one full
-/// hash per fingerprint hit. Returns the writes in path order and adds their actions to
-/// `report`.
+/// hash per fingerprint hit. Three phases: [`locate`] (own path, path continuity, inode),
+/// [`match_content`], [`observe`]. Returns the writes in path order and adds their actions
+/// to `report`.
 pub(crate) fn decide(
     records: &[FileRecord],
     disk: &Disk,
@@ -479,28 +516,53 @@ pub(crate) fn decide(
     progress: &dyn Progress,
     report: &mut ReconcileReport,
 ) -> Vec<Write> {
+    let mut located = locate(records, disk, reader, report);
+    match_content(&mut located, disk, reader, progress, report);
+    observe(records, located, reader, progress, report)
+}
+
+/// What [`locate`] settled, and what it left for [`match_content`].
+pub(crate) struct Located<'a> {
+    /// Paths on disk some record is (or becomes).
+    claimed: HashSet<&'a [u8]>,
+    plans: HashMap<FileId, Plan>,
+    /// Records found ambiguous: made missing (their path is not on disk), listed with the
+    /// candidates, never guessed.
+    ambiguous: HashMap<FileId, Vec<PathBuf>>,
+    /// Observations known without reading (revived on equal content, renumbered inodes).
+    known: HashMap<FileId, Observation>,
+    /// Records neither at their path nor found by inode: looked for by content.
+    vanished: Vec<&'a FileRecord>,
+}
+
+/// Phase "locate": each record at its own path and inode ([`compare`]), then path
+/// continuity ([`at_own_path`], [`revives`]), then by inode ([`by_inode`]).
+pub(crate) fn locate<'a>(
+    records: &'a [FileRecord],
+    disk: &'a Disk,
+    reader: &dyn Reader,
+    report: &mut ReconcileReport,
+) -> Located<'a> {
     let mut claimed: HashSet<&[u8]> = HashSet::new();
     let mut plans: HashMap<FileId, Plan> = HashMap::new();
-    // Records found ambiguous: made missing (their path is not on disk), listed with the
-    // candidates, never guessed.
     let mut ambiguous: HashMap<FileId, Vec<PathBuf>> = HashMap::new();
 
     // 1. Its own path, its own inode: the common case, decided by a stat. Hard links are
     //    separate records, so each one is settled here by its own path.
     let mut rest: Vec<&FileRecord> = Vec::new();
     for r in records {
-        let own = r.path_bytes();
-        match disk.files.get_key_value(own) {
-            Some((p, st))
-                if r.state == FileState::Present && (st.device, st.inode) == (r.stat.device, r.stat.inode) =>
-            {
-                claimed.insert(p);
-                if *st == r.stat {
+        match disk.files.get_key_value(r.path_bytes()) {
+            Some((p, st)) if r.state == FileState::Present => match compare(&r.stat, st) {
+                StatMatch::Same => {
+                    claimed.insert(p);
                     report.unchanged += 1;
-                } else {
+                }
+                StatMatch::Changed => {
+                    claimed.insert(p);
                     plans.insert(r.id, Plan::Rehash);
                 }
-            }
+                StatMatch::OtherInode => rest.push(r),
+            },
             _ => rest.push(r),
         }
     }
@@ -529,8 +591,7 @@ pub(crate) fn decide(
     //    rename over an indexed file): then this record is looked for elsewhere.
     let mut unplaced: Vec<&FileRecord> = Vec::new();
     let mut to_revive: Vec<(FileId, &[u8])> = Vec::new();
-    // Observations known without reading (revived on equal content, renumbered inodes).
-    let mut revive_obs: HashMap<FileId, Observation> = HashMap::new();
+    let mut known: HashMap<FileId, Observation> = HashMap::new();
     for r in rest {
         let own = r.path_bytes();
         let Some((p, st)) = disk.files.get_key_value(own) else {
@@ -545,21 +606,17 @@ pub(crate) fn decide(
             continue;
         }
         claimed.insert(p);
-        if r.state == FileState::Present
-            && !disk.trust.stable(st.device)
-            && (st.size, st.mtime_ns) == (r.stat.size, r.stat.mtime_ns)
-        {
-            // Renumbered by a remount (vfat, exfat, FUSE): same path, size and mtime is the
-            // same file; only the new inode number is stored, nothing is read.
-            report.unchanged += 1;
-            plans.insert(r.id, Plan::Restat);
-            revive_obs.insert(r.id, Observation { stat: *st, hash: r.hash, fingerprint: r.fingerprint, sha256: None });
-        } else if r.state == FileState::Present {
-            plans.insert(r.id, Plan::Rehash);
-        } else {
-            // A record already missing whose path is occupied again: revive only on equal
-            // content (anything else is reported by `check`, and fixed by `check --repair`).
-            to_revive.push((r.id, p));
+        match at_own_path(r, st, disk.trust.stable(st.device)) {
+            OwnPath::Restat => {
+                report.unchanged += 1;
+                plans.insert(r.id, Plan::Restat);
+                known.insert(r.id, Observation { stat: *st, hash: r.hash, fingerprint: r.fingerprint, sha256: None });
+            }
+            OwnPath::Rehash => {
+                plans.insert(r.id, Plan::Rehash);
+            }
+            // Anything else is reported by `check`, and fixed by `check --repair`.
+            OwnPath::ReviveIfEqual => to_revive.push((r.id, p)),
         }
     }
     let revive_hashes: HashMap<FileId, Result<Observation>> =
@@ -568,9 +625,9 @@ pub(crate) fn decide(
     for (id, p) in &to_revive {
         let r = records.iter().find(|r| r.id == *id).expect("a record in scope");
         match &revive_hashes[id] {
-            Ok(o) if comes_back(r, o) => {
+            Ok(o) if revives(r, o) => {
                 plans.insert(r.id, Plan::Revive);
-                revive_obs.insert(r.id, *o);
+                known.insert(r.id, *o);
             }
             _ => {
                 // Different content: that file is someone else's; keep looking for ours.
@@ -580,9 +637,7 @@ pub(crate) fn decide(
         }
     }
 
-    // 3. By inode, where the old path is gone or holds another record's file: exactly one
-    //    unclaimed path with the inode, size and fingerprint agreeing, and no other vanished
-    //    record with the same inode.
+    // 3. By inode, where the old path is gone or holds another record's file.
     for r in unplaced {
         let key = (r.stat.device, r.stat.inode);
         if let Some(sharing) = owners.get(&key).filter(|_| r.state == FileState::Present) {
@@ -594,26 +649,36 @@ pub(crate) fn decide(
                 .map(Vec::as_slice)
                 .filter(|p| !claimed.contains(p))
                 .collect();
-            if sharing.len() == 1 {
-                if let [p] = cands.as_slice()
-                    && holds(r, p)
-                {
+            match by_inode(sharing.len(), &cands, |p| holds(r, p)) {
+                InodeMatch::Moved(p) => {
                     claimed.insert(p);
-                    let rehash = disk.files[*p].mtime_ns != r.stat.mtime_ns;
+                    let rehash = disk.files[p].mtime_ns != r.stat.mtime_ns;
                     plans.insert(r.id, Plan::Move { to: p.to_vec(), how: MatchKind::Inode, rehash });
                     continue;
                 }
-            } else if !cands.is_empty() {
-                // Hard links of one file, several of them gone: which went where is unknowable.
-                ambiguous.insert(r.id, cands.iter().map(|p| from_bytes(p)).collect());
-                plans.insert(r.id, Plan::Missing);
-                continue;
+                InodeMatch::Ambiguous(cands) => {
+                    ambiguous.insert(r.id, cands.iter().map(|p| from_bytes(p)).collect());
+                    plans.insert(r.id, Plan::Missing);
+                    continue;
+                }
+                InodeMatch::Unsettled => {}
             }
         }
         vanished.push(r);
     }
+    Located { claimed, plans, ambiguous, known, vanished }
+}
 
-    // 4. Content matching among unclaimed files of the same size.
+/// Phase "match": the records [`locate`] left are looked for among unclaimed files of the
+/// same size (fingerprint filters, BLAKE3 confirms) and settled by [`by_content`].
+pub(crate) fn match_content(
+    located: &mut Located<'_>,
+    disk: &Disk,
+    reader: &dyn Reader,
+    progress: &dyn Progress,
+    report: &mut ReconcileReport,
+) {
+    let Located { claimed, plans, ambiguous, vanished, .. } = located;
     let mut by_size: HashMap<u64, Vec<&[u8]>> = HashMap::new();
     for (p, st) in &disk.files {
         if !claimed.contains(p.as_slice()) {
@@ -642,25 +707,25 @@ pub(crate) fn decide(
         need_hash.par_iter().filter_map(|p| reader.observe(p).ok().map(|o| (*p, o.hash))).collect();
     progress.finish();
     let mut vanished_per_hash: HashMap<crate::Hash, usize> = HashMap::new();
-    for r in &vanished {
+    for r in vanished.iter() {
         *vanished_per_hash.entry(r.hash).or_default() += 1;
     }
-    for r in &vanished {
+    for r in vanished.iter() {
         let mut found: Vec<&[u8]> = by_size
             .get(&r.stat.size)
             .map(|v| v.iter().copied().filter(|p| hashes.get(p) == Some(&r.hash)).collect())
             .unwrap_or_default();
         found.sort();
-        match found.as_slice() {
-            [one] if vanished_per_hash[&r.hash] == 1 => {
+        match by_content(found, vanished_per_hash[&r.hash]) {
+            ContentMatch::Moved(one) => {
                 plans.insert(r.id, Plan::Move { to: one.to_vec(), how: MatchKind::Content, rehash: true });
             }
-            [] => {
+            ContentMatch::Gone => {
                 if r.state == FileState::Present {
                     plans.insert(r.id, Plan::Missing);
                 }
             }
-            many => {
+            ContentMatch::Ambiguous(many) => {
                 let candidates: Vec<PathBuf> = many.iter().map(|p| from_bytes(p)).collect();
                 if r.state == FileState::Present {
                     ambiguous.insert(r.id, candidates);
@@ -671,8 +736,18 @@ pub(crate) fn decide(
             }
         }
     }
+}
 
-    // 5. Observations for everything that needs one, read outside any transaction.
+/// Last phase of [`decide`]: the observations every plan needs, read outside any
+/// transaction, and one action per plan.
+fn observe(
+    records: &[FileRecord],
+    located: Located<'_>,
+    reader: &dyn Reader,
+    progress: &dyn Progress,
+    report: &mut ReconcileReport,
+) -> Vec<Write> {
+    let Located { plans, mut ambiguous, known, .. } = located;
     let by_id: HashMap<FileId, &FileRecord> = records.iter().map(|r| (r.id, r)).collect();
     let needs_obs: Vec<(FileId, &[u8])> = plans
         .iter()
@@ -691,7 +766,7 @@ pub(crate) fn decide(
         })
         .collect();
     progress.finish();
-    obs.extend(revive_obs.into_iter().map(|(id, o)| (id, Ok(o))));
+    obs.extend(known.into_iter().map(|(id, o)| (id, Ok(o))));
 
     let mut ordered: Vec<(FileId, Plan)> = plans.into_iter().collect();
     ordered.sort_by(|a, b| by_id[&a.0].path.cmp(&by_id[&b.0].path).then(a.0.cmp(&b.0)));
@@ -723,7 +798,7 @@ pub(crate) fn decide(
     writes
 }
 
-/// Writes the plans in one transaction: missing marks first (freeing live paths), then
+/// Phase "apply": writes the plans in one transaction: missing marks first (freeing live paths), then
 /// every move parked on a unique placeholder, then moved to its final path — so swaps and
 /// chains of renames never trip the one-live-record-per-path index.
 fn apply(index: &mut Index, writes: &[Write], added: &[(PathBuf, Observation)]) -> Result<()> {
@@ -741,10 +816,8 @@ fn apply(index: &mut Index, writes: &[Write], added: &[(PathBuf, Observation)]) 
                     let to = from_bytes(to);
                     // A live record still sitting on the target (not part of this plan) was
                     // overwritten: it becomes missing, tags kept.
-                    if let Some(other) = files::live_by_path(tx, &to)?
-                        && other.id != *id
-                    {
-                        files::set_state(tx, other.id, FileState::Missing)?;
+                    if let Some(other) = overwritten(files::live_by_path(tx, &to)?.as_ref(), |o| o == *id) {
+                        files::set_state(tx, other, FileState::Missing)?;
                     }
                     files::set_path(tx, *id, &to)?;
                     if let Some(o) = o {
@@ -872,6 +945,7 @@ mod tests {
     use super::tests_support::*;
     use super::*;
     use crate::hash::fingerprint_bytes;
+    use crate::ops::NoProgress;
 
     #[test]
     fn fingerprint_of_bytes_equals_fingerprint_of_the_file() {
@@ -1040,6 +1114,56 @@ mod tests {
             "{actions:?}"
         );
         assert_eq!(missing(&actions), [4]);
+    }
+    #[test]
+    fn a_missing_record_is_revived_by_reconcile_only_with_equal_content() {
+        let mut m = Model::default();
+        m.put("/r/same.jpg", 1, 10, b"photo one");
+        m.put("/r/other.jpg", 1, 11, b"photo two");
+        let mut recs = [m.record(1, "/r/same.jpg"), m.record(2, "/r/other.jpg")];
+        for r in &mut recs {
+            r.state = FileState::Missing;
+        }
+        let mut after = Model::default();
+        after.put("/r/same.jpg", 1, 20, b"photo one");
+        after.put("/r/other.jpg", 1, 21, b"new bytes");
+        let actions = run(&after, InodeTrust::default(), &recs);
+        assert_eq!(actions, [Action::Revived { id: FileId(1), path: "/r/same.jpg".into() }]);
+    }
+
+    #[test]
+    fn a_file_changed_in_place_is_rehashed_and_an_unchanged_one_is_not_read() {
+        let mut m = Model::default();
+        m.put_mtime("/r/edit.txt", 1, 10, 5_000, b"draft");
+        m.put_mtime("/r/keep.txt", 1, 11, 5_000, b"final");
+        let recs = [m.record(1, "/r/edit.txt"), m.record(2, "/r/keep.txt")];
+        let mut after = Model::default();
+        after.put_mtime("/r/edit.txt", 1, 10, 6_000, b"draft 2");
+        after.put_mtime("/r/keep.txt", 1, 11, 5_000, b"final");
+        let actions = run(&after, InodeTrust::default(), &recs);
+        assert_eq!(actions, [Action::Changed { id: FileId(1), path: "/r/edit.txt".into() }]);
+        assert_eq!(after.reads.load(std::sync::atomic::Ordering::Relaxed), 1, "only the edited file read");
+    }
+
+    #[test]
+    fn locate_leaves_a_renamed_file_on_another_filesystem_to_match() {
+        // A record whose inode is gone (copied elsewhere, then deleted): the locate phase
+        // settles nothing and hands it on; the match phase finds it by content.
+        let mut m = Model::default();
+        m.put("/r/a.txt", 1, 10, b"content a");
+        let recs = [m.record(1, "/r/a.txt")];
+        let mut after = Model::default();
+        after.put("/r/sub/a.txt", 1, 99, b"content a");
+        let disk = after.disk(InodeTrust::default());
+        let mut report = ReconcileReport::default();
+        let mut located = locate(&recs, &disk, &after, &mut report);
+        assert!(located.plans.is_empty());
+        assert_eq!(located.vanished.iter().map(|r| r.id).collect::<Vec<_>>(), [FileId(1)]);
+        match_content(&mut located, &disk, &after, &NoProgress, &mut report);
+        assert!(matches!(
+            located.plans.get(&FileId(1)),
+            Some(Plan::Move { to, how: MatchKind::Content, rehash: true }) if to == b"/r/sub/a.txt"
+        ));
     }
 }
 

@@ -29,7 +29,8 @@ use rayon::prelude::*;
 use crate::filter::Filter;
 use crate::hash::hash_file;
 use crate::model::{FileId, FileState, Stat, now_unix};
-use crate::ops::identity::{BackupNames, comes_back};
+use crate::ops::disk::{compare, overwritten, revives, unique};
+use crate::ops::identity::BackupNames;
 use crate::ops::roots::root_of;
 use crate::paths::rebase;
 use crate::store::{files, roots};
@@ -300,10 +301,10 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                                 arrivals(to, &mut out);
                             }
                         } else if let Some(r) = files::live_by_path(tx, from)? {
-                            if let Some(x) = files::live_by_path(tx, to)?.filter(|x| x.id != r.id) {
-                                files::set_state(tx, x.id, FileState::Missing)?;
+                            if let Some(x) = overwritten(files::live_by_path(tx, to)?.as_ref(), |id| id == r.id) {
+                                files::set_state(tx, x, FileState::Missing)?;
                                 out.missing += 1;
-                                leave(x.id, to, Why::ReplacedBy(from.clone()));
+                                leave(x, to, Why::ReplacedBy(from.clone()));
                             }
                             files::set_path(tx, r.id, to)?;
                             out.moved += 1;
@@ -321,10 +322,10 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
                     let target = files::live_by_path(tx, to)?;
                     match (moving, target) {
                         (Some(r), target) => {
-                            if let Some(x) = target.filter(|x| x.id != r.id) {
-                                files::set_state(tx, x.id, FileState::Missing)?;
+                            if let Some(x) = overwritten(target.as_ref(), |id| id == r.id) {
+                                files::set_state(tx, x, FileState::Missing)?;
                                 out.missing += 1;
-                                leave(x.id, to, Why::ReplacedBy(from.clone()));
+                                leave(x, to, Why::ReplacedBy(from.clone()));
                             }
                             files::set_path(tx, r.id, to)?;
                             leave(r.id, from, Why::RenamedTo(to.clone()));
@@ -419,8 +420,7 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
         let disk = std::fs::symlink_metadata(&path).ok().filter(|m| m.is_file()).map(|m| Stat::from_metadata(&m));
         match (rec, disk) {
             // Same inode: re-hash only if it changed meanwhile.
-            (Some(r), Some(st))
-                if r.path == path && (st.device, st.inode) == (r.stat.device, r.stat.inode) && st == r.stat => {}
+            (Some(r), Some(st)) if r.path == path && !compare(&r.stat, &st).needs_hash() => {}
             // Changed, or another inode (an event we missed replaced it): the disk decides.
             (Some(r), Some(_)) if r.path == path => rehash.push((id, path)),
             (Some(_), None) => {
@@ -456,7 +456,7 @@ pub fn apply_with(index: &mut Index, events: &[FsEvent], roots: &[PathBuf], memo
             }
             if r.state == FileState::Missing {
                 // Revive only the same content, and only if nothing else lives there now.
-                if !comes_back(&r, o) || files::live_by_path(tx, p)?.is_some() {
+                if !revives(&r, o) || files::live_by_path(tx, p)?.is_some() {
                     continue;
                 }
             }
@@ -519,13 +519,13 @@ pub fn rematch(index: &mut Index, candidates: &[PathBuf]) -> Result<Vec<Decision
             for id in ids {
                 if let Some(r) = files::by_id(tx, *id)?
                     && r.state == FileState::Missing
-                    && r.hash == o.hash
+                    && revives(&r, o)
                 {
                     same.push(r);
                 }
             }
             let occupant = files::live_by_path(tx, p)?;
-            if let [one] = same.as_slice()
+            if let Some(one) = unique(&same)
                 && occupant.as_ref().is_none_or(|r| r.hash == o.hash && files::is_bare(tx, r.id).unwrap_or(false))
             {
                 if let Some(r) = occupant {
@@ -587,7 +587,7 @@ pub fn auto_include(index: &mut Index, paths: &[PathBuf]) -> Result<Vec<PathBuf>
             if files::live_by_path(tx, p)?.is_some() {
                 continue;
             }
-            if let Some(m) = files::missing_by_path(tx, p)?.into_iter().find(|m| m.hash == o.hash) {
+            if let Some(m) = files::missing_by_path(tx, p)?.into_iter().find(|m| revives(m, o)) {
                 files::update_observation(tx, m.id, o, now)?;
                 continue;
             }
@@ -617,7 +617,7 @@ pub(crate) fn adopt_or_insert(
                 && std::fs::symlink_metadata(&r.path).is_err()
         })
         .collect();
-    if let [one] = strays.as_slice() {
+    if let Some(one) = unique(&strays) {
         files::set_path(tx, one.id, path)?;
         files::update_observation(tx, one.id, o, now)?;
         return Ok(false);
@@ -774,9 +774,11 @@ pub(crate) fn move_dir(tx: &crate::store::WriteTx<'_>, from: &Path, to: &Path, m
     if moving.is_empty() {
         return Ok(0);
     }
+    let ids: HashSet<FileId> = moving.iter().map(|r| r.id).collect();
+    // Files under the target directory were overwritten by the move.
     for r in files::under(tx, to)? {
-        if r.state != FileState::Missing {
-            files::set_state(tx, r.id, FileState::Missing)?;
+        if let Some(x) = overwritten(Some(&r), |id| ids.contains(&id)) {
+            files::set_state(tx, x, FileState::Missing)?;
             *missing += 1;
         }
     }
@@ -784,9 +786,9 @@ pub(crate) fn move_dir(tx: &crate::store::WriteTx<'_>, from: &Path, to: &Path, m
     for r in &moving {
         if let Some(new) = rebase(&r.path, from, to) {
             if r.state != FileState::Missing
-                && let Some(x) = files::live_by_path(tx, &new)?
+                && let Some(x) = overwritten(files::live_by_path(tx, &new)?.as_ref(), |id| ids.contains(&id))
             {
-                files::set_state(tx, x.id, FileState::Missing)?;
+                files::set_state(tx, x, FileState::Missing)?;
             }
             files::set_path(tx, r.id, &new)?;
         }
