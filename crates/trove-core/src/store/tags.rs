@@ -113,22 +113,45 @@ pub fn file_count(c: &Connection, tag: TagId) -> Result<u64> {
         .query_row([tag], |r| r.get::<_, i64>(0))? as u64)
 }
 
+/// Which way [`closure`] follows implications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Toward {
+    /// From a tag to every tag implying it (`cat` → `kitten`): the tags whose files a query
+    /// for the tag finds.
+    Implying,
+    /// From a tag to every tag it implies (`kitten` → `cat`, `animal`).
+    Implied,
+}
+
+/// The implication closure, the one place it is written: a `SELECT` of the tag ids `base`
+/// (a `SELECT` of ids) selects plus, transitively, every tag related to them `toward` the
+/// given side. A recursive CTE named `d`; embed it in parentheses (`IN (…)`). Queries
+/// (`find`), tag counts and cycle checks all expand implications through it; only `ls`'s
+/// [`Labeler`](super::links::Labeler) walks the same graph in memory, loaded once.
+pub(crate) fn closure(base: &str, toward: Toward) -> String {
+    let step = match toward {
+        Toward::Implying => "UNION SELECT i.child FROM implications i JOIN d ON i.parent = d.id",
+        Toward::Implied => "UNION SELECT i.parent FROM implications i JOIN d ON i.child = d.id",
+    };
+    format!("WITH RECURSIVE d(id) AS ({base} {step}) SELECT id FROM d")
+}
+
 /// Files carrying `tag` directly or through any tag that implies it, transitively.
 pub fn file_count_with_implied(c: &Connection, tag: TagId) -> Result<u64> {
-    Ok(c.prepare_cached(
-        "WITH RECURSIVE down(id) AS (SELECT ?1 UNION SELECT i.child FROM implications i JOIN down ON i.parent = down.id)
-         SELECT count(DISTINCT file_id) FROM file_tags WHERE tag_id IN (SELECT id FROM down)",
-    )?
-    .query_row([tag], |r| r.get::<_, i64>(0))? as u64)
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT count(DISTINCT file_id) FROM file_tags WHERE tag_id IN ({})",
+            closure("SELECT ?1", Toward::Implying)
+        )
+    });
+    Ok(c.prepare_cached(&SQL)?.query_row([tag], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// Tags that `tag` implies, transitively (not including itself).
 pub fn ancestors(c: &Connection, tags: &[TagId]) -> Result<BTreeSet<TagId>> {
-    let mut st = c.prepare_cached(
-        "WITH RECURSIVE up(id) AS (SELECT parent FROM implications WHERE child = ?1
-                                   UNION SELECT i.parent FROM implications i JOIN up ON i.child = up.id)
-         SELECT id FROM up",
-    )?;
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| closure("SELECT parent FROM implications WHERE child = ?1", Toward::Implied));
+    let mut st = c.prepare_cached(&SQL)?;
     let mut out = BTreeSet::new();
     for t in tags {
         for id in st.query_map([t], |r| r.get(0))? {

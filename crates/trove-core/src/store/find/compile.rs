@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::Compiled;
 use crate::model::fold;
 use crate::query::{CmpOp, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
+use crate::store::tags::{Toward, closure};
 use crate::{Error, Result};
 
 /// Escapes a user pattern where only `*` is special into an SQLite GLOB pattern.
@@ -57,8 +58,6 @@ fn balanced(parts: &[String], op: &str) -> String {
     }
 }
 
-const DESCEND: &str = "UNION SELECT i.child FROM implications i JOIN d ON i.parent = d.id";
-
 struct Compiler<'c> {
     conn: &'c Connection,
     params: Vec<Value>,
@@ -77,8 +76,8 @@ impl Compiler<'_> {
     fn tag_set(&mut self, base: String) -> String {
         self.last_base = Some(base.clone());
         format!(
-            "f.id IN (SELECT ft.file_id FROM file_tags ft WHERE ft.tag_id IN \
-             (WITH RECURSIVE d(id) AS ({base} {DESCEND}) SELECT id FROM d))"
+            "f.id IN (SELECT ft.file_id FROM file_tags ft WHERE ft.tag_id IN ({}))",
+            closure(&base, Toward::Implying)
         )
     }
 
@@ -365,9 +364,7 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
     // The fast count first resolves the term to its tag ids (the tag plus every tag
     // implying it); see `Compiled::count`.
     let fast_count = match (&c.last_base, single_term && !mentions_missing(e)) {
-        (Some(base), true) => {
-            Some((format!("WITH RECURSIVE d(id) AS ({base} {DESCEND}) SELECT id FROM d"), c.params.clone()))
-        }
+        (Some(base), true) => Some((closure(base, Toward::Implying), c.params.clone())),
         _ => None,
     };
     let where_params = c.params.len();
