@@ -37,6 +37,8 @@ pub enum Command {
     Untag(commands::untag::UntagArgs),
     Find(commands::find::FindArgs),
     Ls(commands::ls::LsArgs),
+    Show(commands::show::ShowArgs),
+    Meta(commands::meta::MetaArgs),
     Tags(commands::tags::TagsArgs),
     Pool(commands::pool::PoolArgs),
     Rm(commands::rm::RmArgs),

@@ -201,3 +201,14 @@ pub fn report_failures(ctx: &Ctx, failed: &[trove_core::Error]) -> bool {
     }
     !failed.is_empty()
 }
+
+impl Ctx {
+    /// The metadata extractors, with ffprobe found on `$PATH` when installed.
+    pub fn extractor(&self) -> trove_core::meta::ExtractorRef {
+        let path = std::env::var_os("PATH");
+        trove_core::meta::ExtractorRef(std::sync::Arc::new(trove_meta::Extractors::new(
+            trove_meta::Limits::default(),
+            path.as_deref(),
+        )))
+    }
+}

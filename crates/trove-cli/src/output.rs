@@ -112,3 +112,72 @@ impl trove_core::ops::Progress for Bar {
         }
     }
 }
+
+/// Stored metadata as JSON: typed fields (absent ones left out), `fields` as an object of
+/// arrays (a key may repeat), `error` when extraction failed, `stale` when the file changed
+/// since it was read.
+pub fn meta_json(s: &trove_core::meta::StoredMeta, current: Option<&trove_core::Stat>) -> Value {
+    let m = &s.meta;
+    let mut o = serde_json::Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            o.insert(k.into(), v);
+        }
+    };
+    put("mime", json!(m.mime));
+    put("type", json!(m.kind));
+    put("width", json!(m.width));
+    put("height", json!(m.height));
+    put("duration_ms", json!(m.duration_ms));
+    put("fps", json!(m.fps));
+    put("has_audio", json!(m.has_audio));
+    put("taken", json!(m.taken));
+    let mut fields = serde_json::Map::new();
+    for (k, v) in &m.fields {
+        let e = fields.entry(k.clone()).or_insert_with(|| json!([]));
+        if let Value::Array(a) = e {
+            a.push(json!(v));
+        }
+    }
+    o.insert("fields".into(), Value::Object(fields));
+    if let Some(e) = m.error_text() {
+        o.insert("error".into(), json!(e));
+    }
+    o.insert("extracted_at".into(), json!(s.extracted_at));
+    if let Some(st) = current {
+        o.insert("stale".into(), json!(!trove_core::ops::meta::is_current(s, st)));
+    }
+    Value::Object(o)
+}
+
+/// Metadata as `key: value` lines for people.
+pub fn meta_lines(s: &trove_core::meta::StoredMeta) -> Vec<(String, String)> {
+    let m = &s.meta;
+    let mut v = Vec::new();
+    if let Some(x) = &m.mime {
+        v.push(("mime".into(), x.clone()));
+    }
+    if let Some(x) = &m.kind {
+        v.push(("type".into(), x.clone()));
+    }
+    if let (Some(w), Some(h)) = (m.width, m.height) {
+        v.push(("size".into(), format!("{w}×{h}")));
+    }
+    if let Some(d) = m.duration_ms {
+        v.push(("duration".into(), format!("{}:{:02}.{:03}", d / 60_000, d / 1000 % 60, d % 1000)));
+    }
+    if let Some(f) = m.fps {
+        v.push(("fps".into(), format!("{f}")));
+    }
+    if let Some(a) = m.has_audio {
+        v.push(("audio".into(), if a { "yes" } else { "no" }.into()));
+    }
+    for (k, x) in &m.fields {
+        let one = x.replace('\n', "\\n");
+        v.push((k.clone(), one));
+    }
+    if let Some(e) = m.error_text() {
+        v.push(("error".into(), e));
+    }
+    v
+}

@@ -45,6 +45,7 @@
 
 pub mod filter;
 pub mod hash;
+pub mod meta;
 pub mod model;
 pub mod ops;
 pub mod paths;

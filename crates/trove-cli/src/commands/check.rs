@@ -98,6 +98,28 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
             writeln!(out, "{}: {text}{}", ctx.show(t), if *removed { " — removed" } else { "" })?;
         }
     }
+    // Files whose metadata could not be read: listed, not counted as index problems (the
+    // record is sound; the content is unusual or hostile).
+    let meta_failed = trove_core::ops::meta::failures(&index)?;
+    for (rec, e) in &meta_failed {
+        if a.json {
+            let mut m = serde_json::Map::new();
+            m.insert("kind".into(), json!("metadata"));
+            path_json(&mut m, &rec.path);
+            m.insert("id".into(), json!(rec.id.0));
+            m.insert("detail".into(), json!(e));
+            m.insert("repaired".into(), json!(false));
+            writeln!(out, "{}", serde_json::Value::Object(m))?;
+        } else {
+            writeln!(out, "{}: metadata not read: {e}", ctx.show(&rec.path))?;
+        }
+    }
+    if !meta_failed.is_empty() && !a.json {
+        note(format!(
+            "{} file(s) whose metadata could not be read (not an index problem; the files are indexed)",
+            meta_failed.len()
+        ));
+    }
     if r.untracked > 0 && !a.json {
         note(format!(
             "{} file(s) indexed outside every root: nothing keeps them current (`trove roots add DIR` tracks a directory)",

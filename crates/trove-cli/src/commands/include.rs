@@ -24,6 +24,9 @@ pub struct IncludeArgs {
     /// Show what would be included without writing anything
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+    /// Do not read metadata (type, size, duration, tags, EXIF…) from the files' contents
+    #[arg(long)]
+    pub no_meta: bool,
     /// Print every file as soon as it is stored in the index
     #[arg(short, long)]
     pub verbose: bool,
@@ -35,8 +38,14 @@ pub struct IncludeArgs {
 pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     let paths = ctx.resolve_all(&a.paths);
     let mut index = if a.dry_run { ctx.open_read().or_else(|_| ctx.open_write())? } else { ctx.open_write()? };
-    let opts =
-        IncludeOptions { recursive: a.recursive, tags: a.tags.clone(), dry_run: a.dry_run, ..Default::default() };
+    let extractor = (!a.no_meta && !a.dry_run).then(|| ctx.extractor());
+    let opts = IncludeOptions {
+        recursive: a.recursive,
+        tags: a.tags.clone(),
+        dry_run: a.dry_run,
+        extractor: extractor.clone(),
+        ..Default::default()
+    };
     let bar = if a.verbose && !a.dry_run { Bar::verbose(&ctx.cwd) } else { Bar::new() };
     let r = include(&mut index, &paths, &opts, &bar)?;
     for (link, target) in &r.followed {
@@ -79,6 +88,17 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
         line.push_str(&format!("; {} failed", r.failed.len()));
     }
     note(line);
+    if let Some(x) = &extractor {
+        for n in x.0.notes() {
+            note(n);
+        }
+    }
+    if !r.meta_failed.is_empty() {
+        note(format!(
+            "{} file(s) included without metadata: it could not be read (`trove check` lists them)",
+            r.meta_failed.len()
+        ));
+    }
     if !r.tags_created.is_empty() {
         let verb = if a.dry_run { "would create tag(s)" } else { "new tag(s)" };
         note(format!("{verb}: {}", r.tags_created.join(", ")));

@@ -80,6 +80,12 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
                     })
                     .collect();
                 m.insert("links".into(), json!(links));
+                let current = (r.state == FileState::Present).then_some(&r.stat);
+                m.insert(
+                    "meta".into(),
+                    trove_core::ops::meta::get(&index, r.id)?
+                        .map_or(json!(null), |s| crate::output::meta_json(&s, current)),
+                );
                 m.insert("tracked".into(), json!(trove_core::ops::roots::root_of(&roots, &r.path).is_some()));
                 serde_json::to_writer(&mut out, &m).map_err(std::io::Error::other)?;
                 out.write_all(b"\n")?;

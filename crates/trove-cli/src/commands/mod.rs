@@ -9,12 +9,14 @@ pub mod import;
 pub mod include;
 pub mod keys;
 pub mod ls;
+pub mod meta;
 pub mod mv;
 pub mod pool;
 pub mod reconcile;
 pub mod rm;
 pub mod roots;
 pub mod serve;
+pub mod show;
 pub mod stats;
 pub mod tag;
 pub mod tags;
@@ -36,6 +38,8 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Untag(a) => untag::run(&ctx, a),
         Command::Find(a) => find::run(&ctx, a),
         Command::Ls(a) => ls::run(&ctx, a),
+        Command::Show(a) => show::run(&ctx, a),
+        Command::Meta(a) => meta::run(&ctx, a),
         Command::Tags(a) => tags::run(&ctx, a),
         Command::Pool(a) => pool::run(&ctx, a),
         Command::Rm(a) => rm::run(&ctx, a),

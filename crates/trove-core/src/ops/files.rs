@@ -133,3 +133,8 @@ pub fn by_sha256(index: &Index, sha256: &[u8; 32]) -> Result<Vec<FileRecord>> {
 pub fn count_without_sha256(index: &Index) -> Result<u64> {
     files::count_without_sha256(index.conn())
 }
+
+/// The records at `path`: the live one and any missing ones that last lived there.
+pub fn at_path(index: &Index, path: &std::path::Path) -> Result<Vec<FileRecord>> {
+    files::all_at(index.conn(), path)
+}

@@ -12,10 +12,11 @@ use rayon::prelude::*;
 
 use crate::filter::{Filter, pseudo_fs};
 use crate::hash::{hash_file, kind_of};
+use crate::meta::{ExtractorRef, Meta};
 use crate::model::{FileId, Observation, Source, Stat, normalize_tag_name, now_unix};
 use crate::ops::Progress;
 use crate::ops::disk::{compare, revives, walk_error};
-use crate::store::{files, links, tags};
+use crate::store::{files, links, meta, tags};
 use crate::{Error, Index, Result};
 
 /// How many files one write transaction stores.
@@ -30,11 +31,21 @@ pub struct IncludeOptions {
     pub source: Source,
     /// Record directories included with `recursive` as roots (what `trove include -r` does).
     pub add_roots: bool,
+    /// Reads metadata from each new or changed file while it is hashed (and from unchanged
+    /// files that have none, or stale metadata). `None`: no metadata is read.
+    pub extractor: Option<ExtractorRef>,
 }
 
 impl Default for IncludeOptions {
     fn default() -> Self {
-        IncludeOptions { recursive: false, tags: Vec::new(), dry_run: false, source: Source::Manual, add_roots: true }
+        IncludeOptions {
+            recursive: false,
+            tags: Vec::new(),
+            dry_run: false,
+            source: Source::Manual,
+            add_roots: true,
+            extractor: None,
+        }
     }
 }
 
@@ -70,6 +81,10 @@ pub struct IncludeReport {
     /// Files of this run that lie outside every root: nothing keeps them current.
     pub untracked: Vec<PathBuf>,
     pub failed: Vec<Error>,
+    /// Files whose metadata was read and stored.
+    pub meta_extracted: u64,
+    /// Files whose metadata extraction recorded an error, with it (the file is included).
+    pub meta_failed: Vec<(PathBuf, String)>,
 }
 
 impl IncludeReport {
@@ -220,7 +235,8 @@ pub(crate) fn ensure_tags(
 }
 
 enum Plan {
-    Unchanged(FileId),
+    /// Known and unchanged; `true` when its metadata is absent or stale (to be extracted).
+    Unchanged(FileId, bool),
     /// Needs hashing; `Some(id)` when a record exists.
     Hash(Option<FileId>),
 }
@@ -246,7 +262,11 @@ pub fn include(
         let c = index.conn();
         for cand in &candidates {
             let plan = match files::live_by_path(c, &cand.path)? {
-                Some(rec) if !compare(&rec.stat, &cand.stat).needs_hash() => Plan::Unchanged(rec.id),
+                Some(rec) if !compare(&rec.stat, &cand.stat).needs_hash() => {
+                    let stale = opts.extractor.is_some()
+                        && meta::read_from(c, rec.id)? != Some((rec.stat.size, rec.stat.mtime_ns));
+                    Plan::Unchanged(rec.id, stale)
+                }
                 Some(rec) => Plan::Hash(Some(rec.id)),
                 None => Plan::Hash(None),
             };
@@ -259,17 +279,23 @@ pub fn include(
     progress.begin("hashing", Some(total_bytes));
 
     let now = now_unix();
-    let mut pending: Vec<(usize, Result<Observation>)> = Vec::new();
+    let mut pending: Vec<Hashed> = Vec::new();
     let mut tag_ids: Option<Vec<crate::TagId>> = None;
     // Hash in chunks so results reach the index while hashing goes on, and a kill loses at
     // most one chunk of work.
     for chunk in to_hash.chunks(BATCH) {
-        let hashed: Vec<(usize, Result<Observation>)> = chunk
+        let hashed: Vec<Hashed> = chunk
             .par_iter()
             .map(|&i| {
                 let r = hash_file(&candidates[i].path);
+                // Metadata is read right after the hash, on the same worker, while the
+                // file's pages are warm; an extractor bounds its own time per file.
+                let m = match (&r, &opts.extractor, opts.dry_run) {
+                    (Ok(_), Some(x), false) => Some(x.0.extract(&candidates[i].path)),
+                    _ => None,
+                };
                 progress.advance(candidates[i].stat.size);
-                (i, r)
+                (i, r, m)
             })
             .collect();
         pending.extend(hashed);
@@ -282,7 +308,7 @@ pub fn include(
     }
     progress.finish();
     if opts.dry_run {
-        for (i, r) in pending.drain(..) {
+        for (i, r, _) in pending.drain(..) {
             match r {
                 Ok(_) => {
                     let (id, outcome) = match plans[i] {
@@ -295,7 +321,7 @@ pub fn include(
             }
         }
         for (i, p) in plans.iter().enumerate() {
-            if let Plan::Unchanged(id) = p {
+            if let Plan::Unchanged(id, _) = p {
                 report.files.push((candidates[i].path.clone(), Some(*id), Outcome::Unchanged));
             }
         }
@@ -323,12 +349,18 @@ pub fn include(
         return Ok(report);
     }
     // Unchanged files still get the tags (and a fresh `verified_at`).
-    let unchanged: Vec<(usize, FileId)> = plans
+    let unchanged: Vec<(usize, FileId, bool)> = plans
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| if let Plan::Unchanged(id) = p { Some((i, *id)) } else { None })
+        .filter_map(|(i, p)| if let Plan::Unchanged(id, stale) = p { Some((i, *id, *stale)) } else { None })
         .collect();
     for chunk in unchanged.chunks(BATCH * 8) {
+        let metas: Vec<(usize, FileId, Meta)> = match &opts.extractor {
+            Some(x) => {
+                chunk.par_iter().filter(|c| c.2).map(|&(i, id, _)| (i, id, x.0.extract(&candidates[i].path))).collect()
+            }
+            None => Vec::new(),
+        };
         let known = tag_ids.clone();
         let (ids, created, added) = index.write(|tx| {
             let (ids, created) = match known {
@@ -337,22 +369,26 @@ pub fn include(
             };
             let src = links::source_id(tx, &opts.source)?;
             let mut added = 0;
-            for (_, id) in chunk {
+            for (_, id, _) in chunk {
                 files::touch_verified(tx, *id, now)?;
                 for t in &ids {
                     added += u64::from(links::link(tx, *id, *t, src, now)?);
                 }
+            }
+            for (i, id, m) in &metas {
+                meta::put(tx, *id, &candidates[*i].stat, m, now)?;
             }
             Ok((ids, created, added))
         })?;
         tag_ids = Some(ids);
         report.tags_created.extend(created);
         report.links_added += added;
-        for (i, id) in chunk {
+        for (i, id, _) in chunk {
             report.files.push((candidates[*i].path.clone(), Some(*id), Outcome::Unchanged));
         }
+        note_meta(&mut report, metas.iter().map(|(i, _, m)| (&candidates[*i].path, m)));
         let done: Vec<(PathBuf, Outcome)> =
-            chunk.iter().map(|(i, _)| (candidates[*i].path.clone(), Outcome::Unchanged)).collect();
+            chunk.iter().map(|(i, _, _)| (candidates[*i].path.clone(), Outcome::Unchanged)).collect();
         progress.stored(&done);
     }
     report.files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -376,18 +412,18 @@ fn store_batch(
     index: &mut Index,
     candidates: &[Candidate],
     plans: &[Plan],
-    pending: &mut Vec<(usize, Result<Observation>)>,
+    pending: &mut Vec<Hashed>,
     tag_names: &[String],
     tag_ids: &mut Option<Vec<crate::TagId>>,
     opts: &IncludeOptions,
     now: i64,
     report: &mut IncludeReport,
 ) -> Result<()> {
-    let batch: Vec<(usize, Result<Observation>)> = std::mem::take(pending);
+    let batch: Vec<Hashed> = std::mem::take(pending);
     let mut ok = Vec::new();
-    for (i, r) in batch {
+    for (i, r, m) in batch {
         match r {
-            Ok(v) => ok.push((i, v)),
+            Ok(v) => ok.push((i, v, m)),
             Err(e) => report.failed.push(e),
         }
     }
@@ -403,7 +439,7 @@ fn store_batch(
         let src = links::source_id(tx, &opts.source)?;
         let mut done = Vec::new();
         let mut added = 0;
-        for (i, o) in &ok {
+        for (i, o, m) in &ok {
             let path = &candidates[*i].path;
             // Re-check under the write lock: another writer may have added it meanwhile.
             let existing = match plans[*i] {
@@ -425,13 +461,29 @@ fn store_batch(
             for t in &ids {
                 added += u64::from(links::link(tx, id, *t, src, now)?);
             }
+            if let Some(m) = m {
+                meta::put(tx, id, &o.stat, m, now)?;
+            }
             done.push((path.clone(), Some(id), outcome));
         }
         Ok((done, created, added, ids))
     })?;
     *tag_ids = Some(ids);
+    note_meta(report, ok.iter().filter_map(|(i, _, m)| Some((&candidates[*i].path, m.as_ref()?))));
     report.files.extend(done);
     report.tags_created.extend(created);
     report.links_added += added;
     Ok(())
+}
+
+/// A hashed candidate: its index, the hash result, the metadata read (when extracting).
+type Hashed = (usize, Result<Observation>, Option<Meta>);
+
+fn note_meta<'a>(report: &mut IncludeReport, stored: impl Iterator<Item = (&'a PathBuf, &'a Meta)>) {
+    for (p, m) in stored {
+        report.meta_extracted += 1;
+        if let Some(e) = m.error_text() {
+            report.meta_failed.push((p.clone(), e));
+        }
+    }
 }

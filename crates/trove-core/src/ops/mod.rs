@@ -12,6 +12,7 @@ pub mod identity;
 pub mod import;
 pub mod include;
 pub mod keys;
+pub mod meta;
 pub mod mv;
 pub mod pools;
 pub mod reconcile;

@@ -82,8 +82,14 @@ pub fn tag_paths(
         }
     }
     if !on_disk.is_empty() {
-        let opts =
-            IncludeOptions { recursive, tags: names.clone(), dry_run: false, source: source.clone(), add_roots: false };
+        let opts = IncludeOptions {
+            recursive,
+            tags: names.clone(),
+            dry_run: false,
+            source: source.clone(),
+            add_roots: false,
+            extractor: None,
+        };
         let r: IncludeReport = include::include(index, &on_disk, &opts, progress)?;
         report.included = r.files.iter().filter(|f| f.2 == include::Outcome::Added).map(|f| f.0.clone()).collect();
         report.files += r.files.len();

@@ -12,6 +12,7 @@ pub mod files;
 pub mod find;
 pub mod keys;
 pub mod links;
+pub mod meta;
 pub mod pools;
 pub mod portable;
 pub mod roots;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_api_keys.sql"),
     include_str!("migrations/0005_sha256_file_ids.sql"),
     include_str!("migrations/0006_key_requests.sql"),
+    include_str!("migrations/0007_file_meta.sql"),
 ];
 
 /// The schema version this build writes.

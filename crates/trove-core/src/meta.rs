@@ -1,0 +1,127 @@
+//! Metadata read from file contents: the typed model and the extractor interface.
+//!
+//! Policy: metadata is not tags. Measurements (MIME type, kind, width, height, duration,
+//! frame rate, audio present, date taken) are typed values; text fields (audio tags, camera,
+//! lens, PDF info, PNG text chunks) are key/value pairs, a key may repeat (several artists).
+//! The extractors themselves live outside core (crate `trove-meta`, heavy dependencies); core
+//! only stores what an [`Extractor`] returns and calls it while hashing, so an include
+//! without an extractor works exactly as before.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Longest text value kept (bytes); longer values are cut at a character boundary.
+pub const MAX_VALUE: usize = 64 * 1024;
+/// Most text fields kept per file.
+pub const MAX_FIELDS: usize = 256;
+
+/// The broad kinds `type:` selects.
+pub const KINDS: &[&str] = &["image", "video", "audio", "text", "document", "archive", "other"];
+
+/// Everything read from one file's content.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    /// Sniffed from the content, not the extension.
+    pub mime: Option<String>,
+    /// One of [`KINDS`].
+    pub kind: Option<String>,
+    /// As displayed: EXIF orientation applied.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    pub fps: Option<f64>,
+    pub has_audio: Option<bool>,
+    /// Date taken, seconds since the epoch (EXIF times without an offset are read as UTC).
+    pub taken: Option<i64>,
+    /// Text fields in the order found (`artist`, `album`, `camera`, `png.parameters`, …).
+    pub fields: Vec<(String, String)>,
+    /// What went wrong, one entry per failed extractor ("exif: …"); the rest is kept.
+    pub errors: Vec<String>,
+}
+
+impl Meta {
+    /// Adds a text field, trimmed (NULs and spaces) and bounded; empty values are dropped.
+    pub fn push(&mut self, key: &str, value: &str) {
+        let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        if v.is_empty() || self.fields.len() >= MAX_FIELDS {
+            return;
+        }
+        let mut end = v.len().min(MAX_VALUE);
+        while !v.is_char_boundary(end) {
+            end -= 1;
+        }
+        let v = &v[..end];
+        if !self.fields.iter().any(|(k, x)| k == key && x == v) {
+            self.fields.push((key.to_string(), v.to_string()));
+        }
+    }
+
+    /// The first value of a text field.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Width divided by height, when both are known and non-zero.
+    pub fn ratio(&self) -> Option<f64> {
+        match (self.width, self.height) {
+            (Some(w), Some(h)) if h > 0 => Some(f64::from(w) / f64::from(h)),
+            _ => None,
+        }
+    }
+
+    /// The error text stored for the file (extractors' errors joined), if any.
+    pub fn error_text(&self) -> Option<String> {
+        if self.errors.is_empty() { None } else { Some(self.errors.join("; ")) }
+    }
+}
+
+/// The kind a MIME type belongs to.
+pub fn kind_of_mime(mime: &str) -> &'static str {
+    let (top, sub) = mime.split_once('/').unwrap_or((mime, ""));
+    match top {
+        "image" => "image",
+        "video" => "video",
+        "audio" => "audio",
+        "text" => "text",
+        _ => match sub {
+            "pdf" | "epub+zip" | "msword" | "rtf" | "vnd.oasis.opendocument.text" | "x-mobipocket-ebook" => "document",
+            s if s.starts_with("vnd.openxmlformats-officedocument") || s.starts_with("vnd.ms-") => "document",
+            "json" | "xml" | "javascript" | "x-sh" | "x-shellscript" => "text",
+            "zip" | "gzip" | "x-tar" | "x-7z-compressed" | "x-rar-compressed" | "vnd.rar" | "x-bzip2" | "x-xz"
+            | "zstd" | "x-zstd" => "archive",
+            "ogg" => "audio",
+            _ => "other",
+        },
+    }
+}
+
+/// Reads metadata from a file. Implementations bound their own time and memory per file
+/// and report failures in [`Meta::errors`]; they never panic on hostile input.
+pub trait Extractor: Send + Sync {
+    fn extract(&self, path: &Path) -> Meta;
+    /// Things worth saying once per run (e.g. "ffprobe is not installed"), gathered while
+    /// extracting; the caller prints them.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A shared extractor handle for options structs.
+#[derive(Clone)]
+pub struct ExtractorRef(pub Arc<dyn Extractor>);
+
+impl fmt::Debug for ExtractorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Extractor")
+    }
+}
+
+/// The metadata stored for one file, with what it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMeta {
+    pub meta: Meta,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub extracted_at: i64,
+}

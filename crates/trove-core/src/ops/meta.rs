@@ -1,0 +1,91 @@
+//! Metadata: read what was extracted, list extraction failures, re-extract (`meta refresh`).
+//!
+//! Extraction runs outside any transaction, in parallel (rayon), in chunks; each chunk's
+//! results are stored in one short write, so a killed refresh keeps the chunks it finished.
+
+use rayon::prelude::*;
+
+use crate::meta::{Extractor, Meta, StoredMeta};
+use crate::model::{FileId, FileRecord, FileState, Stat, now_unix};
+use crate::ops::Progress;
+use crate::store::meta;
+use crate::{Index, Result};
+
+/// Files extracted per write transaction.
+const BATCH: usize = 256;
+
+/// The metadata stored for a file, if any was extracted.
+pub fn get(index: &Index, id: FileId) -> Result<Option<StoredMeta>> {
+    meta::get(index.conn(), id)
+}
+
+/// Live files whose last extraction failed, with the error.
+pub fn failures(index: &Index) -> Result<Vec<(FileRecord, String)>> {
+    meta::failures(index.conn())
+}
+
+/// How many live files have metadata and how many have none.
+pub fn coverage(index: &Index) -> Result<(u64, u64)> {
+    meta::coverage(index.conn())
+}
+
+/// Whether the stored metadata was read from the file as it is now (same size and mtime).
+pub fn is_current(stored: &StoredMeta, stat: &Stat) -> bool {
+    stored.size == stat.size && stored.mtime_ns == stat.mtime_ns
+}
+
+#[derive(Debug, Default)]
+pub struct RefreshReport {
+    /// Files extracted and stored.
+    pub refreshed: u64,
+    /// Of those, how many recorded an error.
+    pub failed: u64,
+    /// Records skipped because they are missing or offline, or their file could not be
+    /// `stat`ed.
+    pub skipped: u64,
+}
+
+/// Re-extracts metadata for `records` (present ones; others are skipped) and stores it.
+pub fn refresh(
+    index: &mut Index,
+    records: &[FileRecord],
+    extractor: &dyn Extractor,
+    progress: &dyn Progress,
+) -> Result<RefreshReport> {
+    let mut report = RefreshReport::default();
+    progress.begin("extracting", Some(records.len() as u64));
+    for chunk in records.chunks(BATCH) {
+        let done: Vec<(FileId, Option<(Stat, Meta)>)> = chunk
+            .par_iter()
+            .map(|r| {
+                let out = if r.state == FileState::Present {
+                    std::fs::symlink_metadata(&r.path)
+                        .ok()
+                        .filter(std::fs::Metadata::is_file)
+                        .map(|m| (Stat::from_metadata(&m), extractor.extract(&r.path)))
+                } else {
+                    None
+                };
+                progress.advance(1);
+                (r.id, out)
+            })
+            .collect();
+        let now = now_unix();
+        let (n, failed) = index.write(|tx| {
+            let (mut n, mut failed) = (0, 0);
+            for (id, out) in &done {
+                if let Some((stat, m)) = out {
+                    meta::put(tx, *id, stat, m, now)?;
+                    n += 1;
+                    failed += u64::from(!m.errors.is_empty());
+                }
+            }
+            Ok((n, failed))
+        })?;
+        report.refreshed += n;
+        report.failed += failed;
+        report.skipped += done.len() as u64 - n;
+    }
+    progress.finish();
+    Ok(report)
+}

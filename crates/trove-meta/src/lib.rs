@@ -1,0 +1,388 @@
+//! trove-meta: reads metadata from file contents for trove-core's [`Extractor`] interface.
+//!
+//! Policy: content, not names, decides (the MIME type is sniffed; an `.mp3` that is a PNG is
+//! read as a PNG). Every file is read under limits: at most [`Limits::max_read`] bytes are
+//! loaded into memory by any extractor (EXIF and PDF parse from a bounded buffer, lofty runs
+//! with an allocation limit and without cover art, PNG text chunks are inflated up to a cap),
+//! and the whole extraction of one file runs on its own thread with a deadline
+//! ([`Limits::time`]): a file that takes longer is recorded with an error and the caller
+//! goes on (the stuck thread is left to finish on its own). Pixels are never decoded, so a
+//! JPEG that claims 65535×65535 costs nothing. `ffprobe` is used for video only when it is
+//! installed; its absence is noted once per run.
+
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use trove_core::meta::{Extractor, Meta, kind_of_mime};
+
+mod exif;
+mod png;
+
+/// Per-file limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock time for one file's whole extraction (ffprobe included).
+    pub time: Duration,
+    /// Most bytes of one file any extractor loads into memory.
+    pub max_read: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { time: Duration::from_secs(10), max_read: 64 << 20 }
+    }
+}
+
+/// The extractors trove uses, behind trove-core's [`Extractor`] trait.
+pub struct Extractors {
+    limits: Limits,
+    ffprobe: Option<PathBuf>,
+    /// Set when a video was met and ffprobe is not installed (noted once).
+    video_without_ffprobe: AtomicBool,
+}
+
+impl Extractors {
+    /// Looks for `ffprobe` on `path_var` (the caller passes `$PATH`; `None` disables it).
+    pub fn new(limits: Limits, path_var: Option<&std::ffi::OsStr>) -> Self {
+        let ffprobe = path_var.and_then(|p| {
+            std::env::split_paths(p).map(|d| d.join("ffprobe")).find(|c| {
+                std::fs::metadata(c).is_ok_and(|m| {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.is_file() && m.permissions().mode() & 0o111 != 0
+                })
+            })
+        });
+        let mut g = lofty::config::GlobalOptions::new();
+        lofty::config::apply_global_options(g.allocation_limit(16 << 20));
+        Extractors { limits, ffprobe, video_without_ffprobe: AtomicBool::new(false) }
+    }
+
+    pub fn has_ffprobe(&self) -> bool {
+        self.ffprobe.is_some()
+    }
+
+    /// The extraction without the deadline (what the worker thread runs).
+    pub fn extract_unbounded(&self, path: &Path) -> Meta {
+        let mut m = Meta::default();
+        if let Err(e) = read_all(self, path, &mut m) {
+            m.errors.push(e);
+        }
+        m
+    }
+}
+
+impl Extractor for Extractors {
+    fn extract(&self, path: &Path) -> Meta {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let me = Arc::new(Extractors {
+            limits: self.limits,
+            ffprobe: self.ffprobe.clone(),
+            video_without_ffprobe: AtomicBool::new(false),
+        });
+        let worker = Arc::clone(&me);
+        let p = path.to_path_buf();
+        let spawned = std::thread::Builder::new().name("trove-meta".into()).stack_size(8 << 20).spawn(move || {
+            let _ = tx.send(worker.extract_unbounded(&p));
+        });
+        if let Err(e) = spawned {
+            return Meta { errors: vec![format!("cannot start an extractor thread: {e}")], ..Meta::default() };
+        }
+        let m = match rx.recv_timeout(self.limits.time) {
+            Ok(m) => m,
+            Err(mpsc::RecvTimeoutError::Timeout) => Meta {
+                errors: vec![format!("metadata took longer than {} s; given up", self.limits.time.as_secs())],
+                ..Meta::default()
+            },
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Meta { errors: vec!["the metadata reader crashed on this file".into()], ..Meta::default() }
+            }
+        };
+        if me.video_without_ffprobe.load(Ordering::Relaxed) {
+            self.video_without_ffprobe.store(true, Ordering::Relaxed);
+        }
+        m
+    }
+
+    fn notes(&self) -> Vec<String> {
+        if self.video_without_ffprobe.load(Ordering::Relaxed) {
+            vec![
+                "ffprobe is not installed: videos were indexed without duration, size or frame rate \
+                 (install ffmpeg, then run `trove meta refresh type:video`)"
+                    .into(),
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Reads at most `limit` bytes from the start of `f`.
+fn head(f: &mut File, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    f.seek(SeekFrom::Start(0))?;
+    f.take(limit).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Opens without following a symlink and without blocking on a FIFO; refuses non-files.
+fn open_regular(path: &Path) -> Result<(File, u64), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot open: {e}"))?;
+    let md = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+    if !md.is_file() {
+        return Err("not a regular file".into());
+    }
+    Ok((f, md.len()))
+}
+
+fn read_all(x: &Extractors, path: &Path, m: &mut Meta) -> Result<(), String> {
+    let (mut f, size) = open_regular(path)?;
+    let first = head(&mut f, 8192).map_err(|e| format!("cannot read: {e}"))?;
+    let mime = sniff(&first, path);
+    let kind = mime.as_deref().map(kind_of_mime);
+    m.mime = mime.clone();
+    m.kind = kind.map(str::to_string);
+    let mime = mime.unwrap_or_default();
+    match kind {
+        Some("image") => image(x, &mut f, size, &mime, m),
+        Some("audio") => audio(&mut f, m),
+        Some("video") => video(x, path, m),
+        _ if mime == "application/pdf" => pdf(x, &mut f, size, m),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The MIME type from the content; plain text is recognised as valid UTF-8 without NULs.
+fn sniff(first: &[u8], path: &Path) -> Option<String> {
+    if let Some(t) = infer::get(first) {
+        // infer reads Ogg as audio/ogg and Matroska as video/x-matroska; both fine.
+        return Some(t.mime_type().to_string());
+    }
+    if first.is_empty() {
+        return None;
+    }
+    let text = match std::str::from_utf8(first) {
+        Ok(_) => true,
+        // A multi-byte character cut at the end of the sample is still text.
+        Err(e) => e.error_len().is_none() && first.len() == 8192,
+    };
+    if text && !first.contains(&0) {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let sub = match ext.as_str() {
+            "md" | "markdown" => "markdown",
+            "html" | "htm" => "html",
+            "csv" => "csv",
+            _ => "plain",
+        };
+        return Some(format!("text/{sub}"));
+    }
+    None
+}
+
+fn image(x: &Extractors, f: &mut File, size: u64, mime: &str, m: &mut Meta) {
+    let _ = f.seek(SeekFrom::Start(0));
+    match imagesize::reader_size(BufReader::new(&mut *f)) {
+        Ok(s) => {
+            m.width = u32::try_from(s.width).ok();
+            m.height = u32::try_from(s.height).ok();
+        }
+        Err(e) => m.errors.push(format!("image size: {e}")),
+    }
+    let bound = x.limits.max_read.min(size);
+    if mime == "image/png" {
+        if let Err(e) = png::text_chunks(f, m) {
+            m.errors.push(format!("png: {e}"));
+        }
+        return;
+    }
+    // JPEG keeps EXIF in the first 64 KiB segment; other containers may put it anywhere in
+    // the bounded head.
+    let limit = if mime == "image/jpeg" { bound.min(1 << 20) } else { bound };
+    match head(f, limit) {
+        Ok(buf) => exif::read(&buf, m),
+        Err(e) => m.errors.push(format!("exif: {e}")),
+    }
+}
+
+fn audio(f: &mut File, m: &mut Meta) {
+    use lofty::prelude::*;
+    let _ = f.seek(SeekFrom::Start(0));
+    let opts = lofty::config::ParseOptions::new().read_cover_art(false);
+    let probe = lofty::probe::Probe::new(BufReader::new(&mut *f)).options(opts);
+    let tagged =
+        match probe.guess_file_type().map_err(|e| e.to_string()).and_then(|p| p.read().map_err(|e| e.to_string())) {
+            Ok(t) => t,
+            Err(e) => {
+                m.errors.push(format!("audio: {e}"));
+                return;
+            }
+        };
+    let d = tagged.properties().duration();
+    if !d.is_zero() {
+        m.duration_ms = Some(d.as_millis() as u64);
+    }
+    m.has_audio = Some(true);
+    let Some(tag) = tagged.primary_tag().or_else(|| tagged.first_tag()) else { return };
+    for (key, item) in [
+        ("artist", ItemKey::TrackArtist),
+        ("albumartist", ItemKey::AlbumArtist),
+        ("album", ItemKey::AlbumTitle),
+        ("title", ItemKey::TrackTitle),
+        ("genre", ItemKey::Genre),
+        ("date", ItemKey::RecordingDate),
+        ("date", ItemKey::Year),
+    ] {
+        for v in tag.get_strings(item) {
+            m.push(key, v);
+        }
+    }
+    if let Some(t) = tag.track() {
+        m.push("track", &t.to_string());
+    }
+    if let Some(d) = tag.disk() {
+        m.push("disc", &d.to_string());
+    }
+    if let Some(y) = m.field("date").and_then(|d| d.get(..4)).filter(|y| y.bytes().all(|b| b.is_ascii_digit())) {
+        let y = y.to_string();
+        m.push("year", &y);
+    }
+}
+
+fn pdf(x: &Extractors, f: &mut File, size: u64, m: &mut Meta) {
+    if size > x.limits.max_read {
+        m.errors.push(format!("pdf: larger than {} MiB; info not read", x.limits.max_read >> 20));
+        return;
+    }
+    let buf = match head(f, x.limits.max_read) {
+        Ok(b) => b,
+        Err(e) => {
+            m.errors.push(format!("pdf: {e}"));
+            return;
+        }
+    };
+    match lopdf::Document::load_metadata_mem(&buf) {
+        Ok(p) => {
+            for (k, v) in [("title", p.title), ("author", p.author), ("subject", p.subject), ("keywords", p.keywords)] {
+                if let Some(v) = v {
+                    m.push(k, &v);
+                }
+            }
+            if let Some(c) = p.creation_date {
+                m.push("pdf.created", &c);
+            }
+            m.push("pages", &p.page_count.to_string());
+        }
+        Err(e) => m.errors.push(format!("pdf: {e}")),
+    }
+}
+
+fn video(x: &Extractors, path: &Path, m: &mut Meta) {
+    let Some(ffprobe) = &x.ffprobe else {
+        x.video_without_ffprobe.store(true, Ordering::Relaxed);
+        return;
+    };
+    let child = Command::new(ffprobe)
+        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "--"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            m.errors.push(format!("ffprobe: {e}"));
+            return;
+        }
+    };
+    // stdout is read on a helper thread (bounded); this one reaps the child and kills it at
+    // the deadline.
+    // Three quarters of the file's time, so ffprobe is killed (and the rest of what was read
+    // kept) before the whole extraction is given up.
+    let budget = x.limits.time * 3 / 4;
+    let deadline = Instant::now() + budget;
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(o) = stdout {
+            let _ = o.take(4 << 20).read_to_end(&mut out);
+        }
+        out
+    });
+    let ok = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                m.errors.push(format!("ffprobe took longer than {:.1} s; killed", budget.as_secs_f64()));
+                return;
+            }
+            Err(e) => {
+                m.errors.push(format!("ffprobe: {e}"));
+                return;
+            }
+        }
+    };
+    let out = reader.join().unwrap_or_default();
+    if !ok {
+        m.errors.push("ffprobe could not read the file".into());
+        return;
+    }
+    let v: serde_json::Value = match serde_json::from_slice(&out) {
+        Ok(v) => v,
+        Err(e) => {
+            m.errors.push(format!("ffprobe: {e}"));
+            return;
+        }
+    };
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    m.has_audio = Some(streams.iter().any(|s| s["codec_type"] == "audio"));
+    if let Some(s) = streams.iter().find(|s| s["codec_type"] == "video") {
+        m.width = s["width"].as_u64().and_then(|w| u32::try_from(w).ok());
+        m.height = s["height"].as_u64().and_then(|w| u32::try_from(w).ok());
+        m.fps =
+            s["avg_frame_rate"].as_str().and_then(rational).or_else(|| s["r_frame_rate"].as_str().and_then(rational));
+        if let Some(c) = s["codec_name"].as_str() {
+            m.push("codec", c);
+        }
+        // Phones store the rotation as side data; 90° turns swap what is displayed.
+        let rot = s["side_data_list"].as_array().into_iter().flatten().find_map(|d| d["rotation"].as_i64());
+        if rot.is_some_and(|r| r.rem_euclid(180) == 90) {
+            std::mem::swap(&mut m.width, &mut m.height);
+        }
+    }
+    if let Some(d) =
+        v["format"]["duration"].as_str().and_then(|d| d.parse::<f64>().ok()).filter(|d| d.is_finite() && *d >= 0.0)
+    {
+        m.duration_ms = Some((d * 1000.0).round() as u64);
+    }
+    if let Some(tags) = v["format"]["tags"].as_object() {
+        for (k, key) in [("title", "title"), ("artist", "artist"), ("album", "album")] {
+            if let Some(s) = tags.get(k).and_then(|x| x.as_str()) {
+                m.push(key, s);
+            }
+        }
+    }
+}
+
+/// "30000/1001" → 29.97; "0/0" → none.
+fn rational(s: &str) -> Option<f64> {
+    let (n, d) = s.split_once('/')?;
+    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+    (d > 0.0 && n > 0.0).then(|| (n / d * 1000.0).round() / 1000.0)
+}

@@ -1,0 +1,52 @@
+//! The per-file time limit: a hanging ffprobe is killed at the deadline and the file is
+//! recorded with an error.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use trove_core::meta::Extractor;
+use trove_meta::{Extractors, Limits};
+
+/// An MP4 header (ftyp isom): enough for the content sniffer to call it a video.
+fn mp4_header() -> Vec<u8> {
+    let mut v = vec![0, 0, 0, 0x18];
+    v.extend_from_slice(b"ftypisom\0\0\x02\0isomiso2");
+    v.extend_from_slice(&[0; 64]);
+    v
+}
+
+#[test]
+fn a_hanging_ffprobe_is_killed_at_the_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = bin.join("ffprobe");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let video = dir.path().join("v.mp4");
+    std::fs::write(&video, mp4_header()).unwrap();
+
+    let x = Extractors::new(Limits { time: Duration::from_secs(1), ..Limits::default() }, Some(bin.as_os_str()));
+    assert!(x.has_ffprobe());
+    let t = Instant::now();
+    let m = x.extract(&video);
+    let took = t.elapsed();
+    assert_eq!(m.kind.as_deref(), Some("video"));
+    let e = m.error_text().unwrap_or_default();
+    assert!(e.contains("ffprobe took longer than 0.8 s; killed"), "{e}");
+    assert!(took < Duration::from_secs(3), "gave up after {took:?}");
+}
+
+#[test]
+fn fifos_and_directories_are_never_opened_for_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let x = Extractors::new(Limits::default(), None);
+    let t = Instant::now();
+    let m = x.extract(&fifo);
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert!(m.error_text().unwrap_or_default().contains("not a regular file"), "{m:?}");
+    let m = x.extract(dir.path());
+    assert!(m.error_text().is_some());
+}
