@@ -166,3 +166,252 @@ fn hydrus_api_client_drives_a_real_session() {
     let log = server.log.lock().unwrap().clone();
     assert!(!log.contains(&all) && !log.contains(&read), "{log}");
 }
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into()
+}
+
+/// (status, parsed body) of a request to the Hydrus listener.
+fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, serde_json::Value) {
+    let a = agent();
+    let mut r = match (method, body) {
+        ("GET", _) => {
+            let mut q = a.get(url);
+            for (h, v) in headers {
+                q = q.header(*h, *v);
+            }
+            q.call().unwrap()
+        }
+        ("OPTIONS", _) => {
+            let mut q = a.options(url);
+            for (h, v) in headers {
+                q = q.header(*h, *v);
+            }
+            q.call().unwrap()
+        }
+        (_, b) => {
+            let mut q = a.post(url);
+            for (h, v) in headers {
+                q = q.header(*h, *v);
+            }
+            q.send(b.unwrap_or("")).unwrap()
+        }
+    };
+    let status = r.status().as_u16();
+    let bytes = r.body_mut().read_to_vec().unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// (method, path and query, headers, body, expected status)
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, Option<String>, u16);
+
+/// Every endpoint's error answers: missing parameters, bad hashes, unknown ids, wrong
+/// permissions, malformed JSON — each a Hydrus error object with the right status, never
+/// a 500.
+#[test]
+fn hydrus_endpoints_answer_errors_in_hydrus_shape() {
+    let e = env();
+    std::fs::create_dir_all(e.path("lib")).unwrap();
+    e.write("lib/a.txt", b"some text");
+    e.ok(["include", "-r", "lib"]);
+    let all = key(&e, "tester", "--all");
+    let read = key(&e, "reader", "--read");
+    let server = serve(&e, &["--hydrus-port", "0"]);
+    let base = server.hydrus.clone();
+    let hk = "Hydrus-Client-API-Access-Key";
+    let json = ("Content-Type", "application/json");
+    let zeros = "00".repeat(32);
+    let short = "abcd";
+    let my = "6c6f63616c2074616773";
+    let cases: Vec<Case> = vec![
+        // access
+        ("GET", "/verify_access_key".into(), vec![], None, 401),
+        ("GET", "/verify_access_key".into(), vec![(hk, "not hex at all")], None, 400),
+        ("GET", "/verify_access_key".into(), vec![(hk, "ab")], None, 403),
+        ("GET", "/session_key".into(), vec![], None, 401),
+        ("GET", "/session_key".into(), vec![("Hydrus-Client-API-Session-Key", "cd")], None, 419),
+        ("GET", "/request_new_permissions".into(), vec![], None, 400),
+        ("GET", format!("/request_new_permissions?name=x&basic_permissions={}", enc("[3,")), vec![], None, 400),
+        ("GET", format!("/request_new_permissions?name=x&basic_permissions={}", enc("[99]")), vec![], None, 400),
+        ("GET", "/get_services".into(), vec![], None, 401),
+        ("GET", "/get_service".into(), vec![(hk, &all)], None, 400),
+        ("GET", "/get_service?service_name=nope".into(), vec![(hk, &all)], None, 404),
+        ("GET", "/get_service?service_key=abcd".into(), vec![(hk, &all)], None, 404),
+        // search
+        ("GET", "/get_files/search_files".into(), vec![], None, 401),
+        ("GET", format!("/get_files/search_files?tags={}", enc("[\"a\"")), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/search_files?tags={}", enc("\"a\"")), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/search_files?tags={}", enc("[[[\"a\"]]]")), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/search_files?tags={}", enc("[\"system:width > 5\"]")), vec![(hk, &all)], None, 400),
+        (
+            "GET",
+            format!("/get_files/search_files?tags={}", enc("[\"system:hash = abcd\"]")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        ("GET", format!("/get_files/search_files?tags={}", enc("[\"   \"]")), vec![(hk, &all)], None, 400),
+        (
+            "GET",
+            format!("/get_files/search_files?tags={}&file_sort_type=99", enc("[\"a\"]")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            format!("/get_files/search_files?tags={}&file_sort_asc=True", enc("[\"a\"]")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            format!("/get_files/search_files?tags={}&file_service_key=abcd", enc("[\"a\"]")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            format!("/get_files/search_files?tags={}&tag_service_key=abcd", enc("[\"a\"]")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        // metadata
+        ("GET", "/get_files/file_metadata".into(), vec![(hk, &all)], None, 400),
+        (
+            "GET",
+            format!("/get_files/file_metadata?hashes={}", enc(&format!("[\"{short}\"]"))),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        ("GET", format!("/get_files/file_metadata?file_ids={}", enc("[1,")), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/file_metadata?file_ids={}", enc("[999999]")), vec![(hk, &all)], None, 404),
+        ("GET", format!("/get_files/file_metadata?file_ids={}", enc("[-1]")), vec![(hk, &all)], None, 400),
+        ("GET", "/get_files/file_metadata?file_id=1".into(), vec![], None, 401),
+        // file, thumbnail, paths
+        ("GET", "/get_files/file".into(), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/file?file_id=1&hash={zeros}"), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/file?hash={short}"), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/file?hash={zeros}"), vec![(hk, &all)], None, 404),
+        ("GET", "/get_files/file?file_id=999999".into(), vec![(hk, &all)], None, 404),
+        ("GET", "/get_files/file?file_id=..%2F1".into(), vec![(hk, &all)], None, 400),
+        ("GET", "/get_files/thumbnail".into(), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/thumbnail?hash={short}"), vec![(hk, &all)], None, 400),
+        ("GET", "/get_files/thumbnail?file_id=999999".into(), vec![(hk, &all)], None, 404),
+        ("GET", "/get_files/file_path?file_id=999999".into(), vec![(hk, &all)], None, 404),
+        ("GET", "/get_files/file_path".into(), vec![(hk, &all)], None, 400),
+        ("GET", "/get_files/thumbnail_path?file_id=999999".into(), vec![(hk, &all)], None, 404),
+        ("GET", "/get_files/file_hashes".into(), vec![(hk, &all)], None, 400),
+        ("GET", format!("/get_files/file_hashes?hash={zeros}&desired_hash_type=md5"), vec![(hk, &all)], None, 400),
+        // tag edits
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![json],
+            Some(format!("{{\"file_id\": 1, \"service_keys_to_tags\": {{\"{my}\": [\"x\"]}}}}")),
+            401,
+        ),
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![(hk, &read), json],
+            Some(format!("{{\"file_id\": 1, \"service_keys_to_tags\": {{\"{my}\": [\"x\"]}}}}")),
+            403,
+        ),
+        ("POST", "/add_tags/add_tags".into(), vec![(hk, &all), json], Some("{\"file_id\": 1,".into()), 400),
+        ("POST", "/add_tags/add_tags".into(), vec![(hk, &all), json], Some("[1, 2]".into()), 400),
+        ("POST", "/add_tags/add_tags".into(), vec![(hk, &all), ("Content-Type", "text/plain")], Some("{}".into()), 400),
+        ("POST", "/add_tags/add_tags".into(), vec![(hk, &all), json], Some("{\"file_id\": 1}".into()), 400),
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![(hk, &all), json],
+            Some(format!("{{\"service_keys_to_tags\": {{\"{my}\": [\"x\"]}}}}")),
+            400,
+        ),
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![(hk, &all), json],
+            Some(format!("{{\"file_id\": 999999, \"service_keys_to_tags\": {{\"{my}\": [\"x\"]}}}}")),
+            404,
+        ),
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![(hk, &all), json],
+            Some(format!("{{\"hash\": \"{short}\", \"service_keys_to_tags\": {{\"{my}\": [\"x\"]}}}}")),
+            400,
+        ),
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![(hk, &all), json],
+            Some("{\"file_id\": 1, \"service_keys_to_tags\": {\"abcd\": [\"x\"]}}".into()),
+            400,
+        ),
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![(hk, &all), json],
+            Some("{\"file_id\": 1, \"service_keys_to_tags\": {\"616c6c206b6e6f776e2074616773\": [\"x\"]}}".into()),
+            400,
+        ),
+        (
+            "POST",
+            "/add_tags/add_tags".into(),
+            vec![(hk, &all), json],
+            Some(format!("{{\"file_id\": 1, \"service_keys_to_actions_to_tags\": {{\"{my}\": {{\"2\": [\"x\"]}}}}}}")),
+            400,
+        ),
+        ("GET", "/add_tags/add_tags".into(), vec![(hk, &all)], None, 405),
+        ("GET", "/add_tags/clean_tags".into(), vec![(hk, &all)], None, 400),
+        ("GET", format!("/add_tags/clean_tags?tags={}", enc("[\"a\",")), vec![(hk, &all)], None, 400),
+        ("GET", format!("/add_tags/clean_tags?tags={}", enc("[1]")), vec![(hk, &all)], None, 400),
+        ("GET", "/add_tags/search_tags".into(), vec![(hk, &all)], None, 400),
+        ("GET", "/add_tags/search_tags?search=a&tag_display_type=sideways".into(), vec![(hk, &all)], None, 400),
+        ("GET", "/add_tags/search_tags?search=a&tag_service_key=abcd".into(), vec![(hk, &all)], None, 400),
+        ("GET", "/add_tags/search_tags?search=a".into(), vec![], None, 401),
+        ("GET", "/add_tags/get_siblings_and_parents".into(), vec![(hk, &all)], None, 400),
+        ("GET", format!("/add_tags/get_siblings_and_parents?tags={}", enc("{")), vec![(hk, &all)], None, 400),
+        // the rest
+        ("GET", "/add_files/add_file".into(), vec![(hk, &all)], None, 404),
+        ("GET", "/manage_database/lock_on".into(), vec![(hk, &all)], None, 404),
+        ("GET", "/get_services?cbor=1".into(), vec![(hk, &all)], None, 406),
+        ("GET", "/get_services".into(), vec![(hk, &all), ("Accept", "application/cbor")], None, 406),
+        ("OPTIONS", "/get_services".into(), vec![("Origin", "http://example.test")], None, 401),
+    ];
+    for (method, path, headers, body, want) in &cases {
+        let (got, v) = call(method, &format!("{base}{path}"), headers, body.as_deref());
+        assert_eq!(got, *want, "{method} {path}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|s| !s.is_empty())
+                && v["status_code"] == *want
+                && v["exception_type"].is_string()
+                && v["version"] == 95
+                && v["hydrus_version"] == 682,
+            "{method} {path}: not a Hydrus error object: {v}"
+        );
+    }
+    // The refused writes changed nothing.
+    let (found, _) = e.find("x");
+    assert!(found.is_empty(), "{found:?}");
+    let log = server.log.lock().unwrap().clone();
+    assert!(!log.contains(&all) && !log.contains(&read), "{log}");
+}
