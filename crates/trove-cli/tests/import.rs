@@ -176,3 +176,179 @@ fn import_json_refuses_bad_input_clearly() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("notjson.json: not valid JSON"));
     assert!(!e.index.exists() || report(&e.ok(["stats", "--json"]))["files"] == 0);
 }
+
+/// Every file of a directory with its bytes, to prove a source was not written.
+fn snapshot(dir: &std::path::Path) -> Vec<(OsString, String)> {
+    let mut v: Vec<(OsString, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name(), blake3::hash(&std::fs::read(e.path()).unwrap_or_default()).to_hex().to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn lines(out: &[u8]) -> Vec<String> {
+    let mut v: Vec<String> = String::from_utf8_lossy(out).lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn awtfdb_import_brings_every_file_tag_alias_implication_and_pool() {
+    use std::os::unix::ffi::OsStrExt;
+    use trove_import::awtfdb::Builder;
+    let e = env();
+    let a = e.write("pics/a.jpg", b"picture a");
+    let b = e.write("pics/b.jpg", b"picture b");
+    let d1 = e.write("pics/dup1.txt", b"same bytes");
+    let d2 = e.write("pics/dup2.txt", b"same bytes");
+    let odd = e.write(std::ffi::OsStr::from_bytes(b"pics/caf\xe9.png"), b"latin-1 name");
+    let gone = e.path("pics/gone.txt");
+    std::fs::create_dir_all(e.path("awtf")).unwrap();
+    let db = e.path("awtf/awtf.db");
+    let (cat_uid, parent_rowid);
+    {
+        let mut w = Builder::create(&db, 7).unwrap();
+        let p = |x: &std::path::Path| x.as_os_str().as_bytes().to_vec();
+        let ha = w.file(&p(&a), b"picture a").unwrap();
+        let hb = w.file(&p(&b), b"picture b").unwrap();
+        let hd = w.file(&p(&d1), b"same bytes").unwrap();
+        assert_eq!(w.file(&p(&d2), b"same bytes").unwrap(), hd, "one content, two paths");
+        let ho = w.file(&p(&odd), b"latin-1 name").unwrap();
+        let hg = w.file(&p(&gone), b"was here once").unwrap();
+        let cat = w.tag(&[("cat", "en"), ("gato", "pt"), ("Katze", "de")]).unwrap();
+        let animal = w.tag(&[("animal", "en")]).unwrap();
+        let photo = w.tag(&[("photo", "en")]).unwrap();
+        let dog_a = w.tag(&[("Dog", "en")]).unwrap();
+        let dog_b = w.tag(&[("dog", "en")]).unwrap();
+        let _unused = w.tag(&[("unused", "en")]).unwrap();
+        cat_uid = w.core_hash(&cat).unwrap();
+        parent_rowid = w.imply(&cat, &animal).unwrap();
+        w.imply(&dog_a, &animal).unwrap();
+        let ddb = w.source("deepdanbooru").unwrap();
+        w.link(&ha, &cat, (0, 0), None).unwrap();
+        // Copied by awtfdb from cat ⇒ animal while cat is on the file: derived, not copied.
+        w.link(&ha, &animal, (0, 1), Some(parent_rowid)).unwrap();
+        // Copied once, and the child tag removed since (`arm -t cat`): kept as a tag.
+        w.link(&hb, &animal, (0, 1), Some(parent_rowid)).unwrap();
+        w.link(&hd, &photo, (1, ddb), None).unwrap();
+        w.link(&ho, &dog_a, (0, 0), None).unwrap();
+        w.link(&ho, &dog_b, (0, 0), None).unwrap();
+        w.link(&hg, &cat, (0, 0), None).unwrap();
+        // Tags on a content with no path left in awtfdb.
+        let lost = w.file(b"/nowhere/x", b"lost").unwrap();
+        w.link(&lost, &photo, (0, 0), None).unwrap();
+        w.conn.execute("DELETE FROM files WHERE file_hash = ?1", [&lost]).unwrap();
+        w.pool("Trip", &[&hb, &ha, &hd]).unwrap();
+        w.conn.execute("INSERT INTO library_configuration VALUES ('tag_name_regex', '[a-z]+')", []).unwrap();
+    }
+    let before = snapshot(&e.path("awtf"));
+
+    // A dry run says what would happen and stores nothing.
+    let dry = report(&e.ok(["import", "awtfdb", "awtf/awtf.db", "--dry-run", "--json"]));
+    // Dog and dog become one tag, so their two links on one file are one.
+    assert_eq!((dry["links_added"].as_u64(), dry["links_existing"].as_u64()), (Some(6), Some(1)), "{dry}");
+    assert_eq!(report(&e.ok(["stats", "--json"]))["files"], 0);
+
+    // The default place is $HOME/awtf.db (HOME is the test's temp dir).
+    std::fs::copy(&db, e.path("awtf.db")).unwrap();
+    let r = report(&e.ok(["import", "awtfdb", "--json"]));
+    std::fs::remove_file(e.path("awtf.db")).unwrap();
+    for k in ["tags_created", "names_added", "implications_added", "files_added", "links_added", "pool_entries_added"] {
+        assert_eq!(r[k], dry[k], "{k}: dry run {} vs run {}", dry[k], r[k]);
+    }
+    assert_eq!(r["tags_created"], 5, "Dog and dog are one tag in trove: {r}");
+    assert_eq!(r["files_added"], 5, "{r}");
+    assert_eq!(r["files_missing"], 1, "{r}");
+    assert_eq!(r["implications_added"], 2, "{r}");
+    let notes = r["not_mapped"].to_string();
+    for want in [
+        "1 tag(s) awtfdb had copied from implications were not copied",
+        "1 tag(s) awtfdb had copied from an implication whose child tag is gone were kept",
+        "1 tag link(s) on 1 content(s) that have no path in awtfdb were left out",
+        "[a-z]+",
+        "merged into the tag Dog that already has this name",
+        "1 file(s) are not on disk",
+    ] {
+        assert!(notes.contains(want), "report lacks {want:?}: {notes}");
+    }
+
+    let find = |q: &str| lines(&e.ok(["find", q]));
+    let show = |p: &std::path::Path| p.strip_prefix(e.root()).unwrap().to_string_lossy().into_owned();
+    assert_eq!(find("cat"), [show(&a)]);
+    assert_eq!(find("gato"), [show(&a)]);
+    assert_eq!(find("Katze"), [show(&a)]);
+    assert_eq!(find("cat tags:1"), [show(&a)], "the copied parent is not a link of its own");
+    assert_eq!(find("animal"), [show(&a), show(&b), show(&odd)]);
+    assert_eq!(find("photo"), [show(&d1), show(&d2)]);
+    assert_eq!(find("missing"), [show(&gone)]);
+    e.ok(["tags", "show", "unused"]);
+    let pool = String::from_utf8(e.ok(["pool", "show", "Trip"])).unwrap();
+    assert_eq!(pool.lines().collect::<Vec<_>>(), [show(&b), show(&a), show(&d1)]);
+    // Universal ids, languages and sources come along.
+    let ex = String::from_utf8(e.ok(["export", "json"])).unwrap();
+    let cat_hex: String = cat_uid.iter().map(|x| format!("{x:02x}")).collect();
+    assert!(ex.contains(r#""lang":null,"name":"cat","primary":true},{"lang":"pt","name":"gato""#), "{ex}");
+    assert!(ex.contains(&format!("\"uid\":\"{cat_hex}\"")), "the core's hash is the universal id");
+    assert!(ex.contains("\"source\":\"import:awtfdb:deepdanbooru\"") && ex.contains("\"source\":\"import:awtfdb\""));
+
+    // A second run adds nothing; the source was never written.
+    let again = report(&e.ok(["import", "awtfdb", "awtf/awtf.db", "--json"]));
+    assert!(
+        [
+            "tags_created",
+            "names_added",
+            "implications_added",
+            "files_added",
+            "files_missing",
+            "links_added",
+            "pool_entries_added"
+        ]
+        .iter()
+        .all(|k| again[k] == 0),
+        "{again}"
+    );
+    assert_eq!(snapshot(&e.path("awtf")), before, "the awtfdb directory changed");
+}
+
+#[test]
+fn awtfdb_import_refuses_an_old_schema_and_a_non_awtfdb_file() {
+    let e = env();
+    let db = e.path("old.db");
+    {
+        let w = trove_import::awtfdb::Builder::create(&db, 1).unwrap();
+        w.conn.execute("DELETE FROM migration_logs WHERE version > 7", []).unwrap();
+    }
+    let o = e.run(["import", "awtfdb", "old.db"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("old.db: awtfdb schema version 7 (integer ids); run `awtfdb-manage migrate` first"), "{err}");
+    e.write("notes.txt", b"not a database at all, only text");
+    let err = String::from_utf8_lossy(&e.run(["import", "awtfdb", "notes.txt"]).stderr).into_owned();
+    assert!(err.contains("notes.txt: "), "{err}");
+    let err = String::from_utf8_lossy(&e.run(["import", "awtfdb", "nothere.db"]).stderr).into_owned();
+    assert!(err.contains("nothere.db"), "{err}");
+}
+
+#[test]
+fn awtfdb_import_reads_a_live_database_through_a_copy_and_leaves_it_alone() {
+    use std::os::unix::ffi::OsStrExt;
+    let e = env();
+    let f = e.write("x.txt", b"x");
+    std::fs::create_dir_all(e.path("live")).unwrap();
+    // awtfdb still running: its connection is open, the latest rows are only in the -wal.
+    let mut w = trove_import::awtfdb::Builder::create(&e.path("live/awtf.db"), 3).unwrap();
+    let h = w.file(f.as_os_str().as_bytes(), b"x").unwrap();
+    let t = w.tag(&[("fresh", "en")]).unwrap();
+    w.link(&h, &t, (0, 0), None).unwrap();
+    assert!(e.path("live/awtf.db-wal").exists());
+    let before = snapshot(&e.path("live"));
+    let r = report(&e.ok(["import", "awtfdb", "live/awtf.db", "--json"]));
+    assert_eq!(r["links_added"], 1, "{r}");
+    assert_eq!(lines(&e.ok(["find", "fresh"])), ["x.txt"]);
+    assert_eq!(snapshot(&e.path("live")), before, "reading wrote next to the live database");
+    drop(w);
+}

@@ -44,11 +44,26 @@ pub enum ImportSource {
         #[command(flatten)]
         common: Common,
     },
+    /// awtfdb (schema 8–11): tag cores keep their hash as universal id, every name,
+    /// implications, pools in order; files are re-hashed where they are on disk
+    Awtfdb {
+        /// The database (default: $HOME/awtf.db, where awtfdb keeps it)
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
     let (tool, read, common) = match a.source {
         ImportSource::Json { file, common } => ("json", trove_import::json::read(&ctx.resolve(&file))?, common),
+        ImportSource::Awtfdb { db, common } => {
+            let db = match db {
+                Some(p) => ctx.resolve(&p),
+                None => trove_import::awtfdb::default_path(std::env::var_os("HOME").map(PathBuf::from).as_deref())?,
+            };
+            ("awtfdb", trove_import::awtfdb::read(&db)?, common)
+        }
     };
     let mut index = ctx.open_write()?;
     let opts = Options { dry_run: common.dry_run, ..Options::default() };
