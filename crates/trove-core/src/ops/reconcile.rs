@@ -38,6 +38,7 @@ use crate::ops::disk::{
 };
 use crate::ops::identity::InodeTrust;
 use crate::ops::roots::root_of;
+use crate::ops::track::strays;
 use crate::paths::from_bytes;
 use crate::store::{files, roots};
 use crate::{Error, Index, Result};
@@ -326,15 +327,7 @@ fn new_files(
             Ok(o) => {
                 // A record indexed outside every root whose file is gone, with this content,
                 // moved in (see `track::adopt_or_insert`, which `apply` uses).
-                let strays: Vec<FileRecord> = files::by_hash(conn, &o.hash)?
-                    .into_iter()
-                    .filter(|r| {
-                        r.state == FileState::Present
-                            && root_of(all_roots, &r.path).is_none()
-                            && std::fs::symlink_metadata(&r.path).is_err()
-                    })
-                    .collect();
-                report.actions.push(match unique(&strays) {
+                report.actions.push(match unique(&strays(conn, all_roots, &o.hash)?) {
                     Some(one) => {
                         Action::Moved { id: one.id, from: one.path.clone(), to: p.clone(), how: MatchKind::Content }
                     }

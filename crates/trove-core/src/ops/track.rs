@@ -609,21 +609,31 @@ pub(crate) fn adopt_or_insert(
     o: &crate::model::Observation,
     now: i64,
 ) -> Result<bool> {
-    let strays: Vec<crate::FileRecord> = files::by_hash(tx, &o.hash)?
-        .into_iter()
-        .filter(|r| {
-            r.state == FileState::Present
-                && !roots.iter().any(|root| r.path.starts_with(&root.path))
-                && std::fs::symlink_metadata(&r.path).is_err()
-        })
-        .collect();
-    if let Some(one) = unique(&strays) {
+    if let Some(one) = unique(&strays(tx, roots, &o.hash)?) {
         files::set_path(tx, one.id, path)?;
         files::update_observation(tx, one.id, o, now)?;
         return Ok(false);
     }
     files::insert(tx, path, o, now)?;
     Ok(true)
+}
+
+/// Records a new file under a root may have moved from: present records with its content,
+/// indexed outside every root, whose file is gone from their path. Only a single one is
+/// certain ([`unique`]).
+pub(crate) fn strays(
+    c: &rusqlite::Connection,
+    roots: &[crate::store::roots::Root],
+    hash: &crate::Hash,
+) -> Result<Vec<crate::FileRecord>> {
+    Ok(files::by_hash(c, hash)?
+        .into_iter()
+        .filter(|r| {
+            r.state == FileState::Present
+                && root_of(roots, &r.path).is_none()
+                && std::fs::symlink_metadata(&r.path).is_err()
+        })
+        .collect())
 }
 
 /// Files in a directory that arrived under a root, as candidates for `rematch` and
