@@ -81,7 +81,7 @@ pub enum Error {
     NewerSchema { path: PathBuf, found: i64, supported: i64 },
     #[error("{name:?}: {reason}")]
     BadTagName { name: String, reason: &'static str },
-    #[error("{0:?}: not a source (expected manual, rule:NAME, import:TOOL or api:CLIENT)")]
+    #[error("{0:?}: not a source (expected manual, mount, rule:NAME, import:TOOL or api:CLIENT)")]
     BadSource(String),
     #[error("{0}: no such tag")]
     UnknownTag(String),

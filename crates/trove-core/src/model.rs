@@ -176,6 +176,8 @@ pub enum Source {
     Rule(String),
     Import(String),
     Api(String),
+    /// A tagging gesture in a writable `trove mount` (mkdir, ln -s, rm of a link).
+    Mount,
 }
 
 impl Source {
@@ -185,12 +187,13 @@ impl Source {
             Source::Rule(_) => "rule",
             Source::Import(_) => "import",
             Source::Api(_) => "api",
+            Source::Mount => "mount",
         }
     }
 
     pub fn name(&self) -> &str {
         match self {
-            Source::Manual => "",
+            Source::Manual | Source::Mount => "",
             Source::Rule(n) | Source::Import(n) | Source::Api(n) => n,
         }
     }
@@ -200,6 +203,7 @@ impl Source {
             "rule" => Source::Rule(name.to_string()),
             "import" => Source::Import(name.to_string()),
             "api" => Source::Api(name.to_string()),
+            "mount" => Source::Mount,
             _ => Source::Manual,
         }
     }
@@ -209,6 +213,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Manual => f.write_str("manual"),
+            Source::Mount => f.write_str("mount"),
             s => write!(f, "{}:{}", s.kind(), s.name()),
         }
     }
@@ -217,11 +222,14 @@ impl fmt::Display for Source {
 impl std::str::FromStr for Source {
     type Err = Error;
 
-    /// `manual`, `rule:NAME`, `import:TOOL`, `api:CLIENT`.
+    /// `manual`, `mount`, `rule:NAME`, `import:TOOL`, `api:CLIENT`.
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = || Error::BadSource(s.to_string());
         if s == "manual" {
             return Ok(Source::Manual);
+        }
+        if s == "mount" {
+            return Ok(Source::Mount);
         }
         let (kind, name) = s.split_once(':').ok_or_else(bad)?;
         if name.trim().is_empty() {

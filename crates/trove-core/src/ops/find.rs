@@ -32,6 +32,12 @@ impl Query {
         self.compiled.explain(index.conn())
     }
 
+    /// Compiles a syntax tree built by code (no parsing, so no name needs quoting).
+    pub fn from_expr(index: &Index, expr: Expr) -> Result<Query> {
+        let compiled = compile(index.conn(), &expr, now_unix())?;
+        Ok(Query { expr, compiled })
+    }
+
     pub fn warnings(&self) -> &[String] {
         &self.compiled.warnings
     }

@@ -22,6 +22,7 @@ pub mod tagging;
 pub mod tags;
 pub mod track;
 pub mod watch;
+pub mod views;
 
 /// Receives progress from long operations. The CLI draws a bar; tests ignore it.
 pub trait Progress: Sync {

@@ -17,6 +17,7 @@ pub mod pools;
 pub mod portable;
 pub mod roots;
 pub mod tags;
+pub mod views;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

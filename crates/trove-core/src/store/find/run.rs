@@ -87,6 +87,17 @@ impl Compiled {
         }
     }
 
+    /// `SELECT f.id FROM files f WHERE …` for the matching files (`limit:` honoured, order
+    /// ignored) and its parameters: a subquery for set-level reads over a query's files
+    /// (`store::views`).
+    pub fn id_subquery(&self) -> (String, &[Value]) {
+        let mut sql = format!("SELECT f.id FROM files f WHERE {}", self.where_sql);
+        if let Some(n) = self.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        (sql, &self.params[..self.where_params])
+    }
+
     /// The full `SELECT` (for `EXPLAIN QUERY PLAN` and the performance notes).
     pub fn select_sql(&self, extra_limit: Option<u64>) -> String {
         let cols = crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
