@@ -52,6 +52,7 @@ pub enum Command {
     Stats(commands::stats::StatsArgs),
     Backup(commands::backup::BackupArgs),
     Serve(commands::serve::ServeArgs),
+    Mount(commands::mount::MountArgs),
     Keys(commands::keys::KeysArgs),
     Thumbs(commands::thumbs::ThumbsArgs),
     Export(commands::export::ExportArgs),

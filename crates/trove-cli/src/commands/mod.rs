@@ -10,6 +10,7 @@ pub mod include;
 pub mod keys;
 pub mod ls;
 pub mod meta;
+pub mod mount;
 pub mod mv;
 pub mod pool;
 pub mod reconcile;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Stats(a) => stats::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Mount(a) => mount::run(&ctx, a),
         Command::Keys(a) => keys::run(&ctx, a),
         Command::Thumbs(a) => thumbs::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),

@@ -24,7 +24,7 @@ pub struct TagArgs {
     /// Tag every file this query matches instead of paths (the value may start with `-`)
     #[arg(short, long, value_name = "QUERY", conflicts_with = "paths", allow_hyphen_values = true)]
     pub query: Option<String>,
-    /// Record the links as coming from this source: manual, rule:NAME, import:TOOL, api:CLIENT
+    /// Record the links as coming from this source: manual, mount, rule:NAME, import:TOOL, api:CLIENT
     #[arg(long, default_value = "manual", value_name = "SOURCE")]
     pub source: String,
     /// Files or directories

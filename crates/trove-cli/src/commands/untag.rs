@@ -21,7 +21,7 @@ pub struct UntagArgs {
     /// Descend into directories
     #[arg(short, long)]
     pub recursive: bool,
-    /// Only remove links from this source: manual, rule:NAME, import:TOOL, api:CLIENT
+    /// Only remove links from this source: manual, mount, rule:NAME, import:TOOL, api:CLIENT
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
     /// Untag every file this query matches instead of paths (the value may start with `-`)
