@@ -21,8 +21,8 @@ pub mod roots;
 pub mod tagging;
 pub mod tags;
 pub mod track;
-pub mod watch;
 pub mod views;
+pub mod watch;
 
 /// Receives progress from long operations. The CLI draws a bar; tests ignore it.
 pub trait Progress: Sync {
