@@ -13,6 +13,7 @@
 //! | a missing record is revived only when the content is equal | [`revives`] | include, track, reconcile, check |
 //! | a live record at a path another record moves onto was overwritten: missing, tags kept | [`overwritten`] | track, reconcile, mv |
 //! | path continuity: a file at a record's own path is that record | [`at_own_path`] | reconcile |
+//! | …unless it is provably another record's file, moved there (a swap) | [`another_records_file`] | reconcile, track |
 //! | moved by inode: one unclaimed path, size and fingerprint agreeing, no shared inode | [`by_inode`] | reconcile |
 //! | moved by content: exactly one candidate for exactly one record; else listed, never guessed | [`by_content`], [`unique`] | reconcile, track |
 //!
@@ -97,6 +98,14 @@ pub fn at_own_path(rec: &FileRecord, now: &Stat, inode_stable: bool) -> OwnPath 
         _ if !inode_stable && (now.size, now.mtime_ns) == (rec.stat.size, rec.stat.mtime_ns) => OwnPath::Restat,
         _ => OwnPath::Rehash,
     }
+}
+
+/// Rule (path continuity's one exception, a swap or a rename over an indexed file): the file
+/// found at record `me`'s path is provably `other`'s file, moved there, when `other` had the
+/// file's inode and the content agrees (`content_agrees`: the same BLAKE3, or the size and
+/// sampled fingerprint of [`inode_match_holds`]). Then `me` is looked for elsewhere.
+pub fn another_records_file(me: FileId, other: &FileRecord, found: &Stat, content_agrees: bool) -> bool {
+    other.id != me && (other.stat.device, other.stat.inode) == (found.device, found.inode) && content_agrees
 }
 
 /// Rule (an inode proves little): the test for one path holding the record's old inode. The
@@ -270,6 +279,17 @@ mod tests {
         let r = record(FileState::Missing, b"hello");
         assert_eq!(at_own_path(&r, &STAT, true), OwnPath::ReviveIfEqual);
         assert_eq!(at_own_path(&r, &STAT, false), OwnPath::ReviveIfEqual);
+    }
+
+    #[test]
+    fn a_file_at_a_records_path_is_another_records_only_with_its_inode_and_content() {
+        let mut other = record(FileState::Present, b"other");
+        other.id = FileId(2);
+        // `other`'s file (inode 7, content agreeing) now sits at record 1's path: a swap.
+        assert!(another_records_file(FileId(1), &other, &STAT, true));
+        assert!(!another_records_file(FileId(1), &other, &STAT, false), "a reused inode");
+        assert!(!another_records_file(FileId(1), &other, &Stat { inode: 8, ..STAT }, true), "another inode");
+        assert!(!another_records_file(FileId(2), &other, &STAT, true), "its own file is not another's");
     }
 
     #[test]

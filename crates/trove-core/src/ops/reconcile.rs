@@ -33,8 +33,8 @@ use crate::hash::{fingerprint_file, hash_file};
 use crate::model::{FileId, FileRecord, FileState, Observation, Stat, now_unix};
 use crate::ops::Progress;
 use crate::ops::disk::{
-    ContentMatch, InodeMatch, OwnPath, StatMatch, at_own_path, by_content, by_inode, compare, inode_match_holds,
-    overwritten, revives, unique, vanished_mid_walk, walk_error,
+    ContentMatch, InodeMatch, OwnPath, StatMatch, another_records_file, at_own_path, by_content, by_inode, compare,
+    inode_match_holds, overwritten, revives, unique, vanished_mid_walk, walk_error,
 };
 use crate::ops::identity::InodeTrust;
 use crate::ops::roots::root_of;
@@ -593,7 +593,7 @@ pub(crate) fn locate<'a>(
         };
         let moved_here = owners
             .get(&(st.device, st.inode))
-            .is_some_and(|qs| matches!(qs.as_slice(), [q] if q.id != r.id && holds(q, p)));
+            .is_some_and(|qs| matches!(qs.as_slice(), [q] if another_records_file(r.id, q, st, holds(q, p))));
         if moved_here || claimed.contains(own) {
             unplaced.push(r);
             continue;

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use crate::filter::Filter;
 use crate::hash::hash_file;
 use crate::model::{FileId, FileState, Stat, now_unix};
-use crate::ops::disk::{compare, overwritten, revives, unique};
+use crate::ops::disk::{another_records_file, compare, overwritten, revives, unique};
 use crate::ops::identity::BackupNames;
 use crate::ops::roots::root_of;
 use crate::paths::rebase;
@@ -737,9 +737,10 @@ fn continuity(
                 if files::live_by_path(tx, from)?.is_some() {
                     continue;
                 }
-                let someone_elses = files::by_hash(tx, &o.hash)?.iter().any(|q| {
-                    q.id != *id && q.path != *from && (q.stat.device, q.stat.inode) == (o.stat.device, o.stat.inode)
-                });
+                // Same content as `q` (found by its hash), so the content agrees.
+                let someone_elses = files::by_hash(tx, &o.hash)?
+                    .iter()
+                    .any(|q| q.path != *from && another_records_file(*id, q, &o.stat, true));
                 let Some(r) = files::by_id(tx, *id)? else { continue };
                 if someone_elses {
                     continue;
