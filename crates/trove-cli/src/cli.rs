@@ -53,6 +53,7 @@ pub enum Command {
     Backup(commands::backup::BackupArgs),
     Serve(commands::serve::ServeArgs),
     Mount(commands::mount::MountArgs),
+    View(commands::view::ViewArgs),
     Keys(commands::keys::KeysArgs),
     Thumbs(commands::thumbs::ThumbsArgs),
     Export(commands::export::ExportArgs),

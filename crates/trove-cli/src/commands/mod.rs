@@ -23,6 +23,7 @@ pub mod tag;
 pub mod tags;
 pub mod thumbs;
 pub mod untag;
+pub mod view;
 pub mod watch;
 
 use crate::cli::{Cli, Command};
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Mount(a) => mount::run(&ctx, a),
+        Command::View(a) => view::run(&ctx, a),
         Command::Keys(a) => keys::run(&ctx, a),
         Command::Thumbs(a) => thumbs::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
