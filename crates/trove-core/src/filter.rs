@@ -199,7 +199,8 @@ impl Filter {
 /// Checks a global ignore pattern before it is stored.
 pub fn check_pattern(p: &str) -> Result<()> {
     let mut b = GitignoreBuilder::new("/");
-    b.add_line(None, p).map_err(|e| crate::Error::Invalid(format!("{p:?}: not an ignore pattern ({e})")))?;
+    b.add_line(None, p)
+        .map_err(|e| crate::Error::BadIgnorePattern { pattern: p.to_string(), reason: e.to_string() })?;
     Ok(())
 }
 

@@ -57,14 +57,19 @@ pub use store::{Index, OpenMode, SCHEMA_VERSION};
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in trove-core. Paths live in fields, not in strings.
+/// Everything that can go wrong in trove-core. Paths and the offending values live in
+/// fields, not in strings; messages name no command-line flag (the CLI adds its hints).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("index error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("{}: the disk is full; nothing from this command was stored and the index is intact", path.display())]
+    #[error(
+        "{}: the disk is full; the change in progress was not stored and the index is intact (what was reported done before it is kept)",
+        path.display()
+    )]
     DiskFull { path: PathBuf },
     #[error("{}: no index here yet", path.display())]
     NoIndex { path: PathBuf },
@@ -91,17 +96,17 @@ pub enum Error {
     ImplicationCycle { child: String, parent: String },
     #[error("{0}: a tag cannot imply itself (its names and aliases all name one tag)")]
     SelfImplication(String),
-    #[error("{name}: carried by {files} file(s); pass --force to delete it and those links")]
+    #[error("{name}: carried by {files} file(s); deleting it would remove those links too")]
     TagInUse { name: String, files: u64 },
     #[error("{0}")]
     Query(#[from] query::ParseError),
     #[error("{0}")]
-    QueryMeaning(String),
+    QueryMeaning(#[from] query::QueryMeaning),
     #[error("{}: not in the index", .0.display())]
     NotIndexed(PathBuf),
     #[error("{}: no such file", .0.display())]
     NoSuchFile(PathBuf),
-    #[error("{}: is a directory (use -r)", .0.display())]
+    #[error("{}: is a directory", .0.display())]
     IsDirectory(PathBuf),
     #[error("{}: not a regular file ({kind})", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
@@ -123,8 +128,40 @@ pub enum Error {
     OwnFile(PathBuf),
     #[error("{}: on a pseudo filesystem ({fs}), which holds no real files; skipped", path.display())]
     PseudoFs { path: PathBuf, fs: &'static str },
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}: no such file id", .0.0)]
+    NoSuchId(FileId),
+    #[error("{}: not a root", .0.display())]
+    NotARoot(PathBuf),
+    #[error("{}: already a root", .0.display())]
+    AlreadyARoot(PathBuf),
+    #[error("{}: source and destination are the same", .0.display())]
+    SameSourceAndDestination(PathBuf),
+    #[error("{}: is a directory; a file cannot replace it", .0.display())]
+    WouldReplaceDirectory(PathBuf),
+    #[error("{}: cannot move this path", .0.display())]
+    CannotMove(PathBuf),
+    #[error("{pattern}: {reason}")]
+    BadBackupPattern { pattern: String, reason: &'static str },
+    #[error("{pattern:?}: not an ignore pattern ({reason})")]
+    BadIgnorePattern { pattern: String, reason: String },
+    #[error("{0:?}: not a usable pool title")]
+    BadPoolTitle(String),
+    #[error("{name:?}: {reason}")]
+    BadKeyName { name: String, reason: &'static str },
+    #[error("{0}: a key with this name exists; remove it first")]
+    KeyExists(String),
+    #[error("{0}: is the primary name; rename the tag instead")]
+    AliasIsPrimary(String),
+    #[error("{from} and {into} are already the same tag")]
+    AlreadySameTag { from: String, into: String },
+    #[error("merging would make {tag} imply itself through its implications; remove one of them first")]
+    MergeMakesCycle { tag: String },
+    #[error("{}: {reason}", path.display())]
+    BadSourceFile { path: PathBuf, reason: String },
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+    #[error("{}: the index file was deleted", path.display())]
+    IndexDeleted { path: PathBuf },
 }
 
 impl Error {

@@ -34,7 +34,7 @@ pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 pub(crate) fn invalid(path: &Path, what: impl std::fmt::Display) -> trove_core::Error {
-    trove_core::Error::Invalid(format!("{}: {what}", path.display()))
+    trove_core::Error::BadSourceFile { path: path.to_path_buf(), reason: what.to_string() }
 }
 
 /// A SQLite source opened read-only. When the source has a write-ahead log (its tool is

@@ -111,6 +111,24 @@ const MAX_DECISION_LINES: usize = 200;
 /// How long an unindexed new file stays a candidate for a cross-filesystem move.
 const RECENT: Duration = Duration::from_secs(120);
 
+/// Why a watcher could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The lock file next to the index could not be opened or locked.
+    #[error("{}: cannot take the watch lock: {source}", index.display())]
+    Lock { index: PathBuf, source: std::io::Error },
+    /// Another watcher holds the lock on this index.
+    #[error("a watcher is already running on {}{}", index.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    AlreadyRunning { index: PathBuf, pid: Option<u32> },
+    /// The index could not be opened or read.
+    #[error(transparent)]
+    Index(#[from] trove_core::Error),
+    /// Neither fanotify nor inotify could watch the roots.
+    #[error("cannot start watching: {0}")]
+    Source(std::io::Error),
+}
+
 /// Opens the best source for `backend`; the string says what happened (for the log).
 pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<dyn EventSource>, Option<String>)> {
     match backend {
@@ -159,22 +177,22 @@ impl Daemon {
     }
 
     /// Opens the index and the source named by `cfg`, takes the one-watcher lock.
-    pub fn start(cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Result<(Daemon, crate::lock::WatchLock), String> {
+    pub fn start(
+        cfg: WatchConfig,
+        log: Box<dyn Fn(&str) + Send>,
+    ) -> Result<(Daemon, crate::lock::WatchLock), StartError> {
         let lock = crate::lock::acquire(&cfg.index)
-            .map_err(|e| format!("{}: cannot take the watch lock: {e}", cfg.index.display()))?
+            .map_err(|source| StartError::Lock { index: cfg.index.clone(), source })?
             .ok_or_else(|| {
                 let pid = Index::open(&cfg.index, OpenMode::Existing)
                     .ok()
                     .and_then(|i| watch::status(&i).ok().flatten())
-                    .map(|s| format!(" (pid {})", s.pid))
-                    .unwrap_or_default();
-                format!("a watcher is already running on {}{pid}", cfg.index.display())
+                    .map(|s| s.pid);
+                StartError::AlreadyRunning { index: cfg.index.clone(), pid }
             })?;
-        let index = Index::open(&cfg.index, OpenMode::Existing).map_err(|e| e.to_string())?;
-        let root_paths: Vec<PathBuf> =
-            roots::list(&index).map_err(|e| e.to_string())?.into_iter().map(|r| r.path).collect();
-        let (source, note) =
-            open_source(cfg.backend, &root_paths).map_err(|e| format!("cannot start watching: {e}"))?;
+        let index = Index::open(&cfg.index, OpenMode::Existing)?;
+        let root_paths: Vec<PathBuf> = roots::list(&index)?.into_iter().map(|r| r.path).collect();
+        let (source, note) = open_source(cfg.backend, &root_paths).map_err(StartError::Source)?;
         if let Some(n) = note {
             log(&n);
         }
@@ -412,12 +430,8 @@ impl Daemon {
             return Ok(());
         }
         let Some(_) = now else {
-            let msg = format!(
-                "{}: the index file was deleted; stopping (start `trove watch` again to watch a new index)",
-                self.cfg.index.display()
-            );
-            self.log(&msg);
-            return Err(trove_core::Error::Invalid(msg));
+            self.log(&format!("{}: the index file was deleted; stopping", self.cfg.index.display()));
+            return Err(trove_core::Error::IndexDeleted { path: self.cfg.index.clone() });
         };
         self.log(&format!("{}: the index file was replaced; reopening it", self.cfg.index.display()));
         self.index = Index::open(&self.cfg.index, OpenMode::Existing)?;

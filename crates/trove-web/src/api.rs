@@ -57,9 +57,17 @@ impl From<trove_core::Error> for ApiError {
     fn from(e: trove_core::Error) -> Self {
         use trove_core::Error as E;
         let status = match &e {
-            E::Query(_) | E::QueryMeaning(_) | E::BadTagName { .. } | E::Invalid(_) | E::ImplicationCycle { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            E::Query(_)
+            | E::QueryMeaning(_)
+            | E::BadTagName { .. }
+            | E::ImplicationCycle { .. }
+            | E::SelfImplication(_)
+            | E::MergeMakesCycle { .. }
+            | E::BadPoolTitle(_)
+            | E::AliasIsPrimary(_)
+            | E::AlreadySameTag { .. }
+            // An id in a request's body that names no file.
+            | E::NoSuchId(_) => StatusCode::BAD_REQUEST,
             E::UnknownTag(_) | E::UnknownPool(_) | E::NotIndexed(_) | E::NoSuchFile(_) => StatusCode::NOT_FOUND,
             E::NameTaken { .. } | E::TagInUse { .. } | E::PoolExists(_) => StatusCode::CONFLICT,
             e if e.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
@@ -411,7 +419,7 @@ async fn file_tags(
     let (added, removed, created) = app
         .with_index(move |index| {
             if trove_core::ops::files::get(index, id)?.is_none() {
-                return Err(trove_core::Error::Invalid(format!("{}: no such file id", id.0)));
+                return Err(trove_core::Error::NoSuchId(id));
             }
             let (added, created) = if edit.add.is_empty() {
                 (0, Vec::new())
@@ -486,6 +494,9 @@ async fn tag_action(
 ) -> Result<Response, ApiError> {
     caller.allow(&app, Scope::All).await?;
     let b: TagActionBody = body(&raw)?;
+    if !matches!(action.as_str(), "rename" | "alias" | "merge" | "imply" | "unimply") {
+        return Err(ApiError::bad(format!("{action:?}: not a tag action (rename, alias, merge, imply, unimply)")));
+    }
     use trove_core::ops::tags as t;
     let done = app
         .with_index(move |index| {
@@ -495,11 +506,7 @@ async fn tag_action(
                 "merge" => t::merge(index, &b.tag, &b.to).map(|()| true)?,
                 "imply" => t::imply(index, &b.tag, &b.to)?.0,
                 "unimply" => t::unimply(index, &b.tag, &b.to)?,
-                other => {
-                    return Err(trove_core::Error::Invalid(format!(
-                        "{other:?}: not a tag action (rename, alias, merge, imply, unimply)"
-                    )));
-                }
+                _ => unreachable!("checked above"),
             })
         })
         .await?;

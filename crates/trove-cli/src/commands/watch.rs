@@ -107,7 +107,10 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
     cfg.backups = trove_core::ops::identity::BackupNames::parse(&a.backup_names)
         .map_err(|e| CommandError::new(format!("--backup-names: {e}")))?;
     let log = Box::new(|s: &str| crate::ctx::note(format!("trove watch: {s}")));
-    let (mut daemon, _lock) = Daemon::start(cfg, log).map_err(CommandError::new)?;
+    let (mut daemon, _lock) = Daemon::start(cfg, log).map_err(|e| match e {
+        trove_watch::daemon::StartError::Index(e) => CommandError::from(e),
+        e => CommandError::new(e.to_string()),
+    })?;
     let stop = trove_watch::stop_on_signals();
     daemon.run(stop)?;
     Ok(0)

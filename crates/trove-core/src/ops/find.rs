@@ -103,7 +103,7 @@ fn encode_cursor(a: &After) -> String {
 }
 
 fn decode_cursor(s: &str) -> Result<After> {
-    let bad = || crate::Error::QueryMeaning(format!("{s:?}: not a cursor from a previous page"));
+    let bad = || crate::Error::from(crate::query::QueryMeaning::BadCursor { cursor: s.to_string() });
     let mut parts = s.splitn(3, '.');
     let a = match (parts.next(), parts.next(), parts.next()) {
         (Some("p"), Some(h), None) => After::Path(unhex(h).ok_or_else(bad)?),

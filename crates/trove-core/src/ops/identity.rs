@@ -69,11 +69,17 @@ impl BackupNames {
         let mut out = BackupNames { suffixes: Vec::new(), prefixes: Vec::new() };
         for e in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if e.contains('/') {
-                return Err(crate::Error::Invalid(format!("{e}: a backup name pattern cannot hold '/'")));
+                return Err(crate::Error::BadBackupPattern {
+                    pattern: e.to_string(),
+                    reason: "a backup name pattern cannot hold '/'",
+                });
             }
             match e.strip_suffix('*') {
                 Some("") => {
-                    return Err(crate::Error::Invalid("*: a backup prefix needs at least one character".into()));
+                    return Err(crate::Error::BadBackupPattern {
+                        pattern: e.to_string(),
+                        reason: "a backup prefix needs at least one character",
+                    });
                 }
                 Some(p) => out.prefixes.push(p.to_string()),
                 None => out.suffixes.push(e.to_string()),
@@ -200,8 +206,12 @@ mod tests {
         assert_eq!(b.prefixes, ["#"]);
         assert!(b.is_backup_of(Path::new("/a/x"), Path::new("/a/#x")));
         assert!(!b.is_backup_of(Path::new("/a/x"), Path::new("/a/x.bak")));
-        assert!(BackupNames::parse("a/b").is_err());
-        assert!(BackupNames::parse("*").is_err());
+        assert!(
+            matches!(BackupNames::parse("a/b"), Err(crate::Error::BadBackupPattern { pattern, .. }) if pattern == "a/b")
+        );
+        assert!(
+            matches!(BackupNames::parse("~, *"), Err(crate::Error::BadBackupPattern { pattern, .. }) if pattern == "*")
+        );
         assert_eq!(BackupNames::parse("").unwrap().suffixes.len(), 0);
     }
 

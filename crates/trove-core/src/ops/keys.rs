@@ -57,12 +57,15 @@ fn check_name(name: &str) -> Result<()> {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if name.eq_ignore_ascii_case("web") {
         // The browser session's writes are recorded as api:web.
-        return Err(Error::Invalid("web: this name is the browser session's own; pick another".into()));
+        return Err(Error::BadKeyName {
+            name: name.to_string(),
+            reason: "this name is the browser session's own; pick another",
+        });
     }
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!("{name:?}: a key name is 1-64 letters, digits, '-', '_' or '.'")))
+        Err(Error::BadKeyName { name: name.to_string(), reason: "a key name is 1-64 letters, digits, '-', '_' or '.'" })
     }
 }
 
@@ -78,7 +81,7 @@ pub fn add(index: &mut Index, name: &str, scope: Scope) -> Result<String> {
     let h = hash(&key);
     index.write(|tx| {
         if sk::exists(tx, name)? {
-            return Err(Error::Invalid(format!("{name}: a key with this name exists; remove it first")));
+            return Err(Error::KeyExists(name.to_string()));
         }
         sk::insert(tx, name, &h, scope.as_str(), now_unix(), false)
     })?;
@@ -194,9 +197,11 @@ mod tests {
         let raw = std::fs::read(d.path().join("i.db")).unwrap();
         assert!(!raw.windows(64).any(|w| w == k.as_bytes()));
         let mut index = Index::open(&d.path().join("i.db"), crate::OpenMode::Existing).unwrap();
-        assert!(matches!(add(&mut index, "phone", Scope::Read), Err(Error::Invalid(_))));
-        assert!(matches!(add(&mut index, "bad name", Scope::Read), Err(Error::Invalid(_))));
-        assert!(matches!(add(&mut index, "Web", Scope::Read), Err(Error::Invalid(_))));
+        assert!(matches!(add(&mut index, "phone", Scope::Read), Err(Error::KeyExists(n)) if n == "phone"));
+        assert!(
+            matches!(add(&mut index, "bad name", Scope::Read), Err(Error::BadKeyName { name, .. }) if name == "bad name")
+        );
+        assert!(matches!(add(&mut index, "Web", Scope::Read), Err(Error::BadKeyName { name, .. }) if name == "Web"));
         assert!(remove(&mut index, "phone").unwrap());
         assert_eq!(verify(&index, &k).unwrap(), None);
         assert!(!remove(&mut index, "phone").unwrap());

@@ -63,7 +63,7 @@ pub fn mv(index: &mut Index, srcs: &[PathBuf], dst: &Path, force: bool) -> Resul
             match src.file_name() {
                 Some(n) => dst.join(n),
                 None => {
-                    report.failed.push(Error::Invalid(format!("{}: cannot move this path", src.display())));
+                    report.failed.push(Error::CannotMove(src.to_path_buf()));
                     continue;
                 }
             }
@@ -81,7 +81,7 @@ pub fn mv(index: &mut Index, srcs: &[PathBuf], dst: &Path, force: bool) -> Resul
 fn move_one(index: &mut Index, src: &Path, target: &Path, force: bool, report: &mut MoveReport) -> Result<()> {
     let meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
     if src == target {
-        return Err(Error::Invalid(format!("{}: source and destination are the same", src.display())));
+        return Err(Error::SameSourceAndDestination(src.to_path_buf()));
     }
     let is_dir = meta.is_dir();
     if is_dir && target.starts_with(src) {
@@ -89,7 +89,7 @@ fn move_one(index: &mut Index, src: &Path, target: &Path, force: bool, report: &
     }
     if let Ok(tm) = fs::symlink_metadata(target) {
         if tm.is_dir() && !is_dir {
-            return Err(Error::Invalid(format!("{}: is a directory; cannot replace it with a file", target.display())));
+            return Err(Error::WouldReplaceDirectory(target.to_path_buf()));
         }
         if tm.is_dir() || !force {
             return Err(Error::DestinationExists(target.to_path_buf()));

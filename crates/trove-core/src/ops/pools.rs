@@ -10,7 +10,7 @@ use crate::{Error, Index, Result};
 fn title(t: &str) -> Result<String> {
     let n = normalize_name_lossy(t);
     if n.is_empty() || n.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!("{t:?}: not a usable pool title")));
+        return Err(Error::BadPoolTitle(t.to_string()));
     }
     Ok(n)
 }
@@ -74,7 +74,7 @@ pub fn edit_ids(index: &mut Index, t: &str, add: &[FileId], remove: &[FileId]) -
         let pool = resolve(tx, t)?;
         for id in add.iter().chain(remove) {
             if crate::store::files::by_id(tx, *id)?.is_none() {
-                return Err(Error::Invalid(format!("{}: no such file id", id.0)));
+                return Err(Error::NoSuchId(*id));
             }
         }
         let (mut added, mut removed) = (0, 0);

@@ -768,7 +768,7 @@ fn observe(
         let o = match obs.remove(&id) {
             Some(Ok(o)) => Some(o),
             Some(Err(e)) => {
-                report.failed.push(Error::Invalid(e.to_string()));
+                report.failed.push(e);
                 continue;
             }
             None => None,
@@ -894,7 +894,7 @@ mod tests_support {
         }
         fn observe(&self, path: &[u8]) -> Result<Observation> {
             self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let (st, c) = self.files.get(path).ok_or_else(|| Error::Invalid("gone".into()))?;
+            let (st, c) = self.files.get(path).ok_or_else(|| Error::NoSuchFile(crate::paths::from_bytes(path)))?;
             Ok(Observation {
                 stat: *st,
                 hash: hash_bytes(c),

@@ -115,17 +115,17 @@ pub fn move_root(index: &mut Index, from: &Path, to: &Path) -> Result<MovedRoot>
     let to = real(to);
     let list = roots::list(index.conn())?;
     let Some(root) = list.iter().find(|r| r.path == from).or_else(|| list.iter().find(|r| r.path == real(from))) else {
-        return Err(Error::Invalid(format!("{}: not a root", from.display())));
+        return Err(Error::NotARoot(from.to_path_buf()));
     };
     let from = root.path.clone();
     if from == to {
-        return Err(Error::Invalid(format!("{}: source and destination are the same", from.display())));
+        return Err(Error::SameSourceAndDestination(from.to_path_buf()));
     }
     if to.starts_with(&from) {
         return Err(Error::IntoItself(from));
     }
     if list.iter().any(|r| r.path == to) {
-        return Err(Error::Invalid(format!("{}: already a root", to.display())));
+        return Err(Error::AlreadyARoot(to.to_path_buf()));
     }
     let records = index.write(|tx| {
         roots::rebase(tx, &from, &to)?;

@@ -45,7 +45,7 @@ pub fn unalias(index: &mut Index, name: &str) -> Result<()> {
     index.write(|tx| {
         let t = resolve(tx, name)?;
         if !st::remove_alias(tx, t, &normalize_tag_name(name)?)? {
-            return Err(Error::Invalid(format!("{name}: is the primary name; rename the tag instead")));
+            return Err(Error::AliasIsPrimary(name.to_string()));
         }
         Ok(())
     })
@@ -57,7 +57,7 @@ pub fn merge(index: &mut Index, from: &str, into: &str) -> Result<()> {
         let f = resolve(tx, from)?;
         let i = resolve(tx, into)?;
         if f == i {
-            return Err(Error::Invalid(format!("{from} and {into} are already the same tag")));
+            return Err(Error::AlreadySameTag { from: from.to_string(), into: into.to_string() });
         }
         st::merge(tx, f, i)
     })

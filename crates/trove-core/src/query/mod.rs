@@ -17,3 +17,23 @@ pub use values::{parse_date, parse_duration, parse_size};
 
 #[cfg(test)]
 mod tests;
+
+/// Why a query that parses cannot be run as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryMeaning {
+    /// `sort:` or `limit:` inside parentheses, an OR or a negation.
+    #[error(
+        "{modifier}: sort: and limit: apply to the whole query; put them at the top level, outside parentheses, '|' and '-'"
+    )]
+    NestedModifier { modifier: String },
+    /// `sort:pool` without exactly one `pool:TITLE` joined by AND.
+    #[error("sort:pool needs exactly one pool:TITLE term joined to the query by AND")]
+    SortPoolNeedsOnePool,
+    /// A page cursor that no page of any query gave out.
+    #[error("{cursor:?}: not a cursor from a previous page")]
+    BadCursor { cursor: String },
+    /// A cursor from a page of this query in another order.
+    #[error("the cursor does not belong to this query's order")]
+    CursorForAnotherOrder,
+}

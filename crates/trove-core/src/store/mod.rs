@@ -425,7 +425,7 @@ pub struct Stats {
 /// A fresh 32-byte universal id from the OS random source.
 pub(crate) fn random_uid() -> Result<[u8; 32]> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| Error::Invalid(format!("the OS random source failed: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| Error::Random(e.to_string()))?;
     Ok(b)
 }
 

@@ -215,10 +215,7 @@ pub fn merge(c: &WriteTx<'_>, from: TagId, into: TagId) -> Result<()> {
     delete(c, from)?;
     // `from ⇒ x ⇒ into` would now read `into ⇒ x ⇒ into`.
     if ancestors(c, &[into])?.contains(&into) {
-        return Err(Error::Invalid(format!(
-            "merging would make {} imply itself through its implications; remove one with `trove tags unimply` first",
-            primary_name(c, into)?
-        )));
+        return Err(Error::MergeMakesCycle { tag: primary_name(c, into)? });
     }
     Ok(())
 }

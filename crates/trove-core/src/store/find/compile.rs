@@ -4,10 +4,11 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::Compiled;
+use crate::Result;
 use crate::model::fold;
+use crate::query::QueryMeaning;
 use crate::query::{CmpOp, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
 use crate::store::tags::{Toward, closure};
-use crate::{Error, Result};
 
 /// Escapes a user pattern where only `*` is special into an SQLite GLOB pattern.
 pub(crate) fn glob_for_names(p: &str) -> String {
@@ -140,9 +141,7 @@ impl Compiler<'_> {
             }
             Expr::Pred(p) => self.pred(p)?,
             Expr::Modifier(m) => {
-                return Err(Error::QueryMeaning(format!(
-                    "{m}: sort: and limit: apply to the whole query; put them at the top level, outside parentheses, '|' and '-'"
-                )));
+                return Err(QueryMeaning::NestedModifier { modifier: m.to_string() }.into());
             }
         })
     }
@@ -381,9 +380,7 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
                 .filter_map(|x| if let Expr::Pred(Predicate::Pool(t)) = x { Some(t.as_str()) } else { None })
                 .collect();
             let [title] = pools.as_slice() else {
-                return Err(Error::QueryMeaning(
-                    "sort:pool needs exactly one pool:TITLE term joined to the query by AND".into(),
-                ));
+                return Err(QueryMeaning::SortPoolNeedsOnePool.into());
             };
             // The pool's id is looked up now and written into the ORDER BY as a number: a bound
             // parameter there would not exist in the count's SQL, which has no ORDER BY.

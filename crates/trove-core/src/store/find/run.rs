@@ -4,9 +4,9 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::{After, Compiled};
+use crate::Result;
 use crate::model::FileRecord;
 use crate::query::SortKey;
-use crate::{Error, Result};
 
 impl Compiled {
     /// Whether the first page can be drawn as random ids (`sort:random limit:N` alone):
@@ -47,7 +47,7 @@ impl Compiled {
                 let op = if reverse { "<" } else { ">" };
                 cond = format!(" AND ({col} {op} ?{vi} OR ({col} = ?{vi} AND f.path > ?{pi}))");
             }
-            (Some(_), _) => return Err(Error::QueryMeaning("the cursor does not belong to this query's order".into())),
+            (Some(_), _) => return Err(crate::query::QueryMeaning::CursorForAnotherOrder.into()),
         }
         let cols = crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
         let mut take = n;
