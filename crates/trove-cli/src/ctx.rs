@@ -40,6 +40,7 @@ impl From<trove_core::Error> for CommandError {
             trove_core::Error::UnknownTag(_) => Some("`trove tags list` shows the tags there are"),
             trove_core::Error::UnknownPool(_) => Some("`trove pool list` shows the pools there are"),
             trove_core::Error::NewerSchema { .. } => Some("upgrade trove to use this index"),
+            trove_core::Error::TooManyKeyRequests { .. } => Some("`trove keys pending` lists them"),
             trove_core::Error::IndexDeleted { .. } => Some("start `trove watch` again to watch a new index"),
             trove_core::Error::TagInUse { .. } => Some("--force deletes it and those links"),
             trove_core::Error::MergeMakesCycle { .. } => Some("`trove tags unimply CHILD PARENT` removes one"),

@@ -158,6 +158,10 @@ pub enum Error {
     MergeMakesCycle { tag: String },
     #[error("{}: {reason}", path.display())]
     BadSourceFile { path: PathBuf, reason: String },
+    #[error("{max} key requests already wait for approval")]
+    TooManyKeyRequests { max: u64 },
+    #[error("HOME is not set, so there is no default {what}: name it")]
+    NoDefaultPath { what: &'static str },
     #[error("the operating system's random source failed: {0}")]
     Random(String),
     #[error("{}: the index file was deleted", path.display())]

@@ -312,7 +312,7 @@ pub fn read(path: &Path) -> Result<Read> {
 
 /// The default database: `$HOME/awtf.db`, as awtfdb's tools find it.
 pub fn default_path(home: Option<&Path>) -> Result<PathBuf> {
-    home.map(|h| h.join("awtf.db")).ok_or_else(|| Error::Invalid("HOME is not set: name the awtfdb database".into()))
+    home.map(|h| h.join("awtf.db")).ok_or(Error::NoDefaultPath { what: "awtfdb database" })
 }
 
 /// Writes awtfdb databases the way awtfdb does (final schema after migrations 1–11, WAL,

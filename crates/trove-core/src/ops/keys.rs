@@ -110,9 +110,7 @@ pub fn request(index: &mut Index, wanted: &str, scope: Scope) -> Result<(String,
     let h = hash(&key);
     let name = index.write(|tx| {
         if sk::count_pending(tx)? >= MAX_PENDING {
-            return Err(Error::Invalid(format!(
-                "{MAX_PENDING} key requests already wait for approval; `trove keys pending` lists them"
-            )));
+            return Err(Error::TooManyKeyRequests { max: MAX_PENDING });
         }
         let mut name = base.clone();
         let mut n = 2;
@@ -226,6 +224,8 @@ mod tests {
         for _ in 1..MAX_PENDING {
             request(&mut index, "spam", Scope::Read).unwrap();
         }
-        assert!(matches!(request(&mut index, "spam", Scope::Read), Err(Error::Invalid(_))));
+        assert!(
+            matches!(request(&mut index, "spam", Scope::Read), Err(Error::TooManyKeyRequests { max }) if max == MAX_PENDING)
+        );
     }
 }
