@@ -58,6 +58,7 @@ pub enum Command {
     Thumbs(commands::thumbs::ThumbsArgs),
     Export(commands::export::ExportArgs),
     Import(commands::import::ImportArgs),
+    InstallAliases(commands::install_aliases::InstallAliasesArgs),
     Completions(commands::completions::CompletionsArgs),
 }
 

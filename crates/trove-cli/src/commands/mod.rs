@@ -7,6 +7,7 @@ pub mod export;
 pub mod find;
 pub mod import;
 pub mod include;
+pub mod install_aliases;
 pub mod keys;
 pub mod ls;
 pub mod meta;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Thumbs(a) => thumbs::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Import(a) => import::run(&ctx, a),
+        Command::InstallAliases(a) => install_aliases::run(&ctx, a),
         Command::Completions(_) => Ok(0),
     }
 }
