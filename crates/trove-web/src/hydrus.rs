@@ -1242,6 +1242,8 @@ fn plain_mime(rec: &FileRecord) -> &'static str {
 struct MetaRow {
     rec: FileRecord,
     sha: Option<[u8; 32]>,
+    /// What trove's extractors read from the content (dimensions, duration, sniffed type).
+    meta: Option<trove_core::meta::Meta>,
     /// (lower-cased name, implied)
     tags: Vec<(String, bool)>,
 }
@@ -1266,7 +1268,9 @@ fn meta_json(m: &MetaRow, identifiers: bool, basic: bool) -> Value {
     if identifiers {
         return v;
     }
-    let mime = plain_mime(rec);
+    let meta = m.meta.as_ref();
+    let sniffed = meta.and_then(|x| x.mime.as_deref()).filter(|x| hydrus_filetype(x).0 != 101);
+    let mime = sniffed.unwrap_or_else(|| plain_mime(rec));
     let (enum_, human) = hydrus_filetype(mime);
     let ext = rec.path.extension().map(|e| format!(".{}", e.to_string_lossy().to_lowercase())).unwrap_or_default();
     let more = json!({
@@ -1276,10 +1280,10 @@ fn meta_json(m: &MetaRow, identifiers: bool, basic: bool) -> Value {
         "filetype_human": human,
         "filetype_enum": enum_,
         "ext": ext,
-        "width": null,
-        "height": null,
-        "duration": null,
-        "has_audio": false,
+        "width": meta.and_then(|x| x.width),
+        "height": meta.and_then(|x| x.height),
+        "duration": meta.and_then(|x| x.duration_ms),
+        "has_audio": meta.and_then(|x| x.has_audio).unwrap_or(false),
         "num_frames": null,
         "num_words": null,
     });
@@ -1349,6 +1353,7 @@ async fn file_metadata(app: Arc<App>, r: HReq) -> HResult {
         .with_index(move |index| {
             let row = |rec: FileRecord| -> trove_core::Result<MetaRow> {
                 let sha = trove_core::ops::files::sha256_of(index, rec.id)?;
+                let meta = if identifiers { None } else { trove_core::ops::meta::get(index, rec.id)?.map(|s| s.meta) };
                 let tags = if identifiers || basic {
                     Vec::new()
                 } else {
@@ -1357,7 +1362,7 @@ async fn file_metadata(app: Arc<App>, r: HReq) -> HResult {
                         .map(|t| (trove_core::model::fold(&t.name), t.implied))
                         .collect()
                 };
-                Ok(MetaRow { rec, sha, tags })
+                Ok(MetaRow { rec, sha, meta, tags })
             };
             let mut out = Vec::new();
             for id in ids.unwrap_or_default() {

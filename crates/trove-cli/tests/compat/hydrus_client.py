@@ -125,6 +125,7 @@ assert m["tags"][MY_TAGS]["storage_tags"]["0"] == ["blue eyes", "character:samus
 assert "blue eyes" in m["tags"][ALL_TAGS]["display_tags"]["0"]
 assert m["file_id"] == A and m["hash"] == H["a.png"]
 assert (m["size"], m["mime"], m["ext"], m["filetype_enum"]) == (os.path.getsize(F["a.png"]), "image/png", ".png", 2), m
+assert (m["width"], m["height"]) == (10, 20), m                          # trove-meta read it
 assert m["duration"] is None and m["has_audio"] is False and m["known_urls"] == [] and m["is_local"] is True
 m2 = c.get_file_metadata(file_ids=[A], only_return_basic_information=True)["metadata"][0]
 assert m2["size"] == m["size"] and "tags" not in m2
