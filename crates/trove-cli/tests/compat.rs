@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use trove_testutil::TestEnv;
 
-const PINS: &[&str] = &["hydrus-api==5.3.0"];
+const PINS: &[&str] = &["hydrus-api==5.3.0", "szurubooru-client==0.6.2"];
 
 fn env() -> TestEnv {
     TestEnv::new(env!("CARGO_BIN_EXE_trove"))
@@ -68,6 +68,7 @@ fn python() -> Option<PathBuf> {
 struct Server {
     child: Child,
     hydrus: String,
+    szuru: String,
     log: std::sync::Arc<Mutex<String>>,
 }
 
@@ -90,7 +91,7 @@ fn serve(e: &TestEnv, extra: &[&str]) -> Server {
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut hydrus = String::new();
+    let (mut hydrus, mut szuru) = (String::new(), String::new());
     let mut seen = String::new();
     while Instant::now() < deadline {
         let mut line = String::new();
@@ -100,10 +101,18 @@ fn serve(e: &TestEnv, extra: &[&str]) -> Server {
         seen.push_str(&line);
         if let Some(at) = line.trim().strip_prefix("trove serve: Hydrus Client API on ") {
             hydrus = at.trim_end_matches('/').to_string();
+        }
+        if let Some(at) = line.trim().strip_prefix("trove serve: szurubooru API on ") {
+            szuru = at.trim_end_matches('/').to_string();
+        }
+        if line.contains("trove serve: listening on") {
             break;
         }
     }
-    assert!(hydrus.starts_with("http://127.0.0.1:"), "no Hydrus listener announced: {seen}");
+    assert!(
+        hydrus.starts_with("http://127.0.0.1:") || szuru.starts_with("http://127.0.0.1:"),
+        "no compatibility listener announced: {seen}"
+    );
     let log = std::sync::Arc::new(Mutex::new(seen));
     let l2 = log.clone();
     std::thread::spawn(move || {
@@ -115,7 +124,7 @@ fn serve(e: &TestEnv, extra: &[&str]) -> Server {
             l2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
-    Server { child, hydrus, log }
+    Server { child, hydrus, szuru, log }
 }
 
 fn key(e: &TestEnv, name: &str, scope: &str) -> String {
@@ -414,4 +423,41 @@ fn hydrus_endpoints_answer_errors_in_hydrus_shape() {
     assert!(found.is_empty(), "{found:?}");
     let log = server.log.lock().unwrap().clone();
     assert!(!log.contains(&all) && !log.contains(&read), "{log}");
+}
+
+#[test]
+fn szurubooru_client_lists_and_reads_posts() {
+    let Some(py) = python() else { return };
+    let e = env();
+    std::fs::create_dir_all(e.path("lib")).unwrap();
+    write_image(&e.path("lib/cat1.png"), 12, 10, image::ImageFormat::Png);
+    write_image(&e.path("lib/cat2.png"), 14, 10, image::ImageFormat::Png);
+    write_image(&e.path("lib/dog.jpg"), 16, 10, image::ImageFormat::Jpeg);
+    e.write("lib/song.mp3", b"ID3 not really an mp3");
+    e.ok(["include", "-r", "lib"]);
+    e.ok(["tag", "lib/cat1.png", "lib/cat2.png", "-t", "animal:cat"]);
+    e.ok(["tag", "lib/dog.jpg", "-t", "animal:dog"]);
+    e.ok(["tags", "alias", "animal:cat", "kitty"]);
+    e.ok(["tags", "imply", "animal:cat", "animal"]);
+    e.ok(["tags", "imply", "animal:dog", "animal"]);
+    e.ok(["pool", "create", "best cats"]);
+    e.ok(["pool", "add", "best cats", "lib/cat2.png", "lib/cat1.png"]);
+    let k = key(&e, "szuru", "--read");
+    let server = serve(&e, &["--szuru-port", "0"]);
+    let lib = std::fs::canonicalize(e.path("lib")).unwrap();
+    let names = ["cat1.png", "cat2.png", "dog.jpg", "song.mp3"];
+    let files: serde_json::Map<String, serde_json::Value> =
+        names.iter().map(|n| (n.to_string(), lib.join(n).to_string_lossy().into_owned().into())).collect();
+    let id_of = |n: &str| -> i64 {
+        let out = String::from_utf8(e.ok(["find", "--json", &format!("path:*/{n}")])).unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        v["id"].as_i64().unwrap()
+    };
+    let name_of: serde_json::Map<String, serde_json::Value> =
+        names.iter().map(|n| (id_of(n).to_string(), (*n).into())).collect();
+    let cfg = serde_json::json!({
+        "url": server.szuru, "key": k, "files": files, "name_of": name_of,
+        "pool_ids": [id_of("cat2.png"), id_of("cat1.png")],
+    });
+    run_script(&py, "szuru_client.py", &cfg, &server);
 }

@@ -1335,7 +1335,7 @@ fn merge(v: &mut Value, more: Value) {
 
 /// One requested file: a record, or a hash trove has never seen.
 enum Wanted {
-    Row(MetaRow),
+    Row(Box<MetaRow>),
     UnknownHash([u8; 32]),
 }
 
@@ -1367,13 +1367,13 @@ async fn file_metadata(app: Arc<App>, r: HReq) -> HResult {
             let mut out = Vec::new();
             for id in ids.unwrap_or_default() {
                 match trove_core::ops::files::get(index, id)? {
-                    Some(rec) => out.push(Wanted::Row(row(rec)?)),
+                    Some(rec) => out.push(Wanted::Row(Box::new(row(rec)?))),
                     None => return Ok(Err(HErr::not_found(format!("file id {}: no such file", id.0)))),
                 }
             }
             for h in hashes.unwrap_or_default() {
                 match trove_core::ops::files::by_sha256(index, &h)?.into_iter().next() {
-                    Some(rec) => out.push(Wanted::Row(row(rec)?)),
+                    Some(rec) => out.push(Wanted::Row(Box::new(row(rec)?))),
                     None => out.push(Wanted::UnknownHash(h)),
                 }
             }

@@ -22,6 +22,7 @@
 mod api;
 mod auth;
 mod hydrus;
+mod szuru;
 mod thumbs;
 mod ui;
 
@@ -53,6 +54,8 @@ pub struct ServeConfig {
     pub busy_timeout: std::time::Duration,
     /// The port of the Hydrus Client API listener (same address as `listen`), if wanted.
     pub hydrus_port: Option<u16>,
+    /// The port of the read-only szurubooru API listener (same address), if wanted.
+    pub szuru_port: Option<u16>,
     /// Answer browsers' CORS preflights on the compatibility listeners (Hydrus Web runs on
     /// another origin).
     pub cors: bool,
@@ -80,6 +83,8 @@ pub struct Started {
     pub ui_url: String,
     /// The Hydrus Client API's address, when it listens.
     pub hydrus: Option<SocketAddr>,
+    /// The szurubooru API's address, when it listens.
+    pub szuru: Option<SocketAddr>,
 }
 
 /// A log line sink (the CLI prints to stderr). Keys never reach it.
@@ -106,6 +111,8 @@ pub(crate) struct App {
     /// Hydrus session keys (in memory, as in Hydrus: lost on restart).
     hydrus_sessions: Mutex<HashMap<String, hydrus::Session>>,
     cors: bool,
+    /// Keys the szurubooru view's content URLs (new at every start).
+    szuru_secret: String,
     log: Log,
 }
 
@@ -182,16 +189,22 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             .await
             .map_err(|e| WebError::Bind { addr: cfg.listen, source: e })?;
         let addr = listener.local_addr()?;
-        let hydrus_listener = match cfg.hydrus_port {
-            Some(port) => {
-                let at = SocketAddr::new(cfg.listen.ip(), port);
-                Some(tokio::net::TcpListener::bind(at).await.map_err(|e| WebError::Bind { addr: at, source: e })?)
+        let bind_extra = |port: Option<u16>| async move {
+            match port {
+                Some(port) => {
+                    let at = SocketAddr::new(cfg.listen.ip(), port);
+                    tokio::net::TcpListener::bind(at).await.map(Some).map_err(|e| WebError::Bind { addr: at, source: e })
+                }
+                None => Ok(None),
             }
-            None => None,
         };
+        let hydrus_listener = bind_extra(cfg.hydrus_port).await?;
+        let szuru_listener = bind_extra(cfg.szuru_port).await?;
         let hydrus_addr = hydrus_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
+        let szuru_addr = szuru_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
         let mut ports = vec![addr.port()];
         ports.extend(hydrus_addr.map(|a| a.port()));
+        ports.extend(szuru_addr.map(|a| a.port()));
         let token = secret();
         let app = Arc::new(App {
             index_path: cfg.index.clone(),
@@ -208,6 +221,7 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             ),
             hydrus_sessions: Mutex::new(HashMap::new()),
             cors: cfg.cors,
+            szuru_secret: secret(),
             log: log.clone(),
         });
         let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
@@ -216,6 +230,7 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             addr,
             ui_url: format!("http://{host}:{}/?token={token}", addr.port()),
             hydrus: hydrus_addr,
+            szuru: szuru_addr,
         });
         log(&format!("listening on {addr}"));
         let hydrus_task = hydrus_listener.map(|l| {
@@ -230,10 +245,15 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
                 .layer(axum::middleware::from_fn_with_state(app.clone(), auth::check_host));
             tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(shutdown()).await })
         });
+        let szuru_task = szuru_listener.map(|l| {
+            let router =
+                szuru::router(app.clone()).layer(axum::middleware::from_fn_with_state(app.clone(), auth::check_host));
+            tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(shutdown()).await })
+        });
         let router = api::router(app.clone()).merge(ui::router(app.clone()));
         let router = router.layer(axum::middleware::from_fn_with_state(app.clone(), auth::check_host));
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
-        if let Some(t) = hydrus_task {
+        for t in [hydrus_task, szuru_task].into_iter().flatten() {
             t.await.map_err(|e| std::io::Error::other(e.to_string()))??;
         }
         log("stopped");

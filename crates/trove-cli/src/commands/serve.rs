@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// docs/compat.md
     #[arg(long, value_name = "PORT")]
     pub hydrus_port: Option<u16>,
+    /// Also serve a read-only szurubooru API on this port (same address as --listen), for
+    /// szurubooru clients and tools. See docs/compat.md
+    #[arg(long, value_name = "PORT")]
+    pub szuru_port: Option<u16>,
     /// Answer CORS preflights on the Hydrus listener, so a browser client served from
     /// another origin (Hydrus Web) can call it
     #[arg(long)]
@@ -64,6 +68,7 @@ pub fn run(ctx: &Ctx, a: ServeArgs) -> CmdResult {
                 CommandError::new(format!("--busy-timeout {}: not a duration (try 10s, 1m)", a.busy_timeout))
             })?,
         hydrus_port: a.hydrus_port,
+        szuru_port: a.szuru_port,
         cors: a.cors,
     };
     let log: trove_web::Log = Arc::new(|s: &str| note(format!("trove serve: {s}")));
@@ -74,6 +79,9 @@ pub fn run(ctx: &Ctx, a: ServeArgs) -> CmdResult {
         note(format!("trove serve: open {} in a browser; Ctrl-C stops the server", started.ui_url));
         if let Some(h) = started.hydrus {
             note(format!("trove serve: Hydrus Client API on http://{h}/"));
+        }
+        if let Some(s) = started.szuru {
+            note(format!("trove serve: szurubooru API on http://{s}/"));
         }
         if open {
             let _ = std::process::Command::new("xdg-open")
