@@ -52,12 +52,13 @@ impl Bar {
 }
 
 impl trove_core::ops::Progress for Bar {
-    fn begin(&self, phase: &str, total: Option<u64>) {
+    fn begin(&self, phase: trove_core::ops::Phase, total: Option<u64>) {
+        use trove_core::ops::Unit;
         let Some(b) = &self.bar else { return };
         b.reset();
         b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        let style = match (phase, total) {
-            ("hashing", Some(t)) => {
+        let style = match (phase.unit, total) {
+            (Unit::Bytes, Some(t)) => {
                 b.set_length(t);
                 indicatif::ProgressStyle::with_template(
                     "{msg:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -72,7 +73,7 @@ impl trove_core::ops::Progress for Bar {
         if let Ok(s) = style {
             b.set_style(s.progress_chars("=> "));
         }
-        b.set_message(phase.to_string());
+        b.set_message(phase.label);
     }
 
     fn advance(&self, n: u64) {

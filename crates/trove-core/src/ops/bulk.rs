@@ -48,7 +48,7 @@ impl<'i> BulkLoad<'i> {
     /// Creates (or finds) every tag, in order; files refer to them by position.
     pub fn tags(&mut self, names: &[String], progress: &dyn Progress) -> Result<()> {
         let names = crate::ops::include::check_tag_names(names)?;
-        progress.begin("tags", Some(names.len() as u64));
+        progress.begin(super::Phase::TAGS, Some(names.len() as u64));
         let now = now_unix();
         for chunk in names.chunks(20_000) {
             let ids = self.index.write(|tx| {

@@ -172,7 +172,7 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
         Ok(())
     })?;
     report.checked = records.len() as u64;
-    progress.begin("checking", Some(records.len() as u64));
+    progress.begin(super::Phase::CHECKING, Some(records.len() as u64));
     let without_sha: std::collections::HashSet<crate::model::FileId> = if opts.full && !index.is_read_only() {
         files::ids_without_sha256(index.conn())?.into_iter().collect()
     } else {

@@ -211,7 +211,7 @@ fn import_tags(
     r: &mut Report,
     progress: &dyn Progress,
 ) -> Result<Vec<Option<TagId>>> {
-    progress.begin("tags", Some(lib.tags.len() as u64));
+    progress.begin(super::Phase::TAGS, Some(lib.tags.len() as u64));
     let now = now_unix();
     let mut ids = Vec::with_capacity(lib.tags.len());
     for chunk in lib.tags.chunks(5000) {
@@ -385,7 +385,7 @@ fn import_files(
     r: &mut Report,
     progress: &dyn Progress,
 ) -> Result<Vec<Option<FileId>>> {
-    progress.begin("files", Some(lib.files.len() as u64));
+    progress.begin(super::Phase::FILES, Some(lib.files.len() as u64));
     let now = now_unix();
     let mut out: Vec<Option<FileId>> = Vec::with_capacity(lib.files.len());
     let mut source_ids: HashMap<Source, i64> = HashMap::new();

@@ -250,7 +250,7 @@ pub fn include(
 ) -> Result<IncludeReport> {
     let tag_names = check_tag_names(&opts.tags)?;
     let mut report = IncludeReport::default();
-    progress.begin("scanning", None);
+    progress.begin(super::Phase::SCANNING, None);
     let mut filter = Filter::load(index)?;
     let walked = collect(paths, opts.recursive, &mut filter, &mut report);
     let candidates = walked.files;
@@ -276,7 +276,7 @@ pub fn include(
     let to_hash: Vec<usize> =
         plans.iter().enumerate().filter(|(_, p)| matches!(p, Plan::Hash(_))).map(|(i, _)| i).collect();
     let total_bytes: u64 = to_hash.iter().map(|&i| candidates[i].stat.size).sum();
-    progress.begin("hashing", Some(total_bytes));
+    progress.begin(super::Phase::HASHING, Some(total_bytes));
 
     let now = now_unix();
     let mut pending: Vec<Hashed> = Vec::new();

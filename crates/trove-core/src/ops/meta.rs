@@ -53,7 +53,7 @@ pub fn refresh(
     progress: &dyn Progress,
 ) -> Result<RefreshReport> {
     let mut report = RefreshReport::default();
-    progress.begin("extracting", Some(records.len() as u64));
+    progress.begin(super::Phase::EXTRACTING, Some(records.len() as u64));
     for chunk in records.chunks(BATCH) {
         let done: Vec<(FileId, Option<(Stat, Meta)>)> = chunk
             .par_iter()

@@ -25,9 +25,50 @@ pub mod views;
 pub mod watch;
 
 /// Receives progress from long operations. The CLI draws a bar; tests ignore it.
+/// What a phase's counts measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes read (hashing): shown as sizes and a rate.
+    Bytes,
+    /// Files or records.
+    Files,
+    /// Tags.
+    Tags,
+}
+
+/// A phase of a long operation: its label and the unit of its counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phase {
+    /// A short lower-case label ("hashing").
+    pub label: &'static str,
+    /// What `total` and `advance` count.
+    pub unit: Unit,
+}
+
+impl Phase {
+    /// Walking directories; no total.
+    pub const SCANNING: Phase = Phase { label: "scanning", unit: Unit::Files };
+    /// Reading file contents, counted in bytes.
+    pub const HASHING: Phase = Phase { label: "hashing", unit: Unit::Bytes };
+    /// Reading file contents, counted in files.
+    pub const HASHING_FILES: Phase = Phase { label: "hashing", unit: Unit::Files };
+    /// Reading the files new since the last look, counted in files.
+    pub const HASHING_NEW: Phase = Phase { label: "hashing new files", unit: Unit::Files };
+    /// Matching vanished records to new files.
+    pub const MATCHING: Phase = Phase { label: "matching", unit: Unit::Files };
+    /// Comparing records with the disk.
+    pub const CHECKING: Phase = Phase { label: "checking", unit: Unit::Files };
+    /// Reading metadata.
+    pub const EXTRACTING: Phase = Phase { label: "extracting", unit: Unit::Files };
+    /// Writing tags.
+    pub const TAGS: Phase = Phase { label: "tags", unit: Unit::Tags };
+    /// Writing file records.
+    pub const FILES: Phase = Phase { label: "files", unit: Unit::Files };
+}
+
 pub trait Progress: Sync {
-    /// A phase begins; `total` items when known.
-    fn begin(&self, _phase: &str, _total: Option<u64>) {}
+    /// A phase begins; `total` items (in the phase's unit) when known.
+    fn begin(&self, _phase: Phase, _total: Option<u64>) {}
     /// `n` more items done.
     fn advance(&self, _n: u64) {}
     fn finish(&self) {}

@@ -311,7 +311,7 @@ fn new_files(
         })
         .collect();
     fresh.sort();
-    progress.begin("hashing new files", Some(fresh.len() as u64));
+    progress.begin(super::Phase::HASHING_NEW, Some(fresh.len() as u64));
     let hashed: Vec<(PathBuf, Result<Observation>)> = fresh
         .into_par_iter()
         .map(|p| {
@@ -373,7 +373,7 @@ pub fn reconcile(index: &mut Index, opts: &ReconcileOptions, progress: &dyn Prog
         .iter()
         .map(|d| (d.clone(), root_of(&all_roots, d).map_or_else(|| d.clone(), |r| r.path.clone())))
         .collect();
-    progress.begin("scanning", None);
+    progress.begin(super::Phase::SCANNING, None);
     let disk = scan(&tops, &mut filter, index.conn(), &mut report);
     progress.finish();
 
@@ -681,7 +681,7 @@ pub(crate) fn match_content(
     let wanted_sizes: HashSet<u64> = vanished.iter().map(|r| r.stat.size).collect();
     let candidates: Vec<&[u8]> =
         by_size.iter().filter(|(s, _)| wanted_sizes.contains(s)).flat_map(|(_, v)| v.iter().copied()).collect();
-    progress.begin("matching", Some(candidates.len() as u64));
+    progress.begin(super::Phase::MATCHING, Some(candidates.len() as u64));
     let fps: HashMap<&[u8], i64> = candidates
         .par_iter()
         .filter_map(|p| {
@@ -750,7 +750,7 @@ fn observe(
             _ => None,
         })
         .collect();
-    progress.begin("hashing", Some(needs_obs.len() as u64));
+    progress.begin(super::Phase::HASHING_FILES, Some(needs_obs.len() as u64));
     let mut obs: HashMap<FileId, Result<Observation>> = needs_obs
         .par_iter()
         .map(|(id, p)| {
