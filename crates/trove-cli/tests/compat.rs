@@ -418,6 +418,13 @@ fn hydrus_endpoints_answer_errors_in_hydrus_shape() {
             "{method} {path}: not a Hydrus error object: {v}"
         );
     }
+    // Requests for keys wait for approval, at most 16 at once; then 409.
+    let ask = format!("{base}/request_new_permissions?name=spam&basic_permissions={}", enc("[3]"));
+    for _ in 0..16 {
+        assert_eq!(call("GET", &ask, &[], None).0, 200);
+    }
+    let (got, v) = call("GET", &ask, &[], None);
+    assert!(got == 409 && v["status_code"] == 409 && v["error"].is_string(), "{got} {v}");
     // The refused writes changed nothing.
     let (found, _) = e.find("x");
     assert!(found.is_empty(), "{found:?}");

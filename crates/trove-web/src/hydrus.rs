@@ -588,12 +588,16 @@ async fn request_new_permissions(app: Arc<App>, r: HReq) -> HResult {
         .collect::<Result<_, _>>()
         .map_err(|p| HErr::bad(format!("basic_permissions: {p} is not a Hydrus permission (0-13)")))?;
     let scope = scope_for(&perms, everything);
-    let res = app.with_index(move |index| keys::request(index, &name, scope)).await;
-    let (name, key) = match res {
-        Ok(x) => x,
-        Err(e) if e.status == StatusCode::BAD_REQUEST => return Err(HErr::new(StatusCode::CONFLICT, e.message)),
-        Err(e) => return Err(e.into()),
-    };
+    let (name, key) = app
+        .with_index(move |index| match keys::request(index, &name, scope) {
+            Ok(x) => Ok(Ok(x)),
+            // Hydrus answers 409 when it cannot take a request now.
+            Err(e @ trove_core::Error::TooManyKeyRequests { .. }) => {
+                Ok(Err(HErr::new(StatusCode::CONFLICT, e.to_string())))
+            }
+            Err(e) => Err(e),
+        })
+        .await??;
     (app.log)(&format!(
         "a Hydrus client asks for a key: {name} (scope {}); `trove keys approve {name}` lets it in",
         scope.as_str()
