@@ -7,6 +7,7 @@
 //! - `report --size S|M|L`: the query, printing and include report (report.rs).
 //! - `web --size S|M|L [--index PATH] [--clients N] [--duration SECS]`: `trove serve` over
 //!   HTTP on loopback (web.rs).
+//! - `mount --size S|M|L [--index PATH]`: `trove mount` listings next to `trove find` (mount.rs).
 //!
 //! All drive the real `trove` binary (`--trove PATH`, default target/release/trove).
 
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod library;
+mod mount;
 mod report;
 mod web;
 
@@ -68,7 +70,7 @@ fn parse_args() -> Args {
             "--duration" => a.duration = it.next().and_then(|s| s.parse().ok()).expect("--duration SECS"),
             "-h" | "--help" => {
                 println!(
-                    "usage: trove-bench burst|reconcile|report|generate|web [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
+                    "usage: trove-bench burst|reconcile|report|generate|web|mount [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
                 );
                 std::process::exit(0);
             }
@@ -300,8 +302,9 @@ fn main() {
         "report" => report::report(&a),
         "generate" => report::generate_cmd(&a),
         "web" => web::web(&a),
+        "mount" => mount::mount_bench(&a),
         _ => {
-            eprintln!("trove-bench: burst, reconcile, report, generate or web? (--help)");
+            eprintln!("trove-bench: burst, reconcile, report, generate, web or mount? (--help)");
             std::process::exit(2);
         }
     }
