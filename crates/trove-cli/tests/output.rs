@@ -10,6 +10,7 @@ fn env() -> TestEnv {
     let e = TestEnv::new(env!("CARGO_BIN_EXE_trove"));
     e.write("lib/a.txt", b"a");
     e.write("lib/sub/b.txt", b"b");
+    e.write("lib/sub/a-copy.txt", b"a");
     e.ok(["include", "-r", "-t", "x", "lib"]);
     e.ok(["pool", "create", "P"]);
     e.ok(["pool", "add", "P", "lib/a.txt"]);
@@ -32,6 +33,9 @@ const PRINTING: &[&[&str]] = &[
     &["roots", "list"],
     &["check"],
     &["reconcile", "--dry-run"],
+    &["dupes"],
+    &["dupes", "--json"],
+    &["dupes", "--print-redundant"],
     &["stats"],
     &["status"],
     &["watch", "--status"],

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod check;
 pub mod completions;
+pub mod dupes;
 pub mod export;
 pub mod find;
 pub mod import;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Ls(a) => ls::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Meta(a) => meta::run(&ctx, a),
+        Command::Dupes(a) => dupes::run(&ctx, a),
         Command::Tags(a) => tags::run(&ctx, a),
         Command::Pool(a) => pool::run(&ctx, a),
         Command::Rm(a) => rm::run(&ctx, a),

@@ -5,6 +5,7 @@
 pub mod bulk;
 pub mod check;
 pub mod disk;
+pub mod dupes;
 pub mod export;
 pub mod files;
 pub mod find;

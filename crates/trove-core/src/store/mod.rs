@@ -8,6 +8,7 @@
 //! inspected read-only and refused, byte for byte untouched.
 
 pub mod bulk;
+pub mod dupes;
 pub mod files;
 pub mod find;
 pub mod keys;

@@ -1,0 +1,182 @@
+//! `trove dupes` on real temp trees: groups of identical content with hostile names, the
+//! space they waste, hard links, queries, missing files, and the keep rule behind
+//! `--print-redundant`. Nothing on disk changes.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use trove_testutil::{TestEnv, hostile_names};
+
+fn env() -> TestEnv {
+    TestEnv::new(env!("CARGO_BIN_EXE_trove"))
+}
+
+fn groups(e: &TestEnv, args: &[&str]) -> Vec<Value> {
+    let mut a = vec!["dupes", "--json"];
+    a.extend_from_slice(args);
+    let o = e.run(&a);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("json"))
+        .collect()
+}
+
+/// A JSON file entry's exact path bytes.
+fn path_of(f: &Value) -> Vec<u8> {
+    match f["path_hex"].as_str() {
+        Some(h) => (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect(),
+        None => f["path"].as_str().unwrap().as_bytes().to_vec(),
+    }
+}
+
+fn set_mtime(p: &Path, secs_ago: u64) {
+    let f = std::fs::File::options().write(true).open(p).expect("open");
+    f.set_modified(SystemTime::now() - Duration::from_secs(secs_ago)).expect("set mtime");
+}
+
+/// Every file under `dir` with its bytes and mtime.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
+    let mut m = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for ent in std::fs::read_dir(&d).unwrap() {
+            let p = ent.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if md.is_dir() {
+                stack.push(p);
+            } else {
+                m.insert(p.clone(), (std::fs::read(&p).unwrap(), md.modified().unwrap()));
+            }
+        }
+    }
+    m
+}
+
+#[test]
+fn dupes_groups_identical_content_under_hostile_names_and_keeps_the_oldest() {
+    let e = env();
+    let names = hostile_names();
+    for (i, n) in names.iter().enumerate() {
+        let content = format!("content number {i}\n").repeat(i + 1);
+        let a = e.path("lib/a").join(n);
+        let b = e.path("lib/b").join(n);
+        e.write(&a, content.as_bytes());
+        e.write(&b, content.as_bytes());
+        // The copy under b/ is older: the keep rule keeps it.
+        set_mtime(&a, 10);
+        set_mtime(&b, 1000);
+    }
+    e.write("lib/unique-1", b"one");
+    e.write("lib/unique-2", b"two");
+    e.write("lib/empty-1", b"");
+    e.write("lib/empty-2", b"");
+    e.ok(["include", "-r", "lib"]);
+    let before = snapshot(&e.path("lib"));
+
+    let gs = groups(&e, &[]);
+    assert_eq!(gs.len(), names.len(), "one group per hostile name, empty files left out: {gs:#?}");
+    // Biggest waste first: content i is (i + 1) times longer.
+    let wasted: Vec<u64> = gs.iter().map(|g| g["wasted"].as_u64().unwrap()).collect();
+    assert!(wasted.windows(2).all(|w| w[0] >= w[1]), "{wasted:?}");
+    for g in &gs {
+        assert_eq!(g["copies"], 2);
+        assert_eq!(g["wasted"], g["size"]);
+        let files = g["files"].as_array().unwrap();
+        assert_eq!(files.len(), 2);
+        let (pa, pb) = (path_of(&files[0]), path_of(&files[1]));
+        let name_a = Path::new(OsStr::from_bytes(&pa)).strip_prefix(e.path("lib/a")).unwrap().to_path_buf();
+        let name_b = Path::new(OsStr::from_bytes(&pb)).strip_prefix(e.path("lib/b")).unwrap().to_path_buf();
+        assert_eq!(name_a, name_b, "a group holds one name's two copies");
+        assert_eq!((files[0]["keep"].as_bool(), files[1]["keep"].as_bool()), (Some(false), Some(true)));
+    }
+
+    // --print-redundant -0: exactly the newer copies, byte for byte.
+    let out = e.ok(["dupes", "--print-redundant", "-0", "--absolute"]);
+    let mut printed: Vec<Vec<u8>> = out.split(|&b| b == 0).filter(|p| !p.is_empty()).map(<[u8]>::to_vec).collect();
+    printed.sort();
+    let mut want: Vec<Vec<u8>> =
+        names.iter().map(|n| e.path("lib/a").join(n).as_os_str().as_bytes().to_vec()).collect();
+    want.sort();
+    assert_eq!(printed, want);
+
+    // Empty files group only when asked for.
+    let all = groups(&e, &["--min-size", "0"]);
+    assert_eq!(all.len(), names.len() + 1);
+    assert_eq!(all.last().unwrap()["wasted"], 0);
+
+    assert_eq!(snapshot(&e.path("lib")), before, "dupes changed files on disk");
+}
+
+#[test]
+fn dupes_counts_hard_links_as_one_copy() {
+    let e = env();
+    let a = e.write("lib/a", &[7u8; 4096]);
+    std::fs::hard_link(&a, e.path("lib/a-link")).unwrap();
+    e.ok(["include", "-r", "lib"]);
+    let gs = groups(&e, &[]);
+    assert_eq!(gs.len(), 1);
+    assert_eq!((gs[0]["copies"].as_u64(), gs[0]["wasted"].as_u64()), (Some(1), Some(0)));
+    e.write("lib/b", &[7u8; 4096]);
+    e.ok(["include", "lib/b"]);
+    let gs = groups(&e, &[]);
+    assert_eq!((gs[0]["copies"].as_u64(), gs[0]["wasted"].as_u64()), (Some(2), Some(4096)));
+    assert_eq!(gs[0]["files"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn dupes_min_size_query_and_missing_files_narrow_the_groups() {
+    let e = env();
+    e.write("lib/photos/x.jpg", &[1u8; 2048]);
+    e.write("lib/backup/x.jpg", &[1u8; 2048]);
+    e.write("lib/photos/small.txt", b"tiny");
+    e.write("lib/backup/small.txt", b"tiny");
+    e.write("lib/photos/y.jpg", &[2u8; 3000]);
+    e.write("lib/photos/y-copy.jpg", &[2u8; 3000]);
+    e.ok(["include", "-r", "lib"]);
+    e.ok(["tag", "-t", "keepme", "lib/photos/x.jpg", "lib/backup/x.jpg"]);
+
+    assert_eq!(groups(&e, &[]).len(), 3);
+    assert_eq!(groups(&e, &["--min-size", "1k"]).len(), 2);
+    assert_eq!(groups(&e, &["--min-size", "2049"]).len(), 1);
+    // A query selects which files are grouped.
+    let gs = groups(&e, &["keepme"]);
+    assert_eq!(gs.len(), 1);
+    assert_eq!(gs[0]["size"], 2048);
+    assert_eq!(groups(&e, &["path:*/photos/*"]).len(), 1, "only y and y-copy are both in photos/");
+
+    let bad = e.run(["dupes", "--min-size", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("\"lots\" is not a size"));
+
+    // A missing record is not a copy.
+    std::fs::remove_file(e.path("lib/photos/y-copy.jpg")).unwrap();
+    e.ok(["reconcile"]);
+    assert_eq!(groups(&e, &[]).len(), 2);
+
+    // Nothing left: exit status 1, like find.
+    let o = e.run(["dupes", "--min-size", "1G"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn dupes_text_output_marks_the_kept_copy_and_sums_the_waste() {
+    let e = env();
+    e.write("lib/one", b"same bytes");
+    e.write("lib/two", b"same bytes");
+    e.write("lib/three", b"same bytes");
+    set_mtime(&e.path("lib/two"), 5000);
+    e.ok(["include", "-r", "lib"]);
+    let o = e.run(["dupes"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out, "3 copies of 10 bytes, 20 bytes wasted\n        lib/one\n        lib/three\n  keep  lib/two\n");
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("1 group(s), 3 file(s), 20 bytes wasted"), "{err}");
+}
