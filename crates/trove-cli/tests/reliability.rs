@@ -2,7 +2,8 @@
 //!
 //! - Crash safety: `trove include -v` / `trove tag` killed with SIGKILL at random moments;
 //!   after each kill the index passes `integrity_check` and holds every file the command had
-//!   reported as stored; a `tag` run is all or nothing.
+//!   reported as stored; a `tag` or `untag` run is all or nothing; the query engine's posting
+//!   lists agree with the links after every kill (`trove check --full` says so).
 //! - Concurrency: tag/untag loops and a reader on one index for 30 s: no command fails and
 //!   the final links equal the replay of what each loop did.
 //! - Full disk: an index on a tiny tmpfs that fills up: a clear error, and the index still
@@ -38,7 +39,16 @@ fn integrity_ok(e: &TestEnv) -> Index {
         if std::fs::metadata(&e.index).is_ok_and(|m| m.len() == 0) { OpenMode::Create } else { OpenMode::Existing };
     let index = Index::open(&e.index, mode).unwrap_or_else(|err| panic!("the index must open after a crash: {err:?}"));
     assert_eq!(index.integrity_problems().unwrap(), None, "integrity_check");
+    let problems = trove_core::ops::check::verify_postings(&index).unwrap();
+    assert!(problems.is_empty(), "posting lists after a kill: {problems:?}");
     index
+}
+
+/// `trove check --full` itself reports the posting lists consistent with the links.
+fn check_full_says_consistent(e: &TestEnv) {
+    let out = e.run(["check", "--full"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("posting lists: consistent with the links"), "trove check --full: {err}");
 }
 
 #[test]
@@ -134,6 +144,25 @@ fn kill_9_during_include_and_tag_loses_nothing_reported() {
         if !st.success() {
             killed_midway += 1;
         }
+        check_full_says_consistent(&e);
+    }
+    // 5 untag runs of the tags just written: the bitmaps shrink, all or nothing too.
+    for t in 0..5 {
+        let tag = format!("bulk{t}");
+        let before = find(&integrity_ok(&e), &tag).unwrap().len();
+        let mut child =
+            e.cmd(["untag", "-r", "-t", &tag, "lib"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.below(45)));
+        let _ = child.kill();
+        let st = child.wait().unwrap();
+        trials += 1;
+        let index = integrity_ok(&e);
+        let n = find(&index, &tag).unwrap().len();
+        assert!(n == 0 || n == before, "trial {t}: untag is all or nothing, found {n} of {before}");
+        if !st.success() {
+            killed_midway += 1;
+        }
+        check_full_says_consistent(&e);
     }
     assert!(trials >= 20);
     eprintln!("{trials} trials, {killed_midway} killed before finishing, {partial_reports} after reporting part");

@@ -199,6 +199,9 @@ fn migration_2_makes_non_decimal_values_text() {
     c.execute_batch(
         "UPDATE tag_names SET num = CAST(val AS REAL) WHERE ns = 'n' AND val <> 'x';
          ALTER TABLE roots DROP COLUMN auto_include; DROP TABLE ignore_patterns; DROP TABLE api_keys;
+         DROP TRIGGER postings_link_insert; DROP TRIGGER postings_link_delete; DROP TRIGGER postings_link_update;
+         DROP TRIGGER postings_file_insert; DROP TRIGGER postings_file_delete; DROP TRIGGER postings_file_state;
+         DROP TABLE postings; DROP TABLE postings_dirty;
          DROP TABLE meta_fields; DROP TABLE file_meta;
          DROP TRIGGER files_never_reuse_ids; DROP TABLE file_ids; DROP INDEX files_sha256;
          ALTER TABLE files DROP COLUMN sha256;

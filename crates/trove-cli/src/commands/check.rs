@@ -12,7 +12,8 @@ use crate::output::{Bar, path_json};
 /// Check the index: SQLite integrity, missing files, changed files.
 ///
 /// Files whose size or mtime changed are re-hashed; --full re-hashes every file (and stores
-/// the SHA-256 of files indexed before trove kept one, for the Hydrus API). With
+/// the SHA-256 of files indexed before trove kept one, for the Hydrus API) and compares the
+/// query engine's posting lists with the links (--repair rebuilds them). With
 /// --repair each certain fix is applied on its own: a gone file is marked missing (tags
 /// kept, findable with `missing`), a changed file gets its new hash (tags kept), a missing
 /// file whose path holds an unindexed file again is kept on that file (tags kept). Nothing
@@ -69,6 +70,16 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
                 writeln!(out, "index: {p}")?;
             }
         }
+    }
+    for p in &r.postings {
+        if a.json {
+            writeln!(out, "{}", json!({"kind": "postings", "detail": p, "repaired": r.postings_rebuilt}))?;
+        } else {
+            writeln!(out, "index: {p}{}", if r.postings_rebuilt { " — rebuilt from the links" } else { "" })?;
+        }
+    }
+    if r.postings_checked && r.postings.is_empty() && !a.json {
+        note("posting lists: consistent with the links");
     }
     for f in &r.findings {
         let (kind, text) = describe(&f.problem);
@@ -138,9 +149,14 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
         note(format!(
             "checked {} file(s): {} problem(s){}{}",
             r.checked,
-            r.findings.len() + usize::from(r.integrity.is_some()) + r.leftovers.len(),
+            r.findings.len() + usize::from(r.integrity.is_some()) + r.leftovers.len() + r.postings.len(),
             if a.repair {
-                format!(", {} repaired", repaired + r.leftovers.iter().filter(|l| l.1).count())
+                format!(
+                    ", {} repaired",
+                    repaired
+                        + r.leftovers.iter().filter(|l| l.1).count()
+                        + if r.postings_rebuilt { r.postings.len() } else { 0 }
+                )
             } else {
                 String::new()
             },

@@ -25,7 +25,9 @@ pub struct BulkFile<'a> {
 /// A file waiting for the next chunk: path bytes, observation, tag positions.
 type Pending = (Vec<u8>, Observation, Vec<u32>);
 
-/// A bulk load in progress.
+/// A bulk load in progress. Its writes leave the posting lists to one rebuild in
+/// [`BulkLoad::finish`]; queries meanwhile use plain SQL, and a load that stops early leaves
+/// the rebuild to the next write.
 pub struct BulkLoad<'i> {
     index: &'i mut Index,
     tag_ids: Vec<TagId>,
@@ -41,6 +43,7 @@ impl<'i> BulkLoad<'i> {
     /// for this connection while loading.
     pub fn new(index: &'i mut Index, source: &Source, cache_mib: i64) -> Result<Self> {
         bulk::set_cache_kib(index.conn(), cache_mib * 1024)?;
+        index.defer_postings(true);
         let src = index.write(|tx| links::source_id(tx, source))?;
         Ok(BulkLoad { index, tag_ids: Vec::new(), source: src, chunk: 50_000, pending: Vec::new(), files: 0, links: 0 })
     }
@@ -116,11 +119,20 @@ impl<'i> BulkLoad<'i> {
     /// order, which leaves the tag-ordered B-tree pages part empty).
     pub fn finish(mut self, compact: bool) -> Result<(u64, u64)> {
         self.flush()?;
+        // One rebuild of the posting lists for the whole load.
+        self.index.defer_postings(false);
+        self.index.write(|_| Ok(()))?;
         bulk::analyze(self.index.conn())?;
         if compact {
             bulk::vacuum(self.index.conn())?;
         }
         bulk::checkpoint(self.index.conn())?;
         Ok((self.files, self.links))
+    }
+}
+
+impl Drop for BulkLoad<'_> {
+    fn drop(&mut self) {
+        self.index.defer_postings(false);
     }
 }

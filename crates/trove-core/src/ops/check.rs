@@ -1,6 +1,7 @@
 //! `check`: is the index sound, and does it still describe the disk?
 //!
-//! Reports: SQLite's `integrity_check`; records whose file is gone (missing); files whose
+//! Reports: SQLite's `integrity_check`; with `full` or `repair`, posting lists that differ
+//! from the links (`repair` rebuilds them); records whose file is gone (missing); files whose
 //! size, mtime or inode changed (re-hashed); with `full`, files whose bytes changed behind
 //! an unchanged size and mtime; missing records whose file is back. `repair` applies each
 //! certain fix in its own small transaction and never removes a tag or a record: a gone file
@@ -19,7 +20,7 @@ use crate::model::{FileRecord, FileState, Hash, Stat, now_unix};
 use crate::ops::Progress;
 use crate::ops::disk::{compare, revives};
 use crate::ops::mv::leftover_temps;
-use crate::store::{files, roots};
+use crate::store::{files, postings, roots};
 use crate::{Error, Index, Result};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,6 +73,12 @@ pub struct CheckReport {
     /// Records indexed before trove kept a SHA-256 that `full` gave one (the Hydrus API
     /// names files by it).
     pub sha256_filled: u64,
+    /// Whether the posting lists were compared with the links (with `full` or `repair`).
+    pub postings_checked: bool,
+    /// How the posting lists differ from the links (empty when they agree).
+    pub postings: Vec<String>,
+    /// Whether `repair` rebuilt them from the links.
+    pub postings_rebuilt: bool,
 }
 
 impl CheckReport {
@@ -80,7 +87,17 @@ impl CheckReport {
         self.findings.iter().filter(|f| !f.repaired).count()
             + usize::from(self.integrity.is_some())
             + self.leftovers.iter().filter(|l| !l.1).count()
+            + if self.postings_rebuilt { 0 } else { self.postings.len() }
     }
+}
+
+/// Compares the posting lists with the links in one read transaction (one snapshot, so a
+/// writer committing meanwhile cannot make them look different).
+pub fn verify_postings(index: &Index) -> Result<Vec<String>> {
+    let tx = index.conn().unchecked_transaction()?;
+    let problems = postings::verify(&tx)?;
+    tx.finish()?;
+    Ok(problems)
 }
 
 /// Examines one record; with `full`, an unchanged file's SHA-256 goes to `sha_out` (given
@@ -166,6 +183,14 @@ fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
 
 pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
     let mut report = CheckReport { integrity: index.integrity_problems()?, ..CheckReport::default() };
+    if opts.full || opts.repair {
+        report.postings = verify_postings(index)?;
+        report.postings_checked = true;
+        if opts.repair && !report.postings.is_empty() {
+            index.write(|tx| postings::rebuild(tx))?;
+            report.postings_rebuilt = true;
+        }
+    }
     let mut records = Vec::new();
     files::for_each(index.conn(), |r| {
         records.push(r);

@@ -38,6 +38,24 @@ impl Query {
         Ok(Query { expr, compiled })
     }
 
+    /// Evaluates with plain SQL only from now on, never the posting lists: the reference
+    /// the property tests compare the set algebra with.
+    pub fn plain_sql(mut self) -> Query {
+        self.compiled.plain_sql();
+        self
+    }
+
+    /// Whether the posting lists answer this query now (they always do outside a write
+    /// transaction, unless a bulk load was interrupted).
+    pub fn uses_posting_lists(&self, index: &Index) -> Result<bool> {
+        self.compiled.uses_posting_lists(index.conn())
+    }
+
+    /// The set operations the query takes over the posting lists, as text.
+    pub fn steps(&self) -> String {
+        self.compiled.steps()
+    }
+
     pub fn warnings(&self) -> &[String] {
         &self.compiled.warnings
     }

@@ -16,6 +16,7 @@ pub mod links;
 pub mod meta;
 pub mod pools;
 pub mod portable;
+pub mod postings;
 pub mod roots;
 pub mod tags;
 pub mod views;
@@ -56,7 +57,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_sha256_file_ids.sql"),
     include_str!("migrations/0006_key_requests.sql"),
     include_str!("migrations/0007_file_meta.sql"),
+    include_str!("migrations/0008_postings.sql"),
 ];
+
+/// The version whose migration adds the posting lists; upgrading past it builds them from
+/// the links ([`postings::rebuild`]).
+const POSTINGS_VERSION: i64 = 8;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -79,6 +85,8 @@ pub struct Index {
     path: PathBuf,
     /// Opened without write permission: reads work, [`Index::write`] refuses.
     read_only: bool,
+    /// A bulk load is running: posting lists are rebuilt once at its end, not per write.
+    defer_postings: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -251,6 +259,7 @@ impl Index {
             check_header(path, &conn)?;
         }
         find::register_functions(&conn)?;
+        rusqlite::vtab::array::load_module(&conn)?;
         if !read_only {
             // journal_mode needs a lock too; the busy timeout (and `open`'s retry) covers it.
             let _: String =
@@ -258,7 +267,7 @@ impl Index {
         }
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             .map_err(|e| map_open_err(path, e))?;
-        let mut index = Index { conn, path: path.to_path_buf(), read_only };
+        let mut index = Index { conn, path: path.to_path_buf(), read_only, defer_postings: false };
         index.migrate()?;
         Ok(index)
     }
@@ -282,6 +291,9 @@ impl Index {
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(v).unwrap_or(0)) {
                 tx.execute_batch(sql)?;
                 tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            }
+            if v < POSTINGS_VERSION {
+                postings::rebuild(tx)?;
             }
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             Ok(())
@@ -334,6 +346,8 @@ impl Index {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| full(e.into()))?;
         let tx = WriteTx { tx };
         let out = f(&tx).map_err(full)?;
+        // The posting lists change with the links, in this same transaction.
+        postings::flush(&tx, self.defer_postings).map_err(full)?;
         tx.tx.commit().map_err(|e| full(e.into()))?;
         Ok(out)
     }
@@ -369,6 +383,12 @@ impl Index {
         let out = f(&tx);
         tx.tx.rollback()?;
         out
+    }
+
+    /// While on, writes leave the posting lists for one rebuild, done by the first write
+    /// after it is switched off again. Queries meanwhile use plain SQL.
+    pub(crate) fn defer_postings(&mut self, on: bool) {
+        self.defer_postings = on;
     }
 
     /// `PRAGMA integrity_check`: `None` when the file is sound, else SQLite's findings.

@@ -4,6 +4,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::Compiled;
+use super::sets::Plan;
 use crate::Result;
 use crate::model::fold;
 use crate::query::QueryMeaning;
@@ -335,6 +336,49 @@ fn mentions_missing(e: &Expr) -> bool {
     }
 }
 
+/// The set operations for `e` (see [`super::sets`]): each leaf compiled on its own, so its
+/// SQL and parameters stand alone. `top`: modifiers at this level are skipped.
+fn plan(conn: &Connection, e: &Expr, now: i64, top: bool) -> Result<Plan> {
+    let leaf = || Compiler { conn, params: Vec::new(), warnings: Vec::new(), now, last_base: None };
+    Ok(match e {
+        Expr::And(v) => Plan::And(
+            v.iter()
+                .filter(|x| !(top && matches!(x, Expr::Modifier(_))))
+                .map(|x| plan(conn, x, now, false))
+                .collect::<Result<_>>()?,
+        ),
+        Expr::Or(v) => Plan::Or(v.iter().map(|x| plan(conn, x, now, false)).collect::<Result<_>>()?),
+        Expr::Not(x) => match plan(conn, x, now, false)? {
+            // NOT stays in SQL for a row condition: SQL's NOT of a NULL is no match either.
+            Plan::Rows { cond, params, label } => {
+                Plan::Rows { cond: format!("NOT ({cond})"), params, label: format!("-{label}") }
+            }
+            p => Plan::Not(Box::new(p)),
+        },
+        Expr::Tag(_) | Expr::Compare { .. } => {
+            let mut c = leaf();
+            c.expr(e, false)?;
+            let base = c.last_base.take().expect("a tag term sets its base");
+            Plan::Tags {
+                sql: format!("WITH RECURSIVE d(id) AS ({base} {DESCEND}) SELECT id FROM d"),
+                params: c.params,
+                label: e.to_string(),
+            }
+        }
+        Expr::Pred(Predicate::Missing) => Plan::Missing,
+        Expr::Pred(Predicate::TagCount(op, n))
+            if matches!((op, n), (CmpOp::Eq, 0) | (CmpOp::Lt, 1) | (CmpOp::Le, 0)) =>
+        {
+            Plan::Untagged
+        }
+        other => {
+            let mut c = leaf();
+            let cond = c.expr(other, false)?;
+            Plan::Rows { cond, params: c.params, label: other.to_string() }
+        }
+    })
+}
+
 /// Compiles `e`. `now` (seconds since the epoch) anchors ages like `mtime<30d`.
 pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
     let mut c = Compiler { conn, params: Vec::new(), warnings: Vec::new(), now, last_base: None };
@@ -392,6 +436,10 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
             )
         }
     };
+    let plan = match e {
+        Expr::Modifier(_) => Plan::All,
+        e => plan(conn, e, now, true)?,
+    };
     let no_terms = top.iter().all(|x| matches!(x, Expr::Modifier(_)));
     let sample = match (no_terms && !mentions_missing(e), sort.0, limit) {
         (true, SortKey::Random, Some(n)) if n > 0 && n <= 10_000 => Some(n),
@@ -407,6 +455,9 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         warnings: c.warnings,
         fast_count,
         sort,
+        plan,
+        all_files: mentions_missing(e),
+        plain_sql: false,
     })
 }
 

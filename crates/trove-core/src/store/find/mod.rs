@@ -16,6 +16,7 @@ use crate::query::SortKey;
 mod compile;
 mod glob;
 mod run;
+mod sets;
 
 pub use compile::compile;
 pub(crate) use compile::glob_for_names;
@@ -45,6 +46,13 @@ pub struct Compiled {
     pub(super) sample: Option<u64>,
     /// The order, for pages that continue after a row (`page_after`).
     pub(super) sort: (SortKey, bool),
+    /// The same query as set operations over the posting lists.
+    pub(super) plan: sets::Plan,
+    /// The universe is every file, missing ones too (the query mentions `missing`).
+    pub(super) all_files: bool,
+    /// Evaluate with the SQL statement only, never the posting lists (the reference the
+    /// property tests compare the set algebra with).
+    pub(super) plain_sql: bool,
 }
 
 /// Where a page of results starts: after this row in the query's order. Keyset pages never

@@ -1,14 +1,121 @@
 //! Running a compiled query: a keyset page, a stream in order, a count, the plan.
 
+use std::rc::Rc;
+
+use roaring::RoaringBitmap;
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
+use super::sets::Eval;
 use super::{After, Compiled};
 use crate::Result;
 use crate::model::FileRecord;
 use crate::query::SortKey;
+use crate::store::postings;
+
+fn cols() -> String {
+    crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The matching set and the universe's size, from the posting lists.
+struct Matches {
+    set: RoaringBitmap,
+    universe: u64,
+}
+
+impl Matches {
+    /// Whether walking the live files in path order and skipping non-matches reads fewer
+    /// rows than fetching every match and sorting: a walk reads about `take × universe / |set|`
+    /// rows, a fetch `|set|`.
+    fn dense(&self, take: u64) -> bool {
+        let n = u128::from(self.set.len());
+        n * n > u128::from(take) * u128::from(self.universe) || n * 4 > u128::from(self.universe)
+    }
+}
 
 impl Compiled {
+    /// Evaluates with plain SQL only, never the posting lists: the reference the property
+    /// tests compare the set algebra with.
+    pub fn plain_sql(&mut self) {
+        self.plain_sql = true;
+    }
+
+    /// The set operations this query takes over the posting lists, as text.
+    pub fn steps(&self) -> String {
+        let u = if self.all_files { "all files" } else { "live" };
+        format!("{} ∩ {u}", self.plan.describe())
+    }
+
+    /// Whether the posting lists answer this query now.
+    pub fn uses_posting_lists(&self, conn: &Connection) -> Result<bool> {
+        Ok(!self.plain_sql && postings::usable(conn)?)
+    }
+
+    /// The matches from the posting lists; `None` when they cannot answer now (plain SQL
+    /// asked for, or writes in this transaction not yet settled into them).
+    fn matches(&self, conn: &Connection) -> Result<Option<Matches>> {
+        if self.plain_sql || !postings::usable(conn)? {
+            return Ok(None);
+        }
+        let mut ev = Eval::new(conn, self.all_files)?;
+        let set = ev.run(&self.plan)?;
+        Ok(Some(Matches { set, universe: ev.universe.len() }))
+    }
+
+    /// Streams the rows of `m.set` in the query's order, after the cursor condition `cond`
+    /// (whose parameters are `cparams`, numbered from 1), skipping `offset`, at most `take`.
+    fn stream_set(
+        &self,
+        conn: &Connection,
+        m: &Matches,
+        (cond, cparams): (&str, &[Value]),
+        offset: u64,
+        take: u64,
+        mut f: impl FnMut(FileRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let cols = cols();
+        if take == 0 || m.set.is_empty() {
+            return Ok(());
+        }
+        if self.sort.0 == SortKey::Path && !self.all_files && offset == 0 && m.dense(take) {
+            // The live-path index in order, filtered by the set: stops after `take` matches.
+            let dir = if self.sort.1 { "DESC" } else { "ASC" };
+            let sql = format!("SELECT {cols} FROM files f WHERE f.state <> 1{cond} ORDER BY f.path {dir}");
+            let mut st = conn.prepare_cached(&sql)?;
+            let mut rows = st.query(rusqlite::params_from_iter(cparams.iter()))?;
+            let mut sent = 0u64;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                if u32::try_from(id).is_ok_and(|i| m.set.contains(i)) {
+                    sent += 1;
+                    if !f(crate::store::files::from_row(r)?)? || sent >= take {
+                        break;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        // Few matches: read exactly those rows and let SQLite sort them.
+        let ids: Rc<Vec<Value>> = Rc::new(m.set.iter().map(|i| Value::Integer(i64::from(i))).collect());
+        let limit = if take == u64::MAX { String::new() } else { format!(" LIMIT {take} OFFSET {offset}") };
+        let limit = if limit.is_empty() && offset > 0 { format!(" LIMIT -1 OFFSET {offset}") } else { limit };
+        let sql = format!(
+            "SELECT {cols} FROM files f WHERE f.id IN rarray(?{}){cond} ORDER BY {}{limit}",
+            cparams.len() + 1,
+            self.order
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let mut all: Vec<&dyn rusqlite::ToSql> = cparams.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+        all.push(&ids);
+        let mut rows = st.query(all.as_slice())?;
+        while let Some(r) = rows.next()? {
+            if !f(crate::store::files::from_row(r)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the first page can be drawn as random ids (`sort:random limit:N` alone):
     /// see [`Compiled::for_each`].
     pub fn sampled(&self) -> bool {
@@ -26,7 +133,10 @@ impl Compiled {
     ) -> Result<(Vec<FileRecord>, Option<After>)> {
         let (key, reverse) = self.sort;
         let keyset = matches!(key, SortKey::Path | SortKey::Mtime | SortKey::Size);
-        let mut params = self.params.clone();
+        let m = self.matches(conn)?;
+        // The cursor's condition binds after the WHERE clause's own parameters (none when
+        // the posting lists answer).
+        let mut params = if m.is_some() { Vec::new() } else { self.params.clone() };
         let mut cond = String::new();
         let mut offset = 0u64;
         match (after, keyset) {
@@ -49,21 +159,29 @@ impl Compiled {
             }
             (Some(_), _) => return Err(crate::query::QueryMeaning::CursorForAnotherOrder.into()),
         }
-        let cols = crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
         let mut take = n;
         if !keyset && let Some(l) = self.limit {
             take = take.min(l.saturating_sub(offset));
         }
-        let sql = format!(
-            "SELECT {cols} FROM files f WHERE {}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",
-            self.where_sql,
-            self.order,
-            take.saturating_add(1)
-        );
-        let mut st = conn.prepare(&sql)?;
-        let mut rows: Vec<FileRecord> = st
-            .query_map(rusqlite::params_from_iter(params.iter()), crate::store::files::from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut rows: Vec<FileRecord> = Vec::new();
+        if let Some(m) = &m {
+            self.stream_set(conn, m, (&cond, &params), offset, take.saturating_add(1), |r| {
+                rows.push(r);
+                Ok(true)
+            })?;
+        } else {
+            let sql = format!(
+                "SELECT {} FROM files f WHERE {}{cond} ORDER BY {} LIMIT {} OFFSET {offset}",
+                cols(),
+                self.where_sql,
+                self.order,
+                take.saturating_add(1)
+            );
+            let mut st = conn.prepare(&sql)?;
+            rows = st
+                .query_map(rusqlite::params_from_iter(params.iter()), crate::store::files::from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+        }
         let more = rows.len() as u64 > take;
         rows.truncate(take as usize);
         let next = match (more, rows.last()) {
@@ -138,6 +256,10 @@ impl Compiled {
                 return Ok(());
             }
         }
+        if let Some(m) = self.matches(conn)? {
+            let take = self.effective_limit(extra_limit).unwrap_or(u64::MAX);
+            return self.stream_set(conn, &m, ("", &[]), 0, take, f);
+        }
         let mut st = conn.prepare(&self.select_sql(extra_limit))?;
         let mut rows = st.query(rusqlite::params_from_iter(self.params.iter()))?;
         while let Some(r) = rows.next()? {
@@ -150,6 +272,10 @@ impl Compiled {
 
     /// How many files match (honouring `limit:`).
     pub fn count(&self, conn: &Connection) -> Result<u64> {
+        if let Some(m) = self.matches(conn)? {
+            let n = m.set.len();
+            return Ok(self.limit.map_or(n, |l| n.min(l)));
+        }
         if let Some((tags_sql, params)) = &self.fast_count {
             let mut st = conn.prepare_cached(tags_sql)?;
             let tags: Vec<i64> = st

@@ -1,0 +1,290 @@
+//! Posting lists: each tag's files, the live files and the tagged files as Roaring bitmaps
+//! of file ids, kept in the `postings` table in chunks of 2^16 ids (see migration 0008).
+//!
+//! They mirror `file_tags` and `files.state` exactly and never lag: triggers note each
+//! (set, file) pair a statement touches in `postings_dirty`, and [`flush`] settles those pairs
+//! against the links at the end of every [`crate::Index::write`], inside its transaction. So
+//! a commit carries its bitmaps with it, and a kill -9 at any moment leaves both or neither.
+//! A reader that sees `postings_dirty` not empty evaluates with plain SQL ([`usable`]).
+
+use std::collections::BTreeMap;
+
+use roaring::{MultiOps, RoaringBitmap};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::WriteTx;
+use crate::Result;
+
+/// The set of live files (state present or offline).
+pub const LIVE: i64 = 0;
+/// The set of files with at least one link.
+pub const TAGGED: i64 = -1;
+/// In `postings_dirty`: a bulk load is under way; its end rebuilds every set.
+const BULK: i64 = -9;
+/// A chunk holds the ids sharing `id >> CHUNK_BITS`.
+const CHUNK_BITS: u32 = 16;
+/// Above this many touched files in one chunk, the chunk is recomputed from a range scan of
+/// the links instead of one lookup per file.
+const RECOMPUTE: usize = 256;
+
+/// Whether queries may use the bitmaps now: nothing waits to be settled, and every file id
+/// fits in 32 bits (ids are dense, so only a hand-edited index gets near it).
+pub fn usable(c: &Connection) -> Result<bool> {
+    let dirty: bool = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM postings_dirty)")?.query_row([], |r| r.get(0))?;
+    if dirty {
+        return Ok(false);
+    }
+    let max: Option<i64> = c.prepare_cached("SELECT max(id) FROM files")?.query_row([], |r| r.get(0))?;
+    Ok(max.is_none_or(|m| m <= i64::from(u32::MAX)))
+}
+
+/// The set stored under `key` (a tag id, [`LIVE`] or [`TAGGED`]).
+pub fn load(c: &Connection, key: i64) -> Result<RoaringBitmap> {
+    let mut st = c.prepare_cached("SELECT bits FROM postings WHERE tag_id = ?1")?;
+    let parts = st.query_map([key], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = RoaringBitmap::new();
+    for p in parts {
+        out |= decode(&p?)?;
+    }
+    Ok(out)
+}
+
+/// The union of the sets of every tag id the query `tags_sql` returns (with `params`).
+pub fn load_union(c: &Connection, tags_sql: &str, params: &[rusqlite::types::Value]) -> Result<RoaringBitmap> {
+    let sql = format!("SELECT p.bits FROM postings p WHERE p.tag_id IN ({tags_sql}) AND p.tag_id > 0");
+    let mut st = c.prepare_cached(&sql)?;
+    let blobs = st
+        .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let sets = blobs.iter().map(|b| decode(b)).collect::<Result<Vec<_>>>()?;
+    Ok(sets.union())
+}
+
+fn decode(b: &[u8]) -> Result<RoaringBitmap> {
+    RoaringBitmap::deserialize_from(b).map_err(|e| {
+        crate::Error::Invalid(format!("a posting list in the index is damaged ({e}); run `trove check --repair`"))
+    })
+}
+
+fn encode(b: &RoaringBitmap) -> Vec<u8> {
+    let mut v = Vec::with_capacity(b.serialized_size());
+    b.serialize_into(&mut v).expect("writing to a Vec cannot fail");
+    v
+}
+
+fn chunk_range(chunk: i64) -> (i64, i64) {
+    (chunk << CHUNK_BITS, ((chunk + 1) << CHUNK_BITS) - 1)
+}
+
+fn store_chunk(c: &Connection, key: i64, chunk: i64, b: &RoaringBitmap) -> Result<()> {
+    if b.is_empty() {
+        c.prepare_cached("DELETE FROM postings WHERE tag_id = ?1 AND chunk = ?2")?.execute(params![key, chunk])?;
+    } else {
+        c.prepare_cached("INSERT OR REPLACE INTO postings (tag_id, chunk, bits) VALUES (?1, ?2, ?3)")?
+            .execute(params![key, chunk, encode(b)])?;
+    }
+    Ok(())
+}
+
+fn load_chunk(c: &Connection, key: i64, chunk: i64) -> Result<RoaringBitmap> {
+    let b: Option<Vec<u8>> = c
+        .prepare_cached("SELECT bits FROM postings WHERE tag_id = ?1 AND chunk = ?2")?
+        .query_row(params![key, chunk], |r| r.get(0))
+        .optional()?;
+    b.map_or_else(|| Ok(RoaringBitmap::new()), |b| decode(&b))
+}
+
+/// Whether `file` belongs to the set `key` according to the links and file states.
+fn member(c: &Connection, key: i64, file: i64) -> Result<bool> {
+    let sql = match key {
+        LIVE => "SELECT EXISTS (SELECT 1 FROM files WHERE id = ?2 AND state <> 1 AND ?1 = ?1)",
+        TAGGED => "SELECT EXISTS (SELECT 1 FROM file_tags WHERE file_id = ?2 AND ?1 = ?1)",
+        _ => "SELECT EXISTS (SELECT 1 FROM file_tags WHERE tag_id = ?1 AND file_id = ?2)",
+    };
+    Ok(c.prepare_cached(sql)?.query_row(params![key, file], |r| r.get(0))?)
+}
+
+/// The set `key` restricted to ids `lo..=hi`, computed from the links and file states.
+fn compute_range(c: &Connection, key: i64, lo: i64, hi: i64) -> Result<RoaringBitmap> {
+    let sql = match key {
+        LIVE => "SELECT id FROM files WHERE id BETWEEN ?2 AND ?3 AND state <> 1 AND ?1 = ?1",
+        TAGGED => "SELECT DISTINCT file_id FROM file_tags WHERE file_id BETWEEN ?2 AND ?3 AND ?1 = ?1",
+        _ => "SELECT DISTINCT file_id FROM file_tags WHERE tag_id = ?1 AND file_id BETWEEN ?2 AND ?3",
+    };
+    let mut st = c.prepare_cached(sql)?;
+    let ids = st.query_map(params![key, lo, hi], |r| r.get::<_, i64>(0))?;
+    let mut b = RoaringBitmap::new();
+    for id in ids {
+        if let Ok(id) = u32::try_from(id?) {
+            b.insert(id);
+        }
+    }
+    Ok(b)
+}
+
+/// Settles every noted (set, file) pair against the links, inside the caller's transaction.
+/// With `defer` (a bulk load running), marks the sets for a rebuild at the load's end instead.
+pub(crate) fn flush(c: &WriteTx<'_>, defer: bool) -> Result<()> {
+    let bulk: bool = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM postings_dirty WHERE tag_id = ?1 AND file_id = 0)")?
+        .query_row([BULK], |r| r.get(0))?;
+    if defer {
+        if !bulk {
+            c.prepare_cached("INSERT OR IGNORE INTO postings_dirty (tag_id, file_id) VALUES (?1, 0)")?
+                .execute([BULK])?;
+        }
+        return Ok(());
+    }
+    if bulk {
+        return rebuild(c);
+    }
+    let mut groups: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+    {
+        let mut st = c.prepare_cached("SELECT tag_id, file_id FROM postings_dirty")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (key, file) = row?;
+            groups.entry((key, file >> CHUNK_BITS)).or_default().push(file);
+        }
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    for ((key, chunk), files) in groups {
+        let b = if files.len() > RECOMPUTE {
+            let (lo, hi) = chunk_range(chunk);
+            compute_range(c, key, lo, hi)?
+        } else {
+            let mut b = load_chunk(c, key, chunk)?;
+            for f in files {
+                let Ok(id) = u32::try_from(f) else { continue };
+                if member(c, key, f)? {
+                    b.insert(id);
+                } else {
+                    b.remove(id);
+                }
+            }
+            b
+        };
+        store_chunk(c, key, chunk, &b)?;
+    }
+    c.prepare_cached("DELETE FROM postings_dirty")?.execute([])?;
+    Ok(())
+}
+
+/// Every set as the links and file states say it should be, chunk by chunk, in key order.
+fn expected(c: &Connection, mut f: impl FnMut(i64, i64, RoaringBitmap) -> Result<()>) -> Result<()> {
+    let sources = [
+        (LIVE, "SELECT id FROM files WHERE state <> 1 ORDER BY id"),
+        (TAGGED, "SELECT DISTINCT file_id FROM file_tags ORDER BY file_id"),
+    ];
+    for (key, sql) in sources {
+        let mut st = c.prepare(sql)?;
+        let mut rows = st.query([])?;
+        let mut cur: Option<(i64, RoaringBitmap)> = None;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let Ok(id32) = u32::try_from(id) else { continue };
+            let chunk = id >> CHUNK_BITS;
+            match &mut cur {
+                Some((ch, b)) if *ch == chunk => {
+                    b.insert(id32);
+                }
+                _ => {
+                    if let Some((ch, b)) = cur.take() {
+                        f(key, ch, b)?;
+                    }
+                    let mut b = RoaringBitmap::new();
+                    b.insert(id32);
+                    cur = Some((chunk, b));
+                }
+            }
+        }
+        if let Some((ch, b)) = cur.take() {
+            f(key, ch, b)?;
+        }
+    }
+    let mut st = c.prepare("SELECT DISTINCT tag_id, file_id FROM file_tags ORDER BY tag_id, file_id")?;
+    let mut rows = st.query([])?;
+    let mut cur: Option<(i64, i64, RoaringBitmap)> = None;
+    while let Some(r) = rows.next()? {
+        let (tag, id): (i64, i64) = (r.get(0)?, r.get(1)?);
+        let Ok(id32) = u32::try_from(id) else { continue };
+        let chunk = id >> CHUNK_BITS;
+        match &mut cur {
+            Some((t, ch, b)) if *t == tag && *ch == chunk => {
+                b.insert(id32);
+            }
+            _ => {
+                if let Some((t, ch, b)) = cur.take() {
+                    f(t, ch, b)?;
+                }
+                let mut b = RoaringBitmap::new();
+                b.insert(id32);
+                cur = Some((tag, chunk, b));
+            }
+        }
+    }
+    if let Some((t, ch, b)) = cur.take() {
+        f(t, ch, b)?;
+    }
+    Ok(())
+}
+
+/// Throws every set away and builds them again from the links and file states (after the
+/// migration that adds them, at the end of a bulk load, and for `trove check --repair`).
+pub(crate) fn rebuild(c: &WriteTx<'_>) -> Result<()> {
+    c.execute_batch("DELETE FROM postings; DELETE FROM postings_dirty;")?;
+    let mut ins = c.prepare("INSERT INTO postings (tag_id, chunk, bits) VALUES (?1, ?2, ?3)")?;
+    expected(c, |key, chunk, mut b| {
+        b.optimize();
+        ins.execute(params![key, chunk, encode(&b)])?;
+        Ok(())
+    })
+}
+
+/// Compares every stored set with the links and file states: one line per set that differs
+/// (empty when they all agree).
+pub fn verify(c: &Connection) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let dirty: i64 = c.query_row("SELECT count(*) FROM postings_dirty", [], |r| r.get(0))?;
+    if dirty > 0 {
+        problems.push(format!("{dirty} posting list change(s) not settled (an interrupted bulk load)"));
+    }
+    let mut stored: BTreeMap<(i64, i64), Vec<u8>> = BTreeMap::new();
+    {
+        let mut st = c.prepare("SELECT tag_id, chunk, bits FROM postings")?;
+        let rows = st.query_map([], |r| Ok(((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?), r.get::<_, Vec<u8>>(2)?)))?;
+        for row in rows {
+            let (k, v) = row?;
+            stored.insert(k, v);
+        }
+    }
+    let name = |key: i64| match key {
+        LIVE => "the live files".to_string(),
+        TAGGED => "the tagged files".to_string(),
+        t => format!("tag #{t}"),
+    };
+    expected(c, |key, chunk, want| {
+        match stored.remove(&(key, chunk)).map(|b| decode(&b)) {
+            Some(Ok(have)) if have == want => {}
+            Some(Ok(have)) => problems.push(format!(
+                "posting list of {} (ids {}..={}): {} stored, {} in the links",
+                name(key),
+                chunk_range(chunk).0,
+                chunk_range(chunk).1,
+                have.len(),
+                want.len()
+            )),
+            Some(Err(_)) => problems.push(format!("posting list of {}: damaged chunk {chunk}", name(key))),
+            None => {
+                problems.push(format!("posting list of {}: chunk {chunk} absent ({} files)", name(key), want.len()));
+            }
+        }
+        Ok(())
+    })?;
+    for (key, chunk) in stored.keys() {
+        problems.push(format!("posting list of {}: chunk {chunk} stored but the links have none", name(*key)));
+    }
+    Ok(problems)
+}
