@@ -123,7 +123,7 @@ impl Lib {
         let lib = root.join("lib");
         std::fs::create_dir_all(&lib).unwrap();
         let index = Index::open(&root.join("index.db"), OpenMode::Create).unwrap();
-        index.conn().execute_batch("PRAGMA synchronous = OFF").unwrap();
+        index.trade_durability_for_speed().unwrap();
         Lib { _dir: dir, lib, index, content: BTreeMap::new() }
     }
 

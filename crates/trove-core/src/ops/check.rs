@@ -187,7 +187,7 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
         report.postings = verify_postings(index)?;
         report.postings_checked = true;
         if opts.repair && !report.postings.is_empty() {
-            index.write(|tx| postings::rebuild(tx))?;
+            index.write(postings::rebuild)?;
             report.postings_rebuilt = true;
         }
     }
