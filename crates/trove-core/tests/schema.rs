@@ -30,16 +30,16 @@ fn newer_schema_is_refused_and_left_byte_identical() {
     assert_eq!(names, ["future.db"], "no -wal or -shm left behind");
 }
 
-/// An index as the trove before posting lists wrote it (schema 5, built from that version's
+/// An index as the trove before posting lists wrote it (schema 7, built from that version's
 /// own migration files), upgraded in place: links, tags and files untouched, the posting
 /// lists built from the links, and every query answering the same through them as through
 /// plain SQL.
 #[test]
-fn version_5_index_upgrades_in_place_with_posting_lists_built_from_the_links() {
+fn version_7_index_upgrades_in_place_with_posting_lists_built_from_the_links() {
     use trove_core::ops::check::verify_postings;
     use trove_core::ops::find::Query;
     let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("v5.db");
+    let p = d.path().join("v7.db");
     {
         let c = rusqlite::Connection::open(&p).unwrap();
         c.pragma_update(None, "journal_mode", "WAL").unwrap();
@@ -49,10 +49,12 @@ fn version_5_index_upgrades_in_place_with_posting_lists_built_from_the_links() {
             include_str!("../src/store/migrations/0003_roots_auto_include.sql"),
             include_str!("../src/store/migrations/0004_api_keys.sql"),
             include_str!("../src/store/migrations/0005_sha256_file_ids.sql"),
+            include_str!("../src/store/migrations/0006_key_requests.sql"),
+            include_str!("../src/store/migrations/0007_file_meta.sql"),
         ] {
             c.execute_batch(sql).unwrap();
         }
-        c.pragma_update(None, "user_version", 5).unwrap();
+        c.pragma_update(None, "user_version", 7).unwrap();
         c.pragma_update(None, "application_id", 0x7472_6f76_i64 /* "trov": store::APPLICATION_ID */).unwrap();
         // 70 000 files (two chunks of ids), three tags, an implication, missing files, and a
         // link from two sources.

@@ -359,11 +359,7 @@ fn plan(conn: &Connection, e: &Expr, now: i64, top: bool) -> Result<Plan> {
             let mut c = leaf();
             c.expr(e, false)?;
             let base = c.last_base.take().expect("a tag term sets its base");
-            Plan::Tags {
-                sql: format!("WITH RECURSIVE d(id) AS ({base} {DESCEND}) SELECT id FROM d"),
-                params: c.params,
-                label: e.to_string(),
-            }
+            Plan::Tags { sql: closure(&base, Toward::Implying), params: c.params, label: e.to_string() }
         }
         Expr::Pred(Predicate::Missing) => Plan::Missing,
         Expr::Pred(Predicate::TagCount(op, n))
