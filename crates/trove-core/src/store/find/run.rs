@@ -17,6 +17,30 @@ fn cols() -> String {
     crate::store::files::COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
 }
 
+/// One read snapshot for a whole query (the bitmaps, then the rows), unless the caller is
+/// already inside a transaction: a writer committing between the two cannot mix them.
+struct Snapshot<'c>(Option<&'c Connection>);
+
+impl<'c> Snapshot<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        if conn.is_autocommit() {
+            conn.execute_batch("BEGIN DEFERRED")?;
+            Ok(Snapshot(Some(conn)))
+        } else {
+            Ok(Snapshot(None))
+        }
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            // A read transaction: nothing to keep, so rolling back is the same as ending it.
+            let _ = c.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// The matching set and the universe's size, from the posting lists.
 struct Matches {
     set: RoaringBitmap,
@@ -133,6 +157,7 @@ impl Compiled {
     ) -> Result<(Vec<FileRecord>, Option<After>)> {
         let (key, reverse) = self.sort;
         let keyset = matches!(key, SortKey::Path | SortKey::Mtime | SortKey::Size);
+        let _snapshot = Snapshot::begin(conn)?;
         let m = self.matches(conn)?;
         // The cursor's condition binds after the WHERE clause's own parameters (none when
         // the posting lists answer).
@@ -256,6 +281,7 @@ impl Compiled {
                 return Ok(());
             }
         }
+        let _snapshot = Snapshot::begin(conn)?;
         if let Some(m) = self.matches(conn)? {
             let take = self.effective_limit(extra_limit).unwrap_or(u64::MAX);
             return self.stream_set(conn, &m, ("", &[]), 0, take, f);
@@ -272,6 +298,7 @@ impl Compiled {
 
     /// How many files match (honouring `limit:`).
     pub fn count(&self, conn: &Connection) -> Result<u64> {
+        let _snapshot = Snapshot::begin(conn)?;
         if let Some(m) = self.matches(conn)? {
             let n = m.set.len();
             return Ok(self.limit.map_or(n, |l| n.min(l)));
