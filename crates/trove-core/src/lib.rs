@@ -128,6 +128,11 @@ pub enum Error {
     OwnFile(PathBuf),
     #[error("{}: on a pseudo filesystem ({fs}), which holds no real files; skipped", path.display())]
     PseudoFs { path: PathBuf, fs: &'static str },
+    /// A stored posting list (a query bitmap) does not decode; the links are intact.
+    #[error(
+        "the index's posting lists are damaged ({reason}); the links are intact and `trove check --repair` rebuilds them"
+    )]
+    DamagedPostings { reason: String },
     #[error("{}: no such file id", .0.0)]
     NoSuchId(FileId),
     #[error("{}: not a root", .0.display())]

@@ -61,9 +61,7 @@ pub fn load_union(c: &Connection, tags_sql: &str, params: &[rusqlite::types::Val
 }
 
 fn decode(b: &[u8]) -> Result<RoaringBitmap> {
-    RoaringBitmap::deserialize_from(b).map_err(|e| {
-        crate::Error::Invalid(format!("a posting list in the index is damaged ({e}); run `trove check --repair`"))
-    })
+    RoaringBitmap::deserialize_from(b).map_err(|e| crate::Error::DamagedPostings { reason: e.to_string() })
 }
 
 fn encode(b: &RoaringBitmap) -> Vec<u8> {
