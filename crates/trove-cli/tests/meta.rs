@@ -353,6 +353,24 @@ fn fixture_library_gives_the_expected_fields() {
     assert!(text.contains("artist: DJ Kuroneko") && text.contains("duration: 0:02.000"), "{text}");
     let ls: Value = serde_json::from_slice(&e.ok(["ls", "--json", "lib/o6.jpg"])).unwrap();
     assert_eq!(ls["meta"]["width"], 32);
+
+    // The same fields through the query language, on the real binary.
+    let names = |q: &str| -> Vec<String> {
+        let out = String::from_utf8(e.ok(["find", q])).unwrap();
+        out.lines().map(|l| l.rsplit('/').next().unwrap().to_string()).collect()
+    };
+    assert_eq!(names("type:audio"), ["song.flac", "song.mp3", "song.ogg"]);
+    assert_eq!(names(r#"meta.artist:"dj kuroneko""#), ["song.flac"]);
+    assert_eq!(names("meta.artist:*KURO*"), ["song.flac"]);
+    assert_eq!(names("duration>1.2s type:audio sort:-duration"), ["song.flac", "song.ogg"]);
+    assert_eq!(names("mime:image/* ratio<1"), ["o5.jpg", "o6.jpg", "o7.jpg", "o8.jpg"]);
+    assert_eq!(names("meta.camera:*canon* taken:2021-05-06 width:64 -path:*o1.jpg"), ["o2.jpg", "o3.jpg", "o4.jpg"]);
+    assert_eq!(names("has:png.parameters"), ["cover.png", "disguised.mp3"]);
+    assert_eq!(names("type:document"), ["paper.pdf"]);
+    if have("ffprobe", "-version") {
+        assert_eq!(names("type:video has:audio"), ["clip.mp4"]);
+        assert_eq!(names("type:video sort:-width limit:1"), ["clip.mp4"]);
+    }
 }
 
 /// A header that claims a 65535×65535 JPEG with nothing behind it.

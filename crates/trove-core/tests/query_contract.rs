@@ -20,7 +20,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use reference::{Answer, File, Library, Op, Piece, Pool, Q, Query, SortKey};
+use reference::{Answer, File, Library, Meta, Op, Piece, Pool, Q, Query, SortKey};
+use trove_core::meta::{Extractor, ExtractorRef};
 use trove_core::ops::find::Query as EngineQuery;
 use trove_core::ops::include::{IncludeOptions, include};
 use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
@@ -171,9 +172,15 @@ fn build(rng: &mut Rng) -> Built {
             content_hash: *blake3::hash(&body).as_bytes(),
             missing: false,
             links: Vec::new(),
+            meta: rng.chance(75).then(|| random_meta(rng)),
         });
     }
-    let opts = IncludeOptions { recursive: true, ..Default::default() };
+    // Metadata comes from a scripted extractor (the real ones have their own tests): the
+    // model's metadata for each path, stored by the real include.
+    let script: std::collections::HashMap<PathBuf, trove_core::meta::Meta> =
+        model.files.iter().filter_map(|f| Some((path_of(&f.path), core_meta(f.meta.as_ref()?)))).collect();
+    let extractor = ExtractorRef(std::sync::Arc::new(Scripted(script)));
+    let opts = IncludeOptions { recursive: true, extractor: Some(extractor), ..Default::default() };
     let r = include(&mut index, std::slice::from_ref(&lib_dir), &opts, &NoProgress).unwrap();
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     assert_eq!(r.files.len(), model.files.len(), "include left files out");
@@ -255,6 +262,83 @@ fn build(rng: &mut Rng) -> Built {
     Built { _dir: dir, lib_dir, index, model }
 }
 
+/// Returns the metadata scripted for a path; files without any get an empty record (as a
+/// file whose content gave nothing), which no metadata term matches either.
+struct Scripted(std::collections::HashMap<PathBuf, trove_core::meta::Meta>);
+
+impl Extractor for Scripted {
+    fn extract(&self, path: &Path) -> trove_core::meta::Meta {
+        self.0.get(path).cloned().unwrap_or_default()
+    }
+}
+
+const MIMES: &[(&str, &str)] = &[
+    ("image/jpeg", "image"),
+    ("image/png", "image"),
+    ("video/mp4", "video"),
+    ("audio/x-flac", "audio"),
+    ("audio/mpeg", "audio"),
+    ("text/plain", "text"),
+    ("application/pdf", "document"),
+    ("application/zip", "archive"),
+];
+const FIELD_VALUES: &[(&str, &str)] = &[
+    ("artist", "DJ Kuroneko"),
+    ("artist", "dj kuroneko "),
+    ("artist", "Abba"),
+    ("artist", "caf\u{e9}"),
+    ("artist", "cafe\u{301}"),
+    ("albumartist", "Various"),
+    ("camera", "Canon EOS 5D"),
+    ("camera", "NIKON D90"),
+    ("title", "a*b"),
+    ("title", "Star [live]?"),
+    ("png.parameters", "cat, dog"),
+];
+
+fn random_meta(rng: &mut Rng) -> Meta {
+    let (mime, kind) = rng.pick(MIMES);
+    let dims = [0u64, 1, 9, 16, 90, 160, 1080, 1920, 1921, 3840];
+    let mut m = Meta {
+        mime: rng.chance(90).then(|| mime.to_string()),
+        kind: rng.chance(90).then(|| kind.to_string()),
+        ..Default::default()
+    };
+    if rng.chance(60) {
+        m.width = Some(rng.pick(&dims));
+        m.height = Some(rng.pick(&dims));
+    }
+    if rng.chance(50) {
+        m.duration_ms = Some(rng.pick(&[0u64, 999, 1000, 1500, 60_000, 179_999, 180_000, 180_001, 3_600_000]));
+        m.has_audio = Some(rng.chance(60));
+    }
+    if rng.chance(40) {
+        let day = reference::date_span(rng.pick(ANCHOR_DAYS)).0 / 1_000_000_000;
+        m.taken = Some(day + rng.pick(&[0i64, 1, 59, 60, 3599, 43_200, 86_399, 86_400, -1]));
+    }
+    for _ in 0..rng.below(4) {
+        let (k, v) = rng.pick(FIELD_VALUES);
+        if !m.fields.iter().any(|(a, b)| a == k && *b == v.trim()) {
+            m.fields.push((k.to_string(), v.trim().to_string()));
+        }
+    }
+    m
+}
+
+fn core_meta(m: &Meta) -> trove_core::meta::Meta {
+    trove_core::meta::Meta {
+        mime: m.mime.clone(),
+        kind: m.kind.clone(),
+        width: m.width.map(|x| x as u32),
+        height: m.height.map(|x| x as u32),
+        duration_ms: m.duration_ms,
+        has_audio: m.has_audio,
+        taken: m.taken,
+        fields: m.fields.clone(),
+        ..Default::default()
+    }
+}
+
 fn random_mtime(rng: &mut Rng) -> i64 {
     let day = reference::date_span(rng.pick(ANCHOR_DAYS)).0;
     let offset_s: i64 = rng.pick(&[0, 0, 1, 59, 60, 3599, 43_200, 86_399, 86_400, -1, -86_400]);
@@ -265,8 +349,10 @@ fn random_mtime(rng: &mut Rng) -> i64 {
 // ---- random queries, and how they are written ----
 
 fn is_plain_word(s: &str) -> bool {
-    let reserved =
-        ["path", "ext", "size", "mtime", "tags", "hash", "pool", "missing", "sort", "limit", "tag", "and", "or", "not"];
+    let reserved = [
+        "path", "ext", "size", "mtime", "tags", "hash", "pool", "missing", "sort", "limit", "tag", "and", "or", "not",
+        "mime", "type", "width", "height", "ratio", "duration", "has", "taken", "meta",
+    ];
     let lead: String = s.chars().take_while(char::is_ascii_alphabetic).collect();
     !s.is_empty()
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '.')
@@ -362,6 +448,31 @@ fn render(q: &Q, rng: &mut Rng) -> String {
         Q::Hash(h) => format!("hash:{h}"),
         Q::Pool(t) => format!("pool:{}", quoted(t)),
         Q::Missing => random_case(rng, "missing"),
+        Q::Mime(m) => format!("{}:{m}", random_case(rng, "mime")),
+        Q::Type(t) => format!("type:{}", random_case(rng, t)),
+        Q::Width(op, n) => format!("width{}{n}", op.text()),
+        Q::Height(op, n) => format!("{}{}{n}", random_case(rng, "height"), op.text()),
+        Q::Ratio(op, a, b) if *b == 1 && rng.chance(50) => format!("ratio{}{a}", op.text()),
+        Q::Ratio(op, a, b) => format!("ratio{}{a}:{b}", op.text()),
+        Q::Duration(op, ms) => match ms {
+            ms if ms % 60_000 == 0 && rng.chance(50) => format!("duration{}{}m", op.text(), ms / 60_000),
+            ms if ms % 1000 == 0 && rng.chance(50) => format!("duration{}{}", op.text(), ms / 1000),
+            ms if ms % 100 == 0 && rng.chance(50) => format!("duration{}{}.{}s", op.text(), ms / 1000, ms % 1000 / 100),
+            ms => format!("duration{}{ms}ms", op.text()),
+        },
+        Q::Has(x) => format!("has:{x}"),
+        Q::MetaField(field, pieces) => {
+            let mut out = format!("meta.{field}:");
+            for p in pieces {
+                match p {
+                    Piece::Star => out.push('*'),
+                    Piece::Text(t) => out.push_str(&quoted(t)),
+                }
+            }
+            out
+        }
+        Q::Taken(op, text) if text.contains(' ') => format!("taken{}{}", op.text(), quoted(text)),
+        Q::Taken(op, text) => format!("taken{}{text}", op.text()),
     }
 }
 
@@ -386,6 +497,10 @@ fn render_query(q: &Query, rng: &mut Rng) -> String {
             SortKey::Size => "size",
             SortKey::Random => "random",
             SortKey::Pool => "pool",
+            SortKey::Taken => "taken",
+            SortKey::Duration => "duration",
+            SortKey::Width => "width",
+            SortKey::Height => "height",
         };
         out.push_str(&format!(" sort:{}{}", if reverse { "-" } else { "" }, random_case(rng, key)));
     }
@@ -405,7 +520,7 @@ fn cmp_op(rng: &mut Rng) -> Op {
 
 fn random_term(rng: &mut Rng, b: &Built) -> Q {
     let lib = &b.model;
-    match rng.below(14) {
+    match rng.below(23) {
         0 | 1 => {
             let names: Vec<&str> = TAGS.iter().flat_map(|n| n.iter().copied()).collect();
             let name = if rng.chance(10) { "nosuchtag" } else { rng.pick(&names) };
@@ -524,6 +639,46 @@ fn random_term(rng: &mut Rng, b: &Built) -> Q {
             Q::Pool(random_case(rng, &t))
         }
         12 => Q::Missing,
+        13 => Q::Mime(
+            rng.pick(&["image/*", "image/png", "IMAGE/JPEG", "*/*", "audio/*flac", "video/mp4", "x/y"]).to_string(),
+        ),
+        14 => Q::Type(rng.pick(&["image", "video", "audio", "text", "document", "archive", "other"]).to_string()),
+        15 => Q::Width(any_op(rng), rng.pick(&[0u64, 1, 16, 1080, 1920, 1921])),
+        16 => Q::Height(any_op(rng), rng.pick(&[0u64, 9, 90, 1080])),
+        17 => {
+            let (a, b) = rng.pick(&[(16u64, 9u64), (1, 1), (4, 3), (9, 16), (2, 1), (3, 1)]);
+            Q::Ratio(any_op(rng), a, b)
+        }
+        18 => Q::Duration(any_op(rng), rng.pick(&[0u64, 1000, 1500, 180_000, 60_000, 3_600_000, 999])),
+        19 => {
+            Q::Has(rng.pick(&["audio", "duration", "taken", "artist", "camera", "png.parameters", "none"]).to_string())
+        }
+        20 => {
+            let field = rng.pick(&["artist", "camera", "title", "albumartist", "none"]).to_string();
+            let pieces = match rng.below(6) {
+                0 => vec![Piece::Text(
+                    rng.pick(&["dj kuroneko", "DJ KURONEKO", " abba ", "caf\u{e9}", "a*b"]).to_string(),
+                )],
+                1 => vec![
+                    Piece::Star,
+                    Piece::Text(rng.pick(&["canon", "a", "[live]", "?", "*", "e\u{301}"]).to_string()),
+                    Piece::Star,
+                ],
+                2 => vec![Piece::Text(rng.pick(&["dj", "nikon", "star"]).to_string()), Piece::Star],
+                3 => vec![Piece::Star],
+                4 => vec![Piece::Star, Piece::Text("5d".to_string())],
+                _ => vec![Piece::Text("caf".to_string()), Piece::Star, Piece::Text("\u{e9}".to_string())],
+            };
+            Q::MetaField(field, pieces)
+        }
+        21 => {
+            let day = rng.pick(ANCHOR_DAYS);
+            let text = match rng.below(3) {
+                0 | 1 => day.to_string(),
+                _ => format!("{day}T{}", rng.pick(&["00:00", "12:00:00", "23:59:59"])),
+            };
+            Q::Taken(any_op(rng), text)
+        }
         _ => Q::Tag(rng.pick(&["cat", "animal", "living", "chat", "Tier"]).to_string()),
     }
 }
@@ -585,7 +740,17 @@ fn random_expr(rng: &mut Rng, b: &Built, depth: usize) -> Q {
 fn random_query(rng: &mut Rng, b: &Built) -> Query {
     let mut expr = if rng.chance(3) { None } else { Some(random_expr(rng, b, 0)) };
     let sort = rng.chance(35).then(|| {
-        let key = rng.pick(&[SortKey::Path, SortKey::Mtime, SortKey::Size, SortKey::Random, SortKey::Pool]);
+        let key = rng.pick(&[
+            SortKey::Path,
+            SortKey::Mtime,
+            SortKey::Size,
+            SortKey::Random,
+            SortKey::Pool,
+            SortKey::Taken,
+            SortKey::Duration,
+            SortKey::Width,
+            SortKey::Height,
+        ]);
         (key, rng.chance(50))
     });
     if let Some((SortKey::Pool, _)) = sort {

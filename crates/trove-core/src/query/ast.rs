@@ -126,6 +126,32 @@ pub enum Predicate {
     Pool(String),
     /// `missing`: the file is gone from disk (its record and tags are kept)
     Missing,
+    /// `mime:image/*`: the MIME type sniffed from the content; lower case, `*` a wildcard
+    Mime(String),
+    /// `type:video`: the broad kind (image, video, audio, text, document, archive, other)
+    Type(String),
+    /// `width>1920` (pixels, as displayed)
+    Width(CmpOp, u64),
+    /// `height<=1080`
+    Height(CmpOp, u64),
+    /// `ratio:16:9`, `ratio>1`: width/height compared with `num/den` (exactly, in integers)
+    Ratio(CmpOp, Ratio),
+    /// `duration>3m`: the playing time, in milliseconds
+    Length(CmpOp, u64),
+    /// `has:audio` (an audio stream), `has:FIELD` (a text field such as `artist` is present)
+    Has(String),
+    /// `meta.FIELD:VALUE`: a text field's value, case-insensitive, `*` a wildcard
+    Meta { field: String, value: NamePattern },
+    /// `taken>2020-01-01`: the date a photo was taken, compared as `mtime` dates are
+    Taken(CmpOp, DateSpec),
+}
+
+/// An aspect ratio as typed: `16:9` or a decimal `1.5` (kept as 15/10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ratio {
+    pub text: String,
+    pub num: u64,
+    pub den: u64,
 }
 
 /// A calendar date or date-time as typed: `2024-01-01`, `2024-01-01T10:00:00`.
@@ -185,6 +211,11 @@ pub enum SortKey {
     Random,
     /// The order of the pool named by the query's one `pool:` term.
     Pool,
+    /// Metadata orders: files without the value come last in either direction.
+    Taken,
+    Duration,
+    Width,
+    Height,
 }
 
 impl SortKey {
@@ -195,14 +226,20 @@ impl SortKey {
             SortKey::Size => "size",
             SortKey::Random => "random",
             SortKey::Pool => "pool",
+            SortKey::Taken => "taken",
+            SortKey::Duration => "duration",
+            SortKey::Width => "width",
+            SortKey::Height => "height",
         }
     }
 }
 
 /// Words that start a predicate or modifier. A tag with such a name is written
 /// `tag:NAME` or quoted as a whole.
-pub const RESERVED: &[&str] =
-    &["path", "ext", "size", "mtime", "tags", "hash", "pool", "missing", "sort", "limit", "tag"];
+pub const RESERVED: &[&str] = &[
+    "path", "ext", "size", "mtime", "tags", "hash", "pool", "missing", "sort", "limit", "tag", "mime", "type", "width",
+    "height", "ratio", "duration", "has", "taken",
+];
 
 /// Words that are operators when they stand alone.
 pub const OPERATOR_WORDS: &[&str] = &["and", "or", "not"];
@@ -275,8 +312,32 @@ impl fmt::Display for Predicate {
             Predicate::Hash(h) => write!(f, "hash:{h}"),
             Predicate::Pool(p) => write!(f, "pool:{}", quote(p)),
             Predicate::Missing => f.write_str("missing"),
+            Predicate::Mime(m) => write!(f, "mime:{}", quote(m)),
+            Predicate::Type(t) => write!(f, "type:{t}"),
+            Predicate::Width(op, n) => write!(f, "width{}{n}", op.as_str()),
+            Predicate::Height(op, n) => write!(f, "height{}{n}", op.as_str()),
+            Predicate::Ratio(op, r) => write!(f, "ratio{}{}", op.as_str(), r.text),
+            Predicate::Length(op, ms) => write!(f, "duration{}{ms}ms", op.as_str()),
+            Predicate::Has(x) => write!(f, "has:{x}"),
+            Predicate::Meta { field, value } => write!(f, "meta.{field}:{}", meta_value(value)),
+            Predicate::Taken(op, d) if d.text.contains(' ') => write!(f, "taken{}{}", op.as_str(), quote(&d.text)),
+            Predicate::Taken(op, d) => write!(f, "taken{}{}", op.as_str(), d.text),
         }
     }
+}
+
+/// A `meta.` value: every literal quoted (the parser reads a bare `*` as the wildcard).
+fn meta_value(p: &NamePattern) -> String {
+    if p.parts.is_empty() {
+        return "\"\"".into();
+    }
+    p.parts
+        .iter()
+        .map(|x| match x {
+            NamePart::Star => "*".to_string(),
+            NamePart::Literal(s) => quote(s),
+        })
+        .collect()
 }
 
 impl fmt::Display for Modifier {

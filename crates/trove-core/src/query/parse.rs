@@ -23,7 +23,7 @@
 //! 50 000 bytes, and escaping can triple a literal). Each limit is a query error at the byte
 //! that crosses it.
 
-use super::ast::{CmpOp, DateSpec, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
+use super::ast::{CmpOp, DateSpec, Expr, Modifier, NamePart, NamePattern, Predicate, Ratio, SortKey};
 use super::values::{looks_like_date, parse_date, parse_duration, parse_size};
 
 /// A query that could not be parsed.
@@ -364,6 +364,26 @@ fn classify(segs: &[Segment], pos: usize) -> Result<Expr, ParseError> {
         if kw == "missing" && whole {
             return Ok(Expr::Pred(Predicate::Missing));
         }
+        // `meta.FIELD:VALUE`: a text field of the file's metadata.
+        if kw == "meta"
+            && after == Some('.')
+            && let Some(colon) = first.text.find(':')
+        {
+            let field = first.text[kw_len + 1..colon].to_ascii_lowercase();
+            if !is_field_name(&field) {
+                return Err(ParseError::new(
+                    pos + kw_len + 1,
+                    "meta. takes a field name of letters, digits, '.', '_' or '-', like meta.artist:NAME",
+                ));
+            }
+            let (_, arg) = split_segs(segs, 0, colon, 1);
+            let value = pattern(&arg);
+            if value.parts.is_empty() {
+                return Err(ParseError::new(pos + colon + 1, format!("expected a value after 'meta.{field}:'")));
+            }
+            check_name(&value, pos + colon + 1)?;
+            return Ok(Expr::Pred(Predicate::Meta { field, value }));
+        }
         if super::ast::RESERVED.contains(&kw.as_str()) && kw != "missing" {
             let op = match (after, rest_first.as_bytes().get(1)) {
                 (Some(':'), _) => Some((CmpOp::Eq, 1)),
@@ -420,6 +440,62 @@ fn check_name(p: &NamePattern, pos: usize) -> Result<(), ParseError> {
         }
     }
     Ok(())
+}
+
+/// A metadata field name: `artist`, `png.parameters`, `album-artist`.
+fn is_field_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `16:9`, `4:3`, `1`, `1.5` (kept exactly as 15/10).
+fn parse_ratio(s: &str) -> Option<Ratio> {
+    let whole = |t: &str| -> Option<u64> {
+        if t.is_empty() || t.len() > 9 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let (num, den) = match s.split_once(':') {
+        Some((a, b)) => (whole(a)?, whole(b)?),
+        None => match s.split_once('.') {
+            Some((i, f)) if f.len() <= 6 => {
+                let scale = 10u64.pow(f.len() as u32);
+                (whole(i)?.checked_mul(scale)?.checked_add(whole(f)?)?, scale)
+            }
+            Some(_) => return None,
+            None => (whole(s)?, 1),
+        },
+    };
+    (num > 0 && den > 0).then(|| Ratio { text: s.to_string(), num, den })
+}
+
+/// `90` (seconds), `90s`, `3m`, `1h`, `1.5s`, `500ms` → milliseconds.
+fn parse_media_duration(s: &str) -> Option<u64> {
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (amount, unit) = s.split_at(split);
+    let per: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    let (int, frac) = match amount.split_once('.') {
+        Some((i, f)) if !f.is_empty() && f.len() <= 3 && f.bytes().all(|b| b.is_ascii_digit()) => (i, f),
+        Some(_) => return None,
+        None => (amount, ""),
+    };
+    if int.is_empty() || int.len() > 12 || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let int: u64 = int.parse().ok()?;
+    let frac_ms = if frac.is_empty() {
+        0
+    } else {
+        let scale = 10u64.pow(frac.len() as u32);
+        frac.parse::<u64>().ok()? * per / scale
+    };
+    int.checked_mul(per)?.checked_add(frac_ms)
 }
 
 fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> Result<Expr, ParseError> {
@@ -502,6 +578,68 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
                 )),
             }
         }
+        "mime" => {
+            eq_only("mime")?;
+            need_arg("mime:")?;
+            let m = text.to_ascii_lowercase();
+            if m.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ParseError::new(arg_pos, "mime: takes a MIME type like image/png or image/*"));
+            }
+            Ok(Expr::Pred(Predicate::Mime(m)))
+        }
+        "type" => {
+            eq_only("type")?;
+            let t = text.to_ascii_lowercase();
+            if !crate::meta::KINDS.contains(&t.as_str()) {
+                return Err(ParseError::new(
+                    arg_pos,
+                    format!(
+                        "type takes {} (a tag named type:{text} is written tag:\"type:{text}\")",
+                        crate::meta::KINDS.join(", ")
+                    ),
+                ));
+            }
+            Ok(Expr::Pred(Predicate::Type(t)))
+        }
+        "width" | "height" => {
+            need_arg(kw)?;
+            let n: u64 = text
+                .parse()
+                .map_err(|_| ParseError::new(arg_pos, format!("{kw} takes a whole number of pixels: {kw}>1920")))?;
+            Ok(Expr::Pred(if kw == "width" { Predicate::Width(op, n) } else { Predicate::Height(op, n) }))
+        }
+        "ratio" => {
+            need_arg("ratio")?;
+            let r = parse_ratio(&text).ok_or_else(|| {
+                ParseError::new(arg_pos, "ratio takes W:H or a number: ratio:16:9, ratio>1 (landscape), ratio<1")
+            })?;
+            Ok(Expr::Pred(Predicate::Ratio(op, r)))
+        }
+        "duration" => {
+            need_arg("duration")?;
+            let ms = parse_media_duration(&text).ok_or_else(|| {
+                ParseError::new(arg_pos, "duration takes a length: 90 or 90s (seconds), 3m, 1h, 1.5s, 500ms")
+            })?;
+            Ok(Expr::Pred(Predicate::Length(op, ms)))
+        }
+        "has" => {
+            eq_only("has")?;
+            let f = text.to_ascii_lowercase();
+            if !is_field_name(&f) {
+                return Err(ParseError::new(arg_pos, "has: takes audio or a metadata field name, like has:artist"));
+            }
+            Ok(Expr::Pred(Predicate::Has(f)))
+        }
+        "taken" => {
+            need_arg("taken")?;
+            match parse_date(&text) {
+                Some(unix) => Ok(Expr::Pred(Predicate::Taken(op, DateSpec { text, unix }))),
+                None => Err(ParseError::new(
+                    arg_pos,
+                    format!("{text}: taken takes a date that exists (2020-01-31, 2020-01-31T12:00:00)"),
+                )),
+            }
+        }
         "sort" => {
             eq_only("sort")?;
             let (reverse, key) = match text.strip_prefix('-') {
@@ -514,10 +652,14 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
                 "size" => SortKey::Size,
                 "random" => SortKey::Random,
                 "pool" => SortKey::Pool,
+                "taken" => SortKey::Taken,
+                "duration" => SortKey::Duration,
+                "width" => SortKey::Width,
+                "height" => SortKey::Height,
                 _ => {
                     return Err(ParseError::new(
                         arg_pos,
-                        "sort takes path, mtime, size, random or pool (a leading '-' reverses)",
+                        "sort takes path, mtime, size, random, pool, taken, duration, width or height (a leading '-' reverses)",
                     ));
                 }
             };

@@ -175,11 +175,74 @@ fn printing_round_trips_examples() {
         "artist:* -cute",
         r#"tag:"sort:x" sort:-mtime limit:5"#,
         "path:*/music/* ext:flac size>10M mtime<30d tags:0 hash:deadbeef00 missing",
+        r#"mime:image/* type:video width>1920 height<=1080 ratio:16:9 ratio>1.5 duration>3m has:audio"#,
+        r#"meta.artist:"dj kuroneko" meta.camera:*canon* meta.x:"*" taken>2020-01-01 sort:-taken"#,
         r#""and" "-x" "a\"b""#,
     ] {
         let e = p(q);
         assert_eq!(p(&e.to_string()), e, "{q} printed as {e}");
     }
+}
+
+#[test]
+fn metadata_predicates() {
+    let pr = |x: Predicate| Expr::Pred(x);
+    assert_eq!(p("mime:image/*"), pr(Predicate::Mime("image/*".into())));
+    assert_eq!(p("MIME:Image/PNG"), pr(Predicate::Mime("image/png".into())));
+    assert_eq!(p("type:video"), pr(Predicate::Type("video".into())));
+    assert_eq!(p("width>1920"), pr(Predicate::Width(CmpOp::Gt, 1920)));
+    assert_eq!(p("height<=1080"), pr(Predicate::Height(CmpOp::Le, 1080)));
+    assert_eq!(p("ratio:16:9"), pr(Predicate::Ratio(CmpOp::Eq, Ratio { text: "16:9".into(), num: 16, den: 9 })));
+    assert_eq!(p("ratio>1"), pr(Predicate::Ratio(CmpOp::Gt, Ratio { text: "1".into(), num: 1, den: 1 })));
+    assert_eq!(p("ratio<1.5"), pr(Predicate::Ratio(CmpOp::Lt, Ratio { text: "1.5".into(), num: 15, den: 10 })));
+    assert_eq!(p("duration>3m"), pr(Predicate::Length(CmpOp::Gt, 180_000)));
+    assert_eq!(p("duration<90"), pr(Predicate::Length(CmpOp::Lt, 90_000)));
+    assert_eq!(p("duration>=1.5s"), pr(Predicate::Length(CmpOp::Ge, 1_500)));
+    assert_eq!(p("duration:500ms"), pr(Predicate::Length(CmpOp::Eq, 500)));
+    assert_eq!(p("has:audio"), pr(Predicate::Has("audio".into())));
+    assert_eq!(p("has:png.parameters"), pr(Predicate::Has("png.parameters".into())));
+    assert_eq!(
+        p(r#"meta.artist:"dj kuroneko""#),
+        pr(Predicate::Meta { field: "artist".into(), value: NamePattern::literal("dj kuroneko") })
+    );
+    assert_eq!(
+        p("meta.camera:*canon*"),
+        pr(Predicate::Meta {
+            field: "camera".into(),
+            value: NamePattern { parts: vec![NamePart::Star, NamePart::Literal("canon".into()), NamePart::Star] }
+        })
+    );
+    match p("taken>2020-01-01") {
+        Expr::Pred(Predicate::Taken(CmpOp::Gt, d)) => assert_eq!(d.unix, 1_577_836_800),
+        other => panic!("{other:?}"),
+    }
+    for (q, key) in
+        [("sort:taken", SortKey::Taken), ("sort:duration", SortKey::Duration), ("sort:width", SortKey::Width)]
+    {
+        assert_eq!(p(q), Expr::Modifier(Modifier::Sort { key, reverse: false }));
+    }
+    assert_eq!(p("sort:-taken"), Expr::Modifier(Modifier::Sort { key: SortKey::Taken, reverse: true }));
+    // Tags that look like these stay reachable: quoted, or through tag:.
+    assert_eq!(p(r#"tag:"type:music""#), tag("type:music"));
+    assert_eq!(p(r#""width">5"#), Expr::Compare { ns: "width".into(), op: CmpOp::Gt, value: "5".into() });
+    assert_eq!(p("meta.x"), tag("meta.x"));
+}
+
+#[test]
+fn metadata_predicate_errors_name_the_wrong_thing() {
+    let e = err("type:music");
+    assert!(e.message.contains("type takes image, video") && e.message.contains(r#"tag:"type:music""#), "{e}");
+    assert_eq!(e.position, 5);
+    assert!(err("width>wide").message.contains("width takes a whole number"));
+    assert!(err("ratio:16:0").message.contains("ratio takes W:H"));
+    assert!(err("duration>3x").message.contains("duration takes a length"));
+    assert!(err("taken>2021-02-30").message.contains("taken takes a date"));
+    assert!(err("has:a*b").message.contains("has: takes audio or a metadata field name"));
+    assert_eq!(err("meta.:x").position, 5);
+    assert!(err("meta.a*b:x").message.contains("field name"));
+    assert!(err("meta.artist:").message.contains("expected a value"));
+    assert!(err("type>video").message.contains("takes ':'"));
+    assert!(err("sort:bogus").message.contains("taken, duration, width"));
 }
 
 // ---- property: parse(print(e)) == e for every tree the parser can produce ----
@@ -215,17 +278,46 @@ fn pattern() -> impl Strategy<Value = NamePattern> {
     ]
 }
 
+/// `YYYY-MM-DD` of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
+fn date_text(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 fn leaf() -> impl Strategy<Value = Expr> {
     let op = prop::sample::select(vec![CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge]);
     prop_oneof![
         4 => pattern().prop_map(Expr::Tag),
         1 => ("[a-z]{1,5}", op.clone(), "[0-9]{1,4}").prop_map(|(ns, op, value)| Expr::Compare { ns, op, value }),
         1 => (op.clone(), 0u64..1_000_000).prop_map(|(op, n)| Expr::Pred(Predicate::Size(op, n))),
-        1 => (op, 0u64..20).prop_map(|(op, n)| Expr::Pred(Predicate::TagCount(op, n))),
+        1 => (op.clone(), 0u64..20).prop_map(|(op, n)| Expr::Pred(Predicate::TagCount(op, n))),
         1 => "[a-z*/ ]{1,8}".prop_map(|g| Expr::Pred(Predicate::Path(g))),
         1 => "[0-9a-f]{8,12}".prop_map(|h| Expr::Pred(Predicate::Hash(h))),
         1 => Just(Expr::Pred(Predicate::Missing)),
         1 => (0u64..100).prop_map(|n| Expr::Modifier(Modifier::Limit(n))),
+        1 => "[a-z]{1,5}/[a-z*+.-]{1,6}".prop_map(|m| Expr::Pred(Predicate::Mime(m))),
+        1 => prop::sample::select(crate::meta::KINDS.to_vec()).prop_map(|k| Expr::Pred(Predicate::Type(k.into()))),
+        1 => (op.clone(), 0u64..10_000).prop_map(|(op, n)| Expr::Pred(Predicate::Width(op, n))),
+        1 => (op.clone(), 0u64..10_000).prop_map(|(op, n)| Expr::Pred(Predicate::Height(op, n))),
+        1 => (op.clone(), 0u64..10_000_000).prop_map(|(op, n)| Expr::Pred(Predicate::Length(op, n))),
+        1 => (op.clone(), 1u64..30, 1u64..30).prop_map(|(op, a, b)| {
+            Expr::Pred(Predicate::Ratio(op, Ratio { text: format!("{a}:{b}"), num: a, den: b }))
+        }),
+        1 => "[a-z][a-z0-9._-]{0,8}".prop_map(|f| Expr::Pred(Predicate::Has(f))),
+        1 => ("[a-z][a-z0-9._-]{0,8}", pattern()).prop_map(|(field, value)| Expr::Pred(Predicate::Meta { field, value })),
+        1 => (op, 0i64..20_000).prop_map(|(op, d)| {
+            let unix = d * 86_400;
+            let text = date_text(d);
+            Expr::Pred(Predicate::Taken(op, DateSpec { text, unix }))
+        }),
     ]
 }
 

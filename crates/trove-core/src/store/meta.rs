@@ -2,6 +2,7 @@
 //! text fields. A write replaces both for the file.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use unicode_normalization::UnicodeNormalization;
 
 use super::WriteTx;
 use crate::Result;
@@ -33,7 +34,7 @@ pub fn put(c: &WriteTx<'_>, id: FileId, stat: &Stat, meta: &Meta, now: i64) -> R
     c.prepare_cached("DELETE FROM meta_fields WHERE file_id = ?1")?.execute([id])?;
     let mut ins = c.prepare_cached("INSERT INTO meta_fields (file_id, key, value, folded) VALUES (?1, ?2, ?3, ?4)")?;
     for (k, v) in &meta.fields {
-        ins.execute(params![id, k, v, fold(v)])?;
+        ins.execute(params![id, k, v, fold(&v.nfc().collect::<String>())])?;
     }
     Ok(())
 }

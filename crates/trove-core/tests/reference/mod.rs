@@ -44,6 +44,23 @@ pub struct File {
     pub missing: bool,
     /// Direct links: (tag, source). The same tag may come from several sources.
     pub links: Vec<(usize, String)>,
+    /// Metadata read from the content, if any was.
+    pub meta: Option<Meta>,
+}
+
+/// A file's metadata as the README's metadata terms see it.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    pub mime: Option<String>,
+    pub kind: Option<String>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub duration_ms: Option<u64>,
+    pub has_audio: Option<bool>,
+    /// Seconds since the epoch.
+    pub taken: Option<i64>,
+    /// Text fields (a key may repeat).
+    pub fields: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +141,22 @@ pub enum Q {
     /// `pool:TITLE`
     Pool(String),
     Missing,
+    /// `mime:image/*` as typed
+    Mime(String),
+    /// `type:video`
+    Type(String),
+    Width(Op, u64),
+    Height(Op, u64),
+    /// `ratio OP num:den`
+    Ratio(Op, u64, u64),
+    /// `duration OP n` in milliseconds
+    Duration(Op, u64),
+    /// `has:audio`, `has:FIELD`
+    Has(String),
+    /// `meta.FIELD:PATTERN`
+    MetaField(String, Vec<Piece>),
+    /// `taken>2020-01-01`: the date text as typed
+    Taken(Op, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +167,11 @@ pub enum SortKey {
     Random,
     /// The pool's own order; the query must AND exactly one `pool:` term at its top level.
     Pool,
+    /// Metadata orders: files without the value last in either direction, ties by path.
+    Taken,
+    Duration,
+    Width,
+    Height,
 }
 
 /// A whole query: the boolean part plus the top-level modifiers.
@@ -465,6 +503,67 @@ impl Library {
                 self.each(|i, _| pools.iter().any(|p| p.members.contains(&i)))
             }
             Q::Missing => self.each(|_, f| f.missing),
+            Q::Mime(m) => {
+                let pattern: Vec<Piece> = wildcard_pattern(&split_stars(&m.to_lowercase()));
+                self.each(|_, f| {
+                    meta_of(f).and_then(|x| x.mime.as_ref()).is_some_and(|mime| {
+                        let chars: Vec<char> = mime.chars().collect();
+                        wildcard_matches(&pattern, &chars)
+                    })
+                })
+            }
+            Q::Type(t) => {
+                let t = t.to_lowercase();
+                self.each(|_, f| meta_of(f).and_then(|x| x.kind.as_ref()) == Some(&t))
+            }
+            Q::Width(op, n) => self.each(|_, f| meta_of(f).and_then(|x| x.width).is_some_and(|w| op.holds(w, *n))),
+            Q::Height(op, n) => self.each(|_, f| meta_of(f).and_then(|x| x.height).is_some_and(|h| op.holds(h, *n))),
+            Q::Duration(op, n) => {
+                self.each(|_, f| meta_of(f).and_then(|x| x.duration_ms).is_some_and(|d| op.holds(d, *n)))
+            }
+            Q::Ratio(op, num, den) => self.each(|_, f| match meta_of(f).map(|x| (x.width, x.height)) {
+                // width/height OP num/den, exactly: width*den OP height*num
+                Some((Some(w), Some(h))) if h > 0 => {
+                    op.holds(u128::from(w) * u128::from(*den), u128::from(h) * u128::from(*num))
+                }
+                _ => false,
+            }),
+            Q::Has(what) => {
+                let what = what.to_lowercase();
+                self.each(|_, f| {
+                    meta_of(f).is_some_and(|x| match what.as_str() {
+                        "audio" => x.has_audio == Some(true),
+                        "duration" => x.duration_ms.is_some(),
+                        "taken" => x.taken.is_some(),
+                        field => x.fields.iter().any(|(k, _)| k == field),
+                    })
+                })
+            }
+            Q::MetaField(field, pieces) => {
+                let pattern = wildcard_pattern(pieces);
+                let field = field.to_lowercase();
+                self.each(|_, f| {
+                    meta_of(f).is_some_and(|x| {
+                        x.fields.iter().any(|(k, v)| {
+                            let v: Vec<char> = v.nfc().collect::<String>().to_lowercase().chars().collect();
+                            *k == field && wildcard_matches(&pattern, &v)
+                        })
+                    })
+                })
+            }
+            Q::Taken(op, text) => {
+                let (start, end) = date_span(text);
+                let (start, end) = (start / 1_000_000_000, end / 1_000_000_000);
+                self.each(|_, f| {
+                    meta_of(f).and_then(|x| x.taken).is_some_and(|t| match op {
+                        Op::Eq => start <= t && t < end,
+                        Op::Gt => t >= end,
+                        Op::Ge => t >= start,
+                        Op::Lt => t < start,
+                        Op::Le => t < end,
+                    })
+                })
+            }
         }
     }
 
@@ -500,6 +599,23 @@ impl Library {
                 files.sort_by(|a, b| directed(position(a).cmp(&position(b))).then_with(|| by_path(a, b)));
             }
             SortKey::Random => {}
+            SortKey::Taken | SortKey::Duration | SortKey::Width | SortKey::Height => {
+                let value = |i: &usize| -> Option<i64> {
+                    let m = meta_of(&self.files[*i])?;
+                    match key {
+                        SortKey::Taken => m.taken,
+                        SortKey::Duration => m.duration_ms.map(|d| d as i64),
+                        SortKey::Width => m.width.map(|d| d as i64),
+                        _ => m.height.map(|d| d as i64),
+                    }
+                };
+                files.sort_by(|a, b| match (value(a), value(b)) {
+                    (Some(x), Some(y)) => directed(x.cmp(&y)).then_with(|| by_path(a, b)),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => by_path(a, b),
+                });
+            }
         }
         let total = files.len() as u64;
         let count = query.limit.map_or(total, |l| total.min(l));
@@ -539,4 +655,22 @@ fn mentions_missing(q: &Q) -> bool {
 
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn meta_of(f: &File) -> Option<&Meta> {
+    f.meta.as_ref()
+}
+
+/// A typed pattern where `*` is the wildcard.
+fn split_stars(s: &str) -> Vec<Piece> {
+    let mut out = Vec::new();
+    for (i, part) in s.split('*').enumerate() {
+        if i > 0 {
+            out.push(Piece::Star);
+        }
+        if !part.is_empty() {
+            out.push(Piece::Text(part.to_string()));
+        }
+    }
+    out
 }

@@ -248,8 +248,73 @@ impl Compiler<'_> {
             // `(size:1 | missing) size:1 (cute | missing)` when no column outside its indexes
             // is read ("internal query planner error", seen with --count).
             Predicate::Missing => "+f.state = 1".to_string(),
+            // Metadata: each term is the set of files whose metadata row passes, so `-P` is
+            // its complement (files without metadata included) and every term two-valued.
+            Predicate::Mime(m) => {
+                let b = self.bind(glob_for_names(m));
+                meta_set(&format!("m.mime GLOB {b}"))
+            }
+            Predicate::Type(t) => {
+                let b = self.bind(t.clone());
+                meta_set(&format!("m.kind = {b}"))
+            }
+            Predicate::Width(op, n) => self.meta_cmp("m.width", *op, *n),
+            Predicate::Height(op, n) => self.meta_cmp("m.height", *op, *n),
+            Predicate::Length(op, ms) => self.meta_cmp("m.duration_ms", *op, *ms),
+            Predicate::Ratio(op, r) => {
+                // width/height OP num/den, in integers: width*den OP height*num.
+                let (n, d) = (self.bind(r.num as i64), self.bind(r.den as i64));
+                meta_set(&format!("m.height > 0 AND m.width * {d} {} m.height * {n}", op.sql()))
+            }
+            Predicate::Has(x) if x == "audio" => meta_set("m.has_audio = 1"),
+            Predicate::Has(x) if x == "duration" => meta_set("m.duration_ms IS NOT NULL"),
+            Predicate::Has(x) if x == "taken" => meta_set("m.taken IS NOT NULL"),
+            Predicate::Has(x) if x == "error" => meta_set("m.error IS NOT NULL"),
+            Predicate::Has(x) => {
+                let b = self.bind(x.clone());
+                format!("f.id IN (SELECT mf.file_id FROM meta_fields mf WHERE mf.key = {b})")
+            }
+            Predicate::Meta { field, value } => {
+                let k = self.bind(field.clone());
+                let cond = if value.has_wildcard() {
+                    format!("mf.folded GLOB {}", self.bind(pattern_glob(value)))
+                } else {
+                    format!("mf.folded = {}", self.bind(fold(&value.display())))
+                };
+                format!("f.id IN (SELECT mf.file_id FROM meta_fields mf WHERE mf.key = {k} AND {cond})")
+            }
+            Predicate::Taken(op, d) => {
+                // As `mtime` dates: the text names a span [start, end).
+                let (start, end) = (d.unix, d.unix.saturating_add(d.span_seconds()));
+                let cond = match op {
+                    CmpOp::Eq => {
+                        let (s, e) = (self.bind(start), self.bind(end));
+                        format!("m.taken >= {s} AND m.taken < {e}")
+                    }
+                    CmpOp::Gt => format!("m.taken >= {}", self.bind(end)),
+                    CmpOp::Ge => format!("m.taken >= {}", self.bind(start)),
+                    CmpOp::Lt => format!("m.taken < {}", self.bind(start)),
+                    CmpOp::Le => format!("m.taken < {}", self.bind(end)),
+                };
+                meta_set(&cond)
+            }
         })
     }
+
+    fn meta_cmp(&mut self, col: &str, op: CmpOp, n: u64) -> String {
+        let b = self.bind(i64::try_from(n).unwrap_or(i64::MAX));
+        meta_set(&format!("{col} {} {b}", op.sql()))
+    }
+}
+
+/// Files whose metadata row (`m`) passes `cond`.
+fn meta_set(cond: &str) -> String {
+    format!("f.id IN (SELECT m.file_id FROM file_meta m WHERE {cond})")
+}
+
+/// A metadata column for ORDER BY, read per row.
+fn meta_col(col: &str) -> String {
+    format!("(SELECT m.{col} FROM file_meta m WHERE m.file_id = f.id)")
 }
 
 /// The longest run of plain bytes in a glob pattern: outside `[...]` classes, not touching
@@ -413,6 +478,16 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         SortKey::Mtime => format!("f.mtime_ns {dir}, f.path"),
         SortKey::Size => format!("f.size {dir}, f.path"),
         SortKey::Random => "random()".to_string(),
+        // Files without the value last in either direction, ties in path order.
+        SortKey::Taken | SortKey::Duration | SortKey::Width | SortKey::Height => {
+            let col = meta_col(match sort.0 {
+                SortKey::Taken => "taken",
+                SortKey::Duration => "duration_ms",
+                SortKey::Width => "width",
+                _ => "height",
+            });
+            format!("{col} IS NULL, {col} {dir}, f.path")
+        }
         SortKey::Pool => {
             // The pool's own order needs to know which pool: the one `pool:` term ANDed in.
             let pools: Vec<&str> = top

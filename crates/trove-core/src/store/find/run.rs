@@ -214,7 +214,9 @@ impl Compiled {
                 SortKey::Path => After::Path(last.path_bytes().to_vec()),
                 SortKey::Mtime => After::Value(last.stat.mtime_ns, last.path_bytes().to_vec()),
                 SortKey::Size => After::Value(last.stat.size as i64, last.path_bytes().to_vec()),
-                SortKey::Pool => After::Offset(offset + rows.len() as u64),
+                SortKey::Pool | SortKey::Taken | SortKey::Duration | SortKey::Width | SortKey::Height => {
+                    After::Offset(offset + rows.len() as u64)
+                }
                 // A new shuffle per page would repeat files: random order is one page.
                 SortKey::Random => return Ok((rows, None)),
             }),
