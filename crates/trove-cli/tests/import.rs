@@ -352,3 +352,137 @@ fn awtfdb_import_reads_a_live_database_through_a_copy_and_leaves_it_alone() {
     assert_eq!(snapshot(&e.path("live")), before, "reading wrote next to the live database");
     drop(w);
 }
+
+/// A TMSU database as `tmsu` 0.7.5 leaves it (its schema, rows as it writes them).
+fn tmsu_library(e: &TestEnv) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use trove_import::tmsu::Builder;
+    let a = e.write("lib/a.txt", b"a");
+    let b = e.write("lib/sub/b.jpg", b"b");
+    let c = e.write("lib/sub/deep/c.png", b"c");
+    let o = e.write("outside/o.txt", b"outside the root");
+    let odd = e.write(std::ffi::OsStr::from_bytes(b"lib/caf\xe9 %_*.txt"), b"latin-1 name");
+    let gone = e.path("lib/gone.txt");
+    let w = Builder::init(&e.path("lib")).unwrap();
+    let fa = w.file(&a, false).unwrap();
+    let fb = w.file(&b, false).unwrap();
+    let fc = w.file(&c, false).unwrap();
+    let fo = w.file(&o, false).unwrap();
+    let fodd = w.file(&odd, false).unwrap();
+    let fgone = w.file(&gone, false).unwrap();
+    let fsub = w.file(&e.path("lib/sub"), true).unwrap();
+    w.tag_file(fa, "year", "2017").unwrap();
+    w.tag_file(fa, "music", "").unwrap();
+    // TMSU tag names are case-sensitive: `Music` is another tag there.
+    w.conn.execute("INSERT INTO tag (name) VALUES ('Music')", []).unwrap();
+    w.tag_file(fb, "Music", "").unwrap();
+    w.tag_file(fb, "year", "2019").unwrap();
+    w.tag_file(fc, "photo", "").unwrap();
+    w.tag_file(fo, "year", "2017").unwrap();
+    w.tag_file(fodd, "odd name", "").unwrap();
+    w.tag_file(fgone, "photo", "").unwrap();
+    w.tag_file(fsub, "folder", "").unwrap();
+    w.imply(("year", ""), ("dated", "")).unwrap();
+    w.imply(("photo", ""), ("image", "")).unwrap();
+    w.imply(("year", "2019"), ("recent", "")).unwrap();
+    w.conn.execute("INSERT INTO query VALUES ('year > 2018')", []).unwrap();
+    w.conn.execute("INSERT INTO setting VALUES ('fileFingerprintAlgorithm', 'none')", []).unwrap();
+    // Stored as TMSU stores them: relative to the root, cleaned.
+    let rows: Vec<String> = w
+        .conn
+        .prepare("SELECT directory || '|' || name FROM file WHERE id IN (?1, ?2, ?3, ?4) ORDER BY id")
+        .unwrap()
+        .query_map([fa, fc, fo, fsub], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [".|a.txt", "sub/deep|c.png", "../outside|o.txt", ".|sub"]);
+    vec![a, b, c, o, odd, gone]
+}
+
+#[test]
+fn tmsu_import_brings_files_values_implications_and_reports_the_rest() {
+    let e = env();
+    let files = tmsu_library(&e);
+    let show = |p: &std::path::Path| p.strip_prefix(e.root()).unwrap().to_string_lossy().into_owned();
+    let [a, b, c, o, odd, gone] = [0, 1, 2, 3, 4, 5].map(|i| show(&files[i]));
+    let before = snapshot(&e.path("lib/.tmsu"));
+
+    let dry = report(&e.ok(["import", "tmsu", "lib/.tmsu/db", "--dry-run", "--json"]));
+    assert_eq!(report(&e.ok(["stats", "--json"]))["files"], 0, "a dry run stores nothing");
+    // Found from the working directory like TMSU does (.tmsu/db here or above).
+    let out = e.cmd(["import", "tmsu", "--json"]).current_dir(e.path("lib/sub")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = report(&out.stdout);
+    for k in ["tags_created", "names_added", "implications_added", "files_added", "files_missing", "links_added"] {
+        assert_eq!(r[k], dry[k], "{k}: dry run {} vs run {}", dry[k], r[k]);
+    }
+    assert_eq!(r["files_added"], 5, "{r}");
+    assert_eq!(r["files_missing"], 1, "{r}");
+    // year, year:2017, year:2019, music (=Music), photo, odd name, folder, dated, image, recent
+    assert_eq!(r["tags_created"], 10, "{r}");
+    // year ⇒ dated, photo ⇒ image, year:2019 ⇒ recent, year:2017 ⇒ year, year:2019 ⇒ year
+    assert_eq!(r["implications_added"], 5, "{r}");
+    let notes = r["not_mapped"].to_string();
+    for want in [
+        r#"TMSU tags \"music\" and \"Music\" differ only in case: merged into \"music\""#,
+        "lib/sub: a directory with 1 tag(s) in TMSU",
+        "saved query not imported",
+        "year > 2018",
+        "fileFingerprintAlgorithm=none",
+        "1 file(s) are not on disk",
+    ] {
+        assert!(notes.contains(want), "report lacks {want:?}: {notes}");
+    }
+
+    let find = |q: &str| lines(&e.ok(["find", q]));
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(find("year:2017"), sorted(vec![a.clone(), o.clone()]), "relative paths resolve, ../ included");
+    assert_eq!(find("year"), sorted(vec![a.clone(), b.clone(), o.clone()]), "as in TMSU, `year` finds every value");
+    assert_eq!(find("dated"), find("year"), "an any-value implication holds for every value");
+    assert_eq!(find("year>2018"), std::slice::from_ref(&b));
+    assert_eq!(find("recent"), std::slice::from_ref(&b));
+    assert_eq!(find("music"), sorted(vec![a.clone(), b.clone()]));
+    assert_eq!(find("image"), std::slice::from_ref(&c), "a tag only implied still exists");
+    assert_eq!(find("\"odd name\""), [odd]);
+    assert_eq!(find("missing"), std::slice::from_ref(&gone));
+    assert_eq!(find("missing photo"), [gone], "a file not on disk keeps its tags");
+    assert_eq!(e.find("folder"), (vec![], 1), "a directory's tags are not put on its files");
+    assert!(String::from_utf8(e.ok(["export", "json"])).unwrap().contains("\"source\":\"import:tmsu\""));
+
+    let again = report(&e.ok(["import", "tmsu", "lib/.tmsu/db", "--json"]));
+    for k in ["tags_created", "names_added", "implications_added", "files_added", "files_missing", "links_added"] {
+        assert_eq!(again[k], 0, "{k} on the second run: {again}");
+    }
+    assert_eq!(snapshot(&e.path("lib/.tmsu")), before, "the TMSU directory changed");
+
+    // Without value ⇒ tag, the any-value implication is expanded to the values in use.
+    let r = report(&e.ok([
+        idx(&e, "b.db"),
+        "import".into(),
+        "tmsu".into(),
+        "lib/.tmsu/db".into(),
+        "--no-value-implies-tag".into(),
+        "--json".into(),
+    ]));
+    assert!(r["not_mapped"].to_string().contains("applied them to each value in use now"), "{r}");
+    let find_b = |q: &str| lines(&e.ok([idx(&e, "b.db"), "find".into(), q.into()]));
+    assert_eq!(find_b("dated"), sorted(vec![a, b, o]));
+    assert!(e.run([idx(&e, "b.db"), "find".into(), "year".into()]).stdout.is_empty());
+}
+
+#[test]
+fn tmsu_import_refuses_a_file_that_is_not_a_tmsu_database() {
+    let e = env();
+    std::fs::create_dir_all(e.path("x")).unwrap();
+    rusqlite::Connection::open(e.path("x/db")).unwrap().execute_batch("CREATE TABLE tag (id, name)").unwrap();
+    let o = e.run(["import", "tmsu", "x/db"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("x/db: not a TMSU database (no file table)"), "{err}");
+    let err = String::from_utf8_lossy(&e.run(["import", "tmsu"]).stderr).into_owned();
+    assert!(err.contains("TMSU database"), "{err}");
+}

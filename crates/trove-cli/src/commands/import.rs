@@ -1,4 +1,4 @@
-//! `trove import json|awtfdb …`: bring a library in from trove's own export or another
+//! `trove import json|awtfdb|tmsu …`: bring a library in from trove's own export or another
 //! tool. Every importer shares the same options and report.
 
 use std::io::Write;
@@ -17,6 +17,7 @@ use crate::output::Bar;
   trove import json library.json --dry-run   # what would change, nothing stored
   trove import json library.json
   trove import awtfdb                         # $HOME/awtf.db
+  trove import tmsu ~/photos/.tmsu/db         # year=2017 becomes year:2017
 
 A second run of the same import adds nothing. A killed import keeps the batches it
 finished; running it again completes it. Links get the source import:<tool>.")]
@@ -52,6 +53,18 @@ pub enum ImportSource {
         #[command(flatten)]
         common: Common,
     },
+    /// TMSU (0.7 and the Rust rewrite): tags, tag=value as tag:value, implications, files
+    /// by path relative to the database's root
+    Tmsu {
+        /// The database (default: .tmsu/db here or in a directory above, else $TMSU_DB, else
+        /// ~/.tmsu/default.db, as TMSU finds it)
+        db: Option<PathBuf>,
+        /// Do not add `tag:value ⇒ tag` (by default `year` finds every `year:…` as in TMSU)
+        #[arg(long)]
+        no_value_implies_tag: bool,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
@@ -64,12 +77,34 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
             };
             ("awtfdb", trove_import::awtfdb::read(&db)?, common)
         }
+        ImportSource::Tmsu { db, no_value_implies_tag, common } => {
+            let db = match db {
+                Some(p) => ctx.resolve(&p),
+                None => tmsu_default(ctx)?,
+            };
+            let opts = trove_import::tmsu::Options { value_implies_tag: !no_value_implies_tag };
+            ("tmsu", trove_import::tmsu::read(&db, &opts)?, common)
+        }
     };
     let mut index = ctx.open_write()?;
     let opts = Options { dry_run: common.dry_run, ..Options::default() };
     let report = import::apply(&mut index, &read.library, &opts, &Bar::new())?;
     print_report(tool, &common, &read.notes, &report)?;
     Ok(0)
+}
+
+/// Where TMSU looks: `.tmsu/db` upwards from here, `$TMSU_DB`, `~/.tmsu/default.db`.
+fn tmsu_default(ctx: &Ctx) -> trove_core::Result<PathBuf> {
+    if let Ok(p) = trove_import::tmsu::find_db(&ctx.cwd) {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os("TMSU_DB") {
+        return Ok(ctx.resolve(&PathBuf::from(p)));
+    }
+    match std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".tmsu/default.db")) {
+        Some(p) if p.is_file() => Ok(p),
+        _ => trove_import::tmsu::find_db(&ctx.cwd),
+    }
 }
 
 fn print_report(tool: &str, c: &Common, notes: &[String], r: &Report) -> std::io::Result<()> {
