@@ -486,3 +486,140 @@ fn tmsu_import_refuses_a_file_that_is_not_a_tmsu_database() {
     let err = String::from_utf8_lossy(&e.run(["import", "tmsu"]).stderr).into_owned();
     assert!(err.contains("TMSU database"), "{err}");
 }
+
+#[test]
+fn tagstudio_import_brings_entries_tags_aliases_parents_and_disambiguated_names() {
+    use trove_import::tagstudio::{Builder, Layout};
+    let e = env();
+    e.write("ts/a.jpg", b"a");
+    e.write("ts/sub/ü c.txt", b"u");
+    {
+        let mut w = Builder::create(&e.path("ts"), Layout::V400).unwrap();
+        let color = w.tag("Color", Some("col"), None).unwrap();
+        let team = w.tag("Team", None, None).unwrap();
+        let red_color = w.tag("Red", None, Some(color)).unwrap();
+        let red_team = w.tag("red", None, Some(team)).unwrap();
+        let animal = w.tag("animal", Some("an"), None).unwrap();
+        w.alias(animal, "beast").unwrap();
+        w.alias(animal, "").unwrap();
+        let cat = w.tag("cat", None, None).unwrap();
+        w.parent(cat, animal).unwrap();
+        w.parent(red_color, color).unwrap();
+        w.parent(red_team, team).unwrap();
+        let a = w.entry("a.jpg", "2024-05-01 12:34:56.123456").unwrap();
+        let u = w.entry("sub/ü c.txt", "2024-05-02 00:00:00").unwrap();
+        let gone = w.entry("gone.png", "2024-05-03 00:00:00").unwrap();
+        for t in [cat, red_color, 1] {
+            w.tag_entry(a, t).unwrap();
+        }
+        w.tag_entry(u, red_team).unwrap();
+        w.tag_entry(u, 0).unwrap();
+        w.tag_entry(gone, cat).unwrap();
+        w.text_field(a, "Title", "A picture").unwrap();
+    }
+    let before = snapshot(&e.path("ts/.TagStudio"));
+    let dry = report(&e.ok(["import", "tagstudio", "ts", "-n", "--json"]));
+    let r = report(&e.ok(["import", "tagstudio", "ts", "--json"]));
+    for k in ["tags_created", "names_added", "implications_added", "files_added", "files_missing", "links_added"] {
+        assert_eq!(r[k], dry[k], "{k}: dry run {} vs run {}", dry[k], r[k]);
+    }
+    assert_eq!((r["tags_created"].as_u64(), r["files_added"].as_u64()), (Some(9), Some(2)), "{r}");
+    assert_eq!((r["implications_added"].as_u64(), r["links_added"].as_u64()), (Some(5), Some(6)), "{r}");
+    let notes = r["not_mapped"].to_string();
+    for want in [
+        r#"TagStudio has several tags named \"Red\": tag 1002 is named \"Red (col)\""#,
+        r#"tag 1003 is named \"red (Team)\""#,
+        "1 field value(s)",
+        "2 tag(s) have a colour, icon, category or hidden flag",
+        "1 file(s) are not on disk",
+    ] {
+        assert!(notes.contains(want), "report lacks {want:?}: {notes}");
+    }
+    let find = |q: &str| lines(&e.ok(["find", q]));
+    assert_eq!(find("animal"), ["ts/a.jpg"]);
+    assert_eq!(find("beast"), ["ts/a.jpg"], "aliases come along");
+    assert_eq!(find("an"), ["ts/a.jpg"], "the shorthand is an alias");
+    assert_eq!(find("\"Red (col)\""), ["ts/a.jpg"]);
+    assert_eq!(find("Team"), ["ts/sub/ü c.txt"]);
+    assert_eq!(find("Favorited"), ["ts/a.jpg"]);
+    assert_eq!(find("\"Meta Tags\""), ["ts/a.jpg", "ts/sub/ü c.txt"], "Archived and Favorite sit under Meta Tags");
+    assert_eq!(find("missing cat"), ["ts/gone.png"]);
+    let ex = String::from_utf8(e.ok(["export", "json"])).unwrap();
+    assert!(ex.contains("\"added_at\":1714566896,"), "the entry's date_added is the file's: {ex}");
+    assert!(ex.contains("\"source\":\"import:tagstudio\""));
+    let again = report(&e.ok(["import", "tagstudio", "ts/.TagStudio", "--json"]));
+    for k in ["tags_created", "names_added", "implications_added", "files_added", "files_missing", "links_added"] {
+        assert_eq!(again[k], 0, "{k} on the second run: {again}");
+    }
+    assert_eq!(snapshot(&e.path("ts/.TagStudio")), before, "the TagStudio folder changed");
+}
+
+#[test]
+fn tagstudio_before_version_100_reads_parents_the_other_way_round() {
+    use trove_import::tagstudio::{Builder, Layout};
+    let e = env();
+    e.write("old/x.jpg", b"x");
+    e.write("old/y.jpg", b"y");
+    {
+        // DB_VERSION 8 stored `tag_parents` with the columns swapped (fixed by migration 100).
+        let mut w = Builder::create(&e.path("old"), Layout::V8).unwrap();
+        let animal = w.tag("animal", None, None).unwrap();
+        let cat = w.tag("cat", None, None).unwrap();
+        w.parent(cat, animal).unwrap();
+        let (x, y) = (w.entry("x.jpg", "2024-01-01 00:00:00").unwrap(), w.entry("y.jpg", "").unwrap());
+        w.tag_entry(x, cat).unwrap();
+        w.tag_entry(y, animal).unwrap();
+        let raw: (i64, i64) = w
+            .conn
+            .query_row("SELECT parent_id, child_id FROM tag_parents WHERE parent_id >= 1000", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(raw, (cat, animal), "version 8 writes the child in parent_id");
+    }
+    let r = report(&e.ok(["import", "tagstudio", "old", "--json"]));
+    assert_eq!(r["files_added"], 2, "{r}");
+    assert_eq!(lines(&e.ok(["find", "animal"])), ["old/x.jpg", "old/y.jpg"]);
+    assert_eq!(lines(&e.ok(["find", "cat"])), ["old/x.jpg"], "cat ⇒ animal, not animal ⇒ cat");
+
+    // A library newer than trove knows is refused, naming the file.
+    let db = e.path("old/.TagStudio/ts_library.sqlite");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("UPDATE preferences SET value = 3 WHERE key = 'DB_VERSION'", []).unwrap();
+    let err = String::from_utf8_lossy(&e.run(["import", "tagstudio", "old"]).stderr).into_owned();
+    assert!(err.contains("ts_library.sqlite: TagStudio DB_VERSION 3; trove reads 6 to 4xx"), "{err}");
+    c.execute_batch("CREATE TABLE versions (key, value); INSERT INTO versions VALUES ('CURRENT', 500)").unwrap();
+    let err = String::from_utf8_lossy(&e.run(["import", "tagstudio", "old"]).stderr).into_owned();
+    assert!(err.contains("DB_VERSION 500 is newer than trove knows"), "{err}");
+    let err = String::from_utf8_lossy(&e.run(["import", "tagstudio", "."]).stderr).into_owned();
+    assert!(err.contains(".TagStudio: no TagStudio library here"), "{err}");
+}
+
+#[test]
+fn tagstudio_legacy_json_library_with_tag_boxes_and_collations() {
+    let e = env();
+    e.write("leg/pets/d.jpg", b"d");
+    e.write("leg/pets/p2.jpg", b"page two");
+    e.write(
+        "leg/.TagStudio/ts_library.json",
+        br#"{"ts-version":"9.4.1","ext_list":[".json"],"is_exclude_list":true,
+        "tags":[{"id":0,"name":"Archived","aliases":["Archive"],"color":"Red"},
+                {"id":1000,"name":"dog","shorthand":"dg","aliases":["doggo"],"subtag_ids":[1001]},
+                {"id":1001,"name":"animal"}],
+        "collations":[{"id":0,"title":"Comic","e_ids_and_pages":[[1,2],[0,1]],"sort_order":"","cover_id":-1}],
+        "fields":[],"macros":[],
+        "entries":[{"id":0,"filename":"d.jpg","path":"pets","fields":[{"6":[1000]},{"0":"A title"}]},
+                   {"id":1,"filename":"p2.jpg","path":"pets","fields":[{"8":[0,1000]}]}]}"#,
+    );
+    let r = report(&e.ok(["import", "tagstudio", "leg", "--json"]));
+    assert_eq!((r["files_added"].as_u64(), r["links_added"].as_u64()), (Some(2), Some(3)), "{r}");
+    assert!(r["not_mapped"].to_string().contains("1 field value(s)"), "{r}");
+    assert_eq!(lines(&e.ok(["find", "animal"])), ["leg/pets/d.jpg", "leg/pets/p2.jpg"]);
+    assert_eq!(lines(&e.ok(["find", "doggo"])), ["leg/pets/d.jpg", "leg/pets/p2.jpg"]);
+    assert_eq!(lines(&e.ok(["find", "Archive"])), ["leg/pets/p2.jpg"]);
+    let pool = String::from_utf8(e.ok(["pool", "show", "Comic"])).unwrap();
+    assert_eq!(pool.lines().collect::<Vec<_>>(), ["leg/pets/d.jpg", "leg/pets/p2.jpg"], "in page order");
+    e.write("leg2/.TagStudio/ts_library.json", b"{\"tags\": []}");
+    let err = String::from_utf8_lossy(&e.run(["import", "tagstudio", "leg2"]).stderr).into_owned();
+    assert!(err.contains("ts_library.json: not a TagStudio library (no \"ts-version\")"), "{err}");
+}

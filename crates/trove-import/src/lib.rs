@@ -9,6 +9,7 @@
 
 pub mod awtfdb;
 pub mod json;
+pub mod tagstudio;
 pub mod tmsu;
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! `trove import json|awtfdb|tmsu …`: bring a library in from trove's own export or another
+//! `trove import json|awtfdb|tmsu|tagstudio …`: bring a library in from trove's own export or another
 //! tool. Every importer shares the same options and report.
 
 use std::io::Write;
@@ -18,6 +18,7 @@ use crate::output::Bar;
   trove import json library.json
   trove import awtfdb                         # $HOME/awtf.db
   trove import tmsu ~/photos/.tmsu/db         # year=2017 becomes year:2017
+  trove import tagstudio ~/art                # the folder holding .TagStudio
 
 A second run of the same import adds nothing. A killed import keeps the batches it
 finished; running it again completes it. Links get the source import:<tool>.")]
@@ -53,6 +54,14 @@ pub enum ImportSource {
         #[command(flatten)]
         common: Common,
     },
+    /// TagStudio (SQLite libraries DB_VERSION 6–4xx and the legacy JSON one): tags with
+    /// aliases and parents, entries by path under the library root
+    Tagstudio {
+        /// The library root: the folder holding .TagStudio
+        root: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// TMSU (0.7 and the Rust rewrite): tags, tag=value as tag:value, implications, files
     /// by path relative to the database's root
     Tmsu {
@@ -76,6 +85,9 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
                 None => trove_import::awtfdb::default_path(std::env::var_os("HOME").map(PathBuf::from).as_deref())?,
             };
             ("awtfdb", trove_import::awtfdb::read(&db)?, common)
+        }
+        ImportSource::Tagstudio { root, common } => {
+            ("tagstudio", trove_import::tagstudio::read(&ctx.resolve(&root))?, common)
         }
         ImportSource::Tmsu { db, no_value_implies_tag, common } => {
             let db = match db {
