@@ -623,3 +623,90 @@ fn tagstudio_legacy_json_library_with_tag_boxes_and_collations() {
     let err = String::from_utf8_lossy(&e.run(["import", "tagstudio", "leg2"]).stderr).into_owned();
     assert!(err.contains("ts_library.json: not a TagStudio library (no \"ts-version\")"), "{err}");
 }
+
+#[test]
+fn hydrus_import_matches_files_by_content_with_siblings_parents_and_unmatched_report() {
+    use trove_import::hydrus::Builder;
+    let e = env();
+    e.write("pics/cat.jpg", b"cat bytes");
+    e.write("pics/copy/cat again.jpg", b"cat bytes");
+    e.write("pics/dog.png", b"dog bytes");
+    e.write("pics/other.txt", b"not a cat"); // the size of a tagged file, another content
+    let lost_sha: String = {
+        let w = Builder::create(&e.path("hy/db")).unwrap();
+        let cat = w.file(b"cat bytes", 1_700_000_123_456).unwrap();
+        let dog = w.file(b"dog bytes", 1_700_000_000_000).unwrap();
+        let lost = w.file(b"lost bytes", 1_700_000_000_000).unwrap();
+        let my = w.my_tags;
+        w.map(my, cat, "kitty").unwrap();
+        w.map(my, cat, "creator:someone").unwrap();
+        w.map(my, dog, "species:dog").unwrap();
+        w.map(my, lost, "lost").unwrap();
+        w.sibling(my, "kitty", "cat").unwrap();
+        w.sibling(my, "cat", "species:cat").unwrap();
+        w.parent(my, "species:cat", "animal").unwrap();
+        w.parent(my, "species:dog", "animal").unwrap();
+        let dl: i64 = w
+            .client
+            .query_row("SELECT service_id FROM services WHERE name = 'downloader tags'", [], |r| r.get(0))
+            .unwrap();
+        w.map(dl, dog, "downloaded").unwrap();
+        trove_core::hash::sha256_bytes(b"lost bytes").iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let before = snapshot(&e.path("hy/db"));
+    let dry = report(&e.ok(["import", "hydrus", "hy/db", "--under", "pics", "-n", "--json"]));
+    let r = report(&e.ok(["import", "hydrus", "hy/db", "--under", "pics", "--json"]));
+    for k in ["tags_created", "names_added", "implications_added", "files_added", "links_added"] {
+        assert_eq!(r[k], dry[k], "{k}: dry run {} vs run {}", dry[k], r[k]);
+    }
+    assert_eq!(r["files_added"], 3, "two copies of the cat and the dog, not other.txt: {r}");
+    // species:cat (+ kitty, cat), creator:someone, species:dog, animal, lost
+    assert_eq!((r["tags_created"].as_u64(), r["names_added"].as_u64()), (Some(5), Some(2)), "{r}");
+    assert_eq!(r["implications_added"], 2, "{r}");
+    let notes = r["not_mapped"].to_string();
+    for want in ["1 tagged Hydrus file(s) matched no file under", &format!("unmatched {lost_sha} (1 tag(s))")] {
+        assert!(notes.contains(want), "report lacks {want:?}: {notes}");
+    }
+    let find = |q: &str| lines(&e.ok(["find", q]));
+    assert_eq!(find("kitty"), ["pics/cat.jpg", "pics/copy/cat again.jpg"], "a sibling is an alias of its ideal");
+    assert_eq!(find("species:cat"), find("kitty"));
+    assert_eq!(find("animal"), ["pics/cat.jpg", "pics/copy/cat again.jpg", "pics/dog.png"]);
+    assert_eq!(find("creator:someone"), ["pics/cat.jpg", "pics/copy/cat again.jpg"]);
+    assert_eq!(e.find("downloaded"), (vec![], 1), "only \"my tags\" unless --service says");
+    let ex = String::from_utf8(e.ok(["export", "json"])).unwrap();
+    assert!(ex.contains("\"added_at\":1700000123,"), "Hydrus's import time is kept: {ex}");
+    assert!(ex.contains("\"source\":\"import:hydrus\""));
+
+    let again = report(&e.ok(["import", "hydrus", "hy/db", "--under", "pics", "--json"]));
+    for k in ["tags_created", "names_added", "implications_added", "files_added", "links_added"] {
+        assert_eq!(again[k], 0, "{k} on the second run: {again}");
+    }
+    let r = report(&e.ok(["import", "hydrus", "hy/db", "--under", "pics", "--service", "downloader tags", "--json"]));
+    assert_eq!(r["links_added"], 1, "{r}");
+    assert_eq!(find("downloaded"), ["pics/dog.png"]);
+    assert!(
+        String::from_utf8(e.ok(["export", "json"])).unwrap().contains("\"source\":\"import:hydrus:downloader tags\"")
+    );
+    assert_eq!(snapshot(&e.path("hy/db")), before, "the Hydrus folder changed");
+}
+
+#[test]
+fn hydrus_import_refuses_a_running_client_and_bad_folders_clearly() {
+    let e = env();
+    e.write("pics/x", b"x");
+    drop(trove_import::hydrus::Builder::create(&e.path("hy")).unwrap());
+    let err = |args: &[&str]| String::from_utf8_lossy(&e.run(args).stderr).into_owned();
+    let out = err(&["import", "hydrus", "hy", "--under", "pics", "--service", "PTR"]);
+    assert!(
+        out.contains("client.db: no tag service named \"PTR\" (its tag services: my tags, downloader tags)"),
+        "{out}"
+    );
+    e.write("hy/client.db-wal", b"");
+    let out = err(&["import", "hydrus", "hy", "--under", "pics"]);
+    assert!(out.contains("hy/client.db-wal: Hydrus is running, or was not closed cleanly"), "{out}");
+    let out = err(&["import", "hydrus", "pics", "--under", "pics"]);
+    assert!(out.contains("pics/client.db: missing: not a Hydrus database folder"), "{out}");
+    let o = e.run(["import", "hydrus", "hy"]);
+    assert_eq!(o.status.code(), Some(2), "--under is required");
+    assert!(!e.index.exists(), "a refused import creates no index");
+}

@@ -1,4 +1,4 @@
-//! `trove import json|awtfdb|tmsu|tagstudio …`: bring a library in from trove's own export or another
+//! `trove import json|awtfdb|tmsu|tagstudio|hydrus …`: bring a library in from trove's own export or another
 //! tool. Every importer shares the same options and report.
 
 use std::io::Write;
@@ -19,6 +19,7 @@ use crate::output::Bar;
   trove import awtfdb                         # $HOME/awtf.db
   trove import tmsu ~/photos/.tmsu/db         # year=2017 becomes year:2017
   trove import tagstudio ~/art                # the folder holding .TagStudio
+  trove import hydrus ~/hydrus/db --under ~/pictures   # Hydrus closed; match by content
 
 A second run of the same import adds nothing. A killed import keeps the batches it
 finished; running it again completes it. Links get the source import:<tool>.")]
@@ -62,6 +63,21 @@ pub enum ImportSource {
         #[command(flatten)]
         common: Common,
     },
+    /// Hydrus (closed): the current tags of "my tags" (or --service) by content, siblings as
+    /// aliases, parents as implications, put on your own files under --under that have the
+    /// same content (size, then SHA-256)
+    Hydrus {
+        /// Hydrus's database folder (holding client.db, client.master.db, client.mappings.db)
+        dir: PathBuf,
+        /// Folders holding your copies of the files Hydrus tagged
+        #[arg(long, required = true, num_args = 1.., value_name = "DIR")]
+        under: Vec<PathBuf>,
+        /// A tag service by name instead of "my tags" (repeatable)
+        #[arg(long, value_name = "NAME")]
+        service: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// TMSU (0.7 and the Rust rewrite): tags, tag=value as tag:value, implications, files
     /// by path relative to the database's root
     Tmsu {
@@ -88,6 +104,10 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
         }
         ImportSource::Tagstudio { root, common } => {
             ("tagstudio", trove_import::tagstudio::read(&ctx.resolve(&root))?, common)
+        }
+        ImportSource::Hydrus { dir, under, service, common } => {
+            let opts = trove_import::hydrus::Options { services: service, under: ctx.resolve_all(&under) };
+            ("hydrus", trove_import::hydrus::read(&ctx.resolve(&dir), &opts, &Bar::new())?, common)
         }
         ImportSource::Tmsu { db, no_value_implies_tag, common } => {
             let db = match db {
