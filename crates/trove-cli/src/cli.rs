@@ -39,6 +39,7 @@ pub enum Command {
     Ls(commands::ls::LsArgs),
     Show(commands::show::ShowArgs),
     Meta(commands::meta::MetaArgs),
+    Rules(commands::rules::RulesArgs),
     Dupes(commands::dupes::DupesArgs),
     Tags(commands::tags::TagsArgs),
     Pool(commands::pool::PoolArgs),

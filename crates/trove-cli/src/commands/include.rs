@@ -27,6 +27,10 @@ pub struct IncludeArgs {
     /// Do not read metadata (type, size, duration, tags, EXIF…) from the files' contents
     #[arg(long)]
     pub no_meta: bool,
+    /// Apply the tagging rules (`trove rules`) to the included files; `--rules=PATH` names
+    /// another rules file than $XDG_CONFIG_HOME/trove/rules.toml
+    #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub rules: Option<PathBuf>,
     /// Print every file as soon as it is stored in the index
     #[arg(short, long)]
     pub verbose: bool,
@@ -37,6 +41,11 @@ pub struct IncludeArgs {
 
 pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     let paths = ctx.resolve_all(&a.paths);
+    // A bad rules file is refused before anything is written.
+    let rules = match &a.rules {
+        Some(p) => Some(super::rules::load(ctx, Some(p.as_path()).filter(|p| !p.as_os_str().is_empty()))?),
+        None => None,
+    };
     let mut index = if a.dry_run { ctx.open_read().or_else(|_| ctx.open_write())? } else { ctx.open_write()? };
     let extractor = (!a.no_meta && !a.dry_run).then(|| ctx.extractor());
     let opts = IncludeOptions {
@@ -105,6 +114,30 @@ pub fn run(ctx: &Ctx, a: IncludeArgs) -> CmdResult {
     }
     if a.dry_run {
         note("dry run: nothing was written");
+    }
+    if let Some(set) = &rules {
+        if a.dry_run {
+            note("rules checked, not applied (dry run)");
+        } else {
+            let ids: Vec<trove_core::FileId> = r.files.iter().filter_map(|f| f.1).collect();
+            let reports = trove_core::ops::rules::apply(
+                &mut index,
+                &set.as_dyn(),
+                trove_core::ops::rules::Scope::Files(&ids),
+                &Bar::new(),
+            )?;
+            for rep in &reports {
+                for w in &rep.warnings {
+                    crate::ctx::warn(format!("rule {:?}: {w}", rep.rule));
+                }
+                if rep.links_added + rep.links_removed > 0 {
+                    note(format!(
+                        "rule {:?}: {} link(s) added, {} removed",
+                        rep.rule, rep.links_added, rep.links_removed
+                    ));
+                }
+            }
+        }
     }
     for d in &r.roots_added {
         note(format!("{}: now a root (`trove watch` and `trove reconcile` keep it current)", ctx.show(d)));

@@ -18,6 +18,7 @@ pub mod pool;
 pub mod reconcile;
 pub mod rm;
 pub mod roots;
+pub mod rules;
 pub mod serve;
 pub mod show;
 pub mod stats;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Ls(a) => ls::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Meta(a) => meta::run(&ctx, a),
+        Command::Rules(a) => rules::run(&ctx, a),
         Command::Dupes(a) => dupes::run(&ctx, a),
         Command::Tags(a) => tags::run(&ctx, a),
         Command::Pool(a) => pool::run(&ctx, a),

@@ -19,6 +19,7 @@ pub mod pools;
 pub mod reconcile;
 pub mod remove;
 pub mod roots;
+pub mod rules;
 pub mod tagging;
 pub mod tags;
 pub mod track;

@@ -42,6 +42,26 @@ pub fn link(c: &WriteTx<'_>, file: FileId, tag: TagId, source: i64, now: i64) ->
     Ok(n > 0)
 }
 
+/// Every (file, tag) linked from `source` (a source never used links nothing).
+pub fn by_source(c: &Connection, source: &Source) -> Result<Vec<(FileId, TagId)>> {
+    let mut st = c.prepare_cached(
+        "SELECT ft.file_id, ft.tag_id FROM file_tags ft JOIN sources s ON s.id = ft.source_id
+         WHERE s.kind = ?1 AND s.name = ?2 ORDER BY ft.file_id, ft.tag_id",
+    )?;
+    let rows = st
+        .query_map(params![source.kind(), source.name()], |r| Ok((r.get::<_, FileId>(0)?, r.get::<_, TagId>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Removes every link from `source`; how many there were.
+pub fn unlink_source(c: &WriteTx<'_>, source: &Source) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "DELETE FROM file_tags WHERE source_id IN (SELECT id FROM sources WHERE kind = ?1 AND name = ?2)",
+    )?
+    .execute(params![source.kind(), source.name()])?)
+}
+
 /// Removes `tag` from `file`: from every source, or from one.
 /// How many tag links (from every source) the given files carry.
 pub fn count_for_files(c: &Connection, files: &[FileId]) -> Result<u64> {
