@@ -176,7 +176,86 @@ fn dupes_text_output_marks_the_kept_copy_and_sums_the_waste() {
     let o = e.run(["dupes"]);
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(out, "3 copies of 10 bytes, 20 bytes wasted\n        lib/one\n        lib/three\n  keep  lib/two\n");
+    let hash = &blake3::hash(b"same bytes").to_hex()[..12];
+    assert_eq!(
+        out,
+        format!(
+            "3 copies of 10 bytes, 20 bytes wasted  hash:{hash}\n        lib/one\n        lib/three\n  keep  lib/two\n"
+        )
+    );
     let err = String::from_utf8(o.stderr).unwrap();
     assert!(err.contains("1 group(s), 3 file(s), 20 bytes wasted"), "{err}");
+}
+
+fn found(e: &TestEnv, q: &str) -> Vec<String> {
+    let (mut v, _) = e.find(q);
+    v.sort();
+    v
+}
+
+#[test]
+fn dupes_mark_stores_decisions_that_dupe_undecided_sees() {
+    let e = env();
+    e.write("lib/a", b"copy me");
+    e.write("lib/b", b"copy me");
+    e.write("lib/c", b"copy me");
+    e.write("lib/-odd name", b"other");
+    e.write("lib/-odd copy", b"other");
+    e.write("lib/alone", b"alone");
+    e.ok(["include", "-r", "lib"]);
+    let before = snapshot(&e.path("lib"));
+    let five = ["lib/-odd copy", "lib/-odd name", "lib/a", "lib/b", "lib/c"];
+    assert_eq!(found(&e, "dupe:exact"), five);
+    assert_eq!(found(&e, "dupe:undecided"), five);
+    assert_eq!(found(&e, "-dupe:exact"), ["lib/alone"]);
+
+    // A group by its hash: every pair in it decided.
+    let hash = blake3::hash(b"copy me").to_hex();
+    e.ok(["dupes", "mark", &format!("hash:{}", &hash[..10]), "same"]);
+    assert_eq!(found(&e, "dupe:undecided"), ["lib/-odd copy", "lib/-odd name"]);
+    // Files by path (a leading '-' is a name, not a flag, after `mark`).
+    e.ok(["dupes", "mark", "lib/-odd name", "lib/-odd copy", "not-duplicate"]);
+    assert!(found(&e, "dupe:undecided").is_empty());
+    // Forgetting one pair's decision makes both files undecided again.
+    e.ok(["dupes", "mark", "lib/a", "lib/b", "undecided"]);
+    assert_eq!(found(&e, "dupe:undecided"), ["lib/a", "lib/b"]);
+
+    // Wrong input is named.
+    let o = e.run(["dupes", "mark", "lib/a", "lib/b", "maybe"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("maybe: not a decision"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = e.run(["dupes", "mark", "lib/a", "same"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs 2 files or more; 1 given"));
+    let o = e.run(["dupes", "mark", "lib/a", "lib/nope", "same"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("lib/nope: not in the index"));
+    let o = e.run(["dupes", "mark", "hash:00000000", "same"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hash:00000000: no live file has this content"));
+    assert_eq!(snapshot(&e.path("lib")), before, "dupes mark changed files on disk");
+}
+
+#[test]
+fn dupes_merge_tags_unions_tags_with_their_sources_and_touches_no_file() {
+    let e = env();
+    e.write("lib/x.jpg", b"pixels");
+    e.write("lib/copy/x.jpg", b"pixels");
+    e.write("lib/other.jpg", b"else");
+    e.ok(["include", "-r", "lib"]);
+    e.ok(["tag", "-t", "cat", "lib/x.jpg"]);
+    e.ok(["tag", "-t", "cute", "--source", "import:hydrus", "lib/copy/x.jpg"]);
+    let before = snapshot(&e.path("lib"));
+    let hash = blake3::hash(b"pixels").to_hex();
+    e.ok(["dupes", "merge-tags", &format!("hash:{}", &hash[..8])]);
+    assert_eq!(found(&e, "cat cute"), ["lib/copy/x.jpg", "lib/x.jpg"]);
+    let ls = String::from_utf8(e.ok(["ls", "--json", "lib/copy/x.jpg"])).unwrap();
+    assert!(ls.contains("manual") && ls.contains("import:hydrus"), "sources kept: {ls}");
+    assert!(found(&e, "other.jpg").is_empty() && found(&e, "cat").len() == 2);
+    // Paths too; a second run adds nothing.
+    let o = e.run(["dupes", "merge-tags", "lib/x.jpg", "lib/copy/x.jpg"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 link(s) added"));
+    assert_eq!(snapshot(&e.path("lib")), before, "merge-tags changed files on disk");
 }

@@ -50,6 +50,7 @@ pub mod model;
 pub mod ops;
 pub mod paths;
 pub mod query;
+pub mod similar;
 pub(crate) mod store;
 
 pub use model::{FileId, FileRecord, FileState, Hash, PoolId, Source, Stat, Tag, TagId, TagName};
@@ -163,6 +164,8 @@ pub enum Error {
     MergeMakesCycle { tag: String },
     #[error("{}: {reason}", path.display())]
     BadSourceFile { path: PathBuf, reason: String },
+    #[error("this needs {needed} files or more; {given} given")]
+    NotEnoughFiles { needed: usize, given: usize },
     #[error("{max} key requests already wait for approval")]
     TooManyKeyRequests { max: u64 },
     #[error("HOME is not set, so there is no default {what}: name it")]

@@ -38,6 +38,10 @@ pub struct Meta {
     pub fields: Vec<(String, String)>,
     /// What went wrong, one entry per failed extractor ("exif: …"); the rest is kept.
     pub errors: Vec<String>,
+    /// A 64-bit perceptual hash of an image's pixels, stored per content (`perceptual`
+    /// table) rather than in the file's metadata row; `Err` when the pixels could not be
+    /// decoded; `None` when not computed (not an image, or no hasher).
+    pub perceptual: Option<Result<u64, String>>,
 }
 
 impl Meta {
@@ -100,6 +104,11 @@ pub fn kind_of_mime(mime: &str) -> &'static str {
 /// and report failures in [`Meta::errors`]; they never panic on hostile input.
 pub trait Extractor: Send + Sync {
     fn extract(&self, path: &Path) -> Meta;
+    /// The perceptual hash of an image file alone (for `trove dupes --scan`); `None` when
+    /// the file is not an image this extractor can decode, or it computes none.
+    fn perceptual(&self, _path: &Path) -> Option<Result<u64, String>> {
+        None
+    }
     /// Things worth saying once per run (e.g. "ffprobe is not installed"), gathered while
     /// extracting; the caller prints them.
     fn notes(&self) -> Vec<String> {

@@ -22,6 +22,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use reference::{Answer, File, Library, Meta, Op, Piece, Pool, Q, Query, SortKey};
 use trove_core::meta::{Extractor, ExtractorRef};
+use trove_core::ops::dupes::{self, Decision};
 use trove_core::ops::find::Query as EngineQuery;
 use trove_core::ops::include::{IncludeOptions, include};
 use trove_core::ops::reconcile::{ReconcileOptions, reconcile};
@@ -173,12 +174,36 @@ fn build(rng: &mut Rng) -> Built {
             missing: false,
             links: Vec::new(),
             meta: rng.chance(75).then(|| random_meta(rng)),
+            phash: None,
         });
+    }
+    // Perceptual hashes per content, drawn from values a few bits apart (around the default
+    // distance of 10) so that similar, dissimilar and equal hashes all occur.
+    let mut phash_of: std::collections::HashMap<[u8; 32], Option<u64>> = std::collections::HashMap::new();
+    for f in &mut model.files {
+        let p = *phash_of.entry(f.content_hash).or_insert_with(|| {
+            rng.chance(85).then(|| {
+                if rng.chance(70) {
+                    rng.next()
+                } else {
+                    // 0 and 0x3ff are 10 bits apart (similar), 0x7ff << 53 is 11 from 0
+                    rng.pick(&[0u64, 0x3ff, 0x7ff << 53, 0xffff_f000_0000_0000, 0xffff_f800_0000_0000])
+                }
+            })
+        });
+        f.phash = p;
     }
     // Metadata comes from a scripted extractor (the real ones have their own tests): the
     // model's metadata for each path, stored by the real include.
-    let script: std::collections::HashMap<PathBuf, trove_core::meta::Meta> =
-        model.files.iter().filter_map(|f| Some((path_of(&f.path), core_meta(f.meta.as_ref()?)))).collect();
+    let script: std::collections::HashMap<PathBuf, trove_core::meta::Meta> = model
+        .files
+        .iter()
+        .map(|f| {
+            let mut m = f.meta.as_ref().map(core_meta).unwrap_or_default();
+            m.perceptual = f.phash.map(Ok);
+            (path_of(&f.path), m)
+        })
+        .collect();
     let extractor = ExtractorRef(std::sync::Arc::new(Scripted(script)));
     let opts = IncludeOptions { recursive: true, extractor: Some(extractor), ..Default::default() };
     let r = include(&mut index, std::slice::from_ref(&lib_dir), &opts, &NoProgress).unwrap();
@@ -244,6 +269,36 @@ fn build(rng: &mut Rng) -> Built {
         let paths: Vec<PathBuf> = members.iter().map(|&i| path_of(&model.files[i].path)).collect();
         pools::add(&mut index, title, &paths, false).unwrap();
         model.pools.push(Pool { title: title.to_string(), members });
+    }
+
+    // Decisions (`trove dupes mark`): now and then a file with every file close to it (equal
+    // content, or perceptual hashes close), so that whole groups become decided, and a few
+    // random pairs.
+    let n = model.files.len();
+    let close = |a: &File, b: &File| {
+        a.content_hash == b.content_hash
+            || matches!((a.phash, b.phash), (Some(x), Some(y)) if (x ^ y).count_ones() <= 12)
+    };
+    for _ in 0..rng.below(10) {
+        let i = rng.below(n);
+        let set: Vec<usize> = if rng.chance(70) {
+            (0..n).filter(|&j| j == i || close(&model.files[i], &model.files[j])).collect()
+        } else {
+            vec![i, rng.below(n)]
+        };
+        if set.len() < 2 || set[0] == set[1] && set.len() == 2 {
+            continue;
+        }
+        let d = rng.pick(&[Decision::Same, Decision::Alternate, Decision::NotDuplicate]);
+        let ids: Vec<_> = set.iter().map(|&k| id_of(&model.files[k].path)).collect();
+        dupes::mark(&mut index, &ids, Some(d)).unwrap();
+        for (x, &a) in set.iter().enumerate() {
+            for &b in &set[x + 1..] {
+                if a != b {
+                    model.decided.insert((a.min(b), a.max(b)));
+                }
+            }
+        }
     }
 
     // Missing files: deleted from disk, noticed by reconcile.
@@ -473,6 +528,7 @@ fn render(q: &Q, rng: &mut Rng) -> String {
         }
         Q::Taken(op, text) if text.contains(' ') => format!("taken{}{}", op.text(), quoted(text)),
         Q::Taken(op, text) => format!("taken{}{text}", op.text()),
+        Q::Dupe(kind) => format!("{}:{}", random_case(rng, "dupe"), random_case(rng, kind)),
     }
 }
 
@@ -520,7 +576,7 @@ fn cmp_op(rng: &mut Rng) -> Op {
 
 fn random_term(rng: &mut Rng, b: &Built) -> Q {
     let lib = &b.model;
-    match rng.below(23) {
+    match rng.below(25) {
         0 | 1 => {
             let names: Vec<&str> = TAGS.iter().flat_map(|n| n.iter().copied()).collect();
             let name = if rng.chance(10) { "nosuchtag" } else { rng.pick(&names) };
@@ -679,6 +735,7 @@ fn random_term(rng: &mut Rng, b: &Built) -> Q {
             };
             Q::Taken(any_op(rng), text)
         }
+        22 | 23 => Q::Dupe(rng.pick(&["exact", "similar", "undecided"]).to_string()),
         _ => Q::Tag(rng.pick(&["cat", "animal", "living", "chat", "Tier"]).to_string()),
     }
 }

@@ -144,6 +144,280 @@ fn group(members: Vec<Member>) -> Group {
     }
 }
 
+/// What the user decided about files that look alike (Hydrus's relationships).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Duplicates: the same picture (or file); one may go.
+    Same,
+    /// Related but both worth keeping (a variant, an edit, another crop).
+    Alternate,
+    /// Not duplicates: the similarity search was wrong.
+    NotDuplicate,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 3] = [Decision::Same, Decision::Alternate, Decision::NotDuplicate];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Same => "same",
+            Decision::Alternate => "alternate",
+            Decision::NotDuplicate => "not-duplicate",
+        }
+    }
+
+    fn code(self) -> i64 {
+        match self {
+            Decision::Same => 1,
+            Decision::Alternate => 2,
+            Decision::NotDuplicate => 3,
+        }
+    }
+
+    fn from_code(c: i64) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|d| d.code() == c)
+    }
+}
+
+impl std::str::FromStr for Decision {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Decision::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("{s:?}: not a decision (same, alternate, not-duplicate)"))
+    }
+}
+
+/// Records `decision` for every pair of `ids` (`None` forgets their decisions), in one
+/// transaction; how many pairs changed. Needs two files or more.
+pub fn mark(index: &mut Index, ids: &[FileId], decision: Option<Decision>) -> Result<u64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() < 2 {
+        return Err(crate::Error::NotEnoughFiles { needed: 2, given: ids.len() });
+    }
+    let now = crate::model::now_unix();
+    index.write(|tx| {
+        let mut n = 0;
+        for i in 0..ids.len() {
+            for j in i + 1..ids.len() {
+                n += u64::from(dupes::decide(tx, ids[i], ids[j], decision.map(Decision::code), now)?);
+            }
+        }
+        Ok(n)
+    })
+}
+
+/// The decisions stored about `file`: the other file and what was decided.
+pub fn decisions_of(index: &Index, file: FileId) -> Result<Vec<(FileId, Decision)>> {
+    Ok(dupes::decisions_of(index.conn(), file)?
+        .into_iter()
+        .filter_map(|(f, c)| Some((f, Decision::from_code(c)?)))
+        .collect())
+}
+
+/// Every stored decision: (a, b, decision) with a < b.
+pub fn decisions(index: &Index) -> Result<Vec<(FileId, FileId, Decision)>> {
+    Ok(dupes::decisions(index.conn())?
+        .into_iter()
+        .filter_map(|(a, b, c)| Some((a, b, Decision::from_code(c)?)))
+        .collect())
+}
+
+/// Puts every tag any of `ids` carries onto each of them, from the source it came from
+/// (a tag the user gave one copy by hand is `manual` on every copy); one transaction; the
+/// number of links added. Tags are never removed. Needs two files or more.
+pub fn merge_tags(index: &mut Index, ids: &[FileId]) -> Result<u64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() < 2 {
+        return Err(crate::Error::NotEnoughFiles { needed: 2, given: ids.len() });
+    }
+    let now = crate::model::now_unix();
+    index.write(|tx| dupes::union_links(tx, &ids, now))
+}
+
+/// Near-duplicate groups: live files whose images look alike (perceptual hashes within
+/// `distance` bits, joined transitively), with their copies. Each group is ordered by path;
+/// `keep` follows [`keeper`]. Groups ordered by size (largest first), then first path.
+#[derive(Debug, Clone)]
+pub struct SimilarGroup {
+    pub members: Vec<SimilarMember>,
+    /// Index into `members` of the copy the keep rule keeps.
+    pub keep: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimilarMember {
+    pub member: Member,
+    pub phash: u64,
+    /// Bits differing from the kept member's hash.
+    pub distance: u32,
+}
+
+/// Groups of similar images among live files (with a query, among those it selects; a
+/// group needs two of them), through [`crate::similar::pairs`] over the distinct hashes.
+pub fn similar(index: &Index, distance: u32, within: Option<&Query>) -> Result<Vec<SimilarGroup>> {
+    let allowed = selected(index, within)?;
+    let mut rows = dupes::hashed(index.conn())?;
+    if let Some(a) = &allowed {
+        rows.retain(|r| a.contains(&r.0));
+    }
+    let mut values: Vec<u64> = rows.iter().map(|r| r.2).collect();
+    values.sort_unstable();
+    values.dedup();
+    let comps = crate::similar::components(
+        values.len(),
+        crate::similar::pairs(&values, distance).into_iter().map(|(i, j, _)| (i, j)),
+    );
+    let mut comp_of = std::collections::HashMap::new();
+    for (ci, c) in comps.iter().enumerate() {
+        for &v in c {
+            comp_of.insert(values[v as usize], ci);
+        }
+    }
+    // Equal hashes of different content are similar too: their value stands alone here.
+    let mut by_value: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        by_value.entry(r.2).or_default().push(i);
+    }
+    let mut next = comps.len();
+    for (v, members) in &by_value {
+        if !comp_of.contains_key(v) && members.iter().any(|&i| rows[i].1 != rows[members[0]].1) {
+            comp_of.insert(*v, next);
+            next += 1;
+        }
+    }
+    let mut grouped: Vec<Vec<(FileId, u64)>> = vec![Vec::new(); next];
+    for r in &rows {
+        if let Some(&c) = comp_of.get(&r.2) {
+            grouped[c].push((r.0, r.2));
+        }
+    }
+    let dims = dupes::dimensions(index.conn())?;
+    let mut out = Vec::new();
+    for g in grouped {
+        // A component of one content (copies only) is an exact group, not a similar one.
+        let mut members = Vec::new();
+        for (id, phash) in g {
+            let Some(record) = crate::store::files::by_id(index.conn(), id)? else { continue };
+            let (width, height) = dims.get(&id).copied().unwrap_or((None, None));
+            members.push(SimilarMember { member: Member { record, width, height }, phash, distance: 0 });
+        }
+        let contents: HashSet<Hash> = members.iter().map(|m| m.member.record.hash).collect();
+        if contents.len() < 2 {
+            continue;
+        }
+        members.sort_by(|a, b| a.member.record.path_bytes().cmp(b.member.record.path_bytes()));
+        let plain: Vec<Member> = members.iter().map(|m| m.member.clone()).collect();
+        let keep = keeper(&plain);
+        let kp = members[keep].phash;
+        for m in &mut members {
+            m.distance = crate::similar::distance(m.phash, kp);
+        }
+        out.push(SimilarGroup { members, keep });
+    }
+    out.sort_by(|a, b| {
+        b.members
+            .len()
+            .cmp(&a.members.len())
+            .then_with(|| a.members[0].member.record.path_bytes().cmp(b.members[0].member.record.path_bytes()))
+    });
+    Ok(out)
+}
+
+fn selected(index: &Index, within: Option<&Query>) -> Result<Option<HashSet<FileId>>> {
+    Ok(match within {
+        Some(q) => {
+            let mut s = HashSet::new();
+            q.for_each(index, None, |r| {
+                s.insert(r.id);
+                Ok(true)
+            })?;
+            Some(s)
+        }
+        None => None,
+    })
+}
+
+/// What `trove dupes --scan` did.
+#[derive(Debug, Default, Clone)]
+pub struct ScanReport {
+    /// Contents hashed now (one file read per content).
+    pub hashed: u64,
+    /// Of those, how many could not be decoded (not an image the hasher reads, or damaged).
+    pub failed: u64,
+    /// Contents the hasher does not handle (not images): nothing stored.
+    pub skipped: u64,
+}
+
+/// Computes the perceptual hash of every live, present content that has none yet (one
+/// file read per content; with a query, only contents of the files it selects), in batches
+/// of 256 per transaction, hashing on the thread pool outside the write lock. Reads files;
+/// never changes one.
+pub fn scan(
+    index: &mut Index,
+    within: Option<&Query>,
+    extractor: &dyn crate::meta::Extractor,
+    progress: &dyn crate::ops::Progress,
+) -> Result<ScanReport> {
+    use rayon::prelude::*;
+    let allowed = selected(index, within)?;
+    let mut todo = dupes::without_perceptual(index.conn())?;
+    if let Some(a) = &allowed {
+        todo.retain(|r| a.contains(&r.id));
+    }
+    let mut report = ScanReport::default();
+    progress.begin(crate::ops::Phase::PERCEPTUAL, Some(todo.len() as u64));
+    for chunk in todo.chunks(256) {
+        let done: Vec<(FileId, Option<std::result::Result<u64, String>>)> = chunk
+            .par_iter()
+            .map(|r| {
+                let p = extractor.perceptual(&r.path);
+                progress.advance(1);
+                (r.id, p)
+            })
+            .collect();
+        let now = crate::model::now_unix();
+        index.write(|tx| {
+            for (id, p) in &done {
+                match p {
+                    Some(p) => {
+                        dupes::put_perceptual_of_file(tx, *id, p, now)?;
+                        report.hashed += 1;
+                        report.failed += u64::from(p.is_err());
+                    }
+                    None => report.skipped += 1,
+                }
+            }
+            Ok(())
+        })?;
+    }
+    index.write(dupes::prune_perceptual)?;
+    progress.finish();
+    Ok(report)
+}
+
+/// The perceptual hash stored for a content: `None` when never computed, `Some(Err)` when
+/// the content could not be decoded.
+pub fn perceptual_of(index: &Index, content: &Hash) -> Result<Option<std::result::Result<u64, String>>> {
+    dupes::perceptual_of(index.conn(), content)
+}
+
+/// Candidate pairs (exact copies and similar images at `distance`) with the decision
+/// stored for each, if any: what the Hydrus duplicate endpoints serve.
+pub fn pairs(index: &Index, distance: u32) -> Result<Vec<(FileId, FileId, Option<Decision>)>> {
+    let decided: std::collections::HashMap<(FileId, FileId), Decision> =
+        decisions(index)?.into_iter().map(|(a, b, d)| ((a, b), d)).collect();
+    Ok(dupes::candidate_pairs(index.conn(), distance)?
+        .into_iter()
+        .map(|(a, b)| (a, b, decided.get(&(a, b)).copied()))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,8 @@ impl Phase {
     pub const CHECKING: Phase = Phase { label: "checking", unit: Unit::Files };
     /// Reading metadata.
     pub const EXTRACTING: Phase = Phase { label: "extracting", unit: Unit::Files };
+    /// Decoding images for their perceptual hashes (`trove dupes --scan`).
+    pub const PERCEPTUAL: Phase = Phase { label: "hashing images", unit: Unit::Files };
     /// Writing tags.
     pub const TAGS: Phase = Phase { label: "tags", unit: Unit::Tags };
     /// Writing file records.

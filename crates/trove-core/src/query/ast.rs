@@ -144,6 +144,30 @@ pub enum Predicate {
     Meta { field: String, value: NamePattern },
     /// `taken>2020-01-01`: the date a photo was taken, compared as `mtime` dates are
     Taken(CmpOp, DateSpec),
+    /// `dupe:exact`, `dupe:similar`, `dupe:undecided` (docs/dupes.md)
+    Dupe(DupeKind),
+}
+
+/// What `dupe:` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DupeKind {
+    /// A live copy of the same non-empty content exists elsewhere.
+    Exact,
+    /// A live file of other content looks the same (perceptual hashes within the default
+    /// distance).
+    Similar,
+    /// An exact or similar partner about which no decision (`trove dupes mark`) is stored.
+    Undecided,
+}
+
+impl DupeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DupeKind::Exact => "exact",
+            DupeKind::Similar => "similar",
+            DupeKind::Undecided => "undecided",
+        }
+    }
 }
 
 /// An aspect ratio as typed: `16:9` or a decimal `1.5` (kept as 15/10).
@@ -238,7 +262,7 @@ impl SortKey {
 /// `tag:NAME` or quoted as a whole.
 pub const RESERVED: &[&str] = &[
     "path", "ext", "size", "mtime", "tags", "hash", "pool", "missing", "sort", "limit", "tag", "mime", "type", "width",
-    "height", "ratio", "duration", "has", "taken",
+    "height", "ratio", "duration", "has", "taken", "dupe",
 ];
 
 /// Words that are operators when they stand alone.
@@ -322,6 +346,7 @@ impl fmt::Display for Predicate {
             Predicate::Meta { field, value } => write!(f, "meta.{field}:{}", meta_value(value)),
             Predicate::Taken(op, d) if d.text.contains(' ') => write!(f, "taken{}{}", op.as_str(), quote(&d.text)),
             Predicate::Taken(op, d) => write!(f, "taken{}{}", op.as_str(), d.text),
+            Predicate::Dupe(k) => write!(f, "dupe:{}", k.as_str()),
         }
     }
 }

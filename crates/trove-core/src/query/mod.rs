@@ -10,8 +10,8 @@ mod values;
 /// The byte-wise glob `path:` matches with (see the README's query table).
 pub use crate::store::find::glob_match;
 pub use ast::{
-    CmpOp, DateSpec, Duration, Expr, Modifier, NamePart, NamePattern, OPERATOR_WORDS, Predicate, RESERVED, Ratio,
-    SortKey,
+    CmpOp, DateSpec, DupeKind, Duration, Expr, Modifier, NamePart, NamePattern, OPERATOR_WORDS, Predicate, RESERVED,
+    Ratio, SortKey,
 };
 pub use parse::{MAX_DEPTH, MAX_PATTERN_BYTES, MAX_TERMS, ParseError, parse};
 pub use values::{parse_date, parse_duration, parse_size};

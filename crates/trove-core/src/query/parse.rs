@@ -23,7 +23,7 @@
 //! 50 000 bytes, and escaping can triple a literal). Each limit is a query error at the byte
 //! that crosses it.
 
-use super::ast::{CmpOp, DateSpec, Expr, Modifier, NamePart, NamePattern, Predicate, Ratio, SortKey};
+use super::ast::{CmpOp, DateSpec, DupeKind, Expr, Modifier, NamePart, NamePattern, Predicate, Ratio, SortKey};
 use super::values::{looks_like_date, parse_date, parse_duration, parse_size};
 
 /// A query that could not be parsed.
@@ -639,6 +639,21 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
                     format!("{text}: taken takes a date that exists (2020-01-31, 2020-01-31T12:00:00)"),
                 )),
             }
+        }
+        "dupe" => {
+            eq_only("dupe")?;
+            let k = match text.to_ascii_lowercase().as_str() {
+                "exact" => DupeKind::Exact,
+                "similar" => DupeKind::Similar,
+                "undecided" => DupeKind::Undecided,
+                _ => {
+                    return Err(ParseError::new(
+                        arg_pos,
+                        "dupe takes exact, similar or undecided (a tag named dupe:x is written tag:\"dupe:x\")",
+                    ));
+                }
+            };
+            Ok(Expr::Pred(Predicate::Dupe(k)))
         }
         "sort" => {
             eq_only("sort")?;

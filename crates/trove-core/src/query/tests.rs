@@ -229,6 +229,20 @@ fn metadata_predicates() {
 }
 
 #[test]
+fn dupe_predicates_parse_print_and_name_a_wrong_kind() {
+    assert_eq!(p("dupe:exact"), Expr::Pred(Predicate::Dupe(DupeKind::Exact)));
+    assert_eq!(p("DUPE:Similar"), Expr::Pred(Predicate::Dupe(DupeKind::Similar)));
+    assert_eq!(p("-dupe:undecided"), not(Expr::Pred(Predicate::Dupe(DupeKind::Undecided))));
+    assert_eq!(p("dupe:undecided").to_string(), "dupe:undecided");
+    let e = err("dupe:maybe");
+    assert!(e.message.contains("dupe takes exact, similar or undecided"), "{e}");
+    assert_eq!(e.position, 5);
+    assert!(err("dupe>exact").message.contains("takes ':'"));
+    // A tag that looks like one stays reachable.
+    assert_eq!(p(r#"tag:"dupe:x""#), tag("dupe:x"));
+}
+
+#[test]
 fn metadata_predicate_errors_name_the_wrong_thing() {
     let e = err("type:music");
     assert!(e.message.contains("type takes image, video") && e.message.contains(r#"tag:"type:music""#), "{e}");
@@ -312,6 +326,8 @@ fn leaf() -> impl Strategy<Value = Expr> {
             Expr::Pred(Predicate::Ratio(op, Ratio { text: format!("{a}:{b}"), num: a, den: b }))
         }),
         1 => "[a-z][a-z0-9._-]{0,8}".prop_map(|f| Expr::Pred(Predicate::Has(f))),
+        1 => prop::sample::select(vec![DupeKind::Exact, DupeKind::Similar, DupeKind::Undecided])
+            .prop_map(|k| Expr::Pred(Predicate::Dupe(k))),
         1 => ("[a-z][a-z0-9._-]{0,8}", pattern()).prop_map(|(field, value)| Expr::Pred(Predicate::Meta { field, value })),
         1 => (op, 0i64..20_000).prop_map(|(op, d)| {
             let unix = d * 86_400;

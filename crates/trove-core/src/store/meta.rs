@@ -36,6 +36,9 @@ pub fn put(c: &WriteTx<'_>, id: FileId, stat: &Stat, meta: &Meta, now: i64) -> R
     for (k, v) in &meta.fields {
         ins.execute(params![id, k, v, fold(&v.nfc().collect::<String>())])?;
     }
+    if let Some(p) = &meta.perceptual {
+        super::dupes::put_perceptual_of_file(c, id, p, now)?;
+    }
     Ok(())
 }
 
@@ -63,6 +66,8 @@ pub fn get(c: &Connection, id: FileId) -> Result<Option<StoredMeta>> {
                     taken: r.get(10)?,
                     fields: Vec::new(),
                     errors: error.into_iter().collect(),
+                    // Stored per content (`perceptual`), read through `ops::dupes`.
+                    perceptual: None,
                 },
             })
         })

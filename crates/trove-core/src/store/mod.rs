@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_key_requests.sql"),
     include_str!("migrations/0007_file_meta.sql"),
     include_str!("migrations/0008_postings.sql"),
+    include_str!("migrations/0009_dupes.sql"),
 ];
 
 /// The version whose migration adds the posting lists; upgrading past it builds them from

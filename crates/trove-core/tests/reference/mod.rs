@@ -22,6 +22,9 @@ pub struct Library {
     /// `(child, parent)`: every file carrying `child` also counts as carrying `parent`.
     pub implications: Vec<(usize, usize)>,
     pub pools: Vec<Pool>,
+    /// Pairs of files (`a < b`) the user decided about (`trove dupes mark`), whatever the
+    /// decision.
+    pub decided: BTreeSet<(usize, usize)>,
     /// Derived once, on first use: every tag's names as matched, and for every tag the
     /// tags that imply it. (Build the library fully before asking it anything.)
     pub derived: std::cell::OnceCell<Derived>,
@@ -46,6 +49,8 @@ pub struct File {
     pub links: Vec<(usize, String)>,
     /// Metadata read from the content, if any was.
     pub meta: Option<Meta>,
+    /// The perceptual hash of the content, if one was computed.
+    pub phash: Option<u64>,
 }
 
 /// A file's metadata as the README's metadata terms see it.
@@ -157,6 +162,8 @@ pub enum Q {
     MetaField(String, Vec<Piece>),
     /// `taken>2020-01-01`: the date text as typed
     Taken(Op, String),
+    /// `dupe:exact`, `dupe:similar`, `dupe:undecided`
+    Dupe(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -549,6 +556,38 @@ impl Library {
                             *k == field && wildcard_matches(&pattern, &v)
                         })
                     })
+                })
+            }
+            Q::Dupe(kind) => {
+                // docs/dupes.md: among live files, an exact partner has the same non-empty
+                // content; a similar one other content whose perceptual hash differs in at
+                // most 10 bits (the default distance); undecided: a partner of either kind
+                // with no decision about the pair.
+                let live = |i: usize| !self.files[i].missing;
+                let exact = |i: usize, j: usize| {
+                    let (a, b) = (&self.files[i], &self.files[j]);
+                    a.size > 0 && b.size > 0 && a.content_hash == b.content_hash
+                };
+                let similar = |i: usize, j: usize| {
+                    let (a, b) = (&self.files[i], &self.files[j]);
+                    a.content_hash != b.content_hash
+                        && matches!((a.phash, b.phash), (Some(x), Some(y)) if (x ^ y).count_ones() <= 10)
+                };
+                let n = self.files.len();
+                let kind = kind.to_lowercase();
+                self.each(|i, _| {
+                    live(i)
+                        && (0..n).any(|j| {
+                            j != i
+                                && live(j)
+                                && match kind.as_str() {
+                                    "exact" => exact(i, j),
+                                    "similar" => similar(i, j),
+                                    _ => {
+                                        (exact(i, j) || similar(i, j)) && !self.decided.contains(&(i.min(j), i.max(j)))
+                                    }
+                                }
+                        })
                 })
             }
             Q::Taken(op, text) => {

@@ -8,7 +8,7 @@ use super::sets::Plan;
 use crate::Result;
 use crate::model::fold;
 use crate::query::QueryMeaning;
-use crate::query::{CmpOp, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
+use crate::query::{CmpOp, DupeKind, Expr, Modifier, NamePart, NamePattern, Predicate, SortKey};
 use crate::store::tags::{Toward, closure};
 
 /// Escapes a user pattern where only `*` is special into an SQLite GLOB pattern.
@@ -297,6 +297,25 @@ impl Compiler<'_> {
                     CmpOp::Le => format!("m.taken < {}", self.bind(end)),
                 };
                 meta_set(&cond)
+            }
+            Predicate::Dupe(DupeKind::Exact) => {
+                // The hash index holds the first 8 bytes; empty files all share one hash and
+                // waste nothing, so they are not copies (as in `trove dupes`).
+                "(f.state <> 1 AND f.size > 0 AND EXISTS (SELECT 1 FROM files g
+                   WHERE substr(g.hash, 1, 8) = substr(f.hash, 1, 8) AND g.hash = f.hash
+                     AND g.id <> f.id AND g.state <> 1 AND g.size > 0))"
+                    .to_string()
+            }
+            Predicate::Dupe(kind) => {
+                // Similarity is not a row condition: the pairs are found over every hash at
+                // once (`similar::pairs`), here, and the ids come in as one JSON parameter.
+                let d = crate::similar::DEFAULT_DISTANCE;
+                let ids = match kind {
+                    DupeKind::Similar => crate::store::dupes::similar_ids(self.conn, d)?,
+                    _ => crate::store::dupes::undecided_ids(self.conn, d)?,
+                };
+                let json = format!("[{}]", ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(","));
+                format!("f.id IN (SELECT value FROM json_each({}))", self.bind(json))
             }
         })
     }
