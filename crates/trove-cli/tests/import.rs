@@ -710,3 +710,162 @@ fn hydrus_import_refuses_a_running_client_and_bad_folders_clearly() {
     assert_eq!(o.status.code(), Some(2), "--under is required");
     assert!(!e.index.exists(), "a refused import creates no index");
 }
+
+fn get_xattr(p: &std::path::Path) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    rustix::fs::getxattr(p, "user.xdg.tags", &mut buf[..]).ok().map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+fn set_xattr(p: &std::path::Path, v: &str) {
+    rustix::fs::setxattr(p, "user.xdg.tags", v.as_bytes(), rustix::fs::XattrFlags::empty()).unwrap();
+}
+
+#[test]
+fn xattr_import_reads_xdg_tags_and_export_adds_to_them() {
+    let e = env();
+    let a = e.write("x/a.txt", b"a");
+    let b = e.write("x/b.txt", b"b");
+    let c = e.write("x/sub/c.txt", b"c");
+    set_xattr(&a, "cat, cute animals,,year:2020");
+    set_xattr(&c, "Cat");
+    let dry = report(&e.ok(["import", "xattr", "x", "-n", "--json"]));
+    let r = report(&e.ok(["import", "xattr", "x", "--json"]));
+    assert_eq!(dry["links_added"], r["links_added"]);
+    assert_eq!((r["files_added"].as_u64(), r["tags_created"].as_u64()), (Some(2), Some(3)), "{r}");
+    assert_eq!(lines(&e.ok(["find", "cat"])), ["x/a.txt", "x/sub/c.txt"], "Cat and cat are one tag");
+    assert_eq!(lines(&e.ok(["find", "\"cute animals\" year>2019"])), ["x/a.txt"]);
+    assert!(String::from_utf8(e.ok(["export", "json"])).unwrap().contains("\"source\":\"import:xattr\""));
+    let again = report(&e.ok(["import", "xattr", "x", "--json"]));
+    assert_eq!((again["links_added"].as_u64(), again["files_added"].as_u64()), (Some(0), Some(0)), "{again}");
+
+    // Export adds trove's tags and keeps what was there.
+    e.ok(["tag", "-t", "new", "--", "x/a.txt"]);
+    e.ok(["include", "-t", "fresh", "x/b.txt"]);
+    let mtime = std::fs::metadata(&a).unwrap().modified().unwrap();
+    let out = String::from_utf8(e.ok(["export", "xattr", "-n"])).unwrap();
+    assert!(out.contains("would write 2 file(s), 1 already up to date"), "{out}");
+    assert_eq!(get_xattr(&b), None, "a dry run writes nothing");
+    let out = String::from_utf8(e.ok(["export", "xattr"])).unwrap();
+    assert!(out.contains("wrote 2 file(s), 1 already up to date"), "{out}");
+    assert_eq!(get_xattr(&a).as_deref(), Some("cat,cute animals,year:2020,new"));
+    assert_eq!(get_xattr(&b).as_deref(), Some("fresh"));
+    assert_eq!(get_xattr(&c).as_deref(), Some("Cat"), "the same tag in another case is not added again");
+    assert_eq!(std::fs::read(&a).unwrap(), b"a");
+    assert_eq!(std::fs::metadata(&a).unwrap().modified().unwrap(), mtime, "content and mtime untouched");
+    assert!(String::from_utf8(e.ok(["export", "xattr"])).unwrap().contains("wrote 0 file(s), 3 already up to date"));
+
+    // What another index reads back is what trove wrote.
+    let r = report(&e.ok([idx(&e, "b.db"), "import".into(), "xattr".into(), "x".into(), "--json".into()]));
+    assert_eq!(r["files_added"], 3, "{r}");
+    assert_eq!(lines(&e.ok([idx(&e, "b.db"), "find".into(), "new".into()])), ["x/a.txt"]);
+
+    // A tag with a comma cannot go into user.xdg.tags: reported, exit 1.
+    e.ok(["tag", "-t", "one,two", "--", "x/b.txt"]);
+    let o = e.run(["export", "xattr", "one,two"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("x/b.txt: the tag \"one,two\" holds a `,`"), "{out}");
+    assert_eq!(get_xattr(&b).as_deref(), Some("fresh"));
+}
+
+#[test]
+fn xmp_import_reads_embedded_packets_and_sidecars_and_export_sidecar_round_trips() {
+    let e = env();
+    std::fs::create_dir_all(e.path("p")).unwrap();
+    image::RgbImage::from_pixel(4, 4, image::Rgb([200, 10, 10])).save(e.path("p/img.jpg")).unwrap();
+    let o = std::process::Command::new("exiftool")
+        .args(["-q", "-overwrite_original", "-XMP-dc:Subject+=cat", "-XMP-dc:Subject+=R&D"])
+        .arg("-XMP-lr:HierarchicalSubject+=animals|mammals|cat")
+        .arg(e.path("p/img.jpg"))
+        .output()
+        .expect("exiftool (package libimage-exiftool-perl; .ci/run installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    e.write("p/raw.cr2", b"raw bytes");
+    e.write(
+        "p/raw.cr2.xmp",
+        br#"<?xml version="1.0"?><x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:darktable="http://darktable.sf.net/" xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:digiKam="http://www.digikam.org/ns/1.0/" darktable:xmp_version="5">
+   <dc:subject><rdf:Bag><rdf:li>Paris</rdf:li><rdf:li>night &amp; day</rdf:li></rdf:Bag></dc:subject>
+   <digiKam:TagsList><rdf:Seq><rdf:li>Places/France/Paris</rdf:li></rdf:Seq></digiKam:TagsList>
+   <darktable:history><rdf:Seq><rdf:li darktable:operation="exposure"/></rdf:Seq></darktable:history>
+  </rdf:Description></rdf:RDF></x:xmpmeta>"#,
+    );
+    e.write("p/lr.dng", b"dng bytes");
+    e.write(
+        "p/lr.xmp",
+        br#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>
+<rdf:li>lightroom tag</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"#,
+    );
+    e.write("p/orphan.xmp", b"<x:xmpmeta/>");
+    e.write("p/plain.txt", b"no keywords");
+    let r = report(&e.ok(["import", "xmp", "p", "--json"]));
+    assert_eq!(r["files_added"], 3, "img.jpg, raw.cr2, lr.dng; sidecars are not files of their own: {r}");
+    assert!(r["not_mapped"].to_string().contains("1 .xmp sidecar(s) belong to no file here"), "{r}");
+    let find = |q: &str| lines(&e.ok(["find", q]));
+    assert_eq!(find("cat"), ["p/img.jpg"]);
+    assert_eq!(find("\"R&D\""), ["p/img.jpg"]);
+    assert_eq!(find("mammals"), ["p/img.jpg"], "a hierarchical keyword implies its parents");
+    assert_eq!(find("animals"), ["p/img.jpg"]);
+    assert_eq!(find("Paris"), ["p/raw.cr2"]);
+    assert_eq!(find("France"), ["p/raw.cr2"]);
+    assert_eq!(find("\"night & day\""), ["p/raw.cr2"]);
+    assert_eq!(find("\"lightroom tag\""), ["p/lr.dng"]);
+    let again = report(&e.ok(["import", "xmp", "p", "--json"]));
+    assert_eq!((again["links_added"].as_u64(), again["tags_created"].as_u64()), (Some(0), Some(0)), "{again}");
+
+    // Export: trove's own sidecars for img.jpg and lr.dng; darktable's raw.cr2.xmp is left alone.
+    let dt_before = std::fs::read(e.path("p/raw.cr2.xmp")).unwrap();
+    let o = e.run(["export", "sidecar"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("wrote 2 file(s)") && out.contains("p/raw.cr2.xmp: written by another tool; left alone"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(e.path("p/raw.cr2.xmp")).unwrap(), dt_before);
+    let side = std::fs::read_to_string(e.path("p/img.jpg.xmp")).unwrap();
+    assert!(side.contains("<rdf:li>R&amp;D</rdf:li>") && side.contains("xmp:CreatorTool=\"trove\""), "{side}");
+    e.ok(["tag", "-t", "later", "--", "p/img.jpg"]);
+    assert!(String::from_utf8(e.run(["export", "sidecar", "cat"]).stdout).unwrap().contains("wrote 1 file(s)"));
+    assert!(std::fs::read_to_string(e.path("p/img.jpg.xmp")).unwrap().contains("<rdf:li>later</rdf:li>"));
+    // Another index reads the sidecars back.
+    std::fs::remove_file(e.path("p/raw.cr2.xmp")).unwrap();
+    e.ok([idx(&e, "b.db"), "import".into(), "xmp".into(), "p/img.jpg".into()]);
+    let b = lines(&e.ok([idx(&e, "b.db"), "find".into(), "later \"R&D\" animals".into()]));
+    assert_eq!(b, ["p/img.jpg"]);
+}
+
+#[test]
+fn tagspaces_import_reads_name_tags_and_ts_sidecars() {
+    let e = env();
+    e.write("t/photo[cat cute].jpg", b"photo");
+    e.write("t/.ts/photo[cat cute].jpg.json", "\u{feff}{\"appName\":\"TagSpaces\",\"tags\":[{\"title\":\"holiday\",\"type\":\"sidecar\",\"color\":\"#008000\"}]}".as_bytes());
+    e.write("t/notes.md", b"notes");
+    e.write("t/.ts/notes.md.json", br#"{"tags":[{"title":"todo"}],"lastUpdated":1700000000000}"#);
+    e.write("t/.ts/tsm.json", br#"{"tags":[{"title":"project"}]}"#);
+    e.write("t/.ts/tsi.json", b"[]");
+    e.write("t/odd]x[y].txt", b"odd");
+    e.write("t/list[a,b].txt", b"list");
+    let r = report(&e.ok(["import", "tagspaces", "t", "--json"]));
+    assert_eq!(r["files_added"], 3, "photo, notes.md, list[a,b].txt; nothing under .ts: {r}");
+    assert!(r["not_mapped"].to_string().contains("folder tags project not imported"), "{r}");
+    let find = |q: &str| lines(&e.ok(["find", q]));
+    assert_eq!(find("cute holiday"), ["t/photo[cat cute].jpg"], "name and sidecar tags together");
+    assert_eq!(find("todo"), ["t/notes.md"]);
+    assert_eq!(find("\"a,b\""), ["t/list[a,b].txt"], "the default delimiter is a space");
+    let r = report(&e.ok([
+        idx(&e, "b.db"),
+        "import".into(),
+        "tagspaces".into(),
+        "--delimiter".into(),
+        ",".into(),
+        "t/list[a,b].txt".into(),
+        "--json".into(),
+    ]));
+    assert_eq!(r["tags_created"], 2, "{r}");
+    let again = report(&e.ok(["import", "tagspaces", "t", "--json"]));
+    assert_eq!(again["links_added"], 0, "{again}");
+}

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod awtfdb;
+pub mod filetags;
 pub mod hydrus;
 pub mod json;
 pub mod tagstudio;

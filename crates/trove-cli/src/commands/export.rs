@@ -1,5 +1,5 @@
 //! `trove export json [QUERY]`: the library (or what a query finds) in trove's documented
-//! export format.
+//! export format; `trove export xattr|sidecar [QUERY]`: tags next to the files for other tools.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +13,9 @@ use crate::ctx::{CmdResult, CommandError, Ctx, io_message};
 #[command(after_help = "Examples:
   trove export json > library.json          # everything: files, tags, names, implications, pools
   trove export json 'pool:\"Summer 2019\"' -o summer.json
-  trove import json library.json             # into another index; merges by tag universal id")]
+  trove import json library.json             # into another index; merges by tag universal id
+  trove export xattr 'type:image'            # add the tags to each file's user.xdg.tags
+  trove export sidecar -n                    # which .xmp sidecars would be written")]
 pub struct ExportArgs {
     #[command(subcommand)]
     pub format: ExportFormat,
@@ -32,6 +34,26 @@ pub enum ExportFormat {
         /// Write to this file instead of standard output
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Add each file's tags to its user.xdg.tags extended attribute (KDE Dolphin and other
+    /// freedesktop tools read it); tags already there stay. Content is never touched
+    Xattr {
+        /// Only the files this query finds; default: every present file
+        #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+        query: Vec<String>,
+        /// Count what would be written; write nothing
+        #[arg(short = 'n', long)]
+        dry_run: bool,
+    },
+    /// Write FILE.EXT.xmp next to each tagged file with its tags as XMP keywords (digiKam,
+    /// darktable, Lightroom read them); a sidecar another tool wrote is left alone
+    Sidecar {
+        /// Only the files this query finds; default: every present file
+        #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+        query: Vec<String>,
+        /// Count what would be written; write nothing
+        #[arg(short = 'n', long)]
+        dry_run: bool,
     },
 }
 
@@ -59,5 +81,36 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> CmdResult {
             }
             Ok(0)
         }
+        ExportFormat::Xattr { query, dry_run } => {
+            next_to_files(ctx, &query, dry_run, "user.xdg.tags", trove_import::filetags::write_xattrs)
+        }
+        ExportFormat::Sidecar { query, dry_run } => {
+            next_to_files(ctx, &query, dry_run, ".xmp sidecars", trove_import::filetags::write_sidecars)
+        }
     }
+}
+
+/// Writes tags next to the files a query finds and prints what it did.
+fn next_to_files(
+    ctx: &Ctx,
+    query: &[String],
+    dry_run: bool,
+    what: &str,
+    write: impl Fn(&trove_core::ops::import::Library, bool) -> trove_import::filetags::Written,
+) -> CmdResult {
+    let index = ctx.open_read()?;
+    let q = query.join(" ");
+    let lib = trove_core::ops::export::library(&index, (!query.is_empty()).then_some(q.as_str()))?;
+    drop(index);
+    let w = write(&lib, dry_run);
+    let mut out = std::io::stdout().lock();
+    let verb = if dry_run { "would write" } else { "wrote" };
+    writeln!(out, "{what}: {verb} {} file(s), {} already up to date", w.written, w.unchanged)?;
+    if !w.problems.is_empty() {
+        writeln!(out, "not written ({}):", w.problems.len())?;
+        for p in &w.problems {
+            writeln!(out, "  {p}")?;
+        }
+    }
+    Ok(if w.problems.is_empty() { 0 } else { 1 })
 }

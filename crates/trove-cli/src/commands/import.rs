@@ -1,4 +1,4 @@
-//! `trove import json|awtfdb|tmsu|tagstudio|hydrus …`: bring a library in from trove's own export or another
+//! `trove import json|awtfdb|tmsu|tagstudio|hydrus|xattr|xmp|tagspaces …`: bring a library in from trove's own export or another
 //! tool. Every importer shares the same options and report.
 
 use std::io::Write;
@@ -20,6 +20,9 @@ use crate::output::Bar;
   trove import tmsu ~/photos/.tmsu/db         # year=2017 becomes year:2017
   trove import tagstudio ~/art                # the folder holding .TagStudio
   trove import hydrus ~/hydrus/db --under ~/pictures   # Hydrus closed; match by content
+  trove import xattr ~/docs                   # KDE/freedesktop user.xdg.tags
+  trove import xmp ~/photos                   # XMP keywords, embedded and .xmp sidecars
+  trove import tagspaces ~/notes              # name[tag1 tag2].ext and .ts/*.json
 
 A second run of the same import adds nothing. A killed import keeps the batches it
 finished; running it again completes it. Links get the source import:<tool>.")]
@@ -78,6 +81,34 @@ pub enum ImportSource {
         #[command(flatten)]
         common: Common,
     },
+    /// The user.xdg.tags extended attribute (KDE Dolphin, freedesktop) of files
+    Xattr {
+        /// Files, and folders (read recursively)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// XMP keywords (dc:subject; lr:hierarchicalSubject and digiKam:TagsList as a tag that
+    /// implies its parents) embedded in files and in .xmp sidecars
+    Xmp {
+        /// Files, and folders (read recursively)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// TagSpaces: tags in file names (`photo[cat cute].jpg`) and in .ts/<name>.json sidecars
+    Tagspaces {
+        /// Files, and folders (read recursively)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// What separates the tags between [ and ] (TagSpaces' default: a space)
+        #[arg(long, default_value = " ")]
+        delimiter: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// TMSU (0.7 and the Rust rewrite): tags, tag=value as tag:value, implications, files
     /// by path relative to the database's root
     Tmsu {
@@ -108,6 +139,15 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
         ImportSource::Hydrus { dir, under, service, common } => {
             let opts = trove_import::hydrus::Options { services: service, under: ctx.resolve_all(&under) };
             ("hydrus", trove_import::hydrus::read(&ctx.resolve(&dir), &opts, &Bar::new())?, common)
+        }
+        ImportSource::Xattr { paths, common } => {
+            ("xattr", trove_import::filetags::read_xattrs(&ctx.resolve_all(&paths))?, common)
+        }
+        ImportSource::Xmp { paths, common } => {
+            ("xmp", trove_import::filetags::read_xmp(&ctx.resolve_all(&paths))?, common)
+        }
+        ImportSource::Tagspaces { paths, delimiter, common } => {
+            ("tagspaces", trove_import::filetags::read_tagspaces(&ctx.resolve_all(&paths), &delimiter)?, common)
         }
         ImportSource::Tmsu { db, no_value_implies_tag, common } => {
             let db = match db {
