@@ -44,6 +44,9 @@ impl From<trove_core::Error> for CommandError {
             trove_core::Error::IndexDeleted { .. } => Some("start `trove watch` again to watch a new index"),
             trove_core::Error::TagInUse { .. } => Some("--force deletes it and those links"),
             trove_core::Error::MergeMakesCycle { .. } => Some("`trove tags unimply CHILD PARENT` removes one"),
+            trove_core::Error::UnknownOp(_) | trove_core::Error::NothingToUndo => {
+                Some("`trove log` lists the operations")
+            }
             _ => None,
         };
         CommandError { message: e.to_string(), hint: hint.map(String::from), code: 2 }
@@ -120,6 +123,26 @@ pub fn exit_code(r: CmdResult) -> ExitCode {
 pub struct Ctx {
     pub index_path: PathBuf,
     pub cwd: PathBuf,
+    /// The command line, quoted for a shell: the summary of the operations it records.
+    pub command_line: String,
+}
+
+/// The words of the command line as a shell would need them quoted.
+pub fn quoted_command_line(args: impl Iterator<Item = std::ffi::OsString>) -> String {
+    let word = |a: std::ffi::OsString| {
+        let s = a.to_string_lossy().into_owned();
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b)) {
+            s
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut v: Vec<String> = args.map(word).collect();
+    if let Some(first) = v.first_mut() {
+        // The program as invoked, without its directory.
+        *first = first.rsplit('/').next().unwrap_or("trove").to_string();
+    }
+    v.join(" ")
 }
 
 /// `$XDG_DATA_HOME/trove/index.db`, else `~/.local/share/trove/index.db`.
@@ -145,17 +168,23 @@ impl Ctx {
             Some(p) => cwd.join(p),
             None => default_index_path()?,
         };
-        Ok(Ctx { index_path, cwd })
+        Ok(Ctx { index_path, cwd, command_line: quoted_command_line(std::env::args_os()) })
     }
 
     /// Opens the index for reading; a missing index is an error that says so.
     pub fn open_read(&self) -> Result<Index, CommandError> {
-        Ok(Index::open(&self.index_path, OpenMode::Existing)?)
+        let mut index = Index::open(&self.index_path, OpenMode::Existing)?;
+        // A read command that writes after all (`check --repair`, `find --at`) is labelled too.
+        index.set_operation("cli", &self.command_line);
+        Ok(index)
     }
 
     /// Opens the index for writing, creating it when absent.
     pub fn open_write(&self) -> Result<Index, CommandError> {
-        Ok(Index::open(&self.index_path, OpenMode::Create)?)
+        let mut index = Index::open(&self.index_path, OpenMode::Create)?;
+        // Everything this command writes is one operation in the log.
+        index.set_operation("cli", &self.command_line);
+        Ok(index)
     }
 
     /// Absolute form of a path typed on the command line.

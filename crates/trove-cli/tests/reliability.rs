@@ -3,7 +3,8 @@
 //! - Crash safety: `trove include -v` / `trove tag` killed with SIGKILL at random moments;
 //!   after each kill the index passes `integrity_check` and holds every file the command had
 //!   reported as stored; a `tag` or `untag` run is all or nothing; the query engine's posting
-//!   lists agree with the links after every kill (`trove check --full` says so).
+//!   lists agree with the links after every kill (`trove check --full` says so), and so
+//!   does the operation log (`ops::history::verify`).
 //! - Concurrency: tag/untag loops and a reader on one index for 30 s: no command fails and
 //!   the final links equal the replay of what each loop did.
 //! - Full disk: an index on a tiny tmpfs that fills up: a clear error, and the index still
@@ -41,6 +42,10 @@ fn integrity_ok(e: &TestEnv) -> Index {
     assert_eq!(index.integrity_problems().unwrap(), None, "integrity_check");
     let problems = trove_core::ops::check::verify_postings(&index).unwrap();
     assert!(problems.is_empty(), "posting lists after a kill: {problems:?}");
+    // The operation log is written in the same transactions: it and the links agree (every
+    // link the log saw added is there, every one it saw removed is not, nothing else is).
+    let problems = trove_core::ops::history::verify(&index, true).unwrap();
+    assert!(problems.is_empty(), "operation log against the links after a kill: {problems:?}");
     index
 }
 

@@ -136,6 +136,20 @@ pub enum Error {
     DamagedPostings { reason: String },
     #[error("{}: no such file id", .0.0)]
     NoSuchId(FileId),
+    #[error("op {0}: no such operation")]
+    UnknownOp(i64),
+    #[error("nothing to undo: the operation log is empty")]
+    NothingToUndo,
+    #[error(
+        "op {op}: cannot be undone, {} row(s) were changed again later: {}",
+        conflicts.len(),
+        conflicts.iter().take(5).map(|c| c.to_string()).collect::<Vec<_>>().join("; ")
+    )]
+    UndoConflict { op: i64, conflicts: Vec<ops::history::Conflict> },
+    #[error("op {op}: older than the history kept (pruned up to op {pruned})")]
+    HistoryPruned { op: i64, pruned: i64 },
+    #[error("{at}: before the history starts (unix time {started}: the index was created or upgraded then)")]
+    HistoryStartsLater { at: i64, started: i64 },
     #[error("{}: not a root", .0.display())]
     NotARoot(PathBuf),
     #[error("{}: already a root", .0.display())]

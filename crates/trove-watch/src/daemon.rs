@@ -216,6 +216,7 @@ impl Daemon {
 
     fn reconcile(&mut self, scope: Vec<PathBuf>) {
         let opts = ReconcileOptions { dry_run: false, scope };
+        self.index.set_operation("watch", "reconcile");
         match reconcile(&mut self.index, &opts, &NoProgress) {
             Ok(r) => {
                 if !r.actions.is_empty() {
@@ -322,6 +323,7 @@ impl Daemon {
             std::mem::take(&mut self.new_files).into_iter().partition(|(_, t)| now || t.elapsed() >= AUTO_DELAY);
         self.new_files = wait;
         let paths: Vec<PathBuf> = ready.into_keys().collect();
+        self.index.set_operation("watch", &format!("index {} new file(s)", paths.len()));
         let added = auto_include(&mut self.index, &paths)?;
         if !added.is_empty() {
             self.log(&format!("indexed {} new file(s)", added.len()));
@@ -357,6 +359,13 @@ impl Daemon {
         // `trove status` counts and shows only what happened under the roots.
         let n = batch.iter().filter(|e| e.touches(&self.roots)).count() as u64;
         let last = batch.iter().rev().find(|e| e.touches(&self.roots)).map(FsEvent::describe);
+        // One operation per batch in the log, named by its last event.
+        let what = match &last {
+            Some(l) if n > 1 => format!("{n} events, last: {l}"),
+            Some(l) => l.clone(),
+            None => format!("{} event(s)", batch.len()),
+        };
+        self.index.set_operation("watch", &what);
         let mut applied = apply_with(&mut self.index, &batch, &self.roots, &mut self.memory)?;
         let now = Instant::now();
         self.recent.retain(|(_, t)| now.duration_since(*t) < RECENT);

@@ -418,6 +418,8 @@ async fn file_tags(
     let edit: AddRemove<String> = body(&raw)?;
     let (added, removed, created) = app
         .with_index(move |index| {
+            let what = format!("tags of file {}: +{} -{}", id.0, edit.add.join(" +"), edit.remove.join(" -"));
+            index.set_operation(&source.to_string(), &what);
             if trove_core::ops::files::get(index, id)?.is_none() {
                 return Err(trove_core::Error::NoSuchId(id));
             }
@@ -492,7 +494,7 @@ async fn tag_action(
     Path(action): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.allow(&app, Scope::All).await?;
+    let source = caller.allow(&app, Scope::All).await?;
     let b: TagActionBody = body(&raw)?;
     if !matches!(action.as_str(), "rename" | "alias" | "merge" | "imply" | "unimply") {
         return Err(ApiError::bad(format!("{action:?}: not a tag action (rename, alias, merge, imply, unimply)")));
@@ -500,6 +502,7 @@ async fn tag_action(
     use trove_core::ops::tags as t;
     let done = app
         .with_index(move |index| {
+            index.set_operation(&source.to_string(), &format!("tags {action} {} {}", b.tag, b.to));
             Ok(match action.as_str() {
                 "rename" => t::rename(index, &b.tag, &b.to).map(|()| true)?,
                 "alias" => t::alias(index, &b.tag, &b.to, None).map(|()| true)?,
@@ -555,9 +558,14 @@ struct PoolCreate {
 }
 
 async fn pool_create(State(app): State<Arc<App>>, caller: Caller, raw: Bytes) -> Result<Response, ApiError> {
-    caller.allow(&app, Scope::Tag).await?;
+    let source = caller.allow(&app, Scope::Tag).await?;
     let b: PoolCreate = body(&raw)?;
-    let id = app.with_index(move |index| trove_core::ops::pools::create(index, &b.title)).await?;
+    let id = app
+        .with_index(move |index| {
+            index.set_operation(&source.to_string(), &format!("pool create {}", b.title));
+            trove_core::ops::pools::create(index, &b.title)
+        })
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(json!({ "id": id.0 }))).into_response())
 }
 
@@ -567,11 +575,15 @@ async fn pool_files(
     Path(title): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.allow(&app, Scope::Tag).await?;
+    let source = caller.allow(&app, Scope::Tag).await?;
     let b: AddRemove<i64> = body(&raw)?;
     let ids = |v: &[i64]| v.iter().map(|&i| FileId(i)).collect::<Vec<_>>();
     let (add, remove) = (ids(&b.add), ids(&b.remove));
-    let (added, removed) =
-        app.with_index(move |index| trove_core::ops::pools::edit_ids(index, &title, &add, &remove)).await?;
+    let (added, removed) = app
+        .with_index(move |index| {
+            index.set_operation(&source.to_string(), &format!("pool edit {title}"));
+            trove_core::ops::pools::edit_ids(index, &title, &add, &remove)
+        })
+        .await?;
     Ok(axum::Json(json!({"added": added, "removed": removed})).into_response())
 }

@@ -133,6 +133,8 @@ impl App {
                     i
                 }
             };
+            // Each request is its own operation in the log; write handlers name it.
+            index.set_operation("api", "");
             let out = f(&mut index);
             if let Ok(mut p) = app.pool.lock()
                 && p.len() < 8

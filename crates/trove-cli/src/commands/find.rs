@@ -4,6 +4,7 @@ use std::io::{BufWriter, Write};
 
 use clap::Args;
 use trove_core::ops::find::Query;
+use trove_core::ops::history::{self, At};
 
 use crate::ctx::{CmdResult, CommandError, Ctx, warn};
 use crate::output::{record_json, write_path};
@@ -56,6 +57,11 @@ pub struct FindArgs {
     /// Print absolute paths
     #[arg(short, long)]
     pub absolute: bool,
+    /// Evaluate against the tags as they were right after operation OP (a number from
+    /// `trove log`) or at a moment (2024-01-01, 2024-01-01T12:00 UTC, or 3d/12h ago);
+    /// paths print as they were then
+    #[arg(long, value_name = "DATE|OP")]
+    pub at: Option<String>,
     /// The query; several words are joined with spaces. Empty: every file.
     #[arg(value_name = "QUERY", allow_hyphen_values = true)]
     pub query: Vec<String>,
@@ -90,8 +96,56 @@ pub fn query_error(text: &str, e: trove_core::Error) -> CommandError {
     }
 }
 
+/// `--at`: an operation number, a date or an age.
+fn parse_at(s: &str) -> Result<At, CommandError> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().map(At::Op).map_err(|_| CommandError::new(format!("{s:?}: not an operation number")));
+    }
+    crate::commands::log::parse_moment(s, trove_core::model::now_unix()).map(At::Time).ok_or_else(|| {
+        CommandError::new(format!("{s:?}: not an operation, a date or an age"))
+            .with_hint("--at 42 (from `trove log`), --at 2024-01-01, --at 2024-01-01T12:00 or --at 3d")
+    })
+}
+
+fn run_at(ctx: &Ctx, a: &FindArgs, text: &str, at: &str) -> CmdResult {
+    let at = parse_at(at)?;
+    let mut index = ctx.open_read()?;
+    let r = history::find_at(&mut index, at, text, if a.count { None } else { a.limit }).map_err(|e| match e {
+        trove_core::Error::HistoryStartsLater { at, started } => CommandError::new(format!(
+            "{}: before the history starts ({}, when the index was created or upgraded)",
+            crate::commands::log::utc(at),
+            crate::commands::log::utc(started)
+        )),
+        e => query_error(text, e),
+    })?;
+    for w in &r.warnings {
+        warn(w);
+    }
+    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    if a.count {
+        let n = a.limit.map_or(r.files.len() as u64, |l| (r.files.len() as u64).min(l));
+        writeln!(out, "{n}")?;
+        out.flush()?;
+        return Ok(if n == 0 { 1 } else { 0 });
+    }
+    for f in &r.files {
+        if a.json {
+            serde_json::to_writer(&mut out, &record_json(f)).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")?;
+        } else {
+            let shown = if a.absolute { &f.path } else { trove_core::paths::display_relative(&f.path, &ctx.cwd) };
+            write_path(&mut out, shown, if a.null { 0 } else { b'\n' })?;
+        }
+    }
+    out.flush()?;
+    Ok(if r.files.is_empty() { 1 } else { 0 })
+}
+
 pub fn run(ctx: &Ctx, a: FindArgs) -> CmdResult {
     let text = a.query.join(" ");
+    if let Some(at) = &a.at {
+        return run_at(ctx, &a, &text, at);
+    }
     let index = ctx.open_read()?;
     let q = Query::new(&index, &text).map_err(|e| query_error(&text, e))?;
     for w in q.warnings() {

@@ -6,10 +6,12 @@ pub mod completions;
 pub mod dupes;
 pub mod export;
 pub mod find;
+pub mod history;
 pub mod import;
 pub mod include;
 pub mod install_aliases;
 pub mod keys;
+pub mod log;
 pub mod ls;
 pub mod meta;
 pub mod mount;
@@ -25,6 +27,7 @@ pub mod stats;
 pub mod tag;
 pub mod tags;
 pub mod thumbs;
+pub mod undo;
 pub mod untag;
 pub mod view;
 pub mod watch;
@@ -41,6 +44,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Include(a) => include::run(&ctx, a),
         Command::Tag(a) => tag::run(&ctx, a),
         Command::Untag(a) => untag::run(&ctx, a),
+        Command::Log(a) => log::run(&ctx, a),
+        Command::Undo(a) => undo::run(&ctx, a),
+        Command::History(a) => history::run(&ctx, a),
         Command::Find(a) => find::run(&ctx, a),
         Command::Ls(a) => ls::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),

@@ -9,6 +9,7 @@ pub mod dupes;
 pub mod export;
 pub mod files;
 pub mod find;
+pub mod history;
 pub mod identity;
 pub mod import;
 pub mod include;

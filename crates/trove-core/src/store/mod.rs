@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod dupes;
 pub mod files;
 pub mod find;
+pub mod history;
 pub mod keys;
 pub mod links;
 pub mod meta;
@@ -59,11 +60,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_file_meta.sql"),
     include_str!("migrations/0008_postings.sql"),
     include_str!("migrations/0009_dupes.sql"),
+    include_str!("migrations/0010_history.sql"),
 ];
 
 /// The version whose migration adds the posting lists; upgrading past it builds them from
 /// the links ([`postings::rebuild`]).
 const POSTINGS_VERSION: i64 = 8;
+
+/// The version whose migration adds the operation log; writes are recorded from then on.
+const HISTORY_VERSION: i64 = 10;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -88,6 +93,11 @@ pub struct Index {
     read_only: bool,
     /// A bulk load is running: posting lists are rebuilt once at its end, not per write.
     defer_postings: bool,
+    /// Writes are recorded in the operation log (off while migrating, or when turned off
+    /// for a throwaway index).
+    history: bool,
+    /// Who the next writes are and what they are for.
+    label: history::Label,
 }
 
 impl std::fmt::Debug for Index {
@@ -268,8 +278,16 @@ impl Index {
         }
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             .map_err(|e| map_open_err(path, e))?;
-        let mut index = Index { conn, path: path.to_path_buf(), read_only, defer_postings: false };
+        let mut index = Index {
+            conn,
+            path: path.to_path_buf(),
+            read_only,
+            defer_postings: false,
+            history: false,
+            label: history::Label::default(),
+        };
         index.migrate()?;
+        index.history = SCHEMA_VERSION >= HISTORY_VERSION;
         Ok(index)
     }
 
@@ -346,11 +364,42 @@ impl Index {
         };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| full(e.into()))?;
         let tx = WriteTx { tx };
+        // The operation row comes first: the history triggers stamp every change with it.
+        let op = if self.history { Some(history::begin(&tx, &self.label).map_err(full)?) } else { None };
         let out = f(&tx).map_err(full)?;
         // The posting lists change with the links, in this same transaction.
         postings::flush(&tx, self.defer_postings).map_err(full)?;
+        let kept = match op {
+            Some(op) => history::end(&tx, op).map_err(full)?,
+            None => false,
+        };
         tx.tx.commit().map_err(|e| full(e.into()))?;
+        if let Some(op) = op.filter(|_| kept) {
+            self.label.committed(op);
+        }
         Ok(out)
+    }
+
+    /// Names the writes that follow, until the next call: `actor` is who (`cli`, `watch`,
+    /// `api:<key>`, `import:<tool>`, `rule:<name>`), `summary` what (the CLI passes its
+    /// command line). The writes from here to the next call are one operation in the log
+    /// (one group: `trove undo` reverts them together), however many transactions they
+    /// take. Without a call, each transaction is its own operation by `trove`.
+    pub fn set_operation(&mut self, actor: &str, summary: &str) {
+        self.label = history::Label::new(actor, summary);
+    }
+
+    /// The operation (group) id of the writes made since [`Index::set_operation`], once
+    /// one of them changed something.
+    pub fn current_operation(&self) -> Option<i64> {
+        self.label.group()
+    }
+
+    /// Stops (or resumes) recording writes in the operation log on this connection: for
+    /// generating throwaway benchmark libraries and measuring the cost of history. Never
+    /// used by the CLI; what is written meanwhile cannot be undone or looked at with `--at`.
+    pub fn record_history(&mut self, on: bool) {
+        self.history = on && SCHEMA_VERSION >= HISTORY_VERSION;
     }
 
     /// Writes a complete, compacted copy of the index to `dest` (SQLite's `VACUUM INTO`),

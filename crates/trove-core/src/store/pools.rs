@@ -16,7 +16,10 @@ pub fn create(c: &WriteTx<'_>, title: &str, now: i64) -> Result<PoolId> {
     if by_title(c, title)?.is_some() {
         return Err(Error::PoolExists(title.to_string()));
     }
-    c.prepare_cached("INSERT INTO pools (title, folded, created_at) VALUES (?1, ?2, ?3)")?.execute(params![
+    // Ids are never reused (migration 0010): the operation log names pools by id.
+    c.prepare_cached(
+        "INSERT INTO pools (id, title, folded, created_at) VALUES (max(coalesce((SELECT max(id) FROM pools), 0), (SELECT high FROM row_ids WHERE tbl = 'pools')) + 1, ?1, ?2, ?3)",
+    )?.execute(params![
         title,
         fold(title),
         now

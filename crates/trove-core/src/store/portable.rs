@@ -17,7 +17,10 @@ pub fn tag_by_uid(c: &Connection, uid: &[u8; 32]) -> Result<Option<TagId>> {
 /// Creates a tag with a given universal id, creation date and primary name (normalised,
 /// not taken: the caller checked).
 pub fn create_tag(c: &WriteTx<'_>, uid: &[u8; 32], name: &str, lang: Option<&str>, created_at: i64) -> Result<TagId> {
-    c.prepare_cached("INSERT INTO tags (uid, created_at) VALUES (?1, ?2)")?.execute(params![&uid[..], created_at])?;
+    // Ids are never reused (migration 0010): the operation log names tags by id.
+    c.prepare_cached(
+        "INSERT INTO tags (id, uid, created_at) VALUES (max(coalesce((SELECT max(id) FROM tags), 0), (SELECT high FROM row_ids WHERE tbl = 'tags')) + 1, ?1, ?2)",
+    )?.execute(params![&uid[..], created_at])?;
     let id = TagId(c.last_insert_rowid());
     let folded = crate::model::fold(name);
     let (ns, val, num) = crate::model::split_namespace(&folded);
@@ -102,7 +105,10 @@ pub fn all_pools(c: &Connection) -> Result<Vec<PoolRow>> {
 
 /// A pool's creation with a given date.
 pub fn create_pool(c: &WriteTx<'_>, title: &str, created_at: i64) -> Result<PoolId> {
-    c.prepare_cached("INSERT INTO pools (title, folded, created_at) VALUES (?1, ?2, ?3)")?.execute(params![
+    // Ids are never reused (migration 0010): the operation log names pools by id.
+    c.prepare_cached(
+        "INSERT INTO pools (id, title, folded, created_at) VALUES (max(coalesce((SELECT max(id) FROM pools), 0), (SELECT high FROM row_ids WHERE tbl = 'pools')) + 1, ?1, ?2, ?3)",
+    )?.execute(params![
         title,
         crate::model::fold(title),
         created_at

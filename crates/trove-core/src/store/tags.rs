@@ -25,7 +25,10 @@ pub fn create(c: &WriteTx<'_>, name: &str, now: i64) -> Result<TagId> {
         return Err(Error::NameTaken { name: name.to_string(), owner: primary_name(c, owner)? });
     }
     let uid = super::random_uid()?;
-    c.prepare_cached("INSERT INTO tags (uid, created_at) VALUES (?1, ?2)")?.execute(params![&uid[..], now])?;
+    // Ids are never reused (migration 0010): the operation log names tags by id.
+    c.prepare_cached(
+        "INSERT INTO tags (id, uid, created_at) VALUES (max(coalesce((SELECT max(id) FROM tags), 0), (SELECT high FROM row_ids WHERE tbl = 'tags')) + 1, ?1, ?2)",
+    )?.execute(params![&uid[..], now])?;
     let id = TagId(c.last_insert_rowid());
     insert_name(c, id, name, None, true)?;
     Ok(id)
