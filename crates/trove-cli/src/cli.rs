@@ -56,6 +56,7 @@ pub enum Command {
     Status,
     Stats(commands::stats::StatsArgs),
     Backup(commands::backup::BackupArgs),
+    Restore(commands::restore::RestoreArgs),
     Serve(commands::serve::ServeArgs),
     Mount(commands::mount::MountArgs),
     View(commands::view::ViewArgs),

@@ -42,6 +42,9 @@ impl From<trove_core::Error> for CommandError {
             trove_core::Error::NewerSchema { .. } => Some("upgrade trove to use this index"),
             trove_core::Error::TooManyKeyRequests { .. } => Some("`trove keys pending` lists them"),
             trove_core::Error::IndexDeleted { .. } => Some("start `trove watch` again to watch a new index"),
+            trove_core::Error::IndexReplaced { .. } => {
+                Some("run the command again; to put a backup back while trove runs, use `trove restore BACKUP`")
+            }
             trove_core::Error::TagInUse { .. } => Some("--force deletes it and those links"),
             trove_core::Error::MergeMakesCycle { .. } => Some("`trove tags unimply CHILD PARENT` removes one"),
             trove_core::Error::UnknownOp(_) | trove_core::Error::NothingToUndo => {

@@ -604,3 +604,47 @@ fn a_locked_index_is_503_with_retry_after_then_served_again() {
     assert_eq!(post_json(&url, Some(&k), &[], r#"{"add":["x"]}"#).0, 200);
     assert_eq!(e.find("x").0, ["a.txt"]);
 }
+
+/// A restore (`trove restore`) and a copy renamed over the index, both while the server
+/// runs: it answers from the new content, its own writes land in the file now at the path,
+/// and the index stays sound (see tests/restore.rs for why a replaced file is a hazard).
+#[test]
+fn serve_follows_a_restore_and_an_index_renamed_over_it() {
+    let e = env();
+    e.write("a.txt", b"a");
+    e.ok(["include", "-t", "old", "a.txt"]);
+    let k = key(&e, "k", "--tag");
+    let backup = e.path("back.db");
+    e.ok(["backup".as_ref(), backup.as_os_str()]);
+    e.ok(["tag", "-t", "new", "a.txt"]);
+    let s = serve(&e, &[]);
+    let count =
+        |q: &str| get_json(&format!("{}/api/v1/search?q={q}&count=1", s.base), &k).1["count"].as_i64().unwrap_or(-1);
+    let id = id_of(&s.base, &k, "old");
+    let integrity = || {
+        let c = rusqlite::Connection::open(&e.index).unwrap();
+        c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).unwrap()
+    };
+    assert_eq!(count("new"), 1);
+
+    e.ok(["restore".as_ref(), backup.as_os_str(), "--keep".as_ref(), e.path("kept.db").as_os_str()]);
+    assert_eq!(count("new"), 0, "the server answers from the restored index");
+    let (st, _) = post_json(&format!("{}/api/v1/files/{id}/tags", s.base), Some(&k), &[], r#"{"add":["web1"]}"#);
+    assert_eq!(st, 200);
+    assert_eq!(e.find("web1").0, vec!["a.txt"]);
+
+    // A copy renamed over the index while the server has connections open to it.
+    let copy = e.path("copy.db");
+    let c = rusqlite::Connection::open(&e.index).unwrap();
+    c.execute("VACUUM INTO ?1", [copy.to_str().unwrap()]).unwrap();
+    drop(c);
+    std::fs::rename(&copy, &e.index).unwrap();
+    e.ok(["tag", "-t", "cli", "a.txt"]);
+    assert_eq!(count("cli"), 1, "the server reads the file now at the path");
+    let (st, _) = post_json(&format!("{}/api/v1/files/{id}/tags", s.base), Some(&k), &[], r#"{"add":["web2"]}"#);
+    assert_eq!(st, 200);
+    assert_eq!(e.find("web2").0, vec!["a.txt"], "the server's write went to the file at the path");
+    assert_eq!(e.find("cli").0, vec!["a.txt"]);
+    assert_eq!(e.find("web1").0, vec!["a.txt"]);
+    assert_eq!(integrity(), "ok", "{}", s.log.lock().unwrap());
+}

@@ -188,6 +188,10 @@ pub enum Error {
     Random(String),
     #[error("{}: the index file was deleted", path.display())]
     IndexDeleted { path: PathBuf },
+    #[error("{}: the index file was replaced (or deleted) while this process had it open; nothing was written", path.display())]
+    IndexReplaced { path: PathBuf },
+    #[error("{}: not a sound copy of an index ({reason}); the index was not changed", path.display())]
+    BadBackup { path: PathBuf, reason: String },
 }
 
 impl Error {

@@ -123,8 +123,9 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(index: Index, opts: &MountOptions) -> Result<State> {
+    pub fn new(mut index: Index, opts: &MountOptions) -> Result<State> {
         use std::os::unix::fs::MetadataExt;
+        index.set_checkpoint_after_write(true);
         let me = std::fs::metadata("/proc/self").ok();
         let version = views::data_version(&index)?;
         let mut s = State {
@@ -151,6 +152,13 @@ impl State {
 
     /// Drops every cached listing when another process committed since the last look.
     pub fn refresh(&mut self) -> Result<()> {
+        // The index file replaced under the mount (a restore): serve the new one.
+        if self.index.is_replaced() {
+            self.index.reopen()?;
+            self.version = views::data_version(&self.index)?;
+            self.forget_listings();
+            return Ok(());
+        }
         let v = views::data_version(&self.index)?;
         if v != self.version {
             self.version = v;

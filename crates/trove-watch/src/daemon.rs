@@ -152,7 +152,14 @@ pub fn open_source(backend: Backend, roots: &[PathBuf]) -> std::io::Result<(Box<
 }
 
 impl Daemon {
-    pub fn new(index: Index, source: Box<dyn EventSource>, cfg: WatchConfig, log: Box<dyn Fn(&str) + Send>) -> Self {
+    pub fn new(
+        mut index: Index,
+        source: Box<dyn EventSource>,
+        cfg: WatchConfig,
+        log: Box<dyn Fn(&str) + Send>,
+    ) -> Self {
+        // Between batches the index file alone is complete (see `Index::set_checkpoint_after_write`).
+        index.set_checkpoint_after_write(true);
         let roots = roots::list(&index).map(|v| v.into_iter().map(|r| r.path).collect()).unwrap_or_default();
         let memory = Memory::new(cfg.backups.clone());
         let index_id = identity(index.path());
@@ -247,38 +254,22 @@ impl Daemon {
         }
         let mut last_periodic = Instant::now();
         let mut last_beat = Instant::now();
+        // A batch that met a replaced index file, applied again to the new one.
+        let mut carry: Vec<FsEvent> = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            let mut batch = self
-                .source
-                // With reconciles pending, look for quiet sooner.
-                .wait(if self.pending_since.is_some() || !self.new_files.is_empty() {
-                    Duration::from_millis(100)
-                } else {
-                    Duration::from_millis(500)
-                })
-                .map_err(|e| trove_core::Error::Io { path: self.cfg.index.clone(), source: e })?;
-            if !batch.is_empty() {
-                let start = Instant::now();
-                while start.elapsed() < self.cfg.debounce && batch.len() < self.cfg.max_batch {
-                    let more = self
-                        .source
-                        .wait(Duration::from_millis(10))
-                        .map_err(|e| trove_core::Error::Io { path: self.cfg.index.clone(), source: e })?;
-                    if more.is_empty() {
-                        break;
-                    }
-                    batch.extend(more);
-                }
-                self.apply_batch(batch)?;
-            } else {
-                // The queue is quiet: settle whatever the batches could not.
-                self.flush_rescans();
-            }
-            if self.pending_since.is_some_and(|t| t.elapsed() > MAX_DEFER) {
-                self.flush_rescans();
-            }
-            self.include_new(false)?;
-            if last_beat.elapsed() > Duration::from_secs(1) {
+            let mut batch = std::mem::take(&mut carry);
+            batch.extend(
+                self.source
+                    // With reconciles pending, look for quiet sooner.
+                    .wait(if self.pending_since.is_some() || !self.new_files.is_empty() || !batch.is_empty() {
+                        Duration::from_millis(100)
+                    } else {
+                        Duration::from_millis(500)
+                    })
+                    .map_err(|e| trove_core::Error::Io { path: self.cfg.index.clone(), source: e })?,
+            );
+            let beat = last_beat.elapsed() > Duration::from_secs(1);
+            if beat {
                 last_beat = Instant::now();
                 let w = self.source.warning();
                 if w != last_warning {
@@ -287,9 +278,13 @@ impl Daemon {
                     }
                     last_warning = w;
                 }
-                self.check_index()?;
-                self.check_roots()?;
-                watch::progress(&mut self.index, 0, None, 0, now_unix())?;
+            }
+            match self.turn(batch, &mut carry, beat) {
+                Ok(()) => {}
+                // The index file was replaced (a restore by renaming a copy over it): open
+                // the new one and go on; `carry` holds the batch that was not applied.
+                Err(trove_core::Error::IndexReplaced { .. }) => self.check_index()?,
+                Err(e) => return Err(e),
             }
             if let Some(p) = self.cfg.periodic
                 && last_periodic.elapsed() >= p
@@ -300,6 +295,42 @@ impl Daemon {
         }
         watch::stopped(&mut self.index, now_unix())?;
         self.log("stopped");
+        Ok(())
+    }
+
+    /// One turn of the loop: apply a batch (kept in `carry` until it is stored), settle
+    /// what is pending, index quiet new files, and on a heartbeat look at the index file and
+    /// the roots.
+    fn turn(&mut self, mut batch: Vec<FsEvent>, carry: &mut Vec<FsEvent>, beat: bool) -> trove_core::Result<()> {
+        if !batch.is_empty() {
+            let start = Instant::now();
+            while start.elapsed() < self.cfg.debounce && batch.len() < self.cfg.max_batch {
+                let more = self
+                    .source
+                    .wait(Duration::from_millis(10))
+                    .map_err(|e| trove_core::Error::Io { path: self.cfg.index.clone(), source: e })?;
+                if more.is_empty() {
+                    break;
+                }
+                batch.extend(more);
+            }
+            carry.clone_from(&batch);
+            self.apply_batch(batch)?;
+            carry.clear();
+        } else {
+            // The queue is quiet: settle whatever the batches could not.
+            self.flush_rescans();
+            self.index.settle_wal();
+        }
+        if self.pending_since.is_some_and(|t| t.elapsed() > MAX_DEFER) {
+            self.flush_rescans();
+        }
+        self.include_new(false)?;
+        if beat {
+            self.check_index()?;
+            self.check_roots()?;
+            watch::progress(&mut self.index, 0, None, 0, now_unix())?;
+        }
         Ok(())
     }
 
@@ -324,7 +355,14 @@ impl Daemon {
         self.new_files = wait;
         let paths: Vec<PathBuf> = ready.into_keys().collect();
         self.index.set_operation("watch", &format!("index {} new file(s)", paths.len()));
-        let added = auto_include(&mut self.index, &paths)?;
+        let added = match auto_include(&mut self.index, &paths) {
+            Ok(a) => a,
+            Err(e) => {
+                // Not lost: tried again on the next round (after a reopen, if that was it).
+                self.new_files.extend(paths.into_iter().map(|p| (p, Instant::now())));
+                return Err(e);
+            }
+        };
         if !added.is_empty() {
             self.log(&format!("indexed {} new file(s)", added.len()));
         }
@@ -434,8 +472,19 @@ impl Daemon {
     /// clear message (the records would go nowhere). Replaced by another file (a restore, a
     /// copy renamed over it): reopen it and catch up.
     fn check_index(&mut self) -> trove_core::Result<()> {
+        // Replaced again while being reopened: look again (a few times).
+        for _ in 0..5 {
+            match self.reopen_if_replaced() {
+                Err(trove_core::Error::IndexReplaced { .. }) => continue,
+                r => return r,
+            }
+        }
+        self.reopen_if_replaced()
+    }
+
+    fn reopen_if_replaced(&mut self) -> trove_core::Result<()> {
         let now = identity(&self.cfg.index);
-        if now == self.index_id {
+        if now == self.index_id && !self.index.is_replaced() {
             return Ok(());
         }
         let Some(_) = now else {
@@ -443,7 +492,7 @@ impl Daemon {
             return Err(trove_core::Error::IndexDeleted { path: self.cfg.index.clone() });
         };
         self.log(&format!("{}: the index file was replaced; reopening it", self.cfg.index.display()));
-        self.index = Index::open(&self.cfg.index, OpenMode::Existing)?;
+        self.index.reopen()?;
         self.index_id = now;
         self.own = trove_core::filter::own_files(&self.cfg.index);
         let pid = std::process::id();

@@ -94,6 +94,10 @@ pub(crate) struct App {
     index_path: PathBuf,
     /// Open connections, reused across requests.
     pool: Mutex<Vec<Index>>,
+    /// Held shared while a connection is in use (see `App::enter`).
+    gate: std::sync::RwLock<()>,
+    /// The index file the pooled connections have open.
+    opened: Mutex<Option<(u64, u64)>>,
     /// The UI's one-time token, until it is used.
     token: Mutex<Option<String>>,
     /// Session id → CSRF token.
@@ -124,45 +128,77 @@ impl App {
     ) -> Result<T, api::ApiError> {
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
-            let taken = app.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
-            let mut index = match taken {
-                Some(i) => i,
-                None => {
-                    let i = Index::open(&app.index_path, OpenMode::Existing)?;
-                    i.set_busy_timeout(app.busy_timeout)?;
-                    i
-                }
-            };
+            let _gate = app.enter();
+            let mut index = app.take()?;
             // Each request is its own operation in the log; write handlers name it.
             index.set_operation("api", "");
             let out = f(&mut index);
-            if let Ok(mut p) = app.pool.lock()
-                && p.len() < 8
-            {
-                p.push(index);
-            }
+            index.settle_wal();
+            app.put_back(index);
             out
         })
         .await
         .map_err(|e| api::ApiError::internal(format!("worker: {e}")))?
         .map_err(api::ApiError::from)
     }
-}
 
-impl App {
     /// Runs `f` with a pooled connection on the current thread (start-up only).
     pub(crate) fn with_index_sync<T>(&self, f: impl FnOnce(&Index) -> trove_core::Result<T>) -> trove_core::Result<T> {
-        let taken = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
-        let index = match taken {
-            Some(i) => i,
-            None => Index::open(&self.index_path, OpenMode::Existing)?,
-        };
+        let _gate = self.enter();
+        let index = self.take()?;
         let out = f(&index);
-        if let Ok(mut p) = self.pool.lock() {
-            p.push(index);
-        }
+        self.put_back(index);
         out
     }
+
+    /// The gate, held shared while a connection is in use. When the index file was
+    /// replaced (a restore renamed over it), every connection to the old file is closed
+    /// before any is opened to the new one: SQLite's locks on `INDEX-shm` belong to the
+    /// process, and closing an old handle after a new one opened would drop the new one's
+    /// locks too. So the gate is taken exclusively (waiting for the handles in use to come
+    /// back), the pool emptied, and only then entered again.
+    fn enter(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        loop {
+            let shared = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = file_identity(&self.index_path);
+            if self.opened.lock().is_ok_and(|o| *o == now) {
+                return shared;
+            }
+            drop(shared);
+            let _only = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Ok(mut p) = self.pool.lock() {
+                p.clear();
+            }
+            if let Ok(mut o) = self.opened.lock() {
+                *o = now;
+            }
+        }
+    }
+
+    /// A pooled connection, or a new one (the gate held shared).
+    fn take(&self) -> trove_core::Result<Index> {
+        if let Some(i) = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None) {
+            return Ok(i);
+        }
+        let mut i = Index::open(&self.index_path, OpenMode::Existing)?;
+        i.set_busy_timeout(self.busy_timeout)?;
+        i.set_checkpoint_after_write(true);
+        Ok(i)
+    }
+
+    fn put_back(&self, index: Index) {
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < 8
+        {
+            p.push(index);
+        }
+    }
+}
+
+/// (device, inode) of the file a path names.
+fn file_identity(p: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// A random 32-byte secret as 64 hex digits.
@@ -177,7 +213,8 @@ pub(crate) fn secret() -> String {
 /// Starts the server and blocks until SIGINT or SIGTERM. `on_start` is called once it
 /// listens (the CLI prints the UI URL there).
 pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Result<(), WebError> {
-    let index = Index::open(&cfg.index, OpenMode::Create)?;
+    let mut index = Index::open(&cfg.index, OpenMode::Create)?;
+    index.set_checkpoint_after_write(true);
     index.set_busy_timeout(cfg.busy_timeout)?;
     if !cfg.listen.ip().is_loopback() {
         let keys = trove_core::ops::keys::list(&index)?;
@@ -211,6 +248,8 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
         let app = Arc::new(App {
             index_path: cfg.index.clone(),
             pool: Mutex::new(vec![index]),
+            gate: std::sync::RwLock::new(()),
+            opened: Mutex::new(file_identity(&cfg.index)),
             token: Mutex::new(Some(token.clone())),
             sessions: Mutex::new(HashMap::new()),
             hosts: cfg.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),

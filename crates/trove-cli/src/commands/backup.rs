@@ -9,9 +9,10 @@ use crate::ctx::{CmdResult, CommandError, Ctx};
 /// Write a complete copy of the index to a new file.
 ///
 /// The copy is consistent as of one moment, even while the watcher or the server write,
-/// and compacted. Use it instead of copying the index file: trove keeps the latest commits
-/// in `INDEX-wal` between commands (SQLite's write-ahead log), so the index file alone can
-/// lack them. Open the copy with `trove --index COPY ...`.
+/// and compacted. Copying the index file is a backup only while no trove process is writing
+/// it: the latest commits can be in `INDEX-wal` beside it (SQLite's write-ahead log) until
+/// they are checkpointed. Open the copy with `trove --index COPY ...`; put it back with
+/// `trove restore COPY`.
 ///
 /// Example: `trove backup ~/backups/trove-$(date +%F).db`
 #[derive(Debug, Args)]

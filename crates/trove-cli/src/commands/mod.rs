@@ -18,6 +18,7 @@ pub mod mount;
 pub mod mv;
 pub mod pool;
 pub mod reconcile;
+pub mod restore;
 pub mod rm;
 pub mod roots;
 pub mod rules;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Check(a) => check::run(&ctx, a),
         Command::Stats(a) => stats::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),
+        Command::Restore(a) => restore::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Mount(a) => mount::run(&ctx, a),
         Command::View(a) => view::run(&ctx, a),

@@ -38,6 +38,11 @@ impl Label {
             self.head = Some(op);
         }
     }
+    /// The same actor and summary for writes to another file (a reopened or restored
+    /// index), where the group's first operation does not exist.
+    pub fn restarted(&self) -> Label {
+        Label { head: None, ..self.clone() }
+    }
     pub fn group(&self) -> Option<i64> {
         if self.grouped { self.head } else { None }
     }

@@ -98,6 +98,33 @@ pub struct Index {
     history: bool,
     /// Who the next writes are and what they are for.
     label: history::Label,
+    /// (device, inode) of the file opened: when the path names another file (a copy
+    /// renamed over it, a restore by `cp` to a new inode), this connection must neither write
+    /// nor checkpoint, because the `-wal` and `-shm` beside the path now serve that file.
+    file_id: Option<(u64, u64)>,
+    /// Checkpoint (and truncate the WAL) after each write: for long-lived processes.
+    checkpoint_after_write: bool,
+    /// The busy timeout set on the connection (restored after a checkpoint that must not wait).
+    busy_timeout: std::cell::Cell<Duration>,
+    /// A checkpoint after a write could not finish (a reader was using the log).
+    wal_pending: bool,
+}
+
+/// (device, inode) of the file a path names, following symlinks as SQLite does.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        // Closing the last connection checkpoints into the file this connection has open
+        // and deletes `-wal` and `-shm` by name. When the path now names another file, those
+        // belong to it (and to the processes that have it open): leave them alone.
+        if self.is_replaced() {
+            let _ = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        }
+    }
 }
 
 impl std::fmt::Debug for Index {
@@ -257,12 +284,13 @@ impl Index {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| map_open_err(path, e))?;
+        let file_id = file_identity(path);
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Closing does not checkpoint: the WAL and its index stay for the next command, so a
-        // one-file `trove tag` costs one fsync of the WAL at commit instead of a checkpoint
-        // (two more fsyncs) and the re-creation of both files. SQLite's automatic checkpoint
-        // (at 1000 pages of WAL) still moves the WAL into the main file as it grows.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        // Closing checkpoints and removes the WAL, so a closed index is one self-contained
+        // file that `cp` can copy or restore. Keeping the WAL between commands
+        // (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE) would save two fsyncs of a one-file tag, but an
+        // index file restored over a closed index would then be paired with the old `-wal`
+        // (seen: the restore undone, or pages of two databases mixed).
         // SQLite opens a file it may not write read-only, silently.
         let read_only = conn.is_readonly(rusqlite::MAIN_DB)?;
         let conn = if read_only { readable(path, conn)? } else { conn };
@@ -285,6 +313,10 @@ impl Index {
             defer_postings: false,
             history: false,
             label: history::Label::default(),
+            file_id,
+            checkpoint_after_write: false,
+            busy_timeout: std::cell::Cell::new(BUSY_TIMEOUT),
+            wal_pending: false,
         };
         index.migrate()?;
         index.history = SCHEMA_VERSION >= HISTORY_VERSION;
@@ -322,6 +354,7 @@ impl Index {
     /// How long this connection waits for another writer before a write fails as busy
     /// (60 s by default; a server answering HTTP wants less).
     pub fn set_busy_timeout(&self, wait: Duration) -> Result<()> {
+        self.busy_timeout.set(wait);
         Ok(self.conn.busy_timeout(wait)?)
     }
 
@@ -362,20 +395,35 @@ impl Index {
             }
             e => e,
         };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| full(e.into()))?;
-        let tx = WriteTx { tx };
-        // The operation row comes first: the history triggers stamp every change with it.
-        let op = if self.history { Some(history::begin(&tx, &self.label).map_err(full)?) } else { None };
-        let out = f(&tx).map_err(full)?;
-        // The posting lists change with the links, in this same transaction.
-        postings::flush(&tx, self.defer_postings).map_err(full)?;
-        let kept = match op {
-            Some(op) => history::end(&tx, op).map_err(full)?,
-            None => false,
+        if self.is_replaced() {
+            return Err(Error::IndexReplaced { path });
+        }
+        let (out, op, kept) = {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| full(e.into()))?;
+            // Again under the write lock: a file renamed over the index shares its `-wal`, so a
+            // commit from here would land in the other file's log.
+            if file_identity(&path) != self.file_id {
+                drop(tx);
+                return Err(Error::IndexReplaced { path });
+            }
+            let tx = WriteTx { tx };
+            // The operation row comes first: the history triggers stamp every change with it.
+            let op = if self.history { Some(history::begin(&tx, &self.label).map_err(full)?) } else { None };
+            let out = f(&tx).map_err(full)?;
+            // The posting lists change with the links, in this same transaction.
+            postings::flush(&tx, self.defer_postings).map_err(full)?;
+            let kept = match op {
+                Some(op) => history::end(&tx, op).map_err(full)?,
+                None => false,
+            };
+            tx.tx.commit().map_err(|e| full(e.into()))?;
+            (out, op, kept)
         };
-        tx.tx.commit().map_err(|e| full(e.into()))?;
         if let Some(op) = op.filter(|_| kept) {
             self.label.committed(op);
+        }
+        if self.checkpoint_after_write {
+            self.wal_pending = !self.checkpoint();
         }
         Ok(out)
     }
@@ -402,6 +450,66 @@ impl Index {
         self.history = on && SCHEMA_VERSION >= HISTORY_VERSION;
     }
 
+    /// Whether the index path now names another file than the one this connection has
+    /// open (deleted, or replaced by a copy renamed over it). Such a handle refuses to write
+    /// ([`Error::IndexReplaced`]); a long-lived process opens the index again.
+    pub fn is_replaced(&self) -> bool {
+        self.file_id.is_some() && file_identity(&self.path) != self.file_id
+    }
+
+    /// Opens the index file at this index's path again, after [`Index::is_replaced`]: the
+    /// connection to the old file is closed first (without a checkpoint), because SQLite's
+    /// locks on `-shm` belong to the process, and closing a second handle on that file later
+    /// would drop the new connection's locks with it. Every other handle this process has on
+    /// the old file must be closed before this is called. Settings made on this handle carry
+    /// over. On failure the handle is unusable (only dropped).
+    pub fn reopen(&mut self) -> Result<()> {
+        let _ = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        drop(old);
+        let mut fresh = Index::open(&self.path, OpenMode::Existing)?;
+        fresh.checkpoint_after_write = self.checkpoint_after_write;
+        fresh.set_busy_timeout(self.busy_timeout.get())?;
+        fresh.defer_postings = self.defer_postings;
+        fresh.history = self.history;
+        fresh.label = self.label.restarted();
+        *self = fresh;
+        Ok(())
+    }
+
+    /// For processes that keep the index open for long (the watcher, the server, a writable
+    /// mount): after each write, move the WAL into the index file and truncate it, so that
+    /// between writes the index file alone is complete. Then a copy of it is a backup, and a
+    /// file renamed over it is not paired with this process's log.
+    pub fn set_checkpoint_after_write(&mut self, on: bool) {
+        self.checkpoint_after_write = on;
+    }
+
+    /// Finishes a checkpoint that a write left undone because a reader was using the log;
+    /// long-lived processes call it when idle. Returns whether the log is now empty.
+    pub fn settle_wal(&mut self) -> bool {
+        if self.wal_pending {
+            self.wal_pending = !self.checkpoint();
+        }
+        !self.wal_pending
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)` without waiting; whether it emptied the log (not
+    /// when a reader still uses it: then [`Index::settle_wal`] tries again later).
+    fn checkpoint(&self) -> bool {
+        if self.is_replaced() {
+            return true;
+        }
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        // (busy, pages in the log, pages moved): busy is 0 when the log was reset.
+        let done = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+            .is_ok_and(|busy| busy == 0);
+        let _ = self.conn.busy_timeout(self.busy_timeout.get());
+        done
+    }
+
     /// Writes a complete, compacted copy of the index to `dest` (SQLite's `VACUUM INTO`),
     /// consistent as of one moment even while other processes write. This is the way to
     /// copy an index: the index file alone is not a copy, because the latest commits can
@@ -423,6 +531,81 @@ impl Index {
             },
             _ => Error::Sqlite(e),
         })?;
+        Ok(())
+    }
+
+    /// Replaces the whole content of this index with the copy at `src` (made by
+    /// [`Index::backup`], or any index file), through SQLite's backup API: under the
+    /// index's own locks, in one step, so every process that has the index open (the
+    /// watcher, the server, a mount) sees either the old or the restored index, never a mix,
+    /// and no `-wal` is left to pair with the wrong file, as renaming or copying a file over
+    /// an open index can. The index as it was is first written to `keep` (a new file), so a
+    /// restore is undone by restoring `keep`. A copy with an older schema is upgraded.
+    pub fn restore(&mut self, src: &Path, keep: &Path) -> Result<()> {
+        let bad = |reason: String| Error::BadBackup { path: src.to_path_buf(), reason };
+        let meta = std::fs::metadata(src).map_err(|e| Error::io(src, e))?;
+        if !meta.is_file() {
+            return Err(bad("it is not a regular file".into()));
+        }
+        if file_identity(src) == self.file_id {
+            return Err(bad("it is the index itself".into()));
+        }
+        if self.read_only {
+            return Err(Error::ReadOnlyIndex { path: self.path.clone() });
+        }
+        let copy = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| bad(e.to_string()))?;
+        match check_header(src, &copy) {
+            Ok(()) => {}
+            Err(Error::NotAnIndex { .. }) => return Err(bad("not a trove index".into())),
+            Err(e @ Error::NewerSchema { .. }) => return Err(e),
+            Err(e) => return Err(bad(format!("damaged: {e}"))),
+        }
+        let version: i64 = copy.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| bad(e.to_string()))?;
+        if version == 0 {
+            return Err(bad("an empty database".into()));
+        }
+        let problems: Vec<String> = {
+            let mut st = copy.prepare("PRAGMA integrity_check").map_err(|e| bad(e.to_string()))?;
+            st.query_map([], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(|e| bad(e.to_string()))?
+        };
+        if problems.len() != 1 || problems[0] != "ok" {
+            return Err(bad(format!("damaged: {}", problems.join("; "))));
+        }
+        self.backup(keep)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&copy, &mut self.conn)?;
+            // All pages in one step: one write transaction on the index. Another writer
+            // holding the lock past the busy timeout makes it busy, as any write.
+            let deadline = std::time::Instant::now() + self.busy_timeout.get();
+            loop {
+                let step = backup.step(-1).map_err(|e| match e.sqlite_error_code() {
+                    Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: self.path.clone() },
+                    Some(rusqlite::ErrorCode::DatabaseCorrupt) => bad(format!("damaged: {e}")),
+                    _ => Error::Sqlite(e),
+                })?;
+                match step {
+                    rusqlite::backup::StepResult::Done => break,
+                    _ if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                    _ => {
+                        return Err(Error::Sqlite(rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                            None,
+                        )));
+                    }
+                }
+            }
+        }
+        // A backup with an older schema is upgraded (unrecorded, as at open).
+        let history = std::mem::replace(&mut self.history, false);
+        let migrated = self.migrate();
+        self.history = history;
+        migrated?;
+        // The restored file has its own operation log, as of the backup.
+        self.label = self.label.restarted();
+        if self.checkpoint_after_write {
+            self.wal_pending = !self.checkpoint();
+        }
         Ok(())
     }
 
