@@ -381,20 +381,16 @@ fn tracking_with_inotify_daemon() {
 }
 
 #[test]
+#[ignore = "needs root: run as root with `cargo test -- --ignored`"]
 fn tracking_with_fanotify_daemon() {
-    if !is_root() {
-        eprintln!("skipped: fanotify filesystem marks need root");
-        return;
-    }
+    assert!(is_root(), "fanotify filesystem marks need root");
     suite(Mode::Fanotify);
 }
 
 #[test]
+#[ignore = "needs root: run as root with `cargo test -- --ignored`"]
 fn watch_without_root_falls_back_to_inotify_and_says_so_once() {
-    if !is_root() {
-        eprintln!("skipped: needs root to drop to an unprivileged user");
-        return;
-    }
+    assert!(is_root(), "dropping to an unprivileged user needs root");
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().canonicalize().unwrap();
     std::fs::create_dir(dir.join("lib")).unwrap();
@@ -1060,12 +1056,9 @@ fn tools_with_inotify_daemon() {
 }
 
 #[test]
+#[ignore = "needs root: run as root with `cargo test -- --ignored`"]
 fn tools_with_fanotify_daemon() {
-    if !is_root() {
-        assert!(std::env::var("CI").is_err(), "fanotify needs root");
-        eprintln!("skipped: fanotify filesystem marks need root");
-        return;
-    }
+    assert!(is_root(), "fanotify filesystem marks need root");
     tools_suite(Mode::Fanotify, true);
 }
 
@@ -1080,12 +1073,9 @@ fn tools_without_auto_include_with_inotify_daemon() {
 }
 
 #[test]
+#[ignore = "needs root: run as root with `cargo test -- --ignored`"]
 fn tools_without_auto_include_with_fanotify_daemon() {
-    if !is_root() {
-        assert!(std::env::var("CI").is_err(), "fanotify needs root");
-        eprintln!("skipped: fanotify filesystem marks need root");
-        return;
-    }
+    assert!(is_root(), "fanotify filesystem marks need root");
     tools_suite(Mode::Fanotify, false);
 }
 
@@ -1375,10 +1365,8 @@ fn roots_that_survive_real_life_with_inotify_daemon() {
 }
 
 #[test]
+#[ignore = "needs root: run as root with `cargo test -- --ignored`"]
 fn roots_that_survive_real_life_with_fanotify_daemon() {
-    if !is_root() {
-        eprintln!("skipped: fanotify filesystem marks need root");
-        return;
-    }
+    assert!(is_root(), "fanotify filesystem marks need root");
     roots_suite(Mode::Fanotify);
 }
