@@ -869,3 +869,94 @@ fn tagspaces_import_reads_name_tags_and_ts_sidecars() {
     let again = report(&e.ok(["import", "tagspaces", "t", "--json"]));
     assert_eq!(again["links_added"], 0, "{again}");
 }
+
+/// An export of `n` described records (not on disk: nothing to hash) with three tags each.
+fn big_export(e: &TestEnv, n: usize) -> PathBuf {
+    use std::io::Write;
+    let p = e.path("big.json");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    writeln!(w, r#"{{"format":"trove-export","version":1,"tags":["#).unwrap();
+    for t in 0..50 {
+        writeln!(w, r#"{}{{"names":[{{"name":"t{t}"}}]}}"#, if t > 0 { "," } else { "" }).unwrap();
+    }
+    writeln!(w, r#"],"implications":[{{"child":"t1","parent":"t0"}}],"files":["#).unwrap();
+    let root = e.root().display().to_string();
+    for i in 0..n {
+        writeln!(
+            w,
+            r#"{}{{"path":"{root}/big/f{i:06}.txt","size":{i},"mtime_ns":1,"hash":"{i:064x}","state":"present","verified_at":1,"added_at":1,"tags":[{{"tag":"t{}","source":"manual"}},{{"tag":"t{}","source":"import:x"}},"t49"]}}"#,
+            if i > 0 { "," } else { "" },
+            i % 49,
+            (i / 49) % 49
+        )
+        .unwrap();
+    }
+    writeln!(w, r#"],"pools":[{{"title":"p","files":[0,1,{}]}}]}}"#, n - 1).unwrap();
+    w.flush().unwrap();
+    p
+}
+
+fn stat_counts(e: &TestEnv) -> (u64, u64) {
+    let s = report(&e.ok(["stats", "--json"]));
+    (s["files"].as_u64().unwrap(), s["links"].as_u64().unwrap())
+}
+
+#[test]
+fn import_killed_mid_way_keeps_whole_batches_and_a_rerun_finishes_without_doubling() {
+    const N: u64 = 30_000;
+    let e = env();
+    let big = big_export(&e, N as usize);
+    e.ok(["tags", "create", "t0"]);
+    let mut child = e.cmd(["import".as_ref(), "json".as_ref(), big.as_os_str()]).spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    let seen = loop {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(child.try_wait().unwrap().is_none(), "the import finished before it could be killed; make it bigger");
+        let o = e.run(["stats", "--json"]);
+        if o.status.success() && report(&o.stdout)["files"].as_u64().unwrap_or(0) > 0 {
+            break t0.elapsed();
+        }
+        assert!(t0.elapsed().as_secs() < 120, "no batch committed in two minutes");
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (files, links) = stat_counts(&e);
+    assert!(files < N, "killed after {seen:?}, yet all {files} files are in");
+    assert_eq!(files % 2000, 0, "whole batches only: {files} files");
+    // Three links a file (the same tag from two sources is two links).
+    assert_eq!(links, 3 * files, "every committed file has all its links");
+    let ok: String =
+        rusqlite::Connection::open(&e.index).unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+
+    let r = report(&e.ok(["import".as_ref(), "json".as_ref(), big.as_os_str(), "--json".as_ref()]));
+    assert_eq!((r["files_existing"].as_u64(), r["files_added"].as_u64()), (Some(files), Some(N - files)), "{r}");
+    let all_links = 3 * N;
+    assert_eq!(stat_counts(&e), (N, all_links), "the re-run finished the job and doubled nothing");
+    let again = report(&e.ok(["import".as_ref(), "json".as_ref(), big.as_os_str(), "--json".as_ref()]));
+    assert_eq!((again["files_added"].as_u64(), again["links_added"].as_u64()), (Some(0), Some(0)), "{again}");
+    assert_eq!(stat_counts(&e), (N, all_links));
+    assert_eq!(String::from_utf8(e.ok(["pool", "show", "p"])).unwrap().lines().count(), 3);
+}
+
+#[test]
+fn import_json_streams_sections_in_any_order() {
+    let e = env();
+    // Files before tags and the header last: held until what they need has come.
+    e.write(
+        "odd.json",
+        br#"{"files":[{"path":"/nowhere/a","tags":["x"]},{"path":"/nowhere/b","tags":[{"tag":"y","source":"api:phone"}]}],
+        "pools":[{"title":"P","files":[1,0]}],"tags":[{"names":[{"name":"x"}]},{"names":[{"name":"y"}]}],
+        "implications":[{"child":"y","parent":"x"}],"version":1,"format":"trove-export"}"#,
+    );
+    let r = report(&e.ok(["import", "json", "odd.json", "--json"]));
+    assert_eq!(
+        (r["files_missing"].as_u64(), r["links_added"].as_u64(), r["implications_added"].as_u64()),
+        (Some(2), Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(lines(&e.ok(["find", "missing x"])), ["/nowhere/a", "/nowhere/b"]);
+    e.write("badfile.json", br#"{"format":"trove-export","version":1,"tags":[],"files":[{"path":"/a"},{"nopath":1}]}"#);
+    let err = String::from_utf8_lossy(&e.run(["import", "json", "badfile.json"]).stderr).into_owned();
+    assert!(err.contains("badfile.json: files[1]: \"path\" must be a string"), "{err}");
+}

@@ -125,7 +125,17 @@ pub enum ImportSource {
 
 pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
     let (tool, read, common) = match a.source {
-        ImportSource::Json { file, common } => ("json", trove_import::json::read(&ctx.resolve(&file))?, common),
+        ImportSource::Json { file, common } => {
+            // Streamed: each batch of files is written as it is read.
+            let file = ctx.resolve(&file);
+            let mut index = ctx.open_write()?;
+            let opts = Options { dry_run: common.dry_run, ..Options::default() };
+            let report = import::apply_stream(&mut index, &opts, &Bar::new(), None, &mut |s| {
+                trove_import::json::import(&file, s)
+            })?;
+            print_report("json", &common, &[], &report)?;
+            return Ok(0);
+        }
         ImportSource::Awtfdb { db, common } => {
             let db = match db {
                 Some(p) => ctx.resolve(&p),

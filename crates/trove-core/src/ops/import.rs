@@ -175,22 +175,123 @@ impl Batches for Dry<'_, '_> {
     }
 }
 
+/// Receives a library in parts, in this order: tags, then implications (positions in the
+/// tags), files in batches (their links name tag positions), pools (positions among all
+/// the files received). Lets an importer stream a large source instead of holding it.
+pub trait Sink {
+    fn tags(&mut self, tags: &[LibTag]) -> Result<()>;
+    fn implications(&mut self, implications: &[(usize, usize)]) -> Result<()>;
+    fn files(&mut self, files: &[LibFile]) -> Result<()>;
+    fn pools(&mut self, pools: &[LibPool]) -> Result<()>;
+}
+
 /// Merges `lib` into the index.
 pub fn apply(index: &mut Index, lib: &Library, opts: &Options, progress: &dyn Progress) -> Result<Report> {
+    apply_stream(index, opts, progress, Some(lib.files.len() as u64), &mut |s| {
+        s.tags(&lib.tags)?;
+        s.implications(&lib.implications)?;
+        s.files(&lib.files)?;
+        s.pools(&lib.pools)
+    })
+}
+
+/// Merges a library that `feed` hands over in parts (see [`Sink`]): each batch of files is
+/// written (its own transaction) as it comes, so memory stays bounded by the batch.
+/// `files_total` is for the progress bar.
+pub fn apply_stream(
+    index: &mut Index,
+    opts: &Options,
+    progress: &dyn Progress,
+    files_total: Option<u64>,
+    feed: &mut dyn FnMut(&mut dyn Sink) -> Result<()>,
+) -> Result<Report> {
     if opts.dry_run {
-        index.dry_run(|tx| run(&mut Dry(tx), lib, opts, progress))
+        index.dry_run(|tx| {
+            let mut d = Dry(tx);
+            let mut s = Stream::new(&mut d, opts, progress, files_total);
+            feed(&mut s)?;
+            Ok(s.finish())
+        })
     } else {
-        run(&mut Real(index), lib, opts, progress)
+        let mut real = Real(index);
+        let mut s = Stream::new(&mut real, opts, progress, files_total);
+        feed(&mut s)?;
+        Ok(s.finish())
     }
 }
 
-fn run(b: &mut impl Batches, lib: &Library, opts: &Options, progress: &dyn Progress) -> Result<Report> {
-    let mut r = Report::default();
-    let tag_ids = import_tags(b, lib, &mut r, progress)?;
-    import_implications(b, lib, &tag_ids, &mut r)?;
-    let file_ids = import_files(b, lib, &tag_ids, opts, &mut r, progress)?;
-    import_pools(b, lib, &file_ids, &mut r)?;
-    Ok(r)
+/// The state of an import between the parts it receives.
+struct Stream<'b, 'p, B: Batches> {
+    b: &'b mut B,
+    opts: Options,
+    progress: &'p dyn Progress,
+    files_total: Option<u64>,
+    r: Report,
+    tags: Vec<LibTag>,
+    tag_ids: Vec<Option<TagId>>,
+    file_ids: Vec<Option<FileId>>,
+    source_ids: HashMap<Source, i64>,
+    files_begun: bool,
+}
+
+impl<'b, 'p, B: Batches> Stream<'b, 'p, B> {
+    fn new(b: &'b mut B, opts: &Options, progress: &'p dyn Progress, files_total: Option<u64>) -> Self {
+        Stream {
+            b,
+            opts: opts.clone(),
+            progress,
+            files_total,
+            r: Report::default(),
+            tags: Vec::new(),
+            tag_ids: Vec::new(),
+            file_ids: Vec::new(),
+            source_ids: HashMap::new(),
+            files_begun: false,
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        if self.files_begun {
+            self.progress.finish();
+        }
+        if self.r.files_missing > 0 {
+            self.r.problems.push(format!(
+                "{} file(s) are not on disk: kept as missing records with their tags (`trove find missing` lists them)",
+                self.r.files_missing
+            ));
+        }
+        self.r
+    }
+}
+
+impl<B: Batches> Sink for Stream<'_, '_, B> {
+    fn tags(&mut self, tags: &[LibTag]) -> Result<()> {
+        let ids = import_tags(self.b, tags, &mut self.r, self.progress)?;
+        self.tags.extend_from_slice(tags);
+        self.tag_ids.extend(ids);
+        Ok(())
+    }
+
+    fn implications(&mut self, implications: &[(usize, usize)]) -> Result<()> {
+        import_implications(self.b, &self.tags, implications, &self.tag_ids, &mut self.r)
+    }
+
+    fn files(&mut self, files: &[LibFile]) -> Result<()> {
+        if !self.files_begun {
+            self.files_begun = true;
+            self.progress.begin(super::Phase::FILES, self.files_total);
+        }
+        for chunk in files.chunks(self.opts.batch.max(1)) {
+            let ids = import_file_batch(self.b, chunk, &self.tag_ids, &mut self.source_ids, &mut self.r)?;
+            self.file_ids.extend(ids);
+            self.progress.advance(chunk.len() as u64);
+        }
+        Ok(())
+    }
+
+    fn pools(&mut self, pools: &[LibPool]) -> Result<()> {
+        import_pools(self.b, pools, &self.file_ids, &mut self.r)
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -207,14 +308,14 @@ fn tag_label(t: &LibTag) -> String {
 
 fn import_tags(
     b: &mut impl Batches,
-    lib: &Library,
+    tags: &[LibTag],
     r: &mut Report,
     progress: &dyn Progress,
 ) -> Result<Vec<Option<TagId>>> {
-    progress.begin(super::Phase::TAGS, Some(lib.tags.len() as u64));
+    progress.begin(super::Phase::TAGS, Some(tags.len() as u64));
     let now = now_unix();
-    let mut ids = Vec::with_capacity(lib.tags.len());
-    for chunk in lib.tags.chunks(5000) {
+    let mut ids = Vec::with_capacity(tags.len());
+    for chunk in tags.chunks(5000) {
         let (got, rep) = b.batch(|c| {
             let mut rep = Report::default();
             let mut got = Vec::with_capacity(chunk.len());
@@ -310,11 +411,17 @@ fn import_tag(c: &WriteTx<'_>, t: &LibTag, now: i64, r: &mut Report) -> Result<O
     Ok(Some(id))
 }
 
-fn import_implications(b: &mut impl Batches, lib: &Library, ids: &[Option<TagId>], r: &mut Report) -> Result<()> {
-    let label = |i: usize| lib.tags.get(i).map_or_else(|| format!("#{i}"), tag_label);
+fn import_implications(
+    b: &mut impl Batches,
+    tags: &[LibTag],
+    implications: &[(usize, usize)],
+    ids: &[Option<TagId>],
+    r: &mut Report,
+) -> Result<()> {
+    let label = |i: usize| tags.get(i).map_or_else(|| format!("#{i}"), tag_label);
     let rep = b.batch(|c| {
         let mut rep = Report::default();
-        for &(ch, p) in &lib.implications {
+        for &(ch, p) in implications {
             let (Some(Some(a)), Some(Some(bb))) = (ids.get(ch), ids.get(p)) else {
                 rep.problems.push(format!("implication {} ⇒ {}: a tag was left out; skipped", label(ch), label(p)));
                 continue;
@@ -377,19 +484,16 @@ fn existing_record(c: &Connection, f: &LibFile) -> Result<Option<FileId>> {
     }
 }
 
-fn import_files(
+/// One batch of files with their links, in one transaction.
+fn import_file_batch(
     b: &mut impl Batches,
-    lib: &Library,
+    chunk: &[LibFile],
     tag_ids: &[Option<TagId>],
-    opts: &Options,
+    source_ids: &mut HashMap<Source, i64>,
     r: &mut Report,
-    progress: &dyn Progress,
 ) -> Result<Vec<Option<FileId>>> {
-    progress.begin(super::Phase::FILES, Some(lib.files.len() as u64));
     let now = now_unix();
-    let mut out: Vec<Option<FileId>> = Vec::with_capacity(lib.files.len());
-    let mut source_ids: HashMap<Source, i64> = HashMap::new();
-    for chunk in lib.files.chunks(opts.batch.max(1)) {
+    {
         // Decide outside the transaction; hashing happens here, in parallel.
         let mut plans: Vec<Option<Plan>> = Vec::with_capacity(chunk.len());
         for f in chunk {
@@ -500,29 +604,20 @@ fn import_files(
             }
             Ok((ids, rep))
         })?;
-        out.extend(ids);
         r.files_added += rep.files_added;
         r.files_existing += rep.files_existing;
         r.files_missing += rep.files_missing;
         r.links_added += rep.links_added;
         r.links_existing += rep.links_existing;
-        progress.advance(chunk.len() as u64);
+        Ok(ids)
     }
-    if r.files_missing > 0 {
-        r.problems.push(format!(
-            "{} file(s) are not on disk: kept as missing records with their tags (`trove find missing` lists them)",
-            r.files_missing
-        ));
-    }
-    progress.finish();
-    Ok(out)
 }
 
-fn import_pools(b: &mut impl Batches, lib: &Library, file_ids: &[Option<FileId>], r: &mut Report) -> Result<()> {
+fn import_pools(b: &mut impl Batches, pools: &[LibPool], file_ids: &[Option<FileId>], r: &mut Report) -> Result<()> {
     let now = now_unix();
     let rep = b.batch(|c| {
         let mut rep = Report::default();
-        for p in &lib.pools {
+        for p in pools {
             let title = normalize_name_lossy(&p.title);
             if title.is_empty() || title.chars().any(char::is_control) {
                 rep.problems.push(format!("pool {:?}: not a usable title; left out", p.title));
