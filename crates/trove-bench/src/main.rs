@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod history;
 mod library;
 mod mount;
 mod report;
@@ -70,7 +71,7 @@ fn parse_args() -> Args {
             "--duration" => a.duration = it.next().and_then(|s| s.parse().ok()).expect("--duration SECS"),
             "-h" | "--help" => {
                 println!(
-                    "usage: trove-bench burst|reconcile|report|generate|web|mount [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
+                    "usage: trove-bench burst|reconcile|report|generate|web|mount|history [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
                 );
                 std::process::exit(0);
             }
@@ -303,8 +304,9 @@ fn main() {
         "generate" => report::generate_cmd(&a),
         "web" => web::web(&a),
         "mount" => mount::mount_bench(&a),
+        "history" => history::history_bench(&a),
         _ => {
-            eprintln!("trove-bench: burst, reconcile, report, generate, web or mount? (--help)");
+            eprintln!("trove-bench: burst, reconcile, report, generate, web, mount or history? (--help)");
             std::process::exit(2);
         }
     }

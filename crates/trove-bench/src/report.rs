@@ -17,6 +17,9 @@ use crate::{Args, scratch, status_kib, trove};
 pub fn generate(size: Size, seed: u64, index: &Path, root: &Path) -> (Library, u64, u64) {
     let lib = Library::new(size, seed, root);
     let mut idx = Index::open(index, OpenMode::Create).expect("index");
+    // A generated library is a benchmark artifact, not something a user did: no history
+    // (the figures of docs/performance.md stay comparable with those before the log).
+    idx.record_history(false);
     let mut load = BulkLoad::new(&mut idx, &Source::Import("trove-bench".into()), 1024).expect("bulk");
     load.tags(&lib.tag_names, &NoProgress).expect("tags");
     load.implications(&lib.implications).expect("implications");

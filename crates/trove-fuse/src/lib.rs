@@ -100,7 +100,9 @@ pub fn mount(opts: &MountOptions, stop: &AtomicBool, log: &(dyn Fn(&str) + Sync)
             return Err(MountError::Mountpoint { path: mp.clone(), reason: trove_core::model::io_reason(&e) });
         }
     }
-    let index = Index::open(&opts.index, OpenMode::Existing)?;
+    let mut index = Index::open(&opts.index, OpenMode::Existing)?;
+    // Each gesture in a writable mount is its own operation in the log, by `mount`.
+    index.set_actor("mount");
     if opts.writable && index.is_read_only() {
         return Err(trove_core::Error::ReadOnlyIndex { path: opts.index.clone() }.into());
     }

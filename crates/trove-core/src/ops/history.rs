@@ -517,6 +517,21 @@ pub fn verify(index: &Index, complete: bool) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// How big the log is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub operations: u64,
+    pub changes: u64,
+    /// Pages of its tables and indexes, in bytes.
+    pub bytes: u64,
+}
+
+/// The log's size (reads every page of its tables: for reports, not for every command).
+pub fn size(index: &Index) -> Result<Size> {
+    let (operations, changes, bytes) = h::size(index.conn())?;
+    Ok(Size { operations, changes, bytes })
+}
+
 /// What `trove log --prune` removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {

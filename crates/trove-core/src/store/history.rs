@@ -33,6 +33,9 @@ impl Label {
     pub fn new(actor: &str, summary: &str) -> Label {
         Label { actor: actor.into(), summary: summary.into(), grouped: true, head: None }
     }
+    pub fn ungrouped(actor: &str) -> Label {
+        Label { actor: actor.into(), summary: String::new(), grouped: false, head: None }
+    }
     pub fn committed(&mut self, op: i64) {
         if self.grouped && self.head.is_none() {
             self.head = Some(op);
@@ -732,4 +735,17 @@ pub fn pool_title(c: &Connection, id: i64) -> Result<String> {
         .query_row([id], |r| r.get(0))
         .optional()?;
     Ok(old.unwrap_or_else(|| format!("#{id}")))
+}
+
+/// (operations, recorded changes, bytes the log takes on disk: its tables and indexes).
+pub fn size(c: &Connection) -> Result<(u64, u64, u64)> {
+    let ops: i64 = c.query_row("SELECT count(*) FROM ops", [], |r| r.get(0))?;
+    let changes: i64 = c.query_row("SELECT count(*) FROM op_changes", [], |r| r.get(0))?;
+    let bytes: i64 = c.query_row(
+        "SELECT coalesce(sum(pgsize), 0) FROM dbstat
+         WHERE name IN ('ops', 'ops_grp', 'ops_at', 'op_changes', 'op_changes_op', 'op_changes_file', 'op_changes_tag')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((ops as u64, changes as u64, bytes as u64))
 }

@@ -437,6 +437,12 @@ impl Index {
         self.label = history::Label::new(actor, summary);
     }
 
+    /// Names who makes the writes that follow, each transaction its own operation (a
+    /// long-running writer: a mount, a daemon between its batches).
+    pub fn set_actor(&mut self, actor: &str) {
+        self.label = history::Label::ungrouped(actor);
+    }
+
     /// The operation (group) id of the writes made since [`Index::set_operation`], once
     /// one of them changed something.
     pub fn current_operation(&self) -> Option<i64> {
