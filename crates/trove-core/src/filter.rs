@@ -93,6 +93,8 @@ impl Filter {
         Ok(Filter::new(own_files(index.path()), roots::ignore_patterns(index.conn())?))
     }
 
+    /// A filter that refuses the paths in `own` (the index's files) and ignores what the
+    /// gitignore-style `global` patterns match, besides the ignore files found on disk.
     pub fn new(own: Vec<PathBuf>, global: Vec<String>) -> Filter {
         Filter { own, global, global_at: HashMap::new(), dirs: HashMap::new(), last: None }
     }

@@ -28,9 +28,13 @@ pub struct Meta {
     pub kind: Option<String>,
     /// As displayed: EXIF orientation applied.
     pub width: Option<u32>,
+    /// As displayed (EXIF orientation applied), in pixels.
     pub height: Option<u32>,
+    /// Playing time of audio or video, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// Frames per second of a video's first video stream.
     pub fps: Option<f64>,
+    /// Whether a video has an audio stream (`None` for files that are not video).
     pub has_audio: Option<bool>,
     /// Date taken, seconds since the epoch (EXIF times without an offset are read as UTC).
     pub taken: Option<i64>,
@@ -103,6 +107,8 @@ pub fn kind_of_mime(mime: &str) -> &'static str {
 /// Reads metadata from a file. Implementations bound their own time and memory per file
 /// and report failures in [`Meta::errors`]; they never panic on hostile input.
 pub trait Extractor: Send + Sync {
+    /// Reads what it can from the file at `path`; failures go into [`Meta::errors`] and the
+    /// rest is still returned.
     fn extract(&self, path: &Path) -> Meta;
     /// The perceptual hash of an image file alone (for `trove dupes --scan`); `None` when
     /// the file is not an image this extractor can decode, or it computes none.
@@ -129,8 +135,13 @@ impl fmt::Debug for ExtractorRef {
 /// The metadata stored for one file, with what it was read from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMeta {
+    /// What was extracted.
     pub meta: Meta,
+    /// The file's size in bytes when it was read; a different size means the row is stale.
     pub size: u64,
+    /// The file's mtime in nanoseconds when it was read; a different mtime means the row is
+    /// stale.
     pub mtime_ns: i64,
+    /// When it was extracted, seconds since the epoch.
     pub extracted_at: i64,
 }

@@ -43,6 +43,7 @@ id_type!(
 /// Whether the file a record describes is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileState {
+    /// On disk at its recorded path, as last seen.
     Present,
     /// Gone from disk; the record and its tags are kept and `missing` finds it.
     Missing,
@@ -67,6 +68,7 @@ impl FileState {
         }
     }
 
+    /// The lowercase name used in output and JSON: `present`, `missing` or `offline`.
     pub fn as_str(self) -> &'static str {
         match self {
             FileState::Present => "present",
@@ -81,6 +83,7 @@ impl FileState {
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
+    /// The 64 lowercase hex digits, as `b3sum` prints them.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -95,13 +98,18 @@ impl fmt::Debug for Hash {
 /// What was seen on disk for a file: the observation a record stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
+    /// Length in bytes.
     pub size: u64,
+    /// Modification time in nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// The filesystem's device number (`st_dev`); with `inode` it finds a file after a rename.
     pub device: u64,
+    /// The inode number (`st_ino`) on that device.
     pub inode: u64,
 }
 
 impl Stat {
+    /// The observation in `m` (from `stat`/`lstat`), mtime folded into nanoseconds.
     pub fn from_metadata(m: &std::fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
         Stat {
@@ -116,8 +124,12 @@ impl Stat {
 /// A file's observation together with its content hash and sampled fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observation {
+    /// Size, mtime and identity on disk when the content was read.
     pub stat: Stat,
+    /// BLAKE3 of the whole content.
     pub hash: Hash,
+    /// A cheap hash of the size and three sampled blocks, to match a moved file without
+    /// reading it all ([`crate::hash::fingerprint_of`]).
     pub fingerprint: i64,
     /// SHA-256 of the content, computed in the same read as the BLAKE3 hash (the Hydrus API
     /// names files by it). `None` when the observation did not read the bytes again (a
@@ -128,18 +140,26 @@ pub struct Observation {
 /// One indexed file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {
+    /// The record's stable id.
     pub id: FileId,
+    /// The absolute path; bytes, not necessarily UTF-8.
     pub path: PathBuf,
+    /// What was on disk when the record was last confirmed.
     pub stat: Stat,
+    /// BLAKE3 of the content last read.
     pub hash: Hash,
+    /// The sampled fingerprint of that content ([`crate::hash::fingerprint_of`]).
     pub fingerprint: i64,
+    /// Whether the file is on disk, missing or on an offline root.
     pub state: FileState,
     /// Seconds since the epoch.
     pub added_at: i64,
+    /// Seconds since the epoch when the content was last hashed and found as recorded.
     pub verified_at: i64,
 }
 
 impl FileRecord {
+    /// The path's raw bytes, as stored and compared in the index.
     pub fn path_bytes(&self) -> &[u8] {
         self.path.as_os_str().as_bytes()
     }
@@ -148,14 +168,18 @@ impl FileRecord {
 /// A tag with its names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag {
+    /// The tag's id in this index.
     pub id: TagId,
     /// 32 random bytes, shareable between libraries.
     pub uid: [u8; 32],
+    /// The primary name, NFC-normalised.
     pub name: String,
+    /// Every other name of the tag (aliases, translations).
     pub aliases: Vec<TagName>,
 }
 
 impl Tag {
+    /// [`Tag::uid`] as 64 lowercase hex digits.
     pub fn uid_hex(&self) -> String {
         self.uid.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -164,23 +188,31 @@ impl Tag {
 /// One name of a tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagName {
+    /// The name, NFC-normalised; unique across all tags of the index.
     pub name: String,
+    /// The language of a translated name (e.g. `de`), `None` for a plain alias.
     pub lang: Option<String>,
+    /// Whether this is the tag's primary name, the one output shows.
     pub primary: bool,
 }
 
 /// Who put a tag on a file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
+    /// Someone tagged it by hand (CLI, web UI).
     Manual,
+    /// An auto-tagging rule added it; holds the rule's name.
     Rule(String),
+    /// An import from another tool added it; holds the tool's name.
     Import(String),
+    /// A client of the HTTP API added it; holds the client's name.
     Api(String),
     /// A tagging gesture in a writable `trove mount` (mkdir, ln -s, rm of a link).
     Mount,
 }
 
 impl Source {
+    /// The source's kind as stored: `manual`, `rule`, `import`, `api` or `mount`.
     pub fn kind(&self) -> &'static str {
         match self {
             Source::Manual => "manual",
@@ -191,6 +223,7 @@ impl Source {
         }
     }
 
+    /// The rule, tool or client name; empty for `manual` and `mount`.
     pub fn name(&self) -> &str {
         match self {
             Source::Manual | Source::Mount => "",
