@@ -13,37 +13,49 @@ pub enum Expr {
     And(Vec<Expr>),
     /// At least one operand holds.
     Or(Vec<Expr>),
+    /// The operand does not hold (`-term` or `not term`).
     Not(Box<Expr>),
     /// A tag (or, with wildcards, every tag whose name matches), implications expanded.
     Tag(NamePattern),
     /// `ns>value`: a tag in namespace `ns` whose value compares so.
     Compare {
+        /// The namespace before the operator (`year` in `year>2000`).
         ns: String,
+        /// How the tag's value compares with `value`.
         op: CmpOp,
+        /// The value as typed: a decimal number compares with the namespace's decimal values
+        /// only, anything else compares as text.
         value: String,
     },
+    /// A condition on the file record itself (path, size, dates, metadata).
     Pred(Predicate),
+    /// `sort:` or `limit:`, which shape the result rather than select files; top level only.
     Modifier(Modifier),
 }
 
 /// A tag name that may contain `*` wildcards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePattern {
+    /// Literal runs and wildcards in order; normalised (no empty or adjacent literals).
     pub parts: Vec<NamePart>,
 }
 
+/// One piece of a [`NamePattern`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NamePart {
+    /// Characters matched as they are.
     Literal(String),
     /// `*`: any run of characters, including none.
     Star,
 }
 
 impl NamePattern {
+    /// A pattern matching exactly the name `s` (a `*` in it is a literal star).
     pub fn literal(s: impl Into<String>) -> Self {
         NamePattern { parts: vec![NamePart::Literal(s.into())] }
     }
 
+    /// Whether the pattern contains a `*`, so it may match several tags.
     pub fn has_wildcard(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, NamePart::Star))
     }
@@ -74,16 +86,23 @@ impl NamePattern {
     }
 }
 
+/// A comparison operator in `ns>value`, `size>10M`, `mtime<30d`, ….
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `:`, equality (for dates: within the moment's span).
     Eq,
 }
 
 impl CmpOp {
+    /// The operator as the query language writes it (`:` for equality).
     pub fn as_str(self) -> &'static str {
         match self {
             CmpOp::Lt => "<",
@@ -141,7 +160,12 @@ pub enum Predicate {
     /// `has:audio` (an audio stream), `has:FIELD` (a text field such as `artist` is present)
     Has(String),
     /// `meta.FIELD:VALUE`: a text field's value, case-insensitive, `*` a wildcard
-    Meta { field: String, value: NamePattern },
+    Meta {
+        /// The text field's key (`artist`, `png.parameters`), lower case.
+        field: String,
+        /// The value to match, with `*` wildcards.
+        value: NamePattern,
+    },
     /// `taken>2020-01-01`: the date a photo was taken, compared as `mtime` dates are
     Taken(CmpOp, DateSpec),
     /// `dupe:exact`, `dupe:similar`, `dupe:undecided` (docs/dupes.md)
@@ -161,6 +185,7 @@ pub enum DupeKind {
 }
 
 impl DupeKind {
+    /// The keyword after `dupe:`.
     pub fn as_str(self) -> &'static str {
         match self {
             DupeKind::Exact => "exact",
@@ -173,14 +198,18 @@ impl DupeKind {
 /// An aspect ratio as typed: `16:9` or a decimal `1.5` (kept as 15/10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ratio {
+    /// The ratio as typed, for printing the query back.
     pub text: String,
+    /// The numerator (width side).
     pub num: u64,
+    /// The denominator (height side), never zero.
     pub den: u64,
 }
 
 /// A calendar date or date-time as typed: `2024-01-01`, `2024-01-01T10:00:00`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateSpec {
+    /// The date as typed, for printing back and for [`DateSpec::span_seconds`].
     pub text: String,
     /// Seconds since the epoch, UTC.
     pub unix: i64,
@@ -202,11 +231,14 @@ impl DateSpec {
 /// A span typed with a unit: `30d`, `2w`, `6h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration {
+    /// How many units.
     pub amount: u64,
+    /// `s`, `m` (minutes), `h`, `d`, `w` or `y` (365 days).
     pub unit: char,
 }
 
 impl Duration {
+    /// The span in seconds, saturating at `i64::MAX`.
     pub fn seconds(self) -> i64 {
         let per: u64 = match self.unit {
             's' => 1,
@@ -221,28 +253,45 @@ impl Duration {
     }
 }
 
+/// A term that shapes the result list instead of selecting files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Modifier {
-    Sort { key: SortKey, reverse: bool },
+    /// `sort:KEY` or `sort:-KEY`.
+    Sort {
+        /// What to order by.
+        key: SortKey,
+        /// Whether a leading `-` reversed the order.
+        reverse: bool,
+    },
+    /// `limit:N`: at most N files.
     Limit(u64),
 }
 
+/// What `sort:` orders by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
+    /// The path's bytes (the default order).
     Path,
+    /// Modification time.
     Mtime,
+    /// Size in bytes.
     Size,
+    /// A shuffled order, different on each run.
     Random,
     /// The order of the pool named by the query's one `pool:` term.
     Pool,
     /// Metadata orders: files without the value come last in either direction.
     Taken,
+    /// Playing time.
     Duration,
+    /// Width in pixels.
     Width,
+    /// Height in pixels.
     Height,
 }
 
 impl SortKey {
+    /// The key as written after `sort:`.
     pub fn as_str(self) -> &'static str {
         match self {
             SortKey::Path => "path",

@@ -27,13 +27,19 @@ pub enum QueryMeaning {
     #[error(
         "{modifier}: sort: and limit: apply to the whole query; put them at the top level, outside parentheses, '|' and '-'"
     )]
-    NestedModifier { modifier: String },
+    NestedModifier {
+        /// The modifier as typed, e.g. `sort:size`.
+        modifier: String,
+    },
     /// `sort:pool` without exactly one `pool:TITLE` joined by AND.
     #[error("sort:pool needs exactly one pool:TITLE term joined to the query by AND")]
     SortPoolNeedsOnePool,
     /// A page cursor that no page of any query gave out.
     #[error("{cursor:?}: not a cursor from a previous page")]
-    BadCursor { cursor: String },
+    BadCursor {
+        /// The cursor as given.
+        cursor: String,
+    },
     /// A cursor from a page of this query in another order.
     #[error("the cursor does not belong to this query's order")]
     CursorForAnotherOrder,

@@ -30,6 +30,7 @@ use super::values::{looks_like_date, parse_date, parse_duration, parse_size};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} at byte {position}")]
 pub struct ParseError {
+    /// What is wrong, lowercase, often with the expected form.
     pub message: String,
     /// Byte offset into the query text.
     pub position: usize,
