@@ -68,6 +68,7 @@ pub fn display_relative<'a>(path: &'a Path, cwd: &Path) -> &'a Path {
     }
 }
 
+/// The path with exactly these bytes (as stored in the index); any bytes, UTF-8 or not.
 pub fn from_bytes(b: &[u8]) -> PathBuf {
     PathBuf::from(OsStr::from_bytes(b))
 }

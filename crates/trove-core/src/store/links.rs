@@ -87,10 +87,13 @@ pub fn unlink(c: &WriteTx<'_>, file: FileId, tag: TagId, source: Option<i64>) ->
 /// A tag on a file as shown by `ls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileTag {
+    /// The tag.
     pub tag: TagId,
+    /// Its primary name.
     pub name: String,
     /// Empty when the tag is only implied.
     pub sources: Vec<Source>,
+    /// Whether it is only implied (by a tag the file carries), not linked directly.
     pub implied: bool,
 }
 

@@ -12,10 +12,13 @@ use crate::paths::from_bytes;
 /// A directory trove keeps current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
+    /// The root's row id.
     pub id: i64,
+    /// The directory, absolute and canonical when added; bytes.
     pub path: PathBuf,
     /// The filesystem it was on when added.
     pub device: u64,
+    /// When it became a root, seconds since the epoch.
     pub added_at: i64,
     /// Whether files that appear under it are indexed on their own (watcher, reconcile).
     pub auto_include: bool,
@@ -118,14 +121,24 @@ pub fn remove_ignore(c: &WriteTx<'_>, pattern: &str) -> Result<bool> {
 /// What `trove watch --status` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchStatus {
+    /// The watcher's process id.
     pub pid: u32,
+    /// The event source it uses: `fanotify` or `inotify`.
     pub backend: String,
+    /// When it started, seconds since the epoch.
     pub started_at: i64,
+    /// Its last heartbeat, seconds since the epoch (see `is_fresh`).
     pub heartbeat_at: i64,
+    /// Filesystem events handled since it started.
     pub events: u64,
+    /// The last event handled, described ([`crate::ops::track::FsEvent::describe`]).
     pub last_event: Option<String>,
+    /// When that event was handled, seconds since the epoch.
     pub last_event_at: Option<i64>,
+    /// How long the last batch took from reading its events to storing them, in
+    /// milliseconds.
     pub lag_ms: u64,
+    /// Whether the watcher said it stopped (a killed one cannot; see its heartbeat).
     pub stopped: bool,
 }
 
