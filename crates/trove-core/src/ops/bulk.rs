@@ -17,8 +17,11 @@ use crate::{Index, Result};
 /// One file to load: its path, what was (or would be) observed, and indexes into the tag
 /// list given to [`BulkLoad::tags`].
 pub struct BulkFile<'a> {
+    /// The absolute path the record gets (bytes; nothing is read from it).
     pub path: &'a Path,
+    /// Its stat, hash and fingerprint, as stored.
     pub observation: Observation,
+    /// Positions in the tag list given to [`BulkLoad::tags`].
     pub tags: &'a [u32],
 }
 
@@ -34,7 +37,9 @@ pub struct BulkLoad<'i> {
     source: i64,
     chunk: usize,
     pending: Vec<Pending>,
+    /// File records written so far.
     pub files: u64,
+    /// Tag links written so far.
     pub links: u64,
 }
 
@@ -82,6 +87,8 @@ impl<'i> BulkLoad<'i> {
         })
     }
 
+    /// Queues a file; every `chunk` files are written in one transaction (the rest in
+    /// [`BulkLoad::finish`]).
     pub fn add(&mut self, f: BulkFile<'_>) -> Result<()> {
         use std::os::unix::ffi::OsStrExt;
         self.pending.push((f.path.as_os_str().as_bytes().to_vec(), f.observation, f.tags.to_vec()));

@@ -23,6 +23,7 @@ use crate::ops::mv::leftover_temps;
 use crate::store::{files, postings, roots};
 use crate::{Error, Index, Result};
 
+/// What [`check`] does beyond comparing records with the disk.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
     /// Re-hash every file, not only those whose size or mtime changed.
@@ -31,14 +32,25 @@ pub struct CheckOptions {
     pub repair: bool,
 }
 
+/// What is wrong with one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// The file is gone from disk.
     Missing,
     /// Size, mtime or inode changed; `hash_changed` says whether the bytes did.
-    Changed { old: Stat, new: Stat, hash_changed: bool },
+    Changed {
+        /// What the record said.
+        old: Stat,
+        /// What is on disk now.
+        new: Stat,
+        /// Whether the content's hash differs too.
+        hash_changed: bool,
+    },
     /// Same size and mtime, different bytes (found by `full`).
-    Corrupt { new_hash: Hash },
+    Corrupt {
+        /// The hash of the bytes on disk now.
+        new_hash: Hash,
+    },
     /// A missing record's file is back with the same content.
     Reappeared,
     /// A missing record's path holds a file with other content that no record has (or only
@@ -51,19 +63,25 @@ pub enum Problem {
     Unreadable(String),
 }
 
+/// A record that does not match the disk, and what was done about it.
 #[derive(Debug, Clone)]
 pub struct Finding {
+    /// The record as it was before any repair.
     pub record: FileRecord,
+    /// What differs.
     pub problem: Problem,
     /// Whether `repair` fixed it.
     pub repaired: bool,
 }
 
+/// The outcome of [`check`].
 #[derive(Debug, Default)]
 pub struct CheckReport {
     /// `None` when SQLite's integrity check passed.
     pub integrity: Option<Vec<String>>,
+    /// How many records were compared with the disk.
     pub checked: u64,
+    /// Every record that did not match, in path order.
     pub findings: Vec<Finding>,
     /// Temporary copies left by a killed `trove mv` under the roots, and whether `repair`
     /// removed them.
@@ -181,6 +199,8 @@ fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
     }
 }
 
+/// Checks the index's integrity and every record under an online root against the disk,
+/// applying the certain fixes when `opts.repair` is set (see the module docs).
 pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
     let mut report = CheckReport { integrity: index.integrity_problems()?, ..CheckReport::default() };
     if opts.full || opts.repair {

@@ -13,10 +13,12 @@ use crate::{Index, Result};
 /// One file of a group.
 #[derive(Debug, Clone)]
 pub struct Member {
+    /// The file's record.
     pub record: FileRecord,
     /// Pixel width and height from the file's metadata, when it was read from the file as it
     /// is now.
     pub width: Option<u32>,
+    /// Pixel height, under the same condition as `width`.
     pub height: Option<u32>,
 }
 
@@ -30,6 +32,7 @@ impl Member {
 /// Live records with the same content.
 #[derive(Debug, Clone)]
 pub struct Group {
+    /// The content hash every member shares.
     pub hash: Hash,
     /// The size of one copy in bytes.
     pub size: u64,
@@ -73,11 +76,15 @@ pub fn keeper(members: &[Member]) -> usize {
 /// Totals over a list of groups.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// How many groups.
     pub groups: u64,
+    /// Files in all groups, kept copies included.
     pub files: u64,
+    /// Bytes the extra copies take, summed over the groups.
     pub wasted: u64,
 }
 
+/// Adds up `groups`.
 pub fn summary(groups: &[Group]) -> Summary {
     Summary {
         groups: groups.len() as u64,
@@ -156,8 +163,10 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision that can be stored, in the order help text lists them.
     pub const ALL: [Decision; 3] = [Decision::Same, Decision::Alternate, Decision::NotDuplicate];
 
+    /// The name used on the command line and in JSON: `same`, `alternate`, `not-duplicate`.
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Same => "same",
@@ -245,14 +254,18 @@ pub fn merge_tags(index: &mut Index, ids: &[FileId]) -> Result<u64> {
 /// `keep` follows [`keeper`]. Groups ordered by size (largest first), then first path.
 #[derive(Debug, Clone)]
 pub struct SimilarGroup {
+    /// The files that look alike, in path order.
     pub members: Vec<SimilarMember>,
     /// Index into `members` of the copy the keep rule keeps.
     pub keep: usize,
 }
 
+/// One file of a [`SimilarGroup`].
 #[derive(Debug, Clone)]
 pub struct SimilarMember {
+    /// The file and its dimensions.
     pub member: Member,
+    /// Its 64-bit perceptual hash.
     pub phash: u64,
     /// Bits differing from the kept member's hash.
     pub distance: u32,

@@ -56,6 +56,8 @@ impl Query {
         self.compiled.steps()
     }
 
+    /// Things worth telling the user about the query that do not stop it, e.g. a tag or
+    /// namespace that no tag has.
     pub fn warnings(&self) -> &[String] {
         &self.compiled.warnings
     }
@@ -65,6 +67,7 @@ impl Query {
         self.compiled.for_each(index.conn(), limit, f)
     }
 
+    /// Every match (at most `limit`), in the query's order.
     pub fn collect(&self, index: &Index, limit: Option<u64>) -> Result<Vec<FileRecord>> {
         let mut v = Vec::new();
         self.for_each(index, limit, |r| {
@@ -74,6 +77,7 @@ impl Query {
         Ok(v)
     }
 
+    /// How many files match (no more than the query's `limit:`).
     pub fn count(&self, index: &Index) -> Result<u64> {
         self.compiled.count(index.conn())
     }
@@ -96,6 +100,7 @@ impl Query {
 /// A page of results and where the next one starts.
 #[derive(Debug, Clone)]
 pub struct Page {
+    /// This page's matches, in the query's order.
     pub files: Vec<FileRecord>,
     /// Pass to [`Query::page`] for the next page; `None` after the last.
     pub next: Option<String>,

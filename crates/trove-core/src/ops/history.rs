@@ -17,21 +17,37 @@ use crate::{Error, Index, Result};
 /// What an operation changed, counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Tag links put on files.
     pub links_added: u64,
+    /// Tag links taken off files.
     pub links_removed: u64,
+    /// Tag names and aliases added (a new tag's primary name counts).
     pub names_added: u64,
+    /// Tag names and aliases removed.
     pub names_removed: u64,
+    /// Tags created.
     pub tags_added: u64,
+    /// Tags deleted.
     pub tags_removed: u64,
+    /// Implications declared.
     pub implications_added: u64,
+    /// Implications removed.
     pub implications_removed: u64,
+    /// Pools created.
     pub pools_added: u64,
+    /// Pools deleted.
     pub pools_removed: u64,
+    /// Files placed in a pool.
     pub members_added: u64,
+    /// Files taken out of a pool.
     pub members_removed: u64,
+    /// File records created.
     pub files_added: u64,
+    /// File records forgotten.
     pub files_removed: u64,
+    /// Records whose path changed.
     pub moves: u64,
+    /// Link sources (`rule:NAME`, `import:TOOL`, …) seen for the first time.
     pub sources_added: u64,
 }
 
@@ -91,18 +107,22 @@ pub struct Operation {
     pub id: i64,
     /// Unix seconds of its first transaction.
     pub at: i64,
+    /// Who made it: `cli`, `watch`, `api:<key>`, `import:<tool>`, `rule:<name>`.
     pub actor: String,
+    /// What it was, e.g. the command line that ran it.
     pub summary: String,
     /// The operation this one undid.
     pub undoes: Option<i64>,
     /// How many transactions it took.
     pub transactions: u64,
+    /// What it changed.
     pub counts: Counts,
 }
 
 /// What `trove log` lists.
 #[derive(Debug, Clone, Copy)]
 pub enum LogFilter<'a> {
+    /// Every operation.
     All,
     /// Operations that touched this file (its links, record, path, pool places).
     File(&'a Path),
@@ -278,12 +298,17 @@ pub fn undo(index: &mut Index, op: Option<i64>, force: bool) -> Result<UndoRepor
 /// One step of a file's history.
 #[derive(Debug, Clone)]
 pub struct FileEvent {
+    /// The operation's number.
     pub op: i64,
+    /// Unix seconds of the operation's first transaction.
     pub at: i64,
+    /// Who made the operation ([`Operation::actor`]).
     pub actor: String,
+    /// What the operation was ([`Operation::summary`]).
     pub summary: String,
     /// Tags (with their source when not manual: `cat (rule:x)`) linked by this operation.
     pub added: Vec<String>,
+    /// Tags unlinked by this operation, written as in `added`.
     pub removed: Vec<String>,
     /// The record was created (true) or forgotten (false) by this operation.
     pub record: Option<bool>,
@@ -298,7 +323,9 @@ pub struct FileEvent {
 /// A file's tag sets and paths over time.
 #[derive(Debug, Clone)]
 pub struct FileHistory {
+    /// The file record's id (kept in the log after the record is forgotten).
     pub id: i64,
+    /// Its path now, or the path asked about when the record is gone.
     pub path: PathBuf,
     /// Oldest first.
     pub events: Vec<FileEvent>,
@@ -440,6 +467,7 @@ pub struct AtResult {
     pub upto: i64,
     /// Matching files as they were (their paths then).
     pub files: Vec<FileRecord>,
+    /// The query's warnings ([`crate::ops::find::Query::warnings`]).
     pub warnings: Vec<String>,
 }
 
@@ -535,7 +563,9 @@ pub fn size(index: &Index) -> Result<Size> {
 /// What `trove log --prune` removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
+    /// Operations removed.
     pub ops: u64,
+    /// Logged row changes removed with them.
     pub changes: u64,
 }
 

@@ -38,17 +38,22 @@ use crate::{Error, Index, Result};
 /// A library as an importer describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Library {
+    /// Every tag the library has; links and implications refer to them by position.
     pub tags: Vec<LibTag>,
     /// (child, parent) positions in `tags`.
     pub implications: Vec<(usize, usize)>,
+    /// Every file, tagged or not; pools refer to them by position.
     pub files: Vec<LibFile>,
+    /// Ordered collections of files.
     pub pools: Vec<LibPool>,
 }
 
 /// A tag: its universal id when the source has one, and every name (one primary).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LibTag {
+    /// The tag's universal id ([`crate::Tag::uid`]), matched before any name.
     pub uid: Option<[u8; 32]>,
+    /// Every name, exactly one of them primary; normalised and checked on import.
     pub names: Vec<TagName>,
     /// Seconds since the epoch.
     pub created_at: Option<i64>,
@@ -57,41 +62,59 @@ pub struct LibTag {
 /// A file by absolute path, with the record to store when the source has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LibFile {
+    /// Where the file is (or was), absolute; bytes.
     pub path: PathBuf,
+    /// The record to store as is; `None` to hash the file on disk (or, when it is gone,
+    /// store a missing record).
     pub record: Option<LibRecord>,
+    /// When the file entered the source library, seconds since the epoch; `None` for now.
     pub added_at: Option<i64>,
+    /// Its tags.
     pub links: Vec<LibLink>,
 }
 
 /// What trove knows about a file without looking at it (trove's own export).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LibRecord {
+    /// Length in bytes.
     pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// BLAKE3 of the content.
     pub hash: Hash,
+    /// The sampled fingerprint ([`crate::hash::fingerprint_of`]).
     pub fingerprint: i64,
     /// SHA-256 of the content, when known.
     pub sha256: Option<[u8; 32]>,
+    /// Present, missing or offline, as exported.
     pub state: FileState,
+    /// When the content was last confirmed, seconds since the epoch.
     pub verified_at: i64,
 }
 
 /// A tag on a file: position in `tags`, who put it there, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LibLink {
+    /// Position of the tag in [`Library::tags`].
     pub tag: usize,
+    /// Who put the tag on the file in the source library.
     pub source: Source,
+    /// When, seconds since the epoch; `None` for now.
     pub added_at: Option<i64>,
 }
 
 /// A pool: title and members (positions in `files`) in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LibPool {
+    /// The pool's title; an existing pool with this title receives the members.
     pub title: String,
+    /// When the pool was made, seconds since the epoch; `None` for now.
     pub created_at: Option<i64>,
+    /// Positions in [`Library::files`], in pool order.
     pub files: Vec<usize>,
 }
 
+/// How [`apply`] runs.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Count everything, store nothing.
@@ -110,19 +133,32 @@ impl Default for Options {
 /// not be mapped, one line each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Tags that did not exist and were created.
     pub tags_created: u64,
+    /// Tags matched to an existing tag by uid or name.
     pub tags_existing: u64,
+    /// Names and aliases added to tags.
     pub names_added: u64,
+    /// Implications declared.
     pub implications_added: u64,
+    /// Implications the index already had.
     pub implications_existing: u64,
+    /// New file records.
     pub files_added: u64,
+    /// Files matched to a record already in the index.
     pub files_existing: u64,
     /// New records for files not on disk (kept as missing, with their tags).
     pub files_missing: u64,
+    /// Tag links added.
     pub links_added: u64,
+    /// Links the index already had (same tag, file and source).
     pub links_existing: u64,
+    /// Pools created.
     pub pools_created: u64,
+    /// Files appended to pools.
     pub pool_entries_added: u64,
+    /// Everything that could not be mapped (a name taken by another tag, a refused cycle, an
+    /// unreadable file), one line each.
     pub problems: Vec<String>,
 }
 

@@ -22,12 +22,16 @@ use crate::{Error, Index, Result};
 /// How many files one write transaction stores.
 const BATCH: usize = 512;
 
+/// What [`include`] does with the paths it is given.
 #[derive(Debug, Clone)]
 pub struct IncludeOptions {
+    /// Walk directories given (without it a directory is an [`Error::IsDirectory`]).
     pub recursive: bool,
     /// Tag names to apply to every included file (created when new).
     pub tags: Vec<String>,
+    /// Report what would happen; store nothing.
     pub dry_run: bool,
+    /// The source recorded on the links `tags` makes.
     pub source: Source,
     /// Record directories included with `recursive` as roots (what `trove include -r` does).
     pub add_roots: bool,
@@ -60,11 +64,14 @@ pub enum Outcome {
     Unchanged,
 }
 
+/// What [`include`] did (or, in a dry run, would do).
 #[derive(Debug, Default)]
 pub struct IncludeReport {
     /// Every file handled, with its record id (`None` in a dry run for new files).
     pub files: Vec<(PathBuf, Option<FileId>, Outcome)>,
+    /// Symlinks met in a walk, not followed (only symlinks named as arguments are).
     pub skipped_symlinks: u64,
+    /// FIFOs, sockets and devices met in a walk.
     pub skipped_special: u64,
     /// New links made (a tag the file already had from this source is not counted).
     pub links_added: u64,
@@ -80,6 +87,7 @@ pub struct IncludeReport {
     pub skipped_pseudo: Vec<(PathBuf, &'static str)>,
     /// Files of this run that lie outside every root: nothing keeps them current.
     pub untracked: Vec<PathBuf>,
+    /// Paths that could not be included, each with its reason; the others were.
     pub failed: Vec<Error>,
     /// Files whose metadata was read and stored.
     pub meta_extracted: u64,
@@ -88,6 +96,7 @@ pub struct IncludeReport {
 }
 
 impl IncludeReport {
+    /// How many files had the outcome `o`.
     pub fn count(&self, o: Outcome) -> usize {
         self.files.iter().filter(|f| f.2 == o).count()
     }

@@ -17,6 +17,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The scope's name as stored and typed: `read`, `tag` or `all`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
@@ -25,6 +26,7 @@ impl Scope {
         }
     }
 
+    /// The scope named `s` (`read`, `tag`, `all`), `None` for anything else.
     pub fn parse(s: &str) -> Option<Scope> {
         match s {
             "read" => Some(Scope::Read),
@@ -43,8 +45,11 @@ impl Scope {
 /// A key that matched: its name (for the `api:NAME` source) and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
+    /// The key's name; links made with it get the source `api:NAME`.
     pub name: String,
+    /// What it may do.
     pub scope: Scope,
+    /// When it was made (or requested), seconds since the epoch.
     pub created_at: i64,
     /// Requested by a client (`/request_new_permissions`) and not approved yet: it opens
     /// nothing until `trove keys approve NAME`.
@@ -134,6 +139,7 @@ pub fn remove(index: &mut Index, name: &str) -> Result<bool> {
     index.write(|tx| sk::delete(tx, name))
 }
 
+/// Every key, approved or pending, by name (the secrets are never stored, only hashes).
 pub fn list(index: &Index) -> Result<Vec<KeyInfo>> {
     Ok(sk::list(index.conn())?
         .into_iter()

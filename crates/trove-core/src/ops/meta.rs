@@ -34,6 +34,7 @@ pub fn is_current(stored: &StoredMeta, stat: &Stat) -> bool {
     stored.size == stat.size && stored.mtime_ns == stat.mtime_ns
 }
 
+/// What [`refresh`] did.
 #[derive(Debug, Default)]
 pub struct RefreshReport {
     /// Files extracted and stored.

@@ -71,11 +71,14 @@ impl Phase {
     pub const FILES: Phase = Phase { label: "files", unit: Unit::Files };
 }
 
+/// Where long operations report how far they are; the CLI draws bars from it, the daemon
+/// and the web server ignore or forward it. Every method defaults to doing nothing.
 pub trait Progress: Sync {
     /// A phase begins; `total` items (in the phase's unit) when known.
     fn begin(&self, _phase: Phase, _total: Option<u64>) {}
     /// `n` more items done.
     fn advance(&self, _n: u64) {}
+    /// The current phase is over.
     fn finish(&self) {}
     /// These files are now committed to the index (called after each batch's commit, so a
     /// caller may report them as done).

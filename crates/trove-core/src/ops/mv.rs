@@ -25,6 +25,7 @@ use crate::paths::rebase;
 use crate::store::files;
 use crate::{Error, Index, Result};
 
+/// What [`mv`] did: moves on disk and the records that followed them.
 #[derive(Debug, Default)]
 pub struct MoveReport {
     /// (from, to) for every source moved.
@@ -37,6 +38,7 @@ pub struct MoveReport {
     pub replaced: usize,
     /// Temporary copies left by a killed `trove mv` (found beside a destination), removed.
     pub cleaned: Vec<PathBuf>,
+    /// Sources that were not moved, each with its reason; the others were.
     pub failed: Vec<Error>,
 }
 

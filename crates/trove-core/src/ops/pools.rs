@@ -19,6 +19,7 @@ fn resolve(c: &rusqlite::Connection, t: &str) -> Result<PoolId> {
     sp::by_title(c, t)?.map(|p| p.0).ok_or_else(|| Error::UnknownPool(t.to_string()))
 }
 
+/// Creates an empty pool titled `t` (normalised; titles are unique, compared folded).
 pub fn create(index: &mut Index, t: &str) -> Result<PoolId> {
     let t = title(t)?;
     index.write(|tx| sp::create(tx, &t, now_unix()))
@@ -38,9 +39,13 @@ pub fn delete(index: &mut Index, t: &str) -> Result<usize> {
 /// paths with no record, and directories given without `recursive`.
 #[derive(Debug, Default)]
 pub struct PoolEdit {
+    /// Files added to (or removed from) the pool.
     pub changed: usize,
+    /// Files already in the pool (for `add`) or not in it (for `remove`).
     pub unchanged: usize,
+    /// Paths that name no record.
     pub not_indexed: Vec<PathBuf>,
+    /// Paths that could not be resolved, e.g. a directory without `recursive`.
     pub failed: Vec<Error>,
 }
 
@@ -102,11 +107,13 @@ pub fn remove(index: &mut Index, t: &str, paths: &[PathBuf], recursive: bool) ->
     Ok(PoolEdit { changed: n, unchanged: ids.len() - n, not_indexed: unknown, failed })
 }
 
+/// The pool titled `t`: its title as stored and its files in pool order.
 pub fn show(index: &Index, t: &str) -> Result<(String, Vec<FileRecord>)> {
     let (id, title) = sp::by_title(index.conn(), t)?.ok_or_else(|| Error::UnknownPool(t.to_string()))?;
     Ok((title, sp::files(index.conn(), id)?))
 }
 
+/// Every pool as (id, title, number of files), by folded title.
 pub fn list(index: &Index) -> Result<Vec<(PoolId, String, u64)>> {
     sp::list(index.conn())
 }

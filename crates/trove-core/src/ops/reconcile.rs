@@ -43,8 +43,10 @@ use crate::paths::from_bytes;
 use crate::store::{files, roots};
 use crate::{Error, Index, Result};
 
+/// What [`reconcile`] looks at and whether it stores what it finds.
 #[derive(Debug, Clone, Default)]
 pub struct ReconcileOptions {
+    /// Decide and report every action; store nothing.
     pub dry_run: bool,
     /// Directories to reconcile; empty means every root.
     pub scope: Vec<PathBuf>,
@@ -53,70 +55,107 @@ pub struct ReconcileOptions {
 /// How a moved file was recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchKind {
+    /// The same device and inode, with size and fingerprint agreeing.
     Inode,
+    /// The same content (fingerprint, then BLAKE3) in a file no record claims.
     Content,
 }
 
+/// One decision of a reconcile, in the order made; each is applied unless `dry_run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// The record's file is now at another path; the record follows it, tags kept.
     Moved {
+        /// The record.
         id: FileId,
+        /// Its path before.
         from: PathBuf,
+        /// Where its file is now.
         to: PathBuf,
+        /// How the file was recognised.
         how: MatchKind,
     },
     /// Re-hashed in place (edited, or replaced by an atomic save).
     Changed {
+        /// The record.
         id: FileId,
+        /// Its path, where the content changed.
         path: PathBuf,
     },
+    /// The record's file is gone and nothing else is it: the record becomes missing, tags
+    /// kept.
     Missing {
+        /// The record.
         id: FileId,
+        /// Its path, where nothing is now.
         path: PathBuf,
     },
     /// A missing record's file is back at its path with its content.
     Revived {
+        /// The record.
         id: FileId,
+        /// Its path, where the file is again.
         path: PathBuf,
     },
+    /// The record's file is gone and more than one file could be it: nothing is guessed, the
+    /// record becomes missing and the candidates are listed.
     Ambiguous {
+        /// The record.
         id: FileId,
+        /// Its path, where nothing is now.
         path: PathBuf,
+        /// Every file that could be the record's.
         candidates: Vec<PathBuf>,
     },
     /// A new file under a root with auto-include on, indexed untagged.
     Added {
+        /// The new file.
         path: PathBuf,
     },
     /// A root renamed on disk (recognised by its files under a sibling name): the root and
     /// every record under it followed.
     RootMoved {
+        /// The root's path before.
         from: PathBuf,
+        /// Its path now.
         to: PathBuf,
+        /// Records that moved with it.
         files: u64,
     },
     /// A root whose directory is gone and could not be found under another name: its
     /// records are marked missing (tags kept) until it is back or moved with `roots mv`.
     RootGone {
+        /// The root as recorded.
         root: PathBuf,
     },
+    /// A root's filesystem is not mounted (or another one is mounted there): its present
+    /// records become offline, untouched otherwise.
     Offline {
+        /// The root.
         root: PathBuf,
+        /// Records that became offline.
         files: u64,
     },
+    /// An unmounted root is back: its offline records become present and are verified.
     Online {
+        /// The root.
         root: PathBuf,
+        /// Records that became present again.
         files: u64,
     },
 }
 
+/// What [`reconcile`] found and did.
 #[derive(Debug, Default)]
 pub struct ReconcileReport {
+    /// Every decision, in the order made.
     pub actions: Vec<Action>,
     /// Regular files seen on disk.
     pub scanned: u64,
     /// Records confirmed with a stat alone.
     pub unchanged: u64,
+    /// Paths that could not be examined (unreadable directories, files that vanished
+    /// mid-read), each with its reason; the rest was reconciled.
     pub failed: Vec<Error>,
 }
 

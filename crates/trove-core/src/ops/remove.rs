@@ -12,18 +12,26 @@ use crate::{Error, Index, Result};
 /// What a removal would forget.
 #[derive(Debug, Default)]
 pub struct RemovePlan {
+    /// The records to forget.
     pub ids: Vec<FileId>,
     /// Tag links those records carry (all sources): these are lost with them.
     pub links: u64,
+    /// Paths given that name no record.
     pub not_indexed: Vec<PathBuf>,
+    /// Paths that could not be resolved (e.g. a directory without `recursive`).
     pub failed: Vec<Error>,
 }
 
+/// What [`apply`] (or [`remove`]) forgot. Files on disk are never touched.
 #[derive(Debug, Default)]
 pub struct RemoveReport {
+    /// Records forgotten.
     pub removed: usize,
+    /// Tag links lost with them.
     pub links: u64,
+    /// Paths given that name no record.
     pub not_indexed: Vec<PathBuf>,
+    /// Paths that could not be resolved (e.g. a directory without `recursive`).
     pub failed: Vec<Error>,
 }
 
@@ -45,6 +53,8 @@ pub fn apply(index: &mut Index, plan: RemovePlan) -> Result<RemoveReport> {
     Ok(RemoveReport { removed: n, links: plan.links, not_indexed: plan.not_indexed, failed: plan.failed })
 }
 
+/// Forgets the records of `paths` (a directory's records with `recursive`) and their tag
+/// links, in one transaction: [`plan`] then [`apply`].
 pub fn remove(index: &mut Index, paths: &[PathBuf], recursive: bool) -> Result<RemoveReport> {
     let p = plan(index, paths, recursive)?;
     apply(index, p)

@@ -97,7 +97,9 @@ pub fn remove_ignore(index: &mut Index, pattern: &str) -> Result<bool> {
 /// What [`move_root`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MovedRoot {
+    /// The root's path before.
     pub from: PathBuf,
+    /// Its path now.
     pub to: PathBuf,
     /// Records whose path now starts with `to`.
     pub records: usize,

@@ -56,6 +56,7 @@ pub enum Scope<'a> {
 /// What a rule changes on one file.
 #[derive(Debug, Clone)]
 pub struct Change {
+    /// The file.
     pub file: FileRecord,
     /// Tag names the rule would link (new tags included).
     pub add: Vec<String>,
@@ -68,6 +69,7 @@ pub struct Change {
 /// One rule's preview or apply.
 #[derive(Debug, Clone, Default)]
 pub struct RuleReport {
+    /// The rule's name (its links carry the source `rule:NAME`).
     pub rule: String,
     /// Files looked at.
     pub files_seen: u64,
@@ -75,7 +77,9 @@ pub struct RuleReport {
     pub files_matched: u64,
     /// Files with something to add or remove (only those), in path order.
     pub changes: Vec<Change>,
+    /// Links added (counted in a preview too: what an apply would add).
     pub links_added: u64,
+    /// The rule's links removed because it no longer gives that tag.
     pub links_removed: u64,
     /// The rule's links that were already right.
     pub links_kept: u64,

@@ -13,14 +13,18 @@ use crate::ops::{Progress, find::Query};
 use crate::store::{files, links, tags};
 use crate::{Error, Index, Result};
 
+/// What tagging files by path did.
 #[derive(Debug, Default)]
 pub struct TagReport {
     /// Files that were not indexed and were included to carry the tags.
     pub included: Vec<PathBuf>,
     /// Files the tags now sit on.
     pub files: usize,
+    /// New links (a tag the file already had from this source is not counted).
     pub links_added: u64,
+    /// Tags that did not exist and were created.
     pub tags_created: Vec<String>,
+    /// Paths that could not be tagged, each with its reason; the others were.
     pub failed: Vec<Error>,
 }
 
@@ -143,9 +147,12 @@ pub fn tag_query(
     Ok((ids.len(), added, created, q.warnings().to_vec()))
 }
 
+/// What removing tags from files did.
 #[derive(Debug, Default)]
 pub struct UntagReport {
+    /// Files asked about (records found).
     pub files: usize,
+    /// Links removed.
     pub links_removed: u64,
     /// Paths with no record.
     pub not_indexed: Vec<PathBuf>,
@@ -153,6 +160,7 @@ pub struct UntagReport {
     pub unknown_tags: Vec<String>,
     /// (tag, file count): the tag was not on these files directly but implied there.
     pub only_implied: Vec<(String, usize)>,
+    /// Paths that could not be resolved, each with its reason.
     pub failed: Vec<Error>,
     /// Query warnings (unknown tags in the query), for `untag_query`.
     pub warnings: Vec<String>,
@@ -189,6 +197,8 @@ pub fn untag_query(
     Ok(report)
 }
 
+/// Removes tags from the records `ids` (from every source, or from `source` only); a tag
+/// that is only implied on a file is reported in `only_implied`, not removed.
 pub fn untag_ids(
     index: &mut Index,
     ids: &[FileId],

@@ -18,6 +18,8 @@ pub fn lookup(index: &Index, name: &str) -> Result<TagId> {
     resolve(index.conn(), name)
 }
 
+/// Creates a tag with the primary name `name` (normalised and checked) and a fresh
+/// universal id; [`Error::NameTaken`] when any tag already has that name.
 pub fn create(index: &mut Index, name: &str) -> Result<TagId> {
     let n = normalize_tag_name(name)?;
     index.write(|tx| st::create(tx, &n, now_unix()))
@@ -32,6 +34,8 @@ pub fn rename(index: &mut Index, old: &str, new: &str) -> Result<()> {
     })
 }
 
+/// Gives the tag named `tag` another name `name`, optionally marked as a translation into
+/// `lang`; names are unique across tags ([`Error::NameTaken`]).
 pub fn alias(index: &mut Index, tag: &str, name: &str, lang: Option<&str>) -> Result<()> {
     let n = normalize_tag_name(name)?;
     let lang = lang.map(str::trim).filter(|l| !l.is_empty());
@@ -41,6 +45,8 @@ pub fn alias(index: &mut Index, tag: &str, name: &str, lang: Option<&str>) -> Re
     })
 }
 
+/// Removes the alias `name` from its tag; the primary name cannot be removed
+/// ([`Error::AliasIsPrimary`]: rename the tag instead).
 pub fn unalias(index: &mut Index, name: &str) -> Result<()> {
     index.write(|tx| {
         let t = resolve(tx, name)?;
@@ -89,6 +95,8 @@ pub fn imply(index: &mut Index, child: &str, parent: &str) -> Result<(bool, Vec<
     })
 }
 
+/// Removes `child ⇒ parent`; false when there was no such implication. Implications
+/// through other tags stay.
 pub fn unimply(index: &mut Index, child: &str, parent: &str) -> Result<bool> {
     index.write(|tx| {
         let c = resolve(tx, child)?;
@@ -102,6 +110,8 @@ pub fn names(index: &Index, tag: TagId) -> Result<Vec<crate::model::TagName>> {
     st::names(index.conn(), tag)
 }
 
+/// Every tag with its file counts, by folded primary name or, with `by_count`, most files
+/// first. `pattern` is a `*` glob matched against every name of a tag, case-folded.
 pub fn list(index: &Index, pattern: Option<&str>, by_count: bool) -> Result<Vec<TagSummary>> {
     st::list(index.conn(), pattern, by_count)
 }
@@ -109,16 +119,21 @@ pub fn list(index: &Index, pattern: Option<&str>, by_count: bool) -> Result<Vec<
 /// Everything `tags show` prints.
 #[derive(Debug, Clone)]
 pub struct TagDetails {
+    /// The tag with all its names.
     pub tag: Tag,
+    /// Files carrying it directly.
     pub files: u64,
     /// Files carrying it directly or through a tag that implies it.
     pub with_implied: u64,
+    /// Tags it implies directly, by primary name.
     pub parents: Vec<String>,
+    /// Tags that imply it directly, by primary name.
     pub children: Vec<String>,
     /// Every tag this one implies, transitively.
     pub implies: Vec<String>,
 }
 
+/// Details of the tag with the name (or alias) `name`.
 pub fn show(index: &Index, name: &str) -> Result<TagDetails> {
     let c = index.conn();
     let t = resolve(c, name)?;

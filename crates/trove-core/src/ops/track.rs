@@ -39,26 +39,38 @@ use crate::{Index, Result};
 /// One filesystem change, as a watcher reports it (paths absolute).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsEvent {
+    /// A rename within one filesystem (both names known).
     Renamed {
+        /// The old path.
         from: PathBuf,
+        /// The new path.
         to: PathBuf,
+        /// Whether a directory was renamed (every record under it follows).
         dir: bool,
     },
+    /// A path was unlinked (or renamed to somewhere no watch sees).
     Removed {
+        /// The path that is gone.
         path: PathBuf,
+        /// Whether it was a directory.
         dir: bool,
     },
+    /// A path appeared (created, or renamed in from somewhere no watch sees).
     Created {
+        /// The new path.
         path: PathBuf,
+        /// Whether it is a directory.
         dir: bool,
     },
     /// Closed after writing.
     Written {
+        /// The file written.
         path: PathBuf,
     },
     /// Events were lost or could not be resolved: reconcile this directory (`None`: every
     /// root).
     Rescan {
+        /// The directory to reconcile.
         scope: Option<PathBuf>,
     },
 }
@@ -92,8 +104,11 @@ impl FsEvent {
 /// What a batch did, and what is left for a reconcile.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// Records whose path changed with a rename.
     pub moved: usize,
+    /// Records that became missing.
     pub missing: usize,
+    /// Records whose file was written and re-hashed.
     pub rehashed: usize,
     /// Directories to reconcile because something did not add up.
     pub rescan: BTreeSet<PathBuf>,
@@ -113,11 +128,13 @@ pub struct Applied {
 /// Why a record left its path in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Why {
+    /// The file was deleted.
     Deleted,
     /// Deleted together with its directory.
     DirectoryDeleted,
     /// Renamed within the roots (only ever settled by path continuity).
     RenamedTo(PathBuf),
+    /// Renamed to this path, outside every root (nothing keeps it current there).
     MovedOutOfRoots(PathBuf),
     /// Another file was renamed over it.
     ReplacedBy(PathBuf),
@@ -126,21 +143,31 @@ pub enum Why {
 /// One decision of the identity rules, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// The record became missing.
     Missing {
+        /// The record.
         id: FileId,
+        /// The path it left.
         path: PathBuf,
+        /// Why it left.
         why: Why,
     },
     /// Put back on its path: a new file took the place of the one it left.
     Kept {
+        /// The record.
         id: FileId,
+        /// The path it stays on.
         path: PathBuf,
+        /// Why its file had left it.
         why: Why,
     },
     /// A missing record found again by content elsewhere under the roots.
     MovedByContent {
+        /// The record.
         id: FileId,
+        /// The path it had.
         from: PathBuf,
+        /// Where its content was found.
         to: PathBuf,
     },
 }
@@ -190,6 +217,7 @@ struct Left {
 /// next batch (an editor's save split over two reads of the event queue).
 #[derive(Debug)]
 pub struct Memory {
+    /// The patterns that recognise editors' backup names (`a.txt~`, `.a.txt.swp`, …).
     pub backups: BackupNames,
     /// How long a deletion or a backup rename waits for a new file at the old path.
     pub window: Duration,
@@ -203,6 +231,7 @@ impl Default for Memory {
 }
 
 impl Memory {
+    /// An empty memory with the given backup patterns and a 5-second window.
     pub fn new(backups: BackupNames) -> Self {
         Memory { backups, window: Duration::from_secs(5), left: Vec::new() }
     }
