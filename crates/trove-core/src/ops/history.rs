@@ -548,7 +548,9 @@ pub fn verify(index: &Index, complete: bool) -> Result<Vec<String>> {
 /// How big the log is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size {
+    /// Transactions recorded (rows of `ops`; one operation may span several).
     pub operations: u64,
+    /// Row changes recorded (rows of `op_changes`).
     pub changes: u64,
     /// Pages of its tables and indexes, in bytes.
     pub bytes: u64,

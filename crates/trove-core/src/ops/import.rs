@@ -215,9 +215,15 @@ impl Batches for Dry<'_, '_> {
 /// tags), files in batches (their links name tag positions), pools (positions among all
 /// the files received). Lets an importer stream a large source instead of holding it.
 pub trait Sink {
+    /// Receives tags; may be called more than once, positions continue across calls.
     fn tags(&mut self, tags: &[LibTag]) -> Result<()>;
+    /// Receives (child, parent) implications between tag positions; cycles are reported,
+    /// not stored.
     fn implications(&mut self, implications: &[(usize, usize)]) -> Result<()>;
+    /// Receives a batch of files; each batch of [`Options::batch`] files is written in its own
+    /// transaction before this returns.
     fn files(&mut self, files: &[LibFile]) -> Result<()>;
+    /// Receives pools, whose members are positions among all the files received so far.
     fn pools(&mut self, pools: &[LibPool]) -> Result<()>;
 }
 
