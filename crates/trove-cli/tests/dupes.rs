@@ -259,3 +259,132 @@ fn dupes_merge_tags_unions_tags_with_their_sources_and_touches_no_file() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("0 link(s) added"));
     assert_eq!(snapshot(&e.path("lib")), before, "merge-tags changed files on disk");
 }
+
+/// A picture-like image: a gradient with a few rectangles placed by `seed`.
+fn picture(seed: u32) -> image::RgbImage {
+    let mut img = image::RgbImage::from_fn(240, 180, |x, y| {
+        image::Rgb([(x + seed * 40) as u8, (y * 2 + seed * 90) as u8, ((x + y) / 2 + seed * 10) as u8])
+    });
+    for k in 0..5u32 {
+        let (x0, y0) = ((seed * 53 + k * 41) % 200, (seed * 31 + k * 67) % 140);
+        let c = image::Rgb([(seed * 70 + k * 50) as u8, (k * 90) as u8, (seed * 20 + 200) as u8]);
+        for y in y0..y0 + 30 {
+            for x in x0..x0 + 35 {
+                img.put_pixel(x, y, c);
+            }
+        }
+    }
+    img
+}
+
+#[test]
+fn dupes_scan_then_similar_groups_resized_and_recompressed_copies() {
+    let e = env();
+    let orig = picture(1);
+    std::fs::create_dir_all(e.path("lib/again")).unwrap();
+    orig.save(e.path("lib/photo.png")).unwrap();
+    std::fs::create_dir_all(e.path("lib/small")).unwrap();
+    image::DynamicImage::ImageRgb8(orig.clone())
+        .resize_exact(120, 90, image::imageops::FilterType::Triangle)
+        .save(e.path("lib/small/photo.png"))
+        .unwrap();
+    let f = std::fs::File::create(e.path("lib/photo-q30.jpg")).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(f, 30).encode_image(&orig).unwrap();
+    picture(4).save(e.path("lib/other.png")).unwrap();
+    e.write("lib/notes.txt", b"not an image");
+    // Indexed without reading contents: no perceptual hash yet.
+    e.ok(["include", "-r", "--no-meta", "lib"]);
+    let before = snapshot(&e.path("lib"));
+    assert_eq!(e.run(["dupes", "--similar"]).status.code(), Some(1), "nothing hashed yet");
+
+    let o = e.run(["dupes", "--scan"]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("perceptual hashes computed for 4 content(s)") && err.contains("1 file(s) are not images"),
+        "{err}"
+    );
+
+    let gs = groups(&e, &["--similar"]);
+    assert_eq!(gs.len(), 1, "{gs:#?}");
+    let root = format!("{}/", e.root().display());
+    let mut names: Vec<String> = gs[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().trim_start_matches(&root).to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["lib/photo-q30.jpg", "lib/photo.png", "lib/small/photo.png"]);
+    let mut found = found(&e, "dupe:similar");
+    found.sort();
+    assert_eq!(found, names);
+    assert!(e.find("dupe:similar path:*other*").0.is_empty());
+    // Decided as a group, they are no longer undecided.
+    assert_eq!(self::found(&e, "dupe:undecided"), names);
+    e.ok(["dupes", "mark", "lib/photo.png", "lib/small/photo.png", "lib/photo-q30.jpg", "alternate"]);
+    assert!(self::found(&e, "dupe:undecided").is_empty());
+    // At distance 0 only identical hashes group.
+    assert!(groups(&e, &["--similar", "--distance", "0"]).len() <= 1);
+    let bad = e.run(["dupes", "--similar", "--distance", "65"]);
+    assert_eq!(bad.status.code(), Some(2));
+    // Hashes are also computed at include, with the metadata.
+    picture(1).save(e.path("lib/again/photo.png")).unwrap();
+    e.ok(["include", "lib/again/photo.png"]);
+    assert!(self::found(&e, "dupe:exact").contains(&"lib/again/photo.png".to_string()));
+    let mut before = before;
+    before.extend(snapshot(&e.path("lib/again")));
+    assert_eq!(snapshot(&e.path("lib")), before, "dupes changed files on disk");
+}
+
+/// No code behind `trove dupes` can delete, move or change a user's file: the sources of the
+/// command, its operations, its SQL, the similarity search and the perceptual hasher call
+/// none of the filesystem functions that could (the tests above also compare every file's
+/// bytes and mtime before and after each dupes command).
+#[test]
+fn no_dupes_code_path_deletes_or_modifies_a_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let sources = [
+        "crates/trove-cli/src/commands/dupes.rs",
+        "crates/trove-core/src/ops/dupes.rs",
+        "crates/trove-core/src/store/dupes.rs",
+        "crates/trove-core/src/similar.rs",
+        "crates/trove-meta/src/phash.rs",
+    ];
+    let forbidden = [
+        "remove_file",
+        "remove_dir",
+        "fs::rename",
+        "renameat",
+        "fs::write",
+        "fs::copy",
+        "File::create",
+        "OpenOptions",
+        ".write(true)",
+        ".append(true)",
+        "set_len",
+        "set_permissions",
+        "set_modified",
+        "set_times",
+        "unlink",
+        "truncate",
+        "hard_link",
+        "symlink(",
+        "Command::new",
+        "ops::remove",
+        "ops::mv",
+    ];
+    for s in sources {
+        let text = std::fs::read_to_string(root.join(s)).unwrap_or_else(|e| panic!("{s}: {e}"));
+        // Only the code, not the tests at the bottom (which make fixtures).
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for f in forbidden {
+            assert!(!code.contains(f), "{s} calls {f}");
+        }
+    }
+    // The hasher opens files the way the metadata reader does: read-only.
+    let meta = std::fs::read_to_string(root.join("crates/trove-meta/src/lib.rs")).unwrap();
+    let open = &meta[meta.find("fn open_regular").unwrap()..];
+    let open = &open[..open.find("\n}\n").unwrap()];
+    assert!(open.contains(".read(true)") && !open.contains(".write(") && !open.contains(".create("), "{open}");
+}

@@ -6,8 +6,9 @@
 //! with an allocation limit and without cover art, PNG text chunks are inflated up to a cap),
 //! and the whole extraction of one file runs on its own thread with a deadline
 //! ([`Limits::time`]): a file that takes longer is recorded with an error and the caller
-//! goes on (the stuck thread is left to finish on its own). Pixels are never decoded, so a
-//! JPEG that claims 65535×65535 costs nothing. `ffprobe` is used for video only when it is
+//! goes on (the stuck thread is left to finish on its own). Pixels are decoded only for an
+//! image's perceptual hash ([`phash`]: at most 20 000 pixels a side and 512 MiB of decoder
+//! memory), so a JPEG that claims 65535×65535 is refused before any pixel is read. `ffprobe` is used for video only when it is
 //! installed; its absence is noted once per run.
 
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use trove_core::meta::{Extractor, Meta, kind_of_mime};
 
 mod exif;
+pub mod phash;
 mod png;
 
 /// Per-file limits.
@@ -111,6 +113,10 @@ impl Extractor for Extractors {
         m
     }
 
+    fn perceptual(&self, path: &Path) -> Option<Result<u64, String>> {
+        phash::hash_file(path, self.limits.max_read)
+    }
+
     fn notes(&self) -> Vec<String> {
         if self.video_without_ffprobe.load(Ordering::Relaxed) {
             vec![
@@ -156,7 +162,10 @@ fn read_all(x: &Extractors, path: &Path, m: &mut Meta) -> Result<(), String> {
     m.kind = kind.map(str::to_string);
     let mime = mime.unwrap_or_default();
     match kind {
-        Some("image") => image(x, &mut f, size, &mime, m),
+        Some("image") => {
+            image(x, &mut f, size, &mime, m);
+            m.perceptual = phash::hash_file(path, x.limits.max_read);
+        }
         Some("audio") => audio(&mut f, m),
         Some("video") => video(x, path, m),
         _ if mime == "application/pdf" => pdf(x, &mut f, size, m),
