@@ -86,7 +86,8 @@ pub enum Error {
         /// The index file.
         path: PathBuf,
     },
-    /// The index file does not exist and the index was opened without [`OpenMode::Create`].
+    /// The index file does not exist (or is empty) and the index was opened with
+    /// [`OpenMode::Existing`].
     #[error("{}: no index here yet", path.display())]
     NoIndex {
         /// Where the index was expected.
@@ -98,8 +99,8 @@ pub enum Error {
         /// The file that was opened as the index.
         path: PathBuf,
     },
-    /// The path given for the index cannot hold one (a directory, a device, an unwritable
-    /// parent).
+    /// The path given for the index cannot hold one (a directory, not a regular file,
+    /// unreadable).
     #[error("{}: cannot be used as the index: {reason}", path.display())]
     IndexPath {
         /// The path given for the index.
@@ -126,7 +127,8 @@ pub enum Error {
         /// The newest schema version this build knows ([`SCHEMA_VERSION`]).
         supported: i64,
     },
-    /// A tag name or alias breaks the naming rules (empty, whitespace, a query operator, …).
+    /// A tag name or alias breaks the naming rules (empty once trimmed and normalised, or
+    /// holding control characters).
     #[error("{name:?}: {reason}")]
     BadTagName {
         /// The name as given.
@@ -192,8 +194,8 @@ pub enum Error {
         /// What it is instead: "symlink", "fifo", "socket", "block device", ….
         kind: &'static str,
     },
-    /// The file's size or mtime changed while its content was hashed, so the hash describes
-    /// no version of it; nothing was stored for it.
+    /// The file kept changing (size, mtime or inode) while its content was hashed, so the
+    /// hash describes no version of it; nothing was stored for it.
     #[error("{}: changed while it was being read; try again", .0.display())]
     ChangedWhileHashing(PathBuf),
     /// No pool has this title; holds the title as given.
@@ -202,7 +204,8 @@ pub enum Error {
     /// A pool with this title already exists (titles are unique); holds the title.
     #[error("{0}: a pool with this title exists")]
     PoolExists(String),
-    /// A move or rename would overwrite an existing path; nothing is overwritten.
+    /// The destination of a move or a backup exists; nothing was overwritten (a move
+    /// replaces a file only when forced, a directory never).
     #[error("{}: already exists", .0.display())]
     DestinationExists(PathBuf),
     /// A directory was expected (the target of a move of several sources, a new root, a
@@ -280,7 +283,7 @@ pub enum Error {
     /// The path is already a root of the index.
     #[error("{}: already a root", .0.display())]
     AlreadyARoot(PathBuf),
-    /// A move whose source and destination are the same path.
+    /// A move (of files or of a root) whose source and destination are the same path.
     #[error("{}: source and destination are the same", .0.display())]
     SameSourceAndDestination(PathBuf),
     /// A file move whose destination is an existing directory that it would replace.
@@ -360,7 +363,8 @@ pub enum Error {
         /// The most requests that may wait at once.
         max: u64,
     },
-    /// A path that defaults to one under `$HOME` was not given and no home is known.
+    /// A path with a default (an importer's database under `$HOME` or above the current
+    /// directory) was not given, and the default could not be found.
     #[error("HOME is not set, so there is no default {what}: name it")]
     NoDefaultPath {
         /// What the path is for, e.g. "awtfdb database".

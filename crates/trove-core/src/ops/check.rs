@@ -199,8 +199,9 @@ fn repair_one(index: &mut Index, f: &Finding) -> Result<bool> {
     }
 }
 
-/// Checks the index's integrity and every record under an online root against the disk,
-/// applying the certain fixes when `opts.repair` is set (see the module docs).
+/// Checks the index's integrity (with `full` or `repair`, its posting lists too) and
+/// compares every record with the disk, applying the certain fixes when `opts.repair` is
+/// set (see the module docs).
 pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
     let mut report = CheckReport { integrity: index.integrity_problems()?, ..CheckReport::default() };
     if opts.full || opts.repair {
