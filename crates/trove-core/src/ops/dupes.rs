@@ -163,7 +163,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// Every decision that can be stored, in the order help text lists them.
+    /// Every decision that can be stored (undecided is the absence of one).
     pub const ALL: [Decision; 3] = [Decision::Same, Decision::Alternate, Decision::NotDuplicate];
 
     /// The name used on the command line and in JSON: `same`, `alternate`, `not-duplicate`.

@@ -77,9 +77,10 @@ pub struct RuleReport {
     pub files_matched: u64,
     /// Files with something to add or remove (only those), in path order.
     pub changes: Vec<Change>,
-    /// Links added (counted in a preview too: what an apply would add).
+    /// Links added by an apply (0 in a preview: see `changes`).
     pub links_added: u64,
-    /// The rule's links removed because it no longer gives that tag.
+    /// The rule's links an apply removed because the rule no longer gives that tag (0 in a
+    /// preview).
     pub links_removed: u64,
     /// The rule's links that were already right.
     pub links_kept: u64,
