@@ -199,7 +199,7 @@ pub struct TagName {
 /// Who put a tag on a file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
-    /// Someone tagged it by hand (CLI, web UI).
+    /// Someone tagged it by hand on the command line (the default source).
     Manual,
     /// An auto-tagging rule added it; holds the rule's name.
     Rule(String),
