@@ -669,16 +669,27 @@ impl Index {
 /// What `trove stats` shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// File records, in every state.
     pub files: u64,
+    /// Records whose file is missing.
     pub missing: u64,
+    /// Records with no tag link.
     pub untagged: u64,
+    /// Sum of the sizes of the records that are not missing, in bytes.
     pub total_bytes: u64,
+    /// Tags.
     pub tags: u64,
+    /// Tag names, primary names and aliases together.
     pub names: u64,
+    /// Tag links (one per tag, file and source).
     pub links: u64,
+    /// Declared implications (direct ones; the closure is not counted).
     pub implications: u64,
+    /// Pools.
     pub pools: u64,
+    /// The schema version stored in the file.
     pub schema_version: i64,
+    /// The index file's size (pages × page size), WAL not included.
     pub index_bytes: u64,
 }
 

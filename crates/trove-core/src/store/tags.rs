@@ -226,7 +226,9 @@ pub fn merge(c: &WriteTx<'_>, from: TagId, into: TagId) -> Result<()> {
 /// One row of `trove tags list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagSummary {
+    /// The tag.
     pub id: TagId,
+    /// Its primary name.
     pub name: String,
     /// Files carrying it directly.
     pub files: u64,
