@@ -654,17 +654,24 @@ fn hydrus_import_matches_files_by_content_with_siblings_parents_and_unmatched_re
         trove_core::hash::sha256_bytes(b"lost bytes").iter().map(|b| format!("{b:02x}")).collect()
     };
     let before = snapshot(&e.path("hy/db"));
+    // Already indexed: matched by the SHA-256 trove keeps, not read again.
+    e.ok(["include", "pics/dog.png"]);
     let dry = report(&e.ok(["import", "hydrus", "hy/db", "--under", "pics", "-n", "--json"]));
     let r = report(&e.ok(["import", "hydrus", "hy/db", "--under", "pics", "--json"]));
     for k in ["tags_created", "names_added", "implications_added", "files_added", "links_added"] {
         assert_eq!(r[k], dry[k], "{k}: dry run {} vs run {}", dry[k], r[k]);
     }
-    assert_eq!(r["files_added"], 3, "two copies of the cat and the dog, not other.txt: {r}");
+    assert_eq!(r["files_added"], 2, "two copies of the cat, not other.txt: {r}");
+    assert_eq!(r["files_existing"], 1, "the dog, indexed before: {r}");
     // species:cat (+ kitty, cat), creator:someone, species:dog, animal, lost
     assert_eq!((r["tags_created"].as_u64(), r["names_added"].as_u64()), (Some(5), Some(2)), "{r}");
     assert_eq!(r["implications_added"], 2, "{r}");
     let notes = r["not_mapped"].to_string();
-    for want in ["1 tagged Hydrus file(s) matched no file under", &format!("unmatched {lost_sha} (1 tag(s))")] {
+    for want in [
+        "1 tagged Hydrus file(s) matched no file under",
+        &format!("unmatched {lost_sha} (1 tag(s))"),
+        "1 file(s) matched by the SHA-256 trove already had for them (not read again)",
+    ] {
         assert!(notes.contains(want), "report lacks {want:?}: {notes}");
     }
     let find = |q: &str| lines(&e.ok(["find", q]));

@@ -132,8 +132,12 @@ fn tag_texts(c: &Connection, ids: &HashSet<i64>) -> Result<HashMap<i64, String>>
     Ok(out)
 }
 
+/// The SHA-256 trove already knows for a file, when its record is current (same size and
+/// modification time as `meta`): such a file is not read again.
+pub type Known<'k> = &'k dyn Fn(&Path, &std::fs::Metadata) -> Option<[u8; 32]>;
+
 /// Reads the chosen services and matches their files under `opts.under`.
-pub fn read(dir: &Path, opts: &Options, progress: &dyn Progress) -> Result<Read> {
+pub fn read(dir: &Path, opts: &Options, known: Known<'_>, progress: &dyn Progress) -> Result<Read> {
     let src = open(dir)?;
     let c = &src.conn;
     let services = services(c, dir, &opts.services)?;
@@ -291,7 +295,7 @@ pub fn read(dir: &Path, opts: &Options, progress: &dyn Progress) -> Result<Read>
 
     // The user's files: size first, then SHA-256.
     progress.begin(Phase::SCANNING, None);
-    let mut candidates: Vec<PathBuf> = Vec::new();
+    let mut candidates: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
     for root in &opts.under {
         if !root.is_dir() {
             return Err(Error::Io {
@@ -306,14 +310,28 @@ pub fn read(dir: &Path, opts: &Options, progress: &dyn Progress) -> Result<Read>
                 continue;
             }
             match e.metadata() {
-                Ok(m) if unknown_size || sizes.contains(&m.len()) => candidates.push(e.into_path()),
+                Ok(m) if unknown_size || sizes.contains(&m.len()) => candidates.push((e.into_path(), m)),
                 _ => {}
             }
         }
     }
     progress.finish();
-    candidates.sort();
-    candidates.dedup();
+    candidates.sort_by(|a, b| a.0.cmp(&b.0));
+    candidates.dedup_by(|a, b| a.0 == b.0);
+    // Files trove has a current SHA-256 for are matched without reading them.
+    let mut by_index: Vec<(PathBuf, i64)> = Vec::new();
+    let mut to_hash: Vec<PathBuf> = Vec::new();
+    for (p, m) in candidates {
+        match known(&p, &m) {
+            Some(sha) => {
+                if let Some(&h) = sha_of.get(&sha) {
+                    by_index.push((p, h));
+                }
+            }
+            None => to_hash.push(p),
+        }
+    }
+    let candidates = to_hash;
     progress.begin(Phase::HASHING_FILES, Some(candidates.len() as u64));
     let now = now_unix();
     let hashed: Vec<Option<(PathBuf, LibRecord)>> = candidates
@@ -337,8 +355,20 @@ pub fn read(dir: &Path, opts: &Options, progress: &dyn Progress) -> Result<Read>
         .collect();
     progress.finish();
     let mut matched: HashSet<i64> = HashSet::new();
-    for (path, rec) in hashed.into_iter().flatten() {
-        let Some(&h) = rec.sha256.as_ref().and_then(|s| sha_of.get(s)) else { continue };
+    if !by_index.is_empty() {
+        notes.push(format!(
+            "{} file(s) matched by the SHA-256 trove already had for them (not read again)",
+            by_index.len()
+        ));
+    }
+    let known_matches = by_index.into_iter().map(|(p, h)| (p, None, h));
+    let hashed_matches = hashed.into_iter().flatten().filter_map(|(p, rec)| {
+        let h = *rec.sha256.as_ref().and_then(|s| sha_of.get(s))?;
+        Some((p, Some(rec), h))
+    });
+    let mut all: Vec<(PathBuf, Option<LibRecord>, i64)> = known_matches.chain(hashed_matches).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, rec, h) in all {
         matched.insert(h);
         let mut links = Vec::new();
         for &(t, si) in &mappings[&h] {
@@ -348,7 +378,7 @@ pub fn read(dir: &Path, opts: &Options, progress: &dyn Progress) -> Result<Read>
                 links.push(LibLink { tag, source: services[si].source.clone(), added_at: None });
             }
         }
-        lib.files.push(LibFile { path, record: Some(rec), added_at: added.get(&h).copied(), links });
+        lib.files.push(LibFile { path, record: rec, added_at: added.get(&h).copied(), links });
     }
     let unmatched: Vec<i64> = mappings.keys().filter(|h| !matched.contains(h)).copied().collect();
     if !unmatched.is_empty() {

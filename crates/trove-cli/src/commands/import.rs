@@ -148,7 +148,21 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> CmdResult {
         }
         ImportSource::Hydrus { dir, under, service, common } => {
             let opts = trove_import::hydrus::Options { services: service, under: ctx.resolve_all(&under) };
-            ("hydrus", trove_import::hydrus::read(&ctx.resolve(&dir), &opts, &Bar::new())?, common)
+            // The SHA-256 trove keeps for files it indexed saves reading them again. This read
+            // handle is closed before the write one opens (one handle at a time per process).
+            let known_index = if ctx.index_path.exists() { ctx.open_read().ok() } else { None };
+            let known = |p: &std::path::Path, m: &std::fs::Metadata| -> Option<[u8; 32]> {
+                let idx = known_index.as_ref()?;
+                let r = trove_core::ops::files::live_at(idx, p).ok()??;
+                let s = trove_core::model::Stat::from_metadata(m);
+                if (r.stat.size, r.stat.mtime_ns) != (s.size, s.mtime_ns) {
+                    return None;
+                }
+                trove_core::ops::files::sha256_of(idx, r.id).ok()?
+            };
+            let read = trove_import::hydrus::read(&ctx.resolve(&dir), &opts, &known, &Bar::new());
+            drop(known_index);
+            ("hydrus", read?, common)
         }
         ImportSource::Xattr { paths, common } => {
             ("xattr", trove_import::filetags::read_xattrs(&ctx.resolve_all(&paths))?, common)
