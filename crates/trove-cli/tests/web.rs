@@ -300,6 +300,23 @@ fn api_search_pages_tags_ranges_and_thumbnails() {
     assert_eq!(e.find("favourite").0, ["lib/pics/rotated.jpg"]);
     let ls = String::from_utf8(e.ok(["ls", "--json", "lib/pics/rotated.jpg"])).unwrap();
     assert!(ls.contains("api:script"), "{ls}");
+    // The edit is one operation by the key, which may undo it (the UI's undo button) and
+    // redo it by undoing the undo; another tag-scoped key may not undo it.
+    let op = v["op"].as_i64().expect("the answer names the operation");
+    let log = String::from_utf8(e.ok(["log", "-n", "1"])).unwrap();
+    assert!(log.contains(&format!("{op}")) && log.contains("api:script"), "{log}");
+    let other = key(&e, "other", "--tag");
+    let undo_url = format!("{base}/api/v1/undo");
+    assert_eq!(post_json(&undo_url, Some(&other), &[], &format!(r#"{{"op":{op}}}"#)).0, 403);
+    let (st, u) = post_json(&undo_url, Some(&k), &[], &format!(r#"{{"op":{op}}}"#));
+    // The tag favourite, its name, its link; the link to lib back.
+    assert_eq!((st, &u["undone"], &u["restored"]), (200, &json!(op), &json!(4)), "{u}");
+    assert_eq!(e.find("favourite").1, 1);
+    assert_eq!(post_json(&undo_url, Some(&k), &[], &format!(r#"{{"op":{op}}}"#)).0, 409, "already undone");
+    let redo = u["op"].as_i64().unwrap();
+    assert_eq!(post_json(&undo_url, Some(&k), &[], &format!(r#"{{"op":{redo}}}"#)).0, 200);
+    assert_eq!(e.find("favourite").0, ["lib/pics/rotated.jpg"]);
+    assert_eq!(post_json(&undo_url, Some(&k), &[], r#"{"op":99999}"#).0, 404);
     // Bad bodies: malformed, unknown fields, too big.
     assert_eq!(post_json(&format!("{base}/api/v1/files/{jpg}/tags"), Some(&k), &[], "{nope").0, 400);
     assert_eq!(post_json(&format!("{base}/api/v1/files/{jpg}/tags"), Some(&k), &[], r#"{"ad":["x"]}"#).0, 400);

@@ -363,7 +363,12 @@ impl Lib {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, max_shrink_iters: 100, ..ProptestConfig::default() })]
+    // PROPTEST_CASES=500 for a long run (docs/history.md).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16),
+        max_shrink_iters: 100,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn find_at_agrees_with_replaying_the_log_and_undo_of_undo_is_identity(

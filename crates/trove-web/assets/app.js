@@ -205,13 +205,33 @@ function nsColour(ns) {
 
 async function editTags(edit) {
   try {
-    await api("files/" + state.open + "/tags", { method: "POST", body: JSON.stringify(edit) });
+    const r = await api("files/" + state.open + "/tags", { method: "POST", body: JSON.stringify(edit) });
     const meta = await api("files/" + state.open);
     renderTags(meta.tags);
     status("saved");
+    if (r.op) undoButton(r.op);
   } catch (e) {
     status(e.message, true);
   }
+}
+
+// After an edit: an "undo" button that reverts that operation (POST /api/v1/undo).
+function undoButton(op) {
+  const b = document.createElement("button");
+  b.textContent = "undo";
+  b.className = "undo";
+  b.title = "revert this edit (operation " + op + ")";
+  b.onclick = async () => {
+    b.disabled = true;
+    try {
+      await api("undo", { method: "POST", body: JSON.stringify({ op }) });
+      if (state.open !== null) renderTags((await api("files/" + state.open)).tags);
+      status("undone");
+    } catch (e) {
+      status(e.message, true);
+    }
+  };
+  $("status").append(" ", b);
 }
 
 let suggestTimer = null;

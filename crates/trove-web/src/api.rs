@@ -69,7 +69,10 @@ impl From<trove_core::Error> for ApiError {
             // An id in a request's body that names no file.
             | E::NoSuchId(_) => StatusCode::BAD_REQUEST,
             E::UnknownTag(_) | E::UnknownPool(_) | E::NotIndexed(_) | E::NoSuchFile(_) => StatusCode::NOT_FOUND,
-            E::NameTaken { .. } | E::TagInUse { .. } | E::PoolExists(_) => StatusCode::CONFLICT,
+            E::NameTaken { .. } | E::TagInUse { .. } | E::PoolExists(_) | E::UndoConflict { .. } => {
+                StatusCode::CONFLICT
+            }
+            E::UnknownOp(_) | E::NothingToUndo => StatusCode::NOT_FOUND,
             e if e.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -108,6 +111,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/v1/pools", get(pool_list).post(pool_create))
         .route("/api/v1/pools/{title}", get(pool_show))
         .route("/api/v1/pools/{title}/files", post(pool_files))
+        .route("/api/v1/undo", post(undo))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(refuse_big_bodies))
         .with_state(app)
@@ -416,7 +420,7 @@ async fn file_tags(
     let source = caller.allow(&app, Scope::Tag).await?;
     let id = parse_id(&id)?;
     let edit: AddRemove<String> = body(&raw)?;
-    let (added, removed, created) = app
+    let done = app
         .with_index(move |index| {
             let what = format!("tags of file {}: +{} -{}", id.0, edit.add.join(" +"), edit.remove.join(" -"));
             index.set_operation(&source.to_string(), &what);
@@ -433,10 +437,42 @@ async fn file_tags(
             } else {
                 trove_core::ops::tagging::untag_ids(index, &[id], &edit.remove, None)?.links_removed
             };
-            Ok((added, removed, created))
+            Ok((added, removed, created, index.current_operation()))
         })
         .await?;
-    Ok(axum::Json(json!({"added": added, "removed": removed, "created": created})).into_response())
+    let (added, removed, created, op) = done;
+    Ok(axum::Json(json!({"added": added, "removed": removed, "created": created, "op": op})).into_response())
+}
+
+/// `{"op": N}`: the operation to revert (`op` from a tag edit's answer, or `trove log`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UndoBody {
+    op: i64,
+}
+
+/// Reverts an operation as a new one (as `trove undo N`): a key that may tag files may undo
+/// its own operations; undoing anyone else's needs the `all` scope. 409 with the rows when
+/// later operations changed the same rows.
+async fn undo(State(app): State<Arc<App>>, caller: Caller, raw: Bytes) -> Result<Response, ApiError> {
+    let source = caller.allow(&app, Scope::Tag).await?;
+    let b: UndoBody = body(&raw)?;
+    let me = source.to_string();
+    let actor = app.with_index(move |index| trove_core::ops::history::actor_of(index, b.op)).await?;
+    match actor {
+        None => return Err(trove_core::Error::UnknownOp(b.op).into()),
+        Some(a) if a == me => {}
+        Some(_) => {
+            caller.allow(&app, Scope::All).await?;
+        }
+    }
+    let r = app
+        .with_index(move |index| {
+            index.set_operation(&me, &format!("undo {}", b.op));
+            trove_core::ops::history::undo(index, Some(b.op), false)
+        })
+        .await?;
+    Ok(axum::Json(json!({"undone": r.undone, "op": r.op, "restored": r.restored})).into_response())
 }
 
 async fn tag_list(State(app): State<Arc<App>>, caller: Caller, Query(p): Params) -> Result<Response, ApiError> {

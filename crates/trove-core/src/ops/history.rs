@@ -153,6 +153,11 @@ pub fn log(index: &Index, filter: LogFilter<'_>, limit: u64) -> Result<Vec<Opera
         .collect())
 }
 
+/// Who made operation `op` (`cli`, `api:phone`, …); `None` when there is no such operation.
+pub fn actor_of(index: &Index, op: i64) -> Result<Option<String>> {
+    h::group_actor(index.conn(), op)
+}
+
 /// The record id a path names now, or named in the log.
 fn file_id(index: &Index, p: &Path) -> Result<i64> {
     let c = index.conn();
@@ -257,6 +262,10 @@ pub fn undo(index: &mut Index, op: Option<i64>, force: bool) -> Result<UndoRepor
         let mut conflicts = Vec::new();
         let mut plan = Vec::new();
         for k in &net.order {
+            // Sources are never removed (a source is a name links point at, not a change).
+            if matches!(k, Key::Source(_)) {
+                continue;
+            }
             let (before, after) = &net.map[k];
             let now = h::current(tx, k)?;
             if h::same(&now, after) {

@@ -749,3 +749,8 @@ pub fn size(c: &Connection) -> Result<(u64, u64, u64)> {
     )?;
     Ok((ops as u64, changes as u64, bytes as u64))
 }
+
+/// Who made group `grp`.
+pub fn group_actor(c: &Connection, grp: i64) -> Result<Option<String>> {
+    Ok(c.prepare_cached("SELECT actor FROM ops WHERE grp = ?1 LIMIT 1")?.query_row([grp], |r| r.get(0)).optional()?)
+}
