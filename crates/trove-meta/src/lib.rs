@@ -4,11 +4,12 @@
 //! read as a PNG). Every file is read under limits: at most [`Limits::max_read`] bytes are
 //! loaded into memory by any extractor (EXIF and PDF parse from a bounded buffer, lofty runs
 //! with an allocation limit and without cover art, PNG text chunks are inflated up to a cap),
-//! and the whole extraction of one file runs on its own thread with a deadline
+//! and the whole extraction of one file runs on a worker thread with a deadline
 //! ([`Limits::time`]): a file that takes longer is recorded with an error and the caller
-//! goes on (the stuck thread is left to finish on its own). Pixels are decoded only for an
-//! image's perceptual hash ([`phash`]: at most 20 000 pixels a side and 512 MiB of decoder
-//! memory), so a JPEG that claims 65535×65535 is refused before any pixel is read. `ffprobe` is used for video only when it is
+//! goes on (the stuck worker is abandoned to finish on its own; the others are reused).
+//! Pixels are decoded only for an image's perceptual hash ([`phash`]: at most 20 000 pixels
+//! a side and 512 MiB of decoder memory), so a JPEG that claims 65535×65535 is refused
+//! before any pixel is read. `ffprobe` is used for video only when it is
 //! installed; its absence is noted once per run.
 
 #![forbid(unsafe_code)]
@@ -17,9 +18,9 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use trove_core::meta::{Extractor, Meta, kind_of_mime};
@@ -44,11 +45,44 @@ impl Default for Limits {
 }
 
 /// The extractors trove uses, behind trove-core's [`Extractor`] trait.
+///
+/// Each extraction runs on a worker thread while the caller waits up to
+/// [`Limits::time`]. Workers are kept and reused (a thread per file cost more than the
+/// extraction of a small file: the spawn, its stack mapped and unmapped); a worker that
+/// misses the deadline is abandoned (it finishes or hangs on its own, its result
+/// discarded) and a new one takes its place.
 pub struct Extractors {
+    inner: Arc<Inner>,
+    idle: Mutex<Vec<Worker>>,
+    started: std::sync::atomic::AtomicUsize,
+}
+
+/// What the workers share: the limits and where ffprobe is.
+struct Inner {
     limits: Limits,
     ffprobe: Option<PathBuf>,
     /// Set when a video was met and ffprobe is not installed (noted once).
     video_without_ffprobe: AtomicBool,
+}
+
+type Job = (PathBuf, mpsc::SyncSender<Meta>);
+
+/// A worker thread, reached through its job queue (dropping it lets the thread end).
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Worker {
+    fn spawn(inner: &Arc<Inner>) -> std::io::Result<Worker> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let inner = Arc::clone(inner);
+        std::thread::Builder::new().name("trove-meta".into()).stack_size(8 << 20).spawn(move || {
+            while let Ok((path, reply)) = rx.recv() {
+                let _ = reply.send(inner.extract_unbounded(&path));
+            }
+        })?;
+        Ok(Worker { jobs: tx })
+    }
 }
 
 impl Extractors {
@@ -64,15 +98,31 @@ impl Extractors {
         });
         let mut g = lofty::config::GlobalOptions::new();
         lofty::config::apply_global_options(g.allocation_limit(16 << 20));
-        Extractors { limits, ffprobe, video_without_ffprobe: AtomicBool::new(false) }
+        Extractors {
+            inner: Arc::new(Inner { limits, ffprobe, video_without_ffprobe: AtomicBool::new(false) }),
+            idle: Mutex::new(Vec::new()),
+            started: std::sync::atomic::AtomicUsize::new(0),
+        }
     }
 
     pub fn has_ffprobe(&self) -> bool {
-        self.ffprobe.is_some()
+        self.inner.ffprobe.is_some()
     }
 
-    /// The extraction without the deadline (what the worker thread runs).
+    /// How many worker threads were started so far (one per concurrent caller, plus one
+    /// for each worker abandoned at the deadline).
+    pub fn workers_started(&self) -> usize {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// The extraction without the deadline (what a worker thread runs).
     pub fn extract_unbounded(&self, path: &Path) -> Meta {
+        self.inner.extract_unbounded(path)
+    }
+}
+
+impl Inner {
+    fn extract_unbounded(&self, path: &Path) -> Meta {
         let mut m = Meta::default();
         if let Err(e) = read_all(self, path, &mut m) {
             m.errors.push(e);
@@ -83,34 +133,37 @@ impl Extractors {
 
 impl Extractor for Extractors {
     fn extract(&self, path: &Path) -> Meta {
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let worker = match idle {
+            Some(w) => w,
+            None => match Worker::spawn(&self.inner) {
+                Ok(w) => {
+                    self.started.fetch_add(1, Ordering::Relaxed);
+                    w
+                }
+                Err(e) => {
+                    return Meta { errors: vec![format!("cannot start an extractor thread: {e}")], ..Meta::default() };
+                }
+            },
+        };
         let (tx, rx) = mpsc::sync_channel(1);
-        let me = Arc::new(Extractors {
-            limits: self.limits,
-            ffprobe: self.ffprobe.clone(),
-            video_without_ffprobe: AtomicBool::new(false),
-        });
-        let worker = Arc::clone(&me);
-        let p = path.to_path_buf();
-        let spawned = std::thread::Builder::new().name("trove-meta".into()).stack_size(8 << 20).spawn(move || {
-            let _ = tx.send(worker.extract_unbounded(&p));
-        });
-        if let Err(e) = spawned {
-            return Meta { errors: vec![format!("cannot start an extractor thread: {e}")], ..Meta::default() };
+        if worker.jobs.send((path.to_path_buf(), tx)).is_err() {
+            return Meta { errors: vec!["the metadata reader crashed on this file".into()], ..Meta::default() };
         }
-        let m = match rx.recv_timeout(self.limits.time) {
-            Ok(m) => m,
+        match rx.recv_timeout(self.inner.limits.time) {
+            Ok(m) => {
+                self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(worker);
+                m
+            }
+            // The worker is dropped: it is stuck on this file (or died).
             Err(mpsc::RecvTimeoutError::Timeout) => Meta {
-                errors: vec![format!("metadata took longer than {} s; given up", self.limits.time.as_secs())],
+                errors: vec![format!("metadata took longer than {} s; given up", self.inner.limits.time.as_secs())],
                 ..Meta::default()
             },
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 Meta { errors: vec!["the metadata reader crashed on this file".into()], ..Meta::default() }
             }
-        };
-        if me.video_without_ffprobe.load(Ordering::Relaxed) {
-            self.video_without_ffprobe.store(true, Ordering::Relaxed);
         }
-        m
     }
 
     fn perceptual(&self, path: &Path) -> Option<Result<u64, String>> {
@@ -118,7 +171,7 @@ impl Extractor for Extractors {
     }
 
     fn notes(&self) -> Vec<String> {
-        if self.video_without_ffprobe.load(Ordering::Relaxed) {
+        if self.inner.video_without_ffprobe.load(Ordering::Relaxed) {
             vec![
                 "ffprobe is not installed: videos were indexed without duration, size or frame rate \
                  (install ffmpeg, then run `trove meta refresh type:video`)"
@@ -131,12 +184,20 @@ impl Extractor for Extractors {
 }
 
 /// Reads at most `limit` bytes from the start of `f`.
-fn head(f: &mut File, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
+fn head(f: &mut dyn Source, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(usize::try_from(limit.min(1 << 20)).unwrap_or(0));
     f.seek(SeekFrom::Start(0))?;
     f.take(limit).read_to_end(&mut buf)?;
     Ok(buf)
 }
+
+/// What the extractors read from: the open file, or the whole file in memory.
+pub(crate) trait Source: Read + Seek {}
+impl<T: Read + Seek> Source for T {}
+
+/// Files up to this size are read into memory with one read, and every extractor parses
+/// that buffer (small files were read a dozen times in small pieces otherwise).
+const WHOLE: u64 = 256 << 10;
 
 /// Opens without following a symlink and without blocking on a FIFO; refuses non-files.
 fn open_regular(path: &Path) -> Result<(File, u64), String> {
@@ -153,25 +214,38 @@ fn open_regular(path: &Path) -> Result<(File, u64), String> {
     Ok((f, md.len()))
 }
 
-fn read_all(x: &Extractors, path: &Path, m: &mut Meta) -> Result<(), String> {
+fn read_all(x: &Inner, path: &Path, m: &mut Meta) -> Result<(), String> {
     let (mut f, size) = open_regular(path)?;
-    let first = head(&mut f, 8192).map_err(|e| format!("cannot read: {e}"))?;
-    let mime = sniff(&first, path);
+    if size <= WHOLE {
+        let mut buf = Vec::with_capacity(size as usize);
+        (&mut f).take(WHOLE).read_to_end(&mut buf).map_err(|e| format!("cannot read: {e}"))?;
+        let first = &buf[..buf.len().min(8192)];
+        let mime = sniff(first, path);
+        let n = buf.len() as u64;
+        dispatch(x, path, &mut std::io::Cursor::new(buf.as_slice()), n, mime, m);
+    } else {
+        let first = head(&mut f, 8192).map_err(|e| format!("cannot read: {e}"))?;
+        let mime = sniff(&first, path);
+        dispatch(x, path, &mut f, size, mime, m);
+    }
+    Ok(())
+}
+
+fn dispatch(x: &Inner, path: &Path, f: &mut dyn Source, size: u64, mime: Option<String>, m: &mut Meta) {
     let kind = mime.as_deref().map(kind_of_mime);
     m.mime = mime.clone();
     m.kind = kind.map(str::to_string);
     let mime = mime.unwrap_or_default();
     match kind {
         Some("image") => {
-            image(x, &mut f, size, &mime, m);
+            image(x, f, size, &mime, m);
             m.perceptual = phash::hash_file(path, x.limits.max_read);
         }
-        Some("audio") => audio(&mut f, m),
+        Some("audio") => audio(f, m),
         Some("video") => video(x, path, m),
-        _ if mime == "application/pdf" => pdf(x, &mut f, size, m),
+        _ if mime == "application/pdf" => pdf(x, f, size, m),
         _ => {}
     }
-    Ok(())
 }
 
 /// The MIME type from the content; plain text is recognised as valid UTF-8 without NULs.
@@ -201,7 +275,7 @@ fn sniff(first: &[u8], path: &Path) -> Option<String> {
     None
 }
 
-fn image(x: &Extractors, f: &mut File, size: u64, mime: &str, m: &mut Meta) {
+fn image(x: &Inner, f: &mut dyn Source, size: u64, mime: &str, m: &mut Meta) {
     let _ = f.seek(SeekFrom::Start(0));
     match imagesize::reader_size(BufReader::new(&mut *f)) {
         Ok(s) => {
@@ -226,7 +300,7 @@ fn image(x: &Extractors, f: &mut File, size: u64, mime: &str, m: &mut Meta) {
     }
 }
 
-fn audio(f: &mut File, m: &mut Meta) {
+fn audio(f: &mut dyn Source, m: &mut Meta) {
     use lofty::prelude::*;
     let _ = f.seek(SeekFrom::Start(0));
     let opts = lofty::config::ParseOptions::new().read_cover_art(false);
@@ -270,7 +344,7 @@ fn audio(f: &mut File, m: &mut Meta) {
     }
 }
 
-fn pdf(x: &Extractors, f: &mut File, size: u64, m: &mut Meta) {
+fn pdf(x: &Inner, f: &mut dyn Source, size: u64, m: &mut Meta) {
     if size > x.limits.max_read {
         m.errors.push(format!("pdf: larger than {} MiB; info not read", x.limits.max_read >> 20));
         return;
@@ -298,7 +372,7 @@ fn pdf(x: &Extractors, f: &mut File, size: u64, m: &mut Meta) {
     }
 }
 
-fn video(x: &Extractors, path: &Path, m: &mut Meta) {
+fn video(x: &Inner, path: &Path, m: &mut Meta) {
     let Some(ffprobe) = &x.ffprobe else {
         x.video_without_ffprobe.store(true, Ordering::Relaxed);
         return;

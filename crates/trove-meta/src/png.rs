@@ -3,8 +3,7 @@
 //! pixels are never decoded. Compressed text is inflated up to [`MAX_TEXT`] bytes, so a
 //! zip bomb in a zTXt chunk costs at most that.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, SeekFrom};
 
 use trove_core::meta::Meta;
 
@@ -15,7 +14,7 @@ const MAX_CHUNK: u32 = 1 << 20;
 /// Most chunks walked.
 const MAX_CHUNKS: usize = 100_000;
 
-pub(crate) fn text_chunks(f: &mut File, m: &mut Meta) -> Result<(), String> {
+pub(crate) fn text_chunks(f: &mut dyn crate::Source, m: &mut Meta) -> Result<(), String> {
     f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     let mut r = BufReader::new(f);
     let mut sig = [0u8; 8];

@@ -1,5 +1,5 @@
 //! The per-file time limit: a hanging ffprobe is killed at the deadline and the file is
-//! recorded with an error.
+//! recorded with an error; worker threads are reused, not started per file.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -49,4 +49,29 @@ fn fifos_and_directories_are_never_opened_for_reading() {
     assert!(m.error_text().unwrap_or_default().contains("not a regular file"), "{m:?}");
     let m = x.extract(dir.path());
     assert!(m.error_text().is_some());
+}
+
+#[test]
+fn workers_are_reused_not_one_thread_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = Extractors::new(Limits::default(), None);
+    for i in 0..200 {
+        let p = dir.path().join(format!("{i}.txt"));
+        std::fs::write(&p, format!("file {i}\n")).unwrap();
+        assert_eq!(x.extract(&p).kind.as_deref(), Some("text"));
+    }
+    // One call at a time needs one worker thread.
+    assert_eq!(x.workers_started(), 1);
+    // Calls from several threads at once get a worker each, and keep them.
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (x, dir) = (&x, dir.path());
+            s.spawn(move || {
+                for i in 0..50 {
+                    assert_eq!(x.extract(&dir.join(format!("{}.txt", t * 50 + i))).kind.as_deref(), Some("text"));
+                }
+            });
+        }
+    });
+    assert!(x.workers_started() <= 4, "{}", x.workers_started());
 }
