@@ -291,9 +291,10 @@ pub fn include(
     let mut pending: Vec<Hashed> = Vec::new();
     let mut tag_ids: Option<Vec<crate::TagId>> = None;
     // Hash in chunks so results reach the index while hashing goes on, and a kill loses at
-    // most one chunk of work.
-    for chunk in to_hash.chunks(BATCH) {
-        let hashed: Vec<Hashed> = chunk
+    // most the two chunks in flight. The next chunk is hashed (on the pool) while the current one
+    // is written, so the writer's single thread and the hashers overlap.
+    let hash_chunk = |chunk: &[usize]| -> Vec<Hashed> {
+        chunk
             .par_iter()
             .map(|&i| {
                 let r = hash_file(&candidates[i].path);
@@ -306,14 +307,37 @@ pub fn include(
                 progress.advance(candidates[i].stat.size);
                 (i, r, m)
             })
-            .collect();
-        pending.extend(hashed);
-        if !opts.dry_run {
-            let before = report.files.len();
-            store_batch(index, &candidates, &plans, &mut pending, &tag_names, &mut tag_ids, opts, now, &mut report)?;
-            let done: Vec<(PathBuf, Outcome)> = report.files[before..].iter().map(|f| (f.0.clone(), f.2)).collect();
-            progress.stored(&done);
-        }
+            .collect()
+    };
+    let chunks: Vec<&[usize]> = to_hash.chunks(BATCH).collect();
+    let mut hashed = chunks.first().map(|c| hash_chunk(c));
+    for k in 0..chunks.len() {
+        pending.extend(hashed.take().unwrap_or_default());
+        let (next, stored) = rayon::join(
+            || chunks.get(k + 1).map(|c| hash_chunk(c)),
+            || -> Result<()> {
+                if !opts.dry_run {
+                    let before = report.files.len();
+                    store_batch(
+                        index,
+                        &candidates,
+                        &plans,
+                        &mut pending,
+                        &tag_names,
+                        &mut tag_ids,
+                        opts,
+                        now,
+                        &mut report,
+                    )?;
+                    let done: Vec<(PathBuf, Outcome)> =
+                        report.files[before..].iter().map(|f| (f.0.clone(), f.2)).collect();
+                    progress.stored(&done);
+                }
+                Ok(())
+            },
+        );
+        stored?;
+        hashed = next;
     }
     progress.finish();
     if opts.dry_run {
