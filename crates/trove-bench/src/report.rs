@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use trove_core::meta::Meta;
 use trove_core::model::{Hash, Observation, Stat};
 use trove_core::ops::NoProgress;
 use trove_core::ops::bulk::{BulkFile, BulkLoad};
@@ -24,6 +25,9 @@ pub fn generate(size: Size, seed: u64, index: &Path, root: &Path) -> (Library, u
     load.tags(&lib.tag_names, &NoProgress).expect("tags");
     load.implications(&lib.implications).expect("implications");
     let mut rng = Rng::new(seed ^ 0x5eed);
+    // Metadata from its own generator, so the paths and tags stay those of earlier runs.
+    let mut mrng = Rng::new(seed ^ 0x3e7a);
+    let artists: Vec<String> = (0..5_000).map(|_| crate::library::word(&mut mrng, 4, 14)).collect();
     let mut tags: Vec<u32> = Vec::with_capacity(64);
     for i in 0..size.files {
         let path = path_of(root, i, &mut rng);
@@ -47,10 +51,48 @@ pub fn generate(size: Size, seed: u64, index: &Path, root: &Path) -> (Library, u
             fingerprint: i64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")),
             sha256: Some(*h.as_bytes()),
         };
-        load.add(BulkFile { path: &path, observation: o, tags: &tags }).expect("add");
+        let m = made_up_meta(&mut mrng, &artists);
+        load.add_with_meta(BulkFile { path: &path, observation: o, tags: &tags }, m).expect("add");
     }
     let (files, links) = load.finish(true).expect("finish");
     (lib, files, links)
+}
+
+/// Metadata for a generated file: 60 % images (common sizes, 70 % with a date taken and a
+/// camera), 10 % videos (sizes, durations), 20 % audio (duration, one of 5 000 artists,
+/// album), 5 % documents, 5 % text.
+fn made_up_meta(rng: &mut Rng, artists: &[String]) -> Meta {
+    const SIZES: &[(u32, u32)] =
+        &[(640, 480), (1280, 720), (1920, 1080), (2560, 1440), (3840, 2160), (4000, 3000), (1080, 1920), (6000, 4000)];
+    let mut m = Meta::default();
+    let r = rng.below(100);
+    let (mime, kind) = match r {
+        0..60 => (["image/jpeg", "image/png", "image/webp"][rng.below(3)], "image"),
+        60..70 => (["video/mp4", "video/x-matroska"][rng.below(2)], "video"),
+        70..90 => (["audio/flac", "audio/mpeg", "audio/ogg"][rng.below(3)], "audio"),
+        90..95 => ("application/pdf", "document"),
+        _ => ("text/plain", "text"),
+    };
+    m.mime = Some(mime.into());
+    m.kind = Some(kind.into());
+    if kind == "image" || kind == "video" {
+        let (w, h) = SIZES[rng.below(SIZES.len())];
+        m.width = Some(w);
+        m.height = Some(h);
+    }
+    if kind == "video" || kind == "audio" {
+        m.duration_ms = Some(5_000 + rng.next() % 600_000);
+        m.has_audio = Some(true);
+    }
+    if kind == "image" && rng.below(10) < 7 {
+        m.taken = Some(946_684_800 + (rng.next() % 820_000_000) as i64);
+        m.push("camera", ["canon eos 5d", "nikon d750", "pixel 7", "iphone 13"][rng.below(4)]);
+    }
+    if kind == "audio" {
+        m.push("artist", &artists[rng.below(artists.len())]);
+        m.push("album", &crate::library::word(rng, 4, 20));
+    }
+    m
 }
 
 pub fn generate_cmd(a: &Args) {
@@ -132,6 +174,10 @@ pub(crate) fn query_suite(lib: &Library, s: Size) -> Vec<(&'static str, String)>
         ("tags:0", "tags:0".into()),
         ("path: glob", "path:*/inbox/*7*".into()),
         ("sort:random limit:50", "sort:random limit:50".into()),
+        ("width>1920", "width>1920".into()),
+        ("type:video", "type:video".into()),
+        ("meta.artist:*a*", "meta.artist:*a*".into()),
+        ("sort:taken limit:100", "sort:taken limit:100".into()),
     ]
 }
 

@@ -9,9 +9,10 @@
 
 use std::path::Path;
 
+use crate::meta::Meta;
 use crate::model::{Observation, Source, TagId, now_unix};
 use crate::ops::Progress;
-use crate::store::{bulk, files, links, tags};
+use crate::store::{bulk, files, links, meta, tags};
 use crate::{Index, Result};
 
 /// One file to load: its path, what was (or would be) observed, and indexes into the tag
@@ -25,8 +26,8 @@ pub struct BulkFile<'a> {
     pub tags: &'a [u32],
 }
 
-/// A file waiting for the next chunk: path bytes, observation, tag positions.
-type Pending = (Vec<u8>, Observation, Vec<u32>);
+/// A file waiting for the next chunk: path bytes, observation, tag positions, metadata.
+type Pending = (Vec<u8>, Observation, Vec<u32>, Option<Meta>);
 
 /// A bulk load in progress. Its writes leave the posting lists to one rebuild in
 /// [`BulkLoad::finish`]; queries meanwhile use plain SQL, and a load that stops early leaves
@@ -90,8 +91,18 @@ impl<'i> BulkLoad<'i> {
     /// Queues a file; every `chunk` files are written in one transaction (the rest in
     /// [`BulkLoad::finish`]).
     pub fn add(&mut self, f: BulkFile<'_>) -> Result<()> {
+        self.push(f, None)
+    }
+
+    /// Adds a file with its metadata, stored as if read from the file as observed (the
+    /// benchmark's libraries carry made-up measurements and fields).
+    pub fn add_with_meta(&mut self, f: BulkFile<'_>, m: Meta) -> Result<()> {
+        self.push(f, Some(m))
+    }
+
+    fn push(&mut self, f: BulkFile<'_>, m: Option<Meta>) -> Result<()> {
         use std::os::unix::ffi::OsStrExt;
-        self.pending.push((f.path.as_os_str().as_bytes().to_vec(), f.observation, f.tags.to_vec()));
+        self.pending.push((f.path.as_os_str().as_bytes().to_vec(), f.observation, f.tags.to_vec(), m));
         if self.pending.len() >= self.chunk {
             self.flush()?;
         }
@@ -107,8 +118,11 @@ impl<'i> BulkLoad<'i> {
         let (tag_ids, source) = (&self.tag_ids, self.source);
         let n = self.index.write(|tx| {
             let mut n = 0u64;
-            for (path, o, tags) in &batch {
+            for (path, o, tags, m) in &batch {
                 let id = files::insert(tx, &crate::paths::from_bytes(path), o, now)?;
+                if let Some(m) = m {
+                    meta::put(tx, id, &o.stat, m, now)?;
+                }
                 for t in tags {
                     bulk::insert_link(tx, id, tag_ids[*t as usize].0, source, now)?;
                     n += 1;
