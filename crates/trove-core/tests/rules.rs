@@ -54,11 +54,25 @@ fn a_rule_touches_only_its_own_links_and_reapplying_changes_nothing() {
     include(&mut index, &[root.join("lib")], &IncludeOptions { recursive: true, ..Default::default() }, &NoProgress)
         .unwrap();
     // By hand: the tag the rule will make, on one file; and a tag the rule never makes.
-    tag_paths(&mut index, &[a.clone()], &["color:red".into(), "keep".into()], false, &Source::Manual, &NoProgress)
-        .unwrap();
+    tag_paths(
+        &mut index,
+        std::slice::from_ref(&a),
+        &["color:red".into(), "keep".into()],
+        false,
+        &Source::Manual,
+        &NoProgress,
+    )
+    .unwrap();
     // Another source's copy of the tag too.
-    tag_paths(&mut index, &[b.clone()], &["color:red".into()], false, &Source::Import("x".into()), &NoProgress)
-        .unwrap();
+    tag_paths(
+        &mut index,
+        std::slice::from_ref(&b),
+        &["color:red".into()],
+        false,
+        &Source::Import("x".into()),
+        &NoProgress,
+    )
+    .unwrap();
 
     let red = ByName { name: "red", needle: "red", tags: vec!["color:red", "Warm"], query: None };
     let p = preview(&index, &[&red], Scope::All).unwrap();
