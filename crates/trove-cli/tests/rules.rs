@@ -419,6 +419,9 @@ fn a_changed_rule_removes_only_the_links_it_no_longer_gives() {
     e.ok(["tag", "-t", "year:2010", "-t", "keep", "Music/A/2010 - B/01 C.txt"]);
     e.ok(["rules", "--rules", "rules.toml", "apply"]);
     assert_eq!(e.find("year>2000").0.len(), 2);
+    // The run is one operation in the history, by the rule.
+    let log = String::from_utf8_lossy(&e.ok(["log"])).into_owned();
+    assert!(log.contains("rule:m") && log.contains("rules apply m"), "{log}");
     e.write("rules.toml", rules("").as_bytes());
     let out = e.run(["rules", "--rules", "rules.toml", "apply"]);
     let msg = String::from_utf8_lossy(&out.stderr);

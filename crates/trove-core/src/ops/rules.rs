@@ -110,6 +110,9 @@ pub fn apply(
     let mut out = Vec::new();
     progress.begin(APPLYING, Some((records.len() * rules.len()) as u64));
     for rule in rules {
+        // Each rule's writes are one operation in the history, by `rule:NAME` (one
+        // `trove undo` takes a rule's run back).
+        index.set_operation(&format!("rule:{}", rule.name()), &format!("rules apply {}", rule.name()));
         let mut rep = plan(index, *rule, &records)?;
         let source = Source::Rule(rule.name().to_string());
         let mut created = BTreeSet::new();
@@ -146,6 +149,7 @@ pub fn apply(
 /// transaction; how many. Tags are kept, and so are the same tags from other sources.
 pub fn revert(index: &mut Index, name: &str) -> Result<u64> {
     let source = Source::Rule(name.to_string());
+    index.set_operation(&format!("rule:{name}"), &format!("rules revert {name}"));
     index.write(|tx| Ok(links::unlink_source(tx, &source)? as u64))
 }
 
