@@ -167,7 +167,7 @@ impl Extractor for Extractors {
     }
 
     fn perceptual(&self, path: &Path) -> Option<Result<u64, String>> {
-        phash::hash_file(path, self.limits.max_read)
+        phash::hash_file(path, self.inner.limits.max_read)
     }
 
     fn notes(&self) -> Vec<String> {
