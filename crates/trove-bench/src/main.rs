@@ -8,6 +8,7 @@
 //! - `web --size S|M|L [--index PATH] [--clients N] [--duration SECS]`: `trove serve` over
 //!   HTTP on loopback (web.rs).
 //! - `mount --size S|M|L [--index PATH]`: `trove mount` listings next to `trove find` (mount.rs).
+//! - `similar [--files N]`: the near-duplicate search at N hashes vs all pairs (similar.rs).
 //!
 //! All drive the real `trove` binary (`--trove PATH`, default target/release/trove).
 
@@ -22,6 +23,7 @@ mod history;
 mod library;
 mod mount;
 mod report;
+mod similar;
 mod web;
 
 use trove_core::ops::NoProgress;
@@ -71,7 +73,7 @@ fn parse_args() -> Args {
             "--duration" => a.duration = it.next().and_then(|s| s.parse().ok()).expect("--duration SECS"),
             "-h" | "--help" => {
                 println!(
-                    "usage: trove-bench burst|reconcile|report|generate|web|mount|history [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
+                    "usage: trove-bench burst|reconcile|report|generate|web|mount|history|similar [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
                 );
                 std::process::exit(0);
             }
@@ -82,11 +84,13 @@ fn parse_args() -> Args {
             }
         }
     }
-    if !a.trove.exists() {
+    if !a.trove.exists() && a.cmd != "similar" {
         eprintln!("trove-bench: {}: no trove binary (cargo build --release first, or pass --trove)", a.trove.display());
         std::process::exit(2);
     }
-    a.trove = a.trove.canonicalize().expect("trove path");
+    if a.cmd != "similar" {
+        a.trove = a.trove.canonicalize().expect("trove path");
+    }
     a
 }
 
@@ -305,8 +309,9 @@ fn main() {
         "web" => web::web(&a),
         "mount" => mount::mount_bench(&a),
         "history" => history::history_bench(&a),
+        "similar" => similar::similar_bench(&a),
         _ => {
-            eprintln!("trove-bench: burst, reconcile, report, generate, web, mount or history? (--help)");
+            eprintln!("trove-bench: burst, reconcile, report, generate, web, mount, history or similar? (--help)");
             std::process::exit(2);
         }
     }

@@ -31,16 +31,18 @@ fn band(h: u64, b: usize) -> u16 {
 }
 
 /// The hashes bucketed by each band's value (compressed rows: `start[v]..start[v + 1]` of
-/// `items` hold the indexes whose band value is `v`).
+/// `vals` and `idx` hold the hashes whose band value is `v`, and their indexes). The hash
+/// values sit in the bucket itself, so checking a bucket reads memory in order; the index
+/// is read only for a hit.
 struct Tables {
     start: Vec<Vec<u32>>,
-    items: Vec<Vec<u32>>,
+    vals: Vec<Vec<u64>>,
+    idx: Vec<Vec<u32>>,
 }
 
 impl Tables {
     fn new(hashes: &[u64]) -> Tables {
-        let mut start = Vec::with_capacity(BANDS);
-        let mut items = Vec::with_capacity(BANDS);
+        let mut t = Tables { start: Vec::with_capacity(BANDS), vals: Vec::new(), idx: Vec::new() };
         for b in 0..BANDS {
             let mut count = vec![0u32; (1 << BAND_BITS) + 1];
             for &h in hashes {
@@ -50,21 +52,25 @@ impl Tables {
                 count[i] += count[i - 1];
             }
             let mut fill = count.clone();
-            let mut it = vec![0u32; hashes.len()];
+            let mut vals = vec![0u64; hashes.len()];
+            let mut idx = vec![0u32; hashes.len()];
             for (i, &h) in hashes.iter().enumerate() {
                 let v = band(h, b) as usize;
-                it[fill[v] as usize] = i as u32;
+                vals[fill[v] as usize] = h;
+                idx[fill[v] as usize] = i as u32;
                 fill[v] += 1;
             }
-            start.push(count);
-            items.push(it);
+            t.start.push(count);
+            t.vals.push(vals);
+            t.idx.push(idx);
         }
-        Tables { start, items }
+        t
     }
 
-    fn bucket(&self, b: usize, v: u16) -> &[u32] {
+    fn bucket(&self, b: usize, v: u16) -> (&[u64], &[u32]) {
         let s = &self.start[b];
-        &self.items[b][s[v as usize] as usize..s[v as usize + 1] as usize]
+        let r = s[v as usize] as usize..s[v as usize + 1] as usize;
+        (&self.vals[b][r.clone()], &self.idx[b][r])
     }
 }
 
@@ -103,15 +109,16 @@ pub fn pairs(hashes: &[u64], max: u32) -> Vec<(u32, u32, u32)> {
             for b in 0..BANDS {
                 neighbours(band(h, b), radius, near);
                 for &v in near.iter() {
-                    for &j in t.bucket(b, v) {
-                        if j as usize <= i {
-                            continue;
-                        }
-                        let g = hashes[j as usize];
+                    let (vals, idx) = t.bucket(b, v);
+                    for (k, &g) in vals.iter().enumerate() {
                         let d = (h ^ g).count_ones();
-                        // Found from the first band within the radius only: once per pair.
-                        if d <= max && (0..b).all(|e| u32::from(band(h, e) ^ band(g, e)).count_ones() > radius) {
-                            found.push((i as u32, j, d));
+                        // Each pair once: from its smaller index, and from the first band
+                        // within the radius.
+                        if d <= max
+                            && idx[k] as usize > i
+                            && (0..b).all(|e| u32::from(band(h, e) ^ band(g, e)).count_ones() > radius)
+                        {
+                            found.push((i as u32, idx[k], d));
                         }
                     }
                 }
