@@ -30,10 +30,16 @@ impl Drop for Server {
 }
 
 fn serve(e: &TestEnv, extra: &[&str]) -> Server {
+    serve_env(e, extra, &[])
+}
+
+/// [`serve`] with extra environment variables (e.g. a PATH without ffmpeg).
+fn serve_env(e: &TestEnv, extra: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Server {
     let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     let mut child = e
         .cmd(&args)
+        .envs(vars.iter().copied())
         .env("XDG_CACHE_HOME", e.path("cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -664,4 +670,52 @@ fn serve_follows_a_restore_and_an_index_renamed_over_it() {
     assert_eq!(e.find("cli").0, vec!["a.txt"]);
     assert_eq!(e.find("web1").0, vec!["a.txt"]);
     assert_eq!(integrity(), "ok", "{}", s.log.lock().unwrap());
+}
+
+/// Audio thumbnails are the embedded cover art, read without ffmpeg (the server runs with a
+/// PATH where no ffmpeg is found; ffmpeg only makes the fixtures): MP3 (ID3v2 APIC) and FLAC
+/// (PICTURE block); a song without a picture gets the audio icon.
+#[test]
+fn audio_cover_art_thumbnails_need_no_ffmpeg() {
+    if !have("ffmpeg") {
+        return;
+    }
+    let e = env();
+    std::fs::create_dir_all(e.path("lib")).unwrap();
+    write_image(&e.path("cover.png"), image::ImageFormat::Png);
+    for (name, codec) in [("song.mp3", "libmp3lame"), ("song.flac", "flac")] {
+        let st = Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-i"])
+            .arg(e.path("cover.png"))
+            .args(["-map", "0", "-map", "1", "-c:a", codec, "-c:v", "png", "-disposition:v", "attached_pic"])
+            .arg(e.path(format!("lib/{name}")))
+            .status()
+            .unwrap();
+        assert!(st.success(), "{name}");
+    }
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "sine=frequency=220:duration=1", "-c:a", "libmp3lame"])
+        .arg(e.path("lib/bare.mp3"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    e.ok(["include", "-r", "lib"]);
+    let k = key(&e, "k", "--read");
+    let empty = e.path("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let s = serve_env(&e, &[], &[("PATH", empty.as_os_str())]);
+    for q in ["song.mp3", "song.flac"] {
+        let id = id_of(&s.base, &k, &format!("path:*/{q}"));
+        let (st, h, b) = get(&format!("{}/api/v1/files/{id}/thumbnail", s.base), Some(&k), &[]);
+        assert_eq!((st, header(&h, "content-type")), (200, Some("image/jpeg")), "{q}: {}", s.log.lock().unwrap());
+        let img = image::load_from_memory(&b).unwrap().to_rgb8();
+        // The cover's blue channel is 120 everywhere (see write_image).
+        let p = img.get_pixel(img.width() / 2, img.height() / 2);
+        assert!((100..=140).contains(&p[2]), "{q}: the cover art, not something else: {p:?}");
+    }
+    let id = id_of(&s.base, &k, "path:*/bare.mp3");
+    let (st, h, b) = get(&format!("{}/api/v1/files/{id}/thumbnail", s.base), Some(&k), &[]);
+    assert_eq!(st, 200);
+    assert!(header(&h, "content-type").is_some_and(|c| c.starts_with("image/svg")), "{h:?}");
+    assert!(String::from_utf8_lossy(&b).contains("audio"), "the audio icon");
 }

@@ -333,6 +333,21 @@ fn ui_search_scroll_open_tag_with_autocomplete_and_keys_in_headless_chromium() {
     );
     b.wait("the implied tag", "[...document.querySelectorAll('#viewer-tags .tag.implied')].length === 1");
     assert_eq!(b.js("return document.getElementById('tag-input').value;"), "");
+
+    // Pools: the open file goes into a new pool, shown with its place, and out again.
+    b.type_into("#pool-input", "Best of\u{E007}");
+    b.wait(
+        "the pool on the file page",
+        "[...document.querySelectorAll('#viewer-pools .pool')].some(p => p.firstChild.textContent === 'Best of #1')",
+    );
+    let shown = String::from_utf8(e.ok(["pool", "show", "Best of"])).unwrap();
+    assert!(shown.contains("lib/photos/p05.png"), "{shown}");
+    b.click("#viewer-pools .pool button");
+    b.wait("the pool gone from the file page", "document.querySelectorAll('#viewer-pools .pool').length === 0");
+    let shown = String::from_utf8(e.ok(["pool", "show", "Best of"])).unwrap();
+    assert!(!shown.contains("p05.png"), "taken out of the pool: {shown}");
+    b.type_into("#pool-input", "Best of\u{E007}");
+    b.wait("back in the pool", "document.querySelectorAll('#viewer-pools .pool').length === 1");
     b.screenshot(&shots.join("web-file.png"));
 
     // The real `trove find` sees it, with the UI's source.

@@ -300,6 +300,27 @@ fn image(x: &Inner, f: &mut dyn Source, size: u64, mime: &str, m: &mut Meta) {
     }
 }
 
+/// The embedded cover art of an audio file (the front cover, else the first picture), as the
+/// encoded image bytes (JPEG, PNG…): for thumbnails, without ffmpeg. `None` when the file has
+/// no picture or cannot be read; pictures larger than `max` bytes are not loaded (lofty's
+/// global allocation limit bounds what it reads at all).
+pub fn cover_art(path: &Path, max: usize) -> Option<Vec<u8>> {
+    use lofty::prelude::*;
+    let f = File::open(path).ok()?;
+    let probe = lofty::probe::Probe::new(BufReader::new(f)).guess_file_type().ok()?;
+    let tagged = probe.read().ok()?;
+    let pictures = tagged.tags().iter().flat_map(|t| t.pictures().iter());
+    let mut first = None;
+    for p in pictures {
+        if p.pic_type() == lofty::picture::PictureType::CoverFront {
+            first = Some(p);
+            break;
+        }
+        first.get_or_insert(p);
+    }
+    first.map(lofty::picture::Picture::data).filter(|d| !d.is_empty() && d.len() <= max).map(<[u8]>::to_vec)
+}
+
 fn audio(f: &mut dyn Source, m: &mut Meta) {
     use lofty::prelude::*;
     let _ = f.seek(SeekFrom::Start(0));

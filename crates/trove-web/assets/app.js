@@ -151,7 +151,33 @@ async function openFile(i) {
   $("viewer-path").textContent = meta.path;
   $("viewer-meta").textContent = humanSize(meta.size) + " · modified " + new Date(meta.mtime_ns / 1e6).toLocaleString();
   renderTags(meta.tags);
+  renderPools(meta.pools);
   $("viewer").hidden = false;
+}
+
+// The pools the open file is in, each with its place and a button that takes it out.
+function renderPools(pools) {
+  const box = $("viewer-pools");
+  box.replaceChildren();
+  for (const p of pools) {
+    const el = document.createElement("span");
+    el.className = "pool";
+    el.textContent = p.title + " #" + p.position;
+    const x = document.createElement("button");
+    x.title = "remove from this pool";
+    x.textContent = "×";
+    x.addEventListener("click", () => editPool(p.title, { remove: [state.open] }));
+    el.append(x);
+    box.append(el);
+  }
+}
+
+async function editPool(title, body) {
+  try {
+    await api("pools/" + encodeURIComponent(title) + "/files", { method: "POST", body: JSON.stringify(body) });
+    status((body.add ? "added to " : "removed from ") + title);
+    renderPools((await api("files/" + state.open)).pools);
+  } catch (x) { status(x.message, true); }
 }
 
 function humanSize(n) {
@@ -342,8 +368,7 @@ $("pool-form").addEventListener("submit", async (e) => {
     if (!pools.some((p) => p.title.toLowerCase() === title.toLowerCase())) {
       await api("pools", { method: "POST", body: JSON.stringify({ title }) });
     }
-    await api("pools/" + encodeURIComponent(title) + "/files", { method: "POST", body: JSON.stringify({ add: [state.open] }) });
-    status("added to " + title);
+    await editPool(title, { add: [state.open] });
     $("pool-input").value = "";
   } catch (x) { status(x.message, true); }
 });

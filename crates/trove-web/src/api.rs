@@ -188,14 +188,14 @@ async fn search(State(app): State<Arc<App>>, caller: Caller, Query(p): Params) -
 async fn file_meta(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     caller.allow(&app, Scope::Read).await?;
     let id = parse_id(&id)?;
-    let (rec, tags) = app
+    let (rec, tags, pools) = app
         .with_index(move |index| {
             let rec = trove_core::ops::files::get(index, id)?;
-            let tags = match &rec {
-                Some(_) => trove_core::ops::files::tags_of(index, id)?,
-                None => Vec::new(),
+            let (tags, pools) = match &rec {
+                Some(_) => (trove_core::ops::files::tags_of(index, id)?, trove_core::ops::pools::of_file(index, id)?),
+                None => (Vec::new(), Vec::new()),
             };
-            Ok((rec, tags))
+            Ok((rec, tags, pools))
         })
         .await?;
     let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
@@ -209,6 +209,9 @@ async fn file_meta(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<S
                 "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
             }))
             .collect::<Vec<_>>()
+    );
+    v["pools"] = json!(
+        pools.iter().map(|(pid, title, at)| json!({"id": pid.0, "title": title, "position": at})).collect::<Vec<_>>()
     );
     v["mime"] = json!(mime_for(&rec.path));
     Ok(axum::Json(v).into_response())

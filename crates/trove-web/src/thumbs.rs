@@ -1,8 +1,9 @@
 //! Thumbnails: made on demand, cached by content hash under the cache directory, written
 //! atomically (temp file + rename). Images through the `image` crate with the EXIF
-//! orientation applied; video frames and audio cover art through `ffmpeg`, PDF first pages
-//! through `pdftoppm`, when those programs are installed. Anything else — and any file that
-//! cannot be decoded — gets a type icon, never a broken image.
+//! orientation applied; audio cover art through lofty (`trove_meta::cover_art`, no program
+//! needed; `ffmpeg` for containers lofty does not read); video frames through `ffmpeg` and
+//! PDF first pages through `pdftoppm`, when those programs are installed. Anything else —
+//! and any file that cannot be decoded — gets a type icon, never a broken image.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -109,7 +110,7 @@ impl Thumbnailer {
         let decoded = match k {
             Kind::Image => decode_image(&r.path),
             Kind::Video => via_ffmpeg(&r.path, true),
-            Kind::Audio => via_ffmpeg(&r.path, false),
+            Kind::Audio => cover_art(&r.path),
             Kind::Pdf => via_pdftoppm(&r.path),
             Kind::Other => return ThumbOutcome::Icon { svg: icon(&r.path, k), reason: None },
         };
@@ -172,6 +173,16 @@ fn run_quiet(c: &mut Command) -> Result<(), String> {
         Ok(())
     } else {
         Err(String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("failed").to_string())
+    }
+}
+
+/// An audio file's embedded cover art: read by lofty (no ffmpeg needed), else by ffmpeg
+/// (containers lofty does not read).
+fn cover_art(p: &Path) -> Result<DynamicImage, String> {
+    match trove_meta::cover_art(p, 16 << 20) {
+        Some(bytes) => image::load_from_memory(&bytes).map_err(|e| format!("the cover art: {e}")),
+        None if have("ffmpeg") => via_ffmpeg(p, false),
+        None => Err("no cover art".into()),
     }
 }
 

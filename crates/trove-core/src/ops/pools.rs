@@ -117,3 +117,8 @@ pub fn show(index: &Index, t: &str) -> Result<(String, Vec<FileRecord>)> {
 pub fn list(index: &Index) -> Result<Vec<(PoolId, String, u64)>> {
     sp::list(index.conn())
 }
+
+/// The pools `file` is in: (pool, title, the file's 1-based place in it), by title.
+pub fn of_file(index: &Index, file: FileId) -> Result<Vec<(PoolId, String, u64)>> {
+    sp::of_file(index.conn(), file)
+}

@@ -90,3 +90,17 @@ pub fn list(c: &Connection) -> Result<Vec<(PoolId, String, u64)>> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(v)
 }
+
+/// The pools a file is in, with its 1-based place in each, by title.
+pub fn of_file(c: &Connection, file: FileId) -> Result<Vec<(PoolId, String, u64)>> {
+    let mut st = c.prepare_cached(
+        "SELECT p.id, p.title,
+                (SELECT count(*) FROM pool_files q WHERE q.pool_id = pf.pool_id AND q.position <= pf.position)
+         FROM pool_files pf JOIN pools p ON p.id = pf.pool_id
+         WHERE pf.file_id = ?1 ORDER BY p.folded",
+    )?;
+    let v = st
+        .query_map([file.0], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(v)
+}
