@@ -100,6 +100,16 @@ fn story_through_the_cli_undone_step_by_step_to_the_empty_index() {
     record(&e, &mut states, &mut steps);
     e.ok(["tag", "--source", "rule:cats", "-t", "kitty", "lib/b.jpg"]);
     record(&e, &mut states, &mut steps);
+    // A real rule run: one operation by rule:jpegs, undone like any other.
+    std::fs::write(
+        e.path("rules.toml"),
+        "[[rule]]\nname = \"jpegs\"\n[rule.when]\next = [\"jpg\"]\n[rule.tags]\nadd = [\"format:jpeg\"]\n",
+    )
+    .unwrap();
+    e.ok(["rules", "--rules", "rules.toml", "apply"]);
+    assert_eq!(e.find("format:jpeg").0, ["lib/a.jpg", "lib/b.jpg"]);
+    assert!(log(&e).iter().any(|o| o.1 == "rule:jpegs"), "the rule run is an operation by rule:jpegs");
+    record(&e, &mut states, &mut steps);
     e.ok(["tags", "merge", "kitty", "cat"]);
     record(&e, &mut states, &mut steps);
     e.ok(["tags", "alias", "cat", "chat", "--lang", "fr"]);
@@ -134,7 +144,7 @@ fn story_through_the_cli_undone_step_by_step_to_the_empty_index() {
     let h = String::from_utf8(e.ok(["history", "lib/sub/a2.jpg"])).unwrap();
     assert!(h.contains("moved lib/a.jpg → lib/sub/a2.jpg"), "{h}");
     assert!(h.contains("watch"), "{h}");
-    assert!(h.lines().last().unwrap().ends_with("⇒ {cat, photo}"), "{h}");
+    assert!(h.lines().last().unwrap().ends_with("⇒ {cat, format:jpeg, photo}"), "{h}");
     let by_tag = String::from_utf8(e.ok(["log", "-t", "kitty"])).unwrap();
     assert!(by_tag.contains("tags merge kitty cat"), "{by_tag}");
     assert!(!by_tag.contains("pool"), "{by_tag}");
