@@ -719,3 +719,33 @@ fn audio_cover_art_thumbnails_need_no_ffmpeg() {
     assert!(header(&h, "content-type").is_some_and(|c| c.starts_with("image/svg")), "{h:?}");
     assert!(String::from_utf8_lossy(&b).contains("audio"), "the audio icon");
 }
+
+/// `GET /api/v1/files/ID/history`: the file's operations from the log, oldest first —
+/// indexed with its tags, a tag added through the API (by the API's actor), a move by `trove
+/// mv` — and the usual 401/404.
+#[test]
+fn file_history_over_the_api_lists_what_each_operation_did() {
+    let e = env();
+    e.write("a.txt", b"a");
+    e.ok(["include", "-t", "old", "a.txt"]);
+    let k = key(&e, "k", "--tag");
+    let s = serve(&e, &[]);
+    let id = id_of(&s.base, &k, "old");
+    let (st, _) = post_json(&format!("{}/api/v1/files/{id}/tags", s.base), Some(&k), &[], r#"{"add":["web1"]}"#);
+    assert_eq!(st, 200);
+    e.ok(["mv", "a.txt", "b.txt"]);
+    let (st, v) = get_json(&format!("{}/api/v1/files/{id}/history", s.base), &k);
+    assert_eq!(st, 200, "{v}");
+    let ev = v["events"].as_array().unwrap();
+    assert_eq!(ev.len(), 3, "{v}");
+    assert_eq!(ev[0]["record"], "created");
+    assert_eq!(ev[0]["added"], json!(["old"]));
+    assert_eq!(ev[1]["added"], json!(["web1 (api:k)"]), "{v}");
+    assert!(ev[1]["actor"].as_str().unwrap().starts_with("api"), "{v}");
+    assert_eq!(ev[1]["tags"], json!(["old", "web1"]));
+    let moved = ev[2]["moved"].as_array().unwrap();
+    assert!(moved[0].as_str().unwrap().ends_with("/a.txt") && moved[1].as_str().unwrap().ends_with("/b.txt"), "{v}");
+    assert!(ev.windows(2).all(|w| w[0]["op"].as_i64() < w[1]["op"].as_i64()), "oldest first");
+    assert_eq!(get_json(&format!("{}/api/v1/files/999999/history", s.base), &k).0, 404);
+    assert_eq!(get(&format!("{}/api/v1/files/{id}/history", s.base), None, &[]).0, 401);
+}

@@ -334,6 +334,13 @@ fn ui_search_scroll_open_tag_with_autocomplete_and_keys_in_headless_chromium() {
     b.wait("the implied tag", "[...document.querySelectorAll('#viewer-tags .tag.implied')].length === 1");
     assert_eq!(b.js("return document.getElementById('tag-input').value;"), "");
 
+    // The history panel: the tag just added is the newest line, by the UI's session.
+    b.click("#viewer-history summary");
+    b.wait(
+        "the file's history",
+        "[...document.querySelectorAll('#viewer-history li')].length >= 2 && \
+         document.querySelector('#viewer-history li').textContent.includes('+animal:cat')",
+    );
     // Pools: the open file goes into a new pool, shown with its place, and out again.
     b.type_into("#pool-input", "Best of\u{E007}");
     b.wait(

@@ -152,7 +152,31 @@ async function openFile(i) {
   $("viewer-meta").textContent = humanSize(meta.size) + " · modified " + new Date(meta.mtime_ns / 1e6).toLocaleString();
   renderTags(meta.tags);
   renderPools(meta.pools);
+  $("viewer-history").open = false;
   $("viewer").hidden = false;
+}
+
+// The file's history (the operation log), loaded when the panel is opened: newest first.
+async function showHistory() {
+  const list = $("viewer-history").querySelector("ol");
+  list.replaceChildren();
+  if (state.open == null) return;
+  try {
+    const r = await api("files/" + state.open + "/history");
+    for (const e of r.events.reverse()) {
+      const li = document.createElement("li");
+      const parts = [];
+      if (e.record) parts.push(e.record === "created" ? "indexed" : "forgotten");
+      for (const t of e.added) parts.push("+" + t);
+      for (const t of e.removed) parts.push("−" + t);
+      if (e.moved) parts.push("moved " + e.moved[0] + " → " + e.moved[1]);
+      if (e.missing != null) parts.push(e.missing ? "missing" : "back");
+      const when = new Date(e.at * 1000).toLocaleString();
+      li.textContent = "#" + e.op + " · " + when + " · " + e.actor + (e.summary ? " (" + e.summary + ")" : "") + ": " + parts.join(" ");
+      list.append(li);
+    }
+    if (!r.events.length) list.textContent = "nothing recorded yet";
+  } catch (x) { status(x.message, true); }
 }
 
 // The pools the open file is in, each with its place and a button that takes it out.
@@ -379,6 +403,7 @@ $("tag-form").addEventListener("submit", (e) => {
   $("tag-input").value = "";
 });
 $("viewer-close").addEventListener("click", closeViewer);
+$("viewer-history").addEventListener("toggle", () => { if ($("viewer-history").open) showHistory(); });
 $("nav-files").addEventListener("click", (e) => { e.preventDefault(); showPage("files"); });
 $("nav-tags").addEventListener("click", (e) => { e.preventDefault(); showTags().catch((x) => status(x.message, true)); });
 $("nav-pools").addEventListener("click", (e) => { e.preventDefault(); showPools().catch((x) => status(x.message, true)); });

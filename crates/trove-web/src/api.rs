@@ -106,6 +106,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/v1/files/{id}/content", get(file_content))
         .route("/api/v1/files/{id}/thumbnail", get(file_thumbnail))
         .route("/api/v1/files/{id}/tags", post(file_tags))
+        .route("/api/v1/files/{id}/history", get(file_history))
         .route("/api/v1/tags", get(tag_list))
         .route("/api/v1/tags/{action}", post(tag_action))
         .route("/api/v1/pools", get(pool_list).post(pool_create))
@@ -215,6 +216,39 @@ async fn file_meta(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<S
     );
     v["mime"] = json!(mime_for(&rec.path));
     Ok(axum::Json(v).into_response())
+}
+
+/// The file's history from the operation log, oldest first: what each operation changed
+/// on it (tags added and removed, moves, gone and back) and its tags after.
+async fn file_history(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.allow(&app, Scope::Read).await?;
+    let id = parse_id(&id)?;
+    let h = app
+        .with_index(move |index| match trove_core::ops::files::get(index, id)? {
+            Some(rec) => trove_core::ops::history::history(index, &rec.path).map(Some),
+            None => Ok(None),
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
+    let lossy = |p: &std::path::Path| String::from_utf8_lossy(p.as_os_str().as_bytes()).into_owned();
+    let events: Vec<Value> = h
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "op": e.op, "at": e.at, "actor": e.actor, "summary": e.summary,
+                "added": e.added, "removed": e.removed,
+                "record": e.record.map(|c| if c { "created" } else { "forgotten" }),
+                "moved": e.moved.as_ref().map(|(a, b)| json!([lossy(a), lossy(b)])),
+                "missing": e.missing, "tags": e.tags,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "events": events })).into_response())
 }
 
 /// A content type from the extension; only used as a hint to the browser.
