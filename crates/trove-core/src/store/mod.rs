@@ -518,8 +518,9 @@ impl Index {
 
     /// Writes a complete, compacted copy of the index to `dest` (SQLite's `VACUUM INTO`),
     /// consistent as of one moment even while other processes write. This is the way to
-    /// copy an index: the index file alone is not a copy, because the latest commits can
-    /// still be in its `-wal` file, which is kept between commands.
+    /// copy an index that is open: until a commit is checkpointed it is only in the `-wal`
+    /// file beside the index (a closed index is one file; see [`Index::restore`] to put a
+    /// copy back).
     pub fn backup(&self, dest: &Path) -> Result<()> {
         if std::fs::symlink_metadata(dest).is_ok() {
             return Err(Error::DestinationExists(dest.to_path_buf()));
