@@ -31,18 +31,28 @@ impl CommandError {
     }
 }
 
+impl From<trove_core::StoreError> for CommandError {
+    fn from(e: trove_core::StoreError) -> Self {
+        trove_core::Error::from(e).into()
+    }
+}
+
 impl From<trove_core::Error> for CommandError {
     fn from(e: trove_core::Error) -> Self {
         let hint = match &e {
-            trove_core::Error::NoIndex { .. } => {
+            trove_core::Error::Store(trove_core::StoreError::NoIndex { .. }) => {
                 Some("`trove include PATH` creates it; --index or TROVE_INDEX picks another file")
             }
             trove_core::Error::UnknownTag(_) => Some("`trove tags list` shows the tags there are"),
             trove_core::Error::UnknownPool(_) => Some("`trove pool list` shows the pools there are"),
-            trove_core::Error::NewerSchema { .. } => Some("upgrade trove to use this index"),
+            trove_core::Error::Store(trove_core::StoreError::NewerSchema { .. }) => {
+                Some("upgrade trove to use this index")
+            }
             trove_core::Error::TooManyKeyRequests { .. } => Some("`trove keys pending` lists them"),
-            trove_core::Error::IndexDeleted { .. } => Some("start `trove watch` again to watch a new index"),
-            trove_core::Error::IndexReplaced { .. } => {
+            trove_core::Error::Store(trove_core::StoreError::IndexDeleted { .. }) => {
+                Some("start `trove watch` again to watch a new index")
+            }
+            trove_core::Error::Store(trove_core::StoreError::IndexReplaced { .. }) => {
                 Some("run the command again; to put a backup back while trove runs, use `trove restore BACKUP`")
             }
             trove_core::Error::TagInUse { .. } => Some("--force deletes it and those links"),

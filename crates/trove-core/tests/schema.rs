@@ -1,7 +1,7 @@
 //! An index written by a newer trove is refused with a clear message and left untouched.
 
 use trove_core::SCHEMA_VERSION;
-use trove_core::{Error, Index, OpenMode};
+use trove_core::{Error, Index, OpenMode, StoreError};
 
 #[test]
 fn newer_schema_is_refused_and_left_byte_identical() {
@@ -17,7 +17,7 @@ fn newer_schema_is_refused_and_left_byte_identical() {
     let before = std::fs::read(&p).unwrap();
     for mode in [OpenMode::Existing, OpenMode::Create] {
         match Index::open(&p, mode) {
-            Err(e @ Error::NewerSchema { .. }) => {
+            Err(e @ Error::Store(StoreError::NewerSchema { .. })) => {
                 let msg = e.to_string();
                 assert!(msg.contains("newer trove") && msg.contains("left untouched"), "{msg}");
             }

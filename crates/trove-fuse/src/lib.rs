@@ -104,7 +104,7 @@ pub fn mount(opts: &MountOptions, stop: &AtomicBool, log: &(dyn Fn(&str) + Sync)
     // Each gesture in a writable mount is its own operation in the log, by `mount`.
     index.set_actor("mount");
     if opts.writable && index.is_read_only() {
-        return Err(trove_core::Error::ReadOnlyIndex { path: opts.index.clone() }.into());
+        return Err(trove_core::Error::from(trove_core::StoreError::ReadOnlyIndex { path: opts.index.clone() }).into());
     }
     let state = Arc::new(Mutex::new(fs::State::new(index, opts)?));
     let canonical = std::fs::canonicalize(mp).unwrap_or_else(|_| mp.clone());

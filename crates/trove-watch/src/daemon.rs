@@ -283,7 +283,7 @@ impl Daemon {
                 Ok(()) => {}
                 // The index file was replaced (a restore by renaming a copy over it): open
                 // the new one and go on; `carry` holds the batch that was not applied.
-                Err(trove_core::Error::IndexReplaced { .. }) => self.check_index()?,
+                Err(trove_core::Error::Store(trove_core::StoreError::IndexReplaced { .. })) => self.check_index()?,
                 Err(e) => return Err(e),
             }
             if let Some(p) = self.cfg.periodic
@@ -475,7 +475,7 @@ impl Daemon {
         // Replaced again while being reopened: look again (a few times).
         for _ in 0..5 {
             match self.reopen_if_replaced() {
-                Err(trove_core::Error::IndexReplaced { .. }) => continue,
+                Err(trove_core::Error::Store(trove_core::StoreError::IndexReplaced { .. })) => continue,
                 r => return r,
             }
         }
@@ -489,7 +489,7 @@ impl Daemon {
         }
         let Some(_) = now else {
             self.log(&format!("{}: the index file was deleted; stopping", self.cfg.index.display()));
-            return Err(trove_core::Error::IndexDeleted { path: self.cfg.index.clone() });
+            return Err(trove_core::StoreError::IndexDeleted { path: self.cfg.index.clone() }.into());
         };
         self.log(&format!("{}: the index file was replaced; reopening it", self.cfg.index.display()));
         self.index.reopen()?;

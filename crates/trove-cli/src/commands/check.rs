@@ -58,7 +58,7 @@ fn describe(p: &Problem) -> (&'static str, String) {
 pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
     let mut index = ctx.open_read()?;
     if a.repair && index.is_read_only() {
-        return Err(trove_core::Error::ReadOnlyIndex { path: ctx.index_path.clone() }.into());
+        return Err(trove_core::StoreError::ReadOnlyIndex { path: ctx.index_path.clone() }.into());
     }
     let r = check(&mut index, CheckOptions { full: a.full, repair: a.repair }, &Bar::new())?;
     let mut out = std::io::stdout().lock();

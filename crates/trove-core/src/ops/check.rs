@@ -21,7 +21,7 @@ use crate::ops::Progress;
 use crate::ops::disk::{compare, revives};
 use crate::ops::mv::leftover_temps;
 use crate::store::{files, postings, roots};
-use crate::{Error, Index, Result};
+use crate::{Error, Index, Result, StoreError};
 
 /// What [`check`] does beyond comparing records with the disk.
 #[derive(Debug, Clone, Copy, Default)]
@@ -268,7 +268,7 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
         for f in &mut findings {
             match repair_one(index, f) {
                 Ok(done) => f.repaired = done,
-                Err(Error::DiskFull { path }) => return Err(Error::DiskFull { path }),
+                Err(e @ Error::Store(StoreError::DiskFull { .. })) => return Err(e),
                 Err(e) => f.problem = Problem::Unreadable(e.to_string()),
             }
         }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::{Error, Result};
+use crate::{Error, Result, StoreError};
 
 /// An open write transaction (`BEGIN IMMEDIATE`) on the index.
 ///
@@ -79,7 +79,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Whether opening may create the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
-    /// The index must exist (read commands): a missing file is [`Error::NoIndex`].
+    /// The index must exist (read commands): a missing file is [`StoreError::NoIndex`].
     Existing,
     /// Create the file and its directory when absent (write commands).
     Create,
@@ -134,12 +134,12 @@ impl std::fmt::Debug for Index {
 }
 
 fn map_open_err(path: &Path, e: rusqlite::Error) -> Error {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnlyIndex { path: path.to_path_buf() },
-        Some(rusqlite::ErrorCode::NotADatabase) => Error::NotAnIndex { path: path.to_path_buf() },
-        Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: path.to_path_buf() },
-        _ => Error::Sqlite(e),
-    }
+    Error::Store(match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnlyIndex { path: path.to_path_buf() },
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotAnIndex { path: path.to_path_buf() },
+        Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull { path: path.to_path_buf() },
+        _ => StoreError::Sqlite(e),
+    })
 }
 
 /// Refuses a file that is not a trove index, or one from a newer trove, by reading its
@@ -153,10 +153,12 @@ fn check_header(path: &Path, c: &Connection) -> Result<()> {
     let tables: i64 =
         c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(|e| map_open_err(path, e))?;
     if app != APPLICATION_ID && (app != 0 || tables > 0) {
-        return Err(Error::NotAnIndex { path: path.to_path_buf() });
+        return Err(StoreError::NotAnIndex { path: path.to_path_buf() }.into());
     }
     if version > SCHEMA_VERSION {
-        return Err(Error::NewerSchema { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+        return Err(
+            StoreError::NewerSchema { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION }.into()
+        );
     }
     Ok(())
 }
@@ -225,22 +227,28 @@ impl Index {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Index> {
         if let Ok(m) = std::fs::metadata(path) {
             if m.is_dir() {
-                return Err(Error::IndexPath { path: path.to_path_buf(), reason: "it is a directory".into() });
+                return Err(
+                    StoreError::IndexPath { path: path.to_path_buf(), reason: "it is a directory".into() }.into()
+                );
             }
             if !m.is_file() {
-                return Err(Error::IndexPath { path: path.to_path_buf(), reason: "it is not a regular file".into() });
+                return Err(StoreError::IndexPath {
+                    path: path.to_path_buf(),
+                    reason: "it is not a regular file".into(),
+                }
+                .into());
             }
             // An empty file is a valid empty SQLite database; a read command must not turn it
             // into an index.
             if m.len() == 0 && mode == OpenMode::Existing {
-                return Err(Error::NoIndex { path: path.to_path_buf() });
+                return Err(StoreError::NoIndex { path: path.to_path_buf() }.into());
             }
         }
         if let Err(e) = std::fs::File::open(path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             let reason = format!("cannot be read ({})", crate::model::io_reason(&e));
-            return Err(Error::IndexPath { path: path.to_path_buf(), reason });
+            return Err(StoreError::IndexPath { path: path.to_path_buf(), reason }.into());
         }
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
         let mut pause = Duration::from_millis(5);
@@ -250,11 +258,11 @@ impl Index {
         let mut foreign_retries = 10;
         loop {
             match Self::open_once(path, mode) {
-                Err(Error::NotAnIndex { .. }) if foreign_retries > 0 => {
+                Err(Error::Store(StoreError::NotAnIndex { .. })) if foreign_retries > 0 => {
                     foreign_retries -= 1;
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(Error::Sqlite(e))
+                Err(Error::Store(StoreError::Sqlite(e)))
                     if matches!(
                         e.sqlite_error_code(),
                         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
@@ -272,7 +280,7 @@ impl Index {
         let exists = path.exists();
         if !exists {
             if mode == OpenMode::Existing {
-                return Err(Error::NoIndex { path: path.to_path_buf() });
+                return Err(StoreError::NoIndex { path: path.to_path_buf() }.into());
             }
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -331,13 +339,13 @@ impl Index {
         }
         if self.read_only {
             // An older schema needs upgrading, which needs writing.
-            return Err(Error::ReadOnlyIndex { path });
+            return Err(StoreError::ReadOnlyIndex { path }.into());
         }
         self.write(|tx| {
             // Re-read under the write lock: another process may have migrated meanwhile.
             let v: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             if v > SCHEMA_VERSION {
-                return Err(Error::NewerSchema { path: path.clone(), found: v, supported: SCHEMA_VERSION });
+                return Err(StoreError::NewerSchema { path: path.clone(), found: v, supported: SCHEMA_VERSION }.into());
             }
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(v).unwrap_or(0)) {
                 tx.execute_batch(sql)?;
@@ -384,19 +392,19 @@ impl Index {
     pub(crate) fn write<T>(&mut self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
         if self.read_only {
-            return Err(Error::ReadOnlyIndex { path });
+            return Err(StoreError::ReadOnlyIndex { path }.into());
         }
         let full = |e: Error| match e {
-            Error::Sqlite(ref s) if s.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => {
-                Error::DiskFull { path: path.clone() }
+            Error::Store(StoreError::Sqlite(ref s)) if s.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => {
+                StoreError::DiskFull { path: path.clone() }.into()
             }
-            Error::Sqlite(ref s) if s.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
-                Error::ReadOnlyIndex { path: path.clone() }
+            Error::Store(StoreError::Sqlite(ref s)) if s.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
+                StoreError::ReadOnlyIndex { path: path.clone() }.into()
             }
             e => e,
         };
         if self.is_replaced() {
-            return Err(Error::IndexReplaced { path });
+            return Err(StoreError::IndexReplaced { path }.into());
         }
         let (out, op, kept) = {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| full(e.into()))?;
@@ -404,7 +412,7 @@ impl Index {
             // commit from here would land in the other file's log.
             if file_identity(&path) != self.file_id {
                 drop(tx);
-                return Err(Error::IndexReplaced { path });
+                return Err(StoreError::IndexReplaced { path }.into());
             }
             let tx = WriteTx { tx };
             // The operation row comes first: the history triggers stamp every change with it.
@@ -458,7 +466,7 @@ impl Index {
 
     /// Whether the index path now names another file than the one this connection has
     /// open (deleted, or replaced by a copy renamed over it). Such a handle refuses to write
-    /// ([`Error::IndexReplaced`]); a long-lived process opens the index again.
+    /// ([`StoreError::IndexReplaced`]); a long-lived process opens the index again.
     pub fn is_replaced(&self) -> bool {
         self.file_id.is_some() && file_identity(&self.path) != self.file_id
     }
@@ -531,12 +539,12 @@ impl Index {
         // The name goes in as bytes (a non-UTF-8 path is a valid SQLite file name).
         let name = dest.as_os_str().as_encoded_bytes();
         self.conn.execute("VACUUM INTO CAST(?1 AS TEXT)", [name]).map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: dest.to_path_buf() },
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull { path: dest.to_path_buf() }.into(),
             Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly) => Error::Io {
                 path: dest.to_path_buf(),
                 source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
             },
-            _ => Error::Sqlite(e),
+            _ => StoreError::Sqlite(e).into(),
         })?;
         Ok(())
     }
@@ -549,7 +557,7 @@ impl Index {
     /// an open index can. The index as it was is first written to `keep` (a new file), so a
     /// restore is undone by restoring `keep`. A copy with an older schema is upgraded.
     pub fn restore(&mut self, src: &Path, keep: &Path) -> Result<()> {
-        let bad = |reason: String| Error::BadBackup { path: src.to_path_buf(), reason };
+        let bad = |reason: String| Error::from(StoreError::BadBackup { path: src.to_path_buf(), reason });
         let meta = std::fs::metadata(src).map_err(|e| Error::io(src, e))?;
         if !meta.is_file() {
             return Err(bad("it is not a regular file".into()));
@@ -558,14 +566,14 @@ impl Index {
             return Err(bad("it is the index itself".into()));
         }
         if self.read_only {
-            return Err(Error::ReadOnlyIndex { path: self.path.clone() });
+            return Err(StoreError::ReadOnlyIndex { path: self.path.clone() }.into());
         }
         let copy = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(|e| bad(e.to_string()))?;
         match check_header(src, &copy) {
             Ok(()) => {}
-            Err(Error::NotAnIndex { .. }) => return Err(bad("not a trove index".into())),
-            Err(e @ Error::NewerSchema { .. }) => return Err(e),
+            Err(Error::Store(StoreError::NotAnIndex { .. })) => return Err(bad("not a trove index".into())),
+            Err(e @ Error::Store(StoreError::NewerSchema { .. })) => return Err(e),
             Err(e) => return Err(bad(format!("damaged: {e}"))),
         }
         let version: i64 = copy.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| bad(e.to_string()))?;
@@ -587,18 +595,19 @@ impl Index {
             let deadline = std::time::Instant::now() + self.busy_timeout.get();
             loop {
                 let step = backup.step(-1).map_err(|e| match e.sqlite_error_code() {
-                    Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: self.path.clone() },
+                    Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull { path: self.path.clone() }.into(),
                     Some(rusqlite::ErrorCode::DatabaseCorrupt) => bad(format!("damaged: {e}")),
-                    _ => Error::Sqlite(e),
+                    _ => StoreError::Sqlite(e).into(),
                 })?;
                 match step {
                     rusqlite::backup::StepResult::Done => break,
                     _ if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
                     _ => {
-                        return Err(Error::Sqlite(rusqlite::Error::SqliteFailure(
+                        return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
                             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
                             None,
-                        )));
+                        ))
+                        .into());
                     }
                 }
             }
@@ -709,7 +718,7 @@ mod tests {
     fn creates_and_reopens() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("sub/index.db");
-        assert!(matches!(Index::open(&p, OpenMode::Existing), Err(Error::NoIndex { .. })));
+        assert!(matches!(Index::open(&p, OpenMode::Existing), Err(Error::Store(StoreError::NoIndex { .. }))));
         let i = Index::open(&p, OpenMode::Create).unwrap();
         assert_eq!(i.schema_version().unwrap(), SCHEMA_VERSION);
         drop(i);
@@ -722,11 +731,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("notes.txt");
         std::fs::write(&p, b"hello, this is not sqlite at all, just some text padding it out").unwrap();
-        assert!(matches!(Index::open(&p, OpenMode::Create), Err(Error::NotAnIndex { .. })));
+        assert!(matches!(Index::open(&p, OpenMode::Create), Err(Error::Store(StoreError::NotAnIndex { .. }))));
         let q = d.path().join("other.db");
         let c = Connection::open(&q).unwrap();
         c.execute_batch("CREATE TABLE x (a)").unwrap();
         drop(c);
-        assert!(matches!(Index::open(&q, OpenMode::Create), Err(Error::NotAnIndex { .. })));
+        assert!(matches!(Index::open(&q, OpenMode::Create), Err(Error::Store(StoreError::NotAnIndex { .. }))));
     }
 }

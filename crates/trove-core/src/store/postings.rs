@@ -61,7 +61,8 @@ pub fn load_union(c: &Connection, tags_sql: &str, params: &[rusqlite::types::Val
 }
 
 fn decode(b: &[u8]) -> Result<RoaringBitmap> {
-    RoaringBitmap::deserialize_from(b).map_err(|e| crate::Error::DamagedPostings { reason: e.to_string() })
+    RoaringBitmap::deserialize_from(b)
+        .map_err(|e| crate::Error::from(crate::StoreError::DamagedPostings { reason: e.to_string() }))
 }
 
 fn encode(b: &RoaringBitmap) -> Vec<u8> {
