@@ -188,12 +188,12 @@ fn queries_over_a_small_library() {
     trove_core::ops::pools::create(&mut index, "Best Of").unwrap();
     trove_core::ops::pools::add(&mut index, "best of", &[root.join("m/2.FLAC"), root.join("m/1.flac")], false).unwrap();
     assert_eq!(names(&index, "pool:\"BEST OF\"", &root), ["m/1.flac", "m/2.FLAC"]);
-    let (_, files) = trove_core::ops::pools::show(&index, "Best Of").unwrap();
+    let files = trove_core::ops::pools::show(&index, "Best Of").unwrap().files;
     let order: Vec<_> = files.iter().map(|f| f.path.strip_prefix(&root).unwrap().to_owned()).collect();
     assert_eq!(order, [PathBuf::from("m/2.FLAC"), PathBuf::from("m/1.flac")]);
     trove_core::ops::pools::remove(&mut index, "Best Of", &[root.join("m/2.FLAC")], false).unwrap();
     trove_core::ops::pools::add(&mut index, "Best Of", &[root.join("p")], true).unwrap();
-    let (_, files) = trove_core::ops::pools::show(&index, "Best Of").unwrap();
+    let files = trove_core::ops::pools::show(&index, "Best Of").unwrap().files;
     assert_eq!(files.len(), 3);
     assert!(files[0].path.ends_with("m/1.flac"));
 }

@@ -230,8 +230,8 @@ impl State {
                 }
             }
             Node::Tags => {
-                for (t, name, _) in views::top_tags(&self.index, self.top_tags)? {
-                    let e = self.dir_entry(views::escape(&name), Node::TagSet { tags: vec![t], via_ns: false });
+                for t in views::top_tags(&self.index, self.top_tags)? {
+                    let e = self.dir_entry(views::escape(&t.name), Node::TagSet { tags: vec![t.id], via_ns: false });
                     l.push(e);
                 }
             }
@@ -240,10 +240,10 @@ impl State {
                 l.push(e);
                 if tags.len() < MAX_LISTED_DEPTH {
                     let q = views::all_of(&self.index, tags)?;
-                    for (t, name, _) in views::cooccurring(&self.index, &q, tags, self.top_cooccurring)? {
+                    for t in views::cooccurring(&self.index, &q, tags, self.top_cooccurring)? {
                         let mut path = tags.clone();
-                        path.push(t);
-                        let e = self.dir_entry(views::escape(&name), Node::TagSet { tags: path, via_ns: *via_ns });
+                        path.push(t.id);
+                        let e = self.dir_entry(views::escape(&t.name), Node::TagSet { tags: path, via_ns: *via_ns });
                         l.push(e);
                     }
                 }
@@ -258,14 +258,14 @@ impl State {
                 }
             }
             Node::Namespaces => {
-                for (ns, _) in views::namespaces(&self.index, self.top_tags)? {
-                    let e = self.dir_entry(views::escape(&ns), Node::Namespace(ns));
+                for n in views::namespaces(&self.index, self.top_tags)? {
+                    let e = self.dir_entry(views::escape(&n.namespace), Node::Namespace(n.namespace));
                     l.push(e);
                 }
             }
             Node::Namespace(ns) => {
-                for (t, value, _) in views::ns_values(&self.index, ns, self.top_tags)? {
-                    let e = self.dir_entry(views::escape(&value), Node::TagSet { tags: vec![t], via_ns: true });
+                for t in views::ns_values(&self.index, ns, self.top_tags)? {
+                    let e = self.dir_entry(views::escape(&t.name), Node::TagSet { tags: vec![t.id], via_ns: true });
                     l.push(e);
                 }
             }
@@ -277,13 +277,13 @@ impl State {
                 }
             }
             Node::Pools => {
-                for (id, title, _) in ops::pools::list(&self.index)? {
-                    let e = self.dir_entry(views::escape(&title), Node::Pool(id, title));
+                for p in ops::pools::list(&self.index)? {
+                    let e = self.dir_entry(views::escape(&p.title), Node::Pool(p.id, p.title));
                     l.push(e);
                 }
             }
             Node::Pool(_, title) => {
-                let (_, files) = ops::pools::show(&self.index, title)?;
+                let files = ops::pools::show(&self.index, title)?.files;
                 let files: Vec<FileRecord> = files.into_iter().filter(|r| r.state != FileState::Missing).collect();
                 let width = files.len().to_string().len().max(4);
                 for (i, r) in files.iter().enumerate() {

@@ -211,9 +211,8 @@ async fn file_meta(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<S
             }))
             .collect::<Vec<_>>()
     );
-    v["pools"] = json!(
-        pools.iter().map(|(pid, title, at)| json!({"id": pid.0, "title": title, "position": at})).collect::<Vec<_>>()
-    );
+    v["pools"] =
+        json!(pools.iter().map(|m| json!({"id": m.pool.0, "title": m.title, "position": m.place})).collect::<Vec<_>>());
     v["mime"] = json!(mime_for(&rec.path));
     Ok(axum::Json(v).into_response())
 }
@@ -592,7 +591,7 @@ async fn tag_action(
 async fn pool_list(State(app): State<Arc<App>>, caller: Caller) -> Result<Response, ApiError> {
     caller.allow(&app, Scope::Read).await?;
     let pools = app.with_index(|index| trove_core::ops::pools::list(index)).await?;
-    let v: Vec<Value> = pools.iter().map(|(id, title, n)| json!({"id": id.0, "title": title, "files": n})).collect();
+    let v: Vec<Value> = pools.iter().map(|p| json!({"id": p.id.0, "title": p.title, "files": p.files})).collect();
     Ok(axum::Json(json!({ "pools": v })).into_response())
 }
 
@@ -602,8 +601,9 @@ async fn pool_show(
     Path(title): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.allow(&app, Scope::Read).await?;
-    let (title, files) = app.with_index(move |index| trove_core::ops::pools::show(index, &title)).await?;
-    Ok(axum::Json(json!({"title": title, "files": files.iter().map(record_json).collect::<Vec<_>>()})).into_response())
+    let pool = app.with_index(move |index| trove_core::ops::pools::show(index, &title)).await?;
+    Ok(axum::Json(json!({"title": pool.title, "files": pool.files.iter().map(record_json).collect::<Vec<_>>()}))
+        .into_response())
 }
 
 #[cfg(test)]
@@ -652,11 +652,11 @@ async fn pool_files(
     let b: AddRemove<i64> = body(&raw)?;
     let ids = |v: &[i64]| v.iter().map(|&i| FileId(i)).collect::<Vec<_>>();
     let (add, remove) = (ids(&b.add), ids(&b.remove));
-    let (added, removed) = app
+    let edit = app
         .with_index(move |index| {
             index.set_operation(&source.to_string(), &format!("pool edit {title}"));
             trove_core::ops::pools::edit_ids(index, &title, &add, &remove)
         })
         .await?;
-    Ok(axum::Json(json!({"added": added, "removed": removed})).into_response())
+    Ok(axum::Json(json!({"added": edit.appended, "removed": edit.removed})).into_response())
 }

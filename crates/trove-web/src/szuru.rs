@@ -225,9 +225,9 @@ fn load_ctx(index: &Index) -> trove_core::Result<Ctx> {
         .map(|t| (trove_core::model::fold(&t.name), t.with_implied))
         .collect();
     let mut pools_of: HashMap<FileId, Vec<(i64, String, u64)>> = HashMap::new();
-    for (id, title, n) in trove_core::ops::pools::list(index)? {
-        for rec in trove_core::ops::pools::show(index, &title)?.1 {
-            pools_of.entry(rec.id).or_default().push((id.0, title.clone(), n));
+    for p in trove_core::ops::pools::list(index)? {
+        for rec in trove_core::ops::pools::show(index, &p.title)?.files {
+            pools_of.entry(rec.id).or_default().push((p.id.0, p.title.clone(), p.files));
         }
     }
     Ok(Ctx { usages, pools_of })
@@ -410,8 +410,8 @@ fn translate_posts(q: &str, index: &Index) -> Result<(Expr, Sort), SErr> {
                 let mut alts = Vec::new();
                 for v in &values {
                     let id: i64 = v.parse().map_err(|_| search_error(format!("pool:{v}: not a pool id")))?;
-                    if let Some((_, title, _)) = pools.iter().find(|p| p.0.0 == id) {
-                        alts.push(Expr::Pred(Predicate::Pool(title.clone())));
+                    if let Some(p) = pools.iter().find(|p| p.id.0 == id) {
+                        alts.push(Expr::Pred(Predicate::Pool(p.title.clone())));
                     }
                 }
                 Some(if alts.is_empty() { Expr::Not(Box::new(Expr::And(Vec::new()))) } else { Expr::Or(alts) })
@@ -754,9 +754,9 @@ async fn pools(State(app): State<Arc<App>>, headers: HeaderMap, Query(p): Params
             let list = trove_core::ops::pools::list(index)?;
             let total = list.len();
             let mut out = Vec::new();
-            for (id, title, _) in list.into_iter().skip(offset).take(limit) {
-                let (t, files) = trove_core::ops::pools::show(index, &title)?;
-                out.push((id.0, t, files));
+            for p in list.into_iter().skip(offset).take(limit) {
+                let pool = trove_core::ops::pools::show(index, &p.title)?;
+                out.push((p.id.0, pool.title, pool.files));
             }
             Ok((total, out))
         })
@@ -774,14 +774,14 @@ async fn pool(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<St
     let n: i64 = id.parse().map_err(|_| not_found())?;
     let found = app
         .with_index(move |index| {
-            let Some((_, title, _)) = trove_core::ops::pools::list(index)?.into_iter().find(|p| p.0.0 == n) else {
+            let Some(p) = trove_core::ops::pools::list(index)?.into_iter().find(|p| p.id.0 == n) else {
                 return Ok(None);
             };
-            Ok(Some(trove_core::ops::pools::show(index, &title)?))
+            Ok(Some(trove_core::ops::pools::show(index, &p.title)?))
         })
         .await?
         .ok_or_else(not_found)?;
-    Ok(axum::Json(select(pool_json(&app, n, &found.0, &found.1), p.get("fields"), false)).into_response())
+    Ok(axum::Json(select(pool_json(&app, n, &found.title, &found.files), p.get("fields"), false)).into_response())
 }
 
 /// The record a content URL names, when its token is right (else 404, as a wrong name).

@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, a: PoolArgs) -> CmdResult {
         }
         PoolCommand::Show { title } => {
             let index = ctx.open_read()?;
-            let (_, files) = ops::show(&index, &title)?;
+            let files = ops::show(&index, &title)?.files;
             let mut out = std::io::stdout().lock();
             for f in &files {
                 write_path(&mut out, trove_core::paths::display_relative(&f.path, &ctx.cwd), b'\n')?;
@@ -94,8 +94,8 @@ pub fn run(ctx: &Ctx, a: PoolArgs) -> CmdResult {
         PoolCommand::List => {
             let index = ctx.open_read()?;
             let mut out = std::io::stdout().lock();
-            for (_, title, n) in ops::list(&index)? {
-                writeln!(out, "{n:>8}  {title}")?;
+            for p in ops::list(&index)? {
+                writeln!(out, "{:>8}  {}", p.files, p.title)?;
             }
             Ok(0)
         }

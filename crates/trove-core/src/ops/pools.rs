@@ -72,9 +72,49 @@ pub fn add(index: &mut Index, t: &str, paths: &[PathBuf], recursive: bool) -> Re
     Ok(PoolEdit { changed: added, unchanged: dup, not_indexed: unknown, failed })
 }
 
+/// What [`edit_ids`] changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdEdit {
+    /// Files appended to the pool (those already in it are not counted).
+    pub appended: usize,
+    /// Files removed from it (those not in it are not counted).
+    pub removed: usize,
+}
+
+/// A pool with its size, as [`list`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSummary {
+    /// The pool's id.
+    pub id: PoolId,
+    /// Its title as stored.
+    pub title: String,
+    /// How many files it holds.
+    pub files: u64,
+}
+
+/// A pool one file is in, as [`of_file`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The pool's id.
+    pub pool: PoolId,
+    /// Its title as stored.
+    pub title: String,
+    /// The file's 1-based place in the pool's order.
+    pub place: u64,
+}
+
+/// A pool's title as stored and its files in pool order, as [`show`] gives it.
+#[derive(Debug, Clone)]
+pub struct PoolContents {
+    /// The title as stored (the one asked for may differ in case).
+    pub title: String,
+    /// The files, in pool order.
+    pub files: Vec<FileRecord>,
+}
+
 /// Appends files by record id (in the order given) and removes others, in one
-/// transaction; returns (appended, removed). Ids with no record are an error naming them.
-pub fn edit_ids(index: &mut Index, t: &str, add: &[FileId], remove: &[FileId]) -> Result<(usize, usize)> {
+/// transaction. Ids with no record are an error naming them.
+pub fn edit_ids(index: &mut Index, t: &str, add: &[FileId], remove: &[FileId]) -> Result<IdEdit> {
     index.write(|tx| {
         let pool = resolve(tx, t)?;
         for id in add.iter().chain(remove) {
@@ -89,7 +129,7 @@ pub fn edit_ids(index: &mut Index, t: &str, add: &[FileId], remove: &[FileId]) -
         for id in remove {
             removed += usize::from(sp::remove(tx, pool, *id)?);
         }
-        Ok((added, removed))
+        Ok(IdEdit { appended: added, removed })
     })
 }
 
@@ -108,17 +148,20 @@ pub fn remove(index: &mut Index, t: &str, paths: &[PathBuf], recursive: bool) ->
 }
 
 /// The pool titled `t`: its title as stored and its files in pool order.
-pub fn show(index: &Index, t: &str) -> Result<(String, Vec<FileRecord>)> {
+pub fn show(index: &Index, t: &str) -> Result<PoolContents> {
     let (id, title) = sp::by_title(index.conn(), t)?.ok_or_else(|| Error::UnknownPool(t.to_string()))?;
-    Ok((title, sp::files(index.conn(), id)?))
+    Ok(PoolContents { title, files: sp::files(index.conn(), id)? })
 }
 
-/// Every pool as (id, title, number of files), by folded title.
-pub fn list(index: &Index) -> Result<Vec<(PoolId, String, u64)>> {
-    sp::list(index.conn())
+/// Every pool with its number of files, by folded title.
+pub fn list(index: &Index) -> Result<Vec<PoolSummary>> {
+    Ok(sp::list(index.conn())?.into_iter().map(|(id, title, files)| PoolSummary { id, title, files }).collect())
 }
 
-/// The pools `file` is in: (pool, title, the file's 1-based place in it), by title.
-pub fn of_file(index: &Index, file: FileId) -> Result<Vec<(PoolId, String, u64)>> {
-    sp::of_file(index.conn(), file)
+/// The pools `file` is in, with its place in each, by title.
+pub fn of_file(index: &Index, file: FileId) -> Result<Vec<Membership>> {
+    Ok(sp::of_file(index.conn(), file)?
+        .into_iter()
+        .map(|(pool, title, place)| Membership { pool, title, place })
+        .collect())
 }

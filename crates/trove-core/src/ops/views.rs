@@ -18,24 +18,52 @@ pub fn data_version(index: &Index) -> Result<i64> {
     sv::data_version(index.conn())
 }
 
-/// The `limit` most used tags: (tag, primary name, files carrying it directly).
-pub fn top_tags(index: &Index, limit: u64) -> Result<Vec<(TagId, String, u64)>> {
-    sv::top_tags(index.conn(), limit)
+/// A tag with a number of files, as the set-level reads below give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagCount {
+    /// The tag.
+    pub id: TagId,
+    /// Its primary name (for [`ns_values`], the value after the namespace, as written).
+    pub name: String,
+    /// How many files: carrying it directly ([`top_tags`], [`ns_values`]) or among the
+    /// query's files ([`cooccurring`]).
+    pub files: u64,
+}
+
+/// A namespace with its number of tags, as [`namespaces`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceCount {
+    /// The namespace, folded.
+    pub namespace: String,
+    /// How many tags are in it.
+    pub tags: u64,
+}
+
+fn counts(rows: Vec<(TagId, String, u64)>) -> Vec<TagCount> {
+    rows.into_iter().map(|(id, name, files)| TagCount { id, name, files }).collect()
+}
+
+/// The `limit` most used tags, with the files carrying each directly.
+pub fn top_tags(index: &Index, limit: u64) -> Result<Vec<TagCount>> {
+    Ok(counts(sv::top_tags(index.conn(), limit)?))
 }
 
 /// The tags carried by `q`'s files, most common first, leaving out `exclude`.
-pub fn cooccurring(index: &Index, q: &Query, exclude: &[TagId], limit: u64) -> Result<Vec<(TagId, String, u64)>> {
-    sv::cooccurring(index.conn(), &q.compiled, exclude, limit)
+pub fn cooccurring(index: &Index, q: &Query, exclude: &[TagId], limit: u64) -> Result<Vec<TagCount>> {
+    Ok(counts(sv::cooccurring(index.conn(), &q.compiled, exclude, limit)?))
 }
 
 /// Namespaces (folded) with their number of tags, the largest first.
-pub fn namespaces(index: &Index, limit: u64) -> Result<Vec<(String, u64)>> {
-    sv::namespaces(index.conn(), limit)
+pub fn namespaces(index: &Index, limit: u64) -> Result<Vec<NamespaceCount>> {
+    Ok(sv::namespaces(index.conn(), limit)?
+        .into_iter()
+        .map(|(namespace, tags)| NamespaceCount { namespace, tags })
+        .collect())
 }
 
-/// The values of a namespace: (tag, value as written, files), the most used first.
-pub fn ns_values(index: &Index, ns: &str, limit: u64) -> Result<Vec<(TagId, String, u64)>> {
-    sv::ns_values(index.conn(), &crate::model::fold(ns), limit)
+/// The values of a namespace (value as written, files carrying it), the most used first.
+pub fn ns_values(index: &Index, ns: &str, limit: u64) -> Result<Vec<TagCount>> {
+    Ok(counts(sv::ns_values(index.conn(), &crate::model::fold(ns), limit)?))
 }
 
 /// The tag a name (primary or alias, any case) names, with its primary name; `None` when no
