@@ -30,60 +30,55 @@ use trove_core::ops::NoProgress;
 use trove_core::ops::include::{IncludeOptions, include};
 use trove_core::{Index, OpenMode};
 
+/// Figures for docs/performance.md, measured by driving the real `trove` binary.
+#[derive(clap::Parser)]
+#[command(
+    name = "trove-bench",
+    version,
+    after_help = "Example: trove-bench report --size L --trove target/release/trove"
+)]
 pub(crate) struct Args {
+    /// What to measure: burst (renames under a live watcher), reconcile (a no-change
+    /// reconcile), report (queries, printing, include), generate (only build the library),
+    /// web (`trove serve` over HTTP), mount (`trove mount` listings), history (the op log's
+    /// cost), similar (the near-duplicate search).
+    #[arg(value_parser = ["burst", "reconcile", "report", "generate", "web", "mount", "history", "similar"])]
     cmd: String,
+    /// The trove binary to drive.
+    #[arg(long, default_value = "target/release/trove")]
     trove: PathBuf,
+    /// The watcher's event backend for `burst`.
+    #[arg(long, default_value = "inotify", value_parser = ["inotify", "fanotify"])]
     backend: String,
+    /// How many renames `burst` makes.
+    #[arg(long, default_value_t = 10_000)]
     renames: usize,
+    /// How many files (or hashes, for `similar`).
+    #[arg(long, default_value_t = 100_000)]
     files: usize,
+    /// Where to build the test tree (default: a temp dir).
+    #[arg(long)]
     dir: Option<PathBuf>,
+    /// The generated library's size: S = 10k files, M = 100k, L = 1M.
+    #[arg(long, default_value = "S", value_parser = ["S", "M", "L"])]
     size: String,
+    /// The generator's seed (the library is deterministic from it).
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// For `generate`: where to write the index. For `web` and `mount`: reuse one made by
+    /// `generate` (same --size and --seed) instead of building it.
+    #[arg(long)]
     index: Option<PathBuf>,
+    /// Concurrent HTTP clients for `web`'s load run.
+    #[arg(long, default_value_t = 50)]
     clients: usize,
+    /// Seconds of `web`'s load run.
+    #[arg(long, default_value_t = 30)]
     duration: u64,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args {
-        cmd: String::new(),
-        trove: PathBuf::from("target/release/trove"),
-        backend: "inotify".into(),
-        renames: 10_000,
-        files: 100_000,
-        dir: None,
-        size: "S".into(),
-        seed: 1,
-        index: None,
-        clients: 50,
-        duration: 30,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(x) = it.next() {
-        match x.as_str() {
-            "--trove" => a.trove = PathBuf::from(it.next().expect("--trove PATH")),
-            "--backend" => a.backend = it.next().expect("--backend NAME"),
-            "--renames" => a.renames = it.next().and_then(|s| s.parse().ok()).expect("--renames N"),
-            "--files" => a.files = it.next().and_then(|s| s.parse().ok()).expect("--files N"),
-            "--dir" => a.dir = Some(PathBuf::from(it.next().expect("--dir PATH"))),
-            "--size" => a.size = it.next().expect("--size S|M|L"),
-            "--seed" => a.seed = it.next().and_then(|s| s.parse().ok()).expect("--seed N"),
-            "--index" => a.index = Some(PathBuf::from(it.next().expect("--index PATH"))),
-            "--clients" => a.clients = it.next().and_then(|s| s.parse().ok()).expect("--clients N"),
-            "--duration" => a.duration = it.next().and_then(|s| s.parse().ok()).expect("--duration SECS"),
-            "-h" | "--help" => {
-                println!(
-                    "usage: trove-bench burst|reconcile|report|generate|web|mount|history|similar [--trove PATH] [--backend inotify|fanotify] [--renames N] [--files N] [--dir D] [--size S|M|L] [--seed N] [--index PATH] [--clients N] [--duration SECS]"
-                );
-                std::process::exit(0);
-            }
-            c if a.cmd.is_empty() => a.cmd = c.to_string(),
-            other => {
-                eprintln!("trove-bench: unknown argument {other}");
-                std::process::exit(2);
-            }
-        }
-    }
+    let mut a = <Args as clap::Parser>::parse();
     if !a.trove.exists() && a.cmd != "similar" {
         eprintln!("trove-bench: {}: no trove binary (cargo build --release first, or pass --trove)", a.trove.display());
         std::process::exit(2);
@@ -310,9 +305,6 @@ fn main() {
         "mount" => mount::mount_bench(&a),
         "history" => history::history_bench(&a),
         "similar" => similar::similar_bench(&a),
-        _ => {
-            eprintln!("trove-bench: burst, reconcile, report, generate, web, mount, history or similar? (--help)");
-            std::process::exit(2);
-        }
+        other => unreachable!("clap accepts only the listed commands, not {other}"),
     }
 }
