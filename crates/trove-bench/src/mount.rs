@@ -6,7 +6,7 @@
 //!    listing after mounting, then the p50/p95 of 20 repeated listings;
 //! 3. `find -L MOUNT/tags/<popular>/@files | wc -l`;
 //!
-//! each next to `trove find` printing the same set. The library's files do not exist on disk
+//! each next to `trove find` printing the same set; then the mount process's peak RSS. The library's files do not exist on disk
 //! (`/bench/lib/...`), so the links dangle: `ls` and `find -L` list them all the same, and
 //! no time goes to the disk.
 
@@ -74,6 +74,7 @@ pub fn mount_bench(a: &Args) {
             let _ = self.0.wait();
         }
     }
+    let mount_pid = child.id().to_string();
     let _stop = Stop(child);
     let t = Instant::now();
     while !mounted(&mnt) {
@@ -133,4 +134,8 @@ pub fn mount_bench(a: &Args) {
     };
     row(&format!("`trove find {popular} | wc -l`"), first_and_repeated(5, find_wc));
     println!("\nquery: `{q10k}`; repeated = {n} runs (5 for the find rows); each `ls` and `find` is a new process");
+    println!(
+        "peak RSS of the `trove mount` process after all of the above: {} MiB",
+        crate::status_kib(&mount_pid, "VmHWM:") / 1024
+    );
 }

@@ -225,6 +225,39 @@ fn a_tag_change_from_the_cli_shows_in_the_mount_without_remounting() {
     assert_eq!(ls(&m.p("tags/brand-new/@files")), ["song.flac"]);
 }
 
+/// A listed link is kept by the kernel for long (its folder is invalidated when the index
+/// changes); a file moved by the CLI to a path of the same length, while its link sits in two
+/// folders and `by-id/` (which keeps the kernel's inode alive), must show the new target.
+#[test]
+fn a_moved_file_shows_its_new_target_in_every_folder_without_remounting() {
+    if !fuse_ready() {
+        return;
+    }
+    let e = env();
+    library(&e);
+    e.write("lib/e/.keep", b"");
+    let m = Mount::new(&e, &[]);
+    let in_tag = m.p("tags/rock%2Fpop/@files/notes.txt");
+    let in_pool = m.p("pools/mix/0001 notes.txt");
+    let old = std::fs::canonicalize(e.path("lib/c/notes.txt")).unwrap();
+    // Listed and followed (the kernel caches the entries and the link).
+    assert_eq!(ls(&m.p("tags/rock%2Fpop/@files")), ["notes.txt"]);
+    assert_eq!(ls(&m.p("pools/mix")).len(), 3);
+    assert_eq!(std::fs::read_link(&in_tag).unwrap(), old);
+    assert_eq!(std::fs::read(&in_pool).unwrap(), b"hello notes\n");
+    let by_id = m.p(&format!("by-id/{}", id_of(&e, "lib/c/notes.txt")));
+    assert_eq!(std::fs::read_link(&by_id).unwrap(), old);
+    let o = sh("find -L tags/rock%2Fpop/@files pools/mix -type f | wc -l", &m.dir);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "4");
+    e.ok(["mv", "lib/c/notes.txt", "lib/e/notes.txt"]);
+    let new = std::fs::canonicalize(e.path("lib/e/notes.txt")).unwrap();
+    assert_eq!(new.as_os_str().len(), old.as_os_str().len());
+    wait_for("the new target in the tag folder", || std::fs::read_link(&in_tag).ok().as_ref() == Some(&new));
+    wait_for("the new target in the pool", || std::fs::read_link(&in_pool).ok().as_ref() == Some(&new));
+    wait_for("the new target by id", || std::fs::read_link(&by_id).ok().as_ref() == Some(&new));
+    assert_eq!(std::fs::read(&in_tag).unwrap(), b"hello notes\n");
+}
+
 /// Everything a user (or a file manager) might try on the mount, each refused with EROFS;
 /// the real files and the index are exactly as before.
 #[test]

@@ -1,6 +1,6 @@
 //! The filesystem: directory nodes, cached listings, and the FUSE callbacks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, OpenFlags,
-    ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, Request,
+    ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, Request,
 };
 use trove_core::model::{FileId, FileRecord, FileState, PoolId, Source, TagId};
 use trove_core::ops::{self, views};
@@ -29,7 +29,14 @@ const GUARD_INO: u64 = 2;
 /// recursive delete cannot untag a whole directory.
 pub const GUARD: &str = ".trove-rm-guard";
 
+/// How long the kernel may keep an entry and its attributes without asking again: a name
+/// resolved outside any cached listing (`tags/<any tag>`, `by-id/<id>`, a file's `~<id>`
+/// form).
 const TTL: Duration = Duration::from_secs(1);
+/// The same for an entry of a cached listing. The kernel is told to forget those when the
+/// listing goes (the index changed, or it was evicted), so they can stay long: a repeated
+/// `find -L` or `ls -l` over 100 000 links then sends no request at all.
+const LISTED_TTL: Duration = Duration::from_secs(3600);
 /// Co-occurring tags are listed down to this depth; deeper levels list only `@files` (every
 /// name still resolves), so a crawler does not walk every combination of tags.
 const MAX_LISTED_DEPTH: usize = 4;
@@ -58,41 +65,80 @@ enum Node {
     ById,
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
-    name: Vec<u8>,
-    ino: u64,
-    kind: FileType,
-    /// For a symlink: the target and the file's mtime.
-    file: Option<(Vec<u8>, i64)>,
+impl Node {
+    /// The root and the folders right under it are known for the mount's whole life; every
+    /// other directory node lives while the kernel holds its inode (see [`State::forget`]).
+    fn pinned(&self) -> bool {
+        matches!(self, Node::Root | Node::Tags | Node::Namespaces | Node::Queries | Node::Pools | Node::ById)
+    }
 }
 
+/// What a name in a directory is.
+#[derive(Debug, Clone)]
+enum What {
+    Dir(Node),
+    /// A file, shown as a symlink to its path; `mtime_ns` is the file's.
+    File {
+        id: FileId,
+        target: Box<[u8]>,
+        mtime_ns: i64,
+    },
+    /// The rm guard of a writable mount's `@files` (see [`GUARD`]).
+    Guard,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    name: Box<[u8]>,
+    what: What,
+}
+
+impl Entry {
+    fn file_id(&self) -> Option<FileId> {
+        match &self.what {
+            What::File { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// A directory's contents. Names and file ids are found by binary search over two index
+/// arrays (4 bytes an entry, where hash maps would hold a copy of every name): a 100 000-file
+/// folder costs its names and targets and little more.
 #[derive(Debug, Default)]
 struct Listing {
     entries: Vec<Entry>,
-    by_name: HashMap<Vec<u8>, usize>,
-    by_id: HashMap<FileId, usize>,
+    by_name: Vec<u32>,
+    by_id: Vec<u32>,
 }
 
 impl Listing {
-    fn push(&mut self, e: Entry) {
-        if let Some(id) = file_id(e.ino) {
-            self.by_id.insert(id, self.entries.len());
-        }
-        self.by_name.insert(e.name.clone(), self.entries.len());
-        self.entries.push(e);
+    fn new(entries: Vec<Entry>) -> Listing {
+        let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
+        by_name.sort_unstable_by(|a, b| entries[*a as usize].name.cmp(&entries[*b as usize].name));
+        let mut by_id: Vec<u32> =
+            (0..entries.len() as u32).filter(|i| entries[*i as usize].file_id().is_some()).collect();
+        by_id.sort_unstable_by_key(|i| entries[*i as usize].file_id());
+        Listing { entries, by_name, by_id }
     }
 
     /// An entry by name; a file also by its `stem~<id>.ext` form.
     fn find(&self, name: &[u8]) -> Option<&Entry> {
-        if let Some(&i) = self.by_name.get(name) {
-            return Some(&self.entries[i]);
+        if let Ok(i) = self.by_name.binary_search_by(|i| self.entries[*i as usize].name[..].cmp(name)) {
+            return Some(&self.entries[self.by_name[i] as usize]);
         }
         let id = views::id_in_name(name)?;
-        let e = &self.entries[*self.by_id.get(&id)?];
+        let e = self.by_file(id)?;
+        let What::File { target, .. } = &e.what else { return None };
         // Only the file's own basename with its id: `a~7.flac` for a file named a.flac.
-        let base = Path::new(OsStr::from_bytes(&e.file.as_ref()?.0)).file_name()?.as_bytes();
+        let base = Path::new(OsStr::from_bytes(target)).file_name()?.as_bytes();
         (views::tagged_name(base, id) == name).then_some(e)
+    }
+
+    /// A file's entry by its id.
+    fn by_file(&self, id: FileId) -> Option<&Entry> {
+        let i = self.by_id.binary_search_by_key(&Some(id), |i| self.entries[*i as usize].file_id()).ok()?;
+        Some(&self.entries[self.by_id[i] as usize])
     }
 }
 
@@ -100,19 +146,54 @@ fn file_id(ino: u64) -> Option<FileId> {
     (ino > FILE_BASE).then(|| FileId((ino - FILE_BASE) as i64))
 }
 
+/// A directory node and how many times the kernel was handed its inode (by `lookup`,
+/// `mkdir` or a `readdirplus` entry) minus what it `forget`s: at 0 the kernel holds no
+/// reference and the node can go.
+#[derive(Debug)]
+struct Slot {
+    node: Node,
+    lookups: u64,
+}
+
+#[derive(Debug)]
+struct Cached {
+    listing: Arc<Listing>,
+    /// When it was last used (a tick of [`State::tick`]), its key in [`State::lru`].
+    used: u64,
+}
+
+/// How many entries the cached listings may hold together before the least recently used
+/// go (the one in use is always kept, however big): about 200 bytes an entry.
+pub const MAX_CACHED_ENTRIES: usize = 300_000;
+
+/// A directory whose cached contents the kernel must forget.
+pub struct Stale {
+    pub dir: u64,
+    pub names: Vec<OsString>,
+    /// Inodes whose attributes and link target to forget.
+    pub files: Vec<u64>,
+}
+
 /// Everything behind the lock: the index connection, directory nodes, cached listings.
 pub struct State {
     index: Index,
     version: i64,
-    nodes: HashMap<u64, Node>,
+    nodes: HashMap<u64, Slot>,
     inos: HashMap<Node, u64>,
     next_ino: u64,
-    listings: HashMap<u64, Arc<Listing>>,
+    /// How many nodes there were after the last sweep of unreferenced ones.
+    swept_at: usize,
+    listings: HashMap<u64, Cached>,
+    lru: BTreeMap<u64, u64>,
+    tick: u64,
+    cached_entries: usize,
+    max_cached_entries: usize,
+    /// Open directories: the listing each was opened on.
     handles: HashMap<u64, Arc<Listing>>,
     next_fh: u64,
-    /// Directories whose cached contents went stale, with the names they held, for the
-    /// kernel to forget (sent outside the lock by the mount loop).
-    stale: Vec<(u64, Vec<OsString>)>,
+    /// Listings that went stale (the index changed: `true`) or were evicted (`false`), for
+    /// the kernel to forget their pages and entries (sent outside the lock by the mount loop).
+    stale: Vec<(u64, Arc<Listing>, bool)>,
     top_tags: u64,
     top_cooccurring: u64,
     uid: u32,
@@ -134,7 +215,12 @@ impl State {
             nodes: HashMap::new(),
             inos: HashMap::new(),
             next_ino: FIRST_DIR,
+            swept_at: 0,
             listings: HashMap::new(),
+            lru: BTreeMap::new(),
+            tick: 0,
+            cached_entries: 0,
+            max_cached_entries: opts.max_cached_entries,
             handles: HashMap::new(),
             next_fh: 1,
             stale: Vec::new(),
@@ -145,7 +231,7 @@ impl State {
             started: SystemTime::now(),
             recursive: HashMap::new(),
         };
-        s.nodes.insert(1, Node::Root);
+        s.nodes.insert(1, Slot { node: Node::Root, lookups: 1 });
         s.inos.insert(Node::Root, 1);
         Ok(s)
     }
@@ -169,53 +255,108 @@ impl State {
 
     /// After this mount's own writes (which do not move `data_version` for its connection).
     fn forget_listings(&mut self) {
-        for (ino, l) in self.listings.drain() {
-            let names = l.entries.iter().map(|e| OsString::from_vec(e.name.clone())).collect();
-            self.stale.push((ino, names));
+        for (ino, c) in self.listings.drain() {
+            self.stale.push((ino, c.listing, true));
         }
+        self.lru.clear();
+        self.cached_entries = 0;
     }
 
-    pub fn take_stale(&mut self) -> Vec<(u64, Vec<OsString>)> {
+    /// What the kernel should forget: directories, the names they listed, and, when the
+    /// index changed, the listed files' inodes (a moved file's cached link target).
+    pub fn take_stale(&mut self) -> Vec<Stale> {
         std::mem::take(&mut self.stale)
+            .into_iter()
+            .map(|(dir, l, changed)| Stale {
+                dir,
+                names: l.entries.iter().map(|e| OsString::from_vec(e.name.to_vec())).collect(),
+                files: if changed {
+                    l.entries.iter().filter_map(|e| e.file_id()).map(|id| FILE_BASE + id.0 as u64).collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect()
     }
 
-    fn ino_of(&mut self, node: Node) -> u64 {
-        if let Some(&i) = self.inos.get(&node) {
+    /// The inode of a directory node, numbering it when it has none (yet, or any more).
+    fn ino_of(&mut self, node: &Node) -> u64 {
+        if let Some(&i) = self.inos.get(node) {
             return i;
         }
         let i = self.next_ino;
         self.next_ino += 1;
-        self.nodes.insert(i, node.clone());
-        self.inos.insert(node, i);
+        self.nodes.insert(i, Slot { node: node.clone(), lookups: 0 });
+        self.inos.insert(node.clone(), i);
+        // Nodes numbered for a plain `readdir` (which hands the kernel no reference) are
+        // dropped in sweeps, each when the count has doubled since the last.
+        if self.nodes.len() > 2 * self.swept_at + 1024 {
+            self.sweep();
+        }
         i
     }
 
-    fn dir_entry(&mut self, name: impl Into<Vec<u8>>, node: Node) -> Entry {
-        Entry { name: name.into(), ino: self.ino_of(node), kind: FileType::Directory, file: None }
+    /// Drops the nodes the kernel holds no reference to.
+    fn sweep(&mut self) {
+        let gone: Vec<u64> =
+            self.nodes.iter().filter(|(_, s)| s.lookups == 0 && !s.node.pinned()).map(|(i, _)| *i).collect();
+        for i in gone {
+            self.drop_node(i);
+        }
+        self.swept_at = self.nodes.len();
+    }
+
+    fn drop_node(&mut self, ino: u64) {
+        if let Some(slot) = self.nodes.remove(&ino) {
+            self.inos.remove(&slot.node);
+        }
+        if let Some(c) = self.listings.remove(&ino) {
+            self.lru.remove(&c.used);
+            self.cached_entries -= c.listing.entries.len();
+        }
+    }
+
+    /// The kernel dropped `n` references to inode `ino` (`FORGET`). A directory node whose
+    /// count reaches 0 goes, with its cached listing; a file's inode is its id and needs
+    /// nothing.
+    pub fn forget(&mut self, ino: u64, n: u64) {
+        let Some(slot) = self.nodes.get_mut(&ino) else { return };
+        slot.lookups = slot.lookups.saturating_sub(n);
+        if slot.lookups == 0 && !slot.node.pinned() {
+            self.drop_node(ino);
+        }
+    }
+
+    /// How many directory nodes and cached listing entries the mount holds.
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
+        (self.nodes.len(), self.cached_entries)
     }
 
     fn file_entry(name: Vec<u8>, r: &FileRecord) -> Entry {
         Entry {
-            name,
-            ino: FILE_BASE + r.id.0 as u64,
-            kind: FileType::Symlink,
-            file: Some((r.path_bytes().to_vec(), r.stat.mtime_ns)),
+            name: name.into(),
+            what: What::File { id: r.id, target: r.path_bytes().into(), mtime_ns: r.stat.mtime_ns },
         }
     }
 
+    fn dir_entry(name: impl Into<Vec<u8>>, node: Node) -> Entry {
+        Entry { name: name.into().into(), what: What::Dir(node) }
+    }
+
     /// Files named by the collision rule (`ops::views::entry_names`).
-    fn files_listing(records: &[FileRecord]) -> Vec<Entry> {
+    fn files_listing(records: &[FileRecord], out: &mut Vec<Entry>) {
         let keys: Vec<(FileId, &[u8])> = records.iter().map(|r| (r.id, views::basename(r))).collect();
         let names = views::entry_names(&keys);
-        records.iter().zip(names).map(|(r, n)| Self::file_entry(n, r)).collect()
+        out.extend(records.iter().zip(names).map(|(r, n)| Self::file_entry(n, r)));
     }
 
     fn tag_names(&self, tags: &[TagId]) -> Result<Vec<String>> {
         tags.iter().map(|t| ops::tags::names(&self.index, *t).map(|n| n[0].name.clone())).collect()
     }
 
-    fn compute(&mut self, node: &Node, writable: bool) -> Result<Listing> {
-        let mut l = Listing::default();
+    fn compute(&self, node: &Node, writable: bool) -> Result<Listing> {
+        let mut l = Vec::new();
         match node {
             Node::Root => {
                 for (n, child) in [
@@ -225,61 +366,50 @@ impl State {
                     ("pools", Node::Pools),
                     ("by-id", Node::ById),
                 ] {
-                    let e = self.dir_entry(n, child);
-                    l.push(e);
+                    l.push(Self::dir_entry(n, child));
                 }
             }
             Node::Tags => {
                 for t in views::top_tags(&self.index, self.top_tags)? {
-                    let e = self.dir_entry(views::escape(&t.name), Node::TagSet { tags: vec![t.id], via_ns: false });
-                    l.push(e);
+                    l.push(Self::dir_entry(views::escape(&t.name), Node::TagSet { tags: vec![t.id], via_ns: false }));
                 }
             }
             Node::TagSet { tags, via_ns } => {
-                let e = self.dir_entry("@files", Node::Files { tags: tags.clone(), via_ns: *via_ns });
-                l.push(e);
+                l.push(Self::dir_entry("@files", Node::Files { tags: tags.clone(), via_ns: *via_ns }));
                 if tags.len() < MAX_LISTED_DEPTH {
                     let q = views::all_of(&self.index, tags)?;
                     for t in views::cooccurring(&self.index, &q, tags, self.top_cooccurring)? {
                         let mut path = tags.clone();
                         path.push(t.id);
-                        let e = self.dir_entry(views::escape(&t.name), Node::TagSet { tags: path, via_ns: *via_ns });
-                        l.push(e);
+                        l.push(Self::dir_entry(views::escape(&t.name), Node::TagSet { tags: path, via_ns: *via_ns }));
                     }
                 }
             }
             Node::Files { tags, .. } => {
                 if writable {
-                    l.push(Entry { name: GUARD.into(), ino: GUARD_INO, kind: FileType::RegularFile, file: None });
+                    l.push(Entry { name: GUARD.as_bytes().into(), what: What::Guard });
                 }
                 let q = views::all_of(&self.index, tags)?;
-                for e in Self::files_listing(&q.collect(&self.index, None)?) {
-                    l.push(e);
-                }
+                Self::files_listing(&q.collect(&self.index, None)?, &mut l);
             }
             Node::Namespaces => {
                 for n in views::namespaces(&self.index, self.top_tags)? {
-                    let e = self.dir_entry(views::escape(&n.namespace), Node::Namespace(n.namespace));
-                    l.push(e);
+                    l.push(Self::dir_entry(views::escape(&n.namespace), Node::Namespace(n.namespace)));
                 }
             }
             Node::Namespace(ns) => {
                 for t in views::ns_values(&self.index, ns, self.top_tags)? {
-                    let e = self.dir_entry(views::escape(&t.name), Node::TagSet { tags: vec![t.id], via_ns: true });
-                    l.push(e);
+                    l.push(Self::dir_entry(views::escape(&t.name), Node::TagSet { tags: vec![t.id], via_ns: true }));
                 }
             }
             Node::Queries | Node::ById => {}
             Node::Query(text) => {
                 let q = ops::find::Query::new(&self.index, text)?;
-                for e in Self::files_listing(&q.collect(&self.index, None)?) {
-                    l.push(e);
-                }
+                Self::files_listing(&q.collect(&self.index, None)?, &mut l);
             }
             Node::Pools => {
                 for p in ops::pools::list(&self.index)? {
-                    let e = self.dir_entry(views::escape(&p.title), Node::Pool(p.id, p.title));
-                    l.push(e);
+                    l.push(Self::dir_entry(views::escape(&p.title), Node::Pool(p.id, p.title)));
                 }
             }
             Node::Pool(_, title) => {
@@ -293,41 +423,67 @@ impl State {
                 }
             }
         }
-        Ok(l)
+        Ok(Listing::new(l))
     }
 
-    /// The listing of a directory: cached until the index changes.
+    /// The listing of a directory: cached until the index changes, or until it is the least
+    /// recently used when the cache is over [`MountOptions::max_cached_entries`].
     fn listing(&mut self, ino: u64, writable: bool) -> Result<Option<(Arc<Listing>, bool)>> {
-        if let Some(l) = self.listings.get(&ino) {
-            return Ok(Some((l.clone(), true)));
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(c) = self.listings.get_mut(&ino) {
+            self.lru.remove(&c.used);
+            c.used = tick;
+            self.lru.insert(tick, ino);
+            return Ok(Some((c.listing.clone(), true)));
         }
-        let Some(node) = self.nodes.get(&ino).cloned() else { return Ok(None) };
+        let Some(node) = self.nodes.get(&ino).map(|s| s.node.clone()) else { return Ok(None) };
         let l = Arc::new(self.compute(&node, writable)?);
-        self.listings.insert(ino, l.clone());
+        self.cached_entries += l.entries.len();
+        self.listings.insert(ino, Cached { listing: l.clone(), used: tick });
+        self.lru.insert(tick, ino);
+        // Over the bound: the least recently used go, and the kernel forgets what they
+        // listed (its entries would otherwise outlive our means to invalidate them).
+        while self.cached_entries > self.max_cached_entries && self.listings.len() > 1 {
+            let Some((_, old)) = self.lru.pop_first() else { break };
+            if let Some(c) = self.listings.remove(&old) {
+                self.cached_entries -= c.listing.entries.len();
+                self.stale.push((old, c.listing, false));
+            }
+        }
         Ok(Some((l, false)))
     }
 
-    /// The child called `name` in directory `parent`.
-    fn lookup(&mut self, parent: u64, name: &[u8], writable: bool) -> Result<Option<Entry>> {
-        let Some(node) = self.nodes.get(&parent).cloned() else { return Ok(None) };
+    /// The child called `name` in directory `parent`, and whether it is a name of the
+    /// directory's cached listing (which the kernel is told to forget when the listing goes).
+    fn lookup(&mut self, parent: u64, name: &[u8], writable: bool) -> Result<Option<(Entry, bool)>> {
+        let Some(node) = self.nodes.get(&parent).map(|s| s.node.clone()) else { return Ok(None) };
+        if matches!(node, Node::Root | Node::Pools | Node::Files { .. } | Node::Query(_) | Node::Pool(..)) {
+            return Ok(self.listing(parent, writable)?.and_then(|(l, _)| {
+                l.find(name).map(|e| {
+                    let listed = *e.name == *name;
+                    (e.clone(), listed)
+                })
+            }));
+        }
         let text = || views::unescape(name);
         Ok(match node {
-            Node::Root | Node::Pools => self.listing(parent, writable)?.and_then(|(l, _)| l.find(name).cloned()),
+            Node::Root | Node::Pools | Node::Files { .. } | Node::Query(_) | Node::Pool(..) => None,
             Node::Tags => match text() {
                 Some(t) => views::tag(&self.index, &t)?
-                    .map(|(id, _)| self.dir_entry(name, Node::TagSet { tags: vec![id], via_ns: false })),
+                    .map(|(id, _)| Self::dir_entry(name, Node::TagSet { tags: vec![id], via_ns: false })),
                 None => None,
             },
             Node::TagSet { tags, via_ns } => {
                 if name == b"@files" {
-                    return Ok(Some(self.dir_entry(name, Node::Files { tags, via_ns })));
+                    return Ok(Some((Self::dir_entry(name, Node::Files { tags, via_ns }), false)));
                 }
                 match text() {
                     Some(t) => match views::tag(&self.index, &t)? {
                         Some((id, _)) if !tags.contains(&id) => {
                             let mut path = tags;
                             path.push(id);
-                            Some(self.dir_entry(name, Node::TagSet { tags: path, via_ns }))
+                            Some(Self::dir_entry(name, Node::TagSet { tags: path, via_ns }))
                         }
                         _ => None,
                     },
@@ -336,26 +492,23 @@ impl State {
             }
             Node::Namespaces => match text() {
                 Some(ns) if !views::ns_values(&self.index, &ns, 1)?.is_empty() => {
-                    Some(self.dir_entry(name, Node::Namespace(trove_core::model::fold(&ns))))
+                    Some(Self::dir_entry(name, Node::Namespace(trove_core::model::fold(&ns))))
                 }
                 _ => None,
             },
             Node::Namespace(ns) => match text() {
                 Some(v) => views::tag(&self.index, &format!("{ns}:{v}"))?
-                    .map(|(id, _)| self.dir_entry(name, Node::TagSet { tags: vec![id], via_ns: true })),
+                    .map(|(id, _)| Self::dir_entry(name, Node::TagSet { tags: vec![id], via_ns: true })),
                 None => None,
             },
             Node::Queries => match text() {
                 // Nothing is stored: the text is parsed (a syntax error or an unknown tag is
                 // ENOENT) and evaluated when listed.
                 Some(q) if ops::find::Query::new(&self.index, &q).is_ok_and(|q| q.warnings().is_empty()) => {
-                    Some(self.dir_entry(name, Node::Query(q)))
+                    Some(Self::dir_entry(name, Node::Query(q)))
                 }
                 _ => None,
             },
-            Node::Files { .. } | Node::Query(_) | Node::Pool(..) => {
-                self.listing(parent, writable)?.and_then(|(l, _)| l.find(name).cloned())
-            }
             Node::ById => {
                 let id = std::str::from_utf8(name).ok().and_then(|s| s.parse::<i64>().ok()).filter(|i| *i > 0);
                 match id {
@@ -365,13 +518,32 @@ impl State {
                     None => None,
                 }
             }
-        })
+        }
+        .map(|e| (e, false)))
     }
 
-    fn attr(&self, ino: u64, kind: FileType, file: Option<&(Vec<u8>, i64)>, writable: bool) -> FileAttr {
+    /// An entry's inode and attributes. `referenced`: the reply hands the kernel a reference
+    /// (`lookup`, `mkdir`, a `readdirplus` entry), which `forget` will give back.
+    fn entry_attr(&mut self, e: &Entry, writable: bool, referenced: bool) -> FileAttr {
+        match &e.what {
+            What::Dir(node) => {
+                let ino = self.ino_of(node);
+                if referenced && let Some(slot) = self.nodes.get_mut(&ino) {
+                    slot.lookups += 1;
+                }
+                self.attr(ino, FileType::Directory, None, writable)
+            }
+            What::File { id, target, mtime_ns } => {
+                self.attr(FILE_BASE + id.0 as u64, FileType::Symlink, Some((target, *mtime_ns)), writable)
+            }
+            What::Guard => self.attr(GUARD_INO, FileType::RegularFile, None, writable),
+        }
+    }
+
+    fn attr(&self, ino: u64, kind: FileType, file: Option<(&[u8], i64)>, writable: bool) -> FileAttr {
         let (size, mtime, perm) = match (kind, file) {
             (FileType::Symlink, Some((target, mtime))) => {
-                let t = UNIX_EPOCH + Duration::from_nanos((*mtime).max(0) as u64);
+                let t = UNIX_EPOCH + Duration::from_nanos(mtime.max(0) as u64);
                 (target.len() as u64, t, 0o777)
             }
             (FileType::RegularFile, _) => (0, self.started, 0o444),
@@ -396,14 +568,30 @@ impl State {
         }
     }
 
+    /// A file's symlink target and mtime: from the most recently used cached listings (a
+    /// `find -L` or `ls -l` reads the links of the folder it just listed; no SQL statement,
+    /// no lock on the index file), else from the index.
+    fn file(&self, id: FileId) -> Result<Option<(Box<[u8]>, i64)>> {
+        for ino in self.lru.values().rev().take(4) {
+            if let Some(e) = self.listings.get(ino).and_then(|c| c.listing.by_file(id))
+                && let What::File { target, mtime_ns, .. } = &e.what
+            {
+                return Ok(Some((target.clone(), *mtime_ns)));
+            }
+        }
+        Ok(ops::files::get(&self.index, id)?
+            .filter(|r| r.state != FileState::Missing)
+            .map(|r| (r.path_bytes().into(), r.stat.mtime_ns)))
+    }
+
     fn getattr(&self, ino: u64, writable: bool) -> Result<Option<FileAttr>> {
         if ino == GUARD_INO {
             return Ok(writable.then(|| self.attr(ino, FileType::RegularFile, None, writable)));
         }
         if let Some(id) = file_id(ino) {
-            return Ok(ops::files::get(&self.index, id)?.filter(|r| r.state != FileState::Missing).map(|r| {
-                self.attr(ino, FileType::Symlink, Some(&(r.path_bytes().to_vec(), r.stat.mtime_ns)), writable)
-            }));
+            return Ok(self
+                .file(id)?
+                .map(|(target, mtime)| self.attr(ino, FileType::Symlink, Some((&target, mtime)), writable)));
         }
         Ok(self.nodes.contains_key(&ino).then(|| self.attr(ino, FileType::Directory, None, writable)))
     }
@@ -429,9 +617,10 @@ impl TroveFs {
         Some(s)
     }
 
-    fn reply_entry(&self, s: &State, e: &Entry, reply: ReplyEntry) {
-        let attr = s.attr(e.ino, e.kind, e.file.as_ref(), self.writable);
-        reply.entry(&TTL, &attr, Generation(0));
+    /// Replies with an entry the kernel now holds a reference to.
+    fn reply_entry(&self, s: &mut State, e: &Entry, ttl: &Duration, reply: ReplyEntry) {
+        let attr = s.entry_attr(e, self.writable, true);
+        reply.entry(ttl, &attr, Generation(0));
     }
 }
 
@@ -446,22 +635,35 @@ fn refused(writable: bool) -> Errno {
 
 impl Filesystem for TroveFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        // `ls --color` reads every link: let the kernel keep them.
+        // `ls --color` and `find -L` read every link: let the kernel keep them. READDIRPLUS
+        // (always, not the kernel's adaptive choice, which stops after the first page when
+        // the reader looks nothing up meanwhile, as `find` does): a listing hands the kernel
+        // every entry with its attributes, so `find -L`, `ls -l` and file managers do not
+        // send a `lookup` per name.
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_CACHE_SYMLINKS);
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS);
         Ok(())
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let Some(mut s) = self.state() else { return reply.error(Errno::EIO) };
         match s.lookup(parent.0, name.as_bytes(), self.writable) {
-            Ok(Some(e)) => self.reply_entry(&s, &e, reply),
+            Ok(Some((e, listed))) => self.reply_entry(&mut s, &e, if listed { &LISTED_TTL } else { &TTL }, reply),
             Ok(None) => reply.error(Errno::ENOENT),
             Err(e) => reply.error(io_errno(&e)),
         }
     }
 
+    // (`batch_forget`'s default calls this for each inode.)
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.forget(ino.0, nlookup);
+        }
+    }
+
+    // getattr and readlink read the index directly: no refresh (data_version) needed.
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let Some(s) = self.state() else { return reply.error(Errno::EIO) };
+        let Ok(s) = self.state.lock() else { return reply.error(Errno::EIO) };
         match s.getattr(ino.0, self.writable) {
             Ok(Some(a)) => reply.attr(&TTL, &a),
             Ok(None) => reply.error(Errno::ENOENT),
@@ -470,10 +672,10 @@ impl Filesystem for TroveFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        let Some(s) = self.state() else { return reply.error(Errno::EIO) };
+        let Ok(s) = self.state.lock() else { return reply.error(Errno::EIO) };
         let Some(id) = file_id(ino.0) else { return reply.error(Errno::EINVAL) };
-        match ops::files::get(&s.index, id) {
-            Ok(Some(r)) => reply.data(r.path_bytes()),
+        match s.file(id) {
+            Ok(Some((target, _))) => reply.data(&target),
             Ok(None) => reply.error(Errno::ENOENT),
             Err(e) => reply.error(io_errno(&e)),
         }
@@ -530,19 +732,18 @@ impl Filesystem for TroveFs {
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let l = match self.state.lock() {
-            Ok(s) => s.handles.get(&fh.0).cloned(),
-            Err(_) => return reply.error(Errno::EIO),
-        };
-        let Some(l) = l else { return reply.error(Errno::EBADF) };
+        // Only when the kernel does not do READDIRPLUS: inode numbers, no references.
+        let Ok(mut s) = self.state.lock() else { return reply.error(Errno::EIO) };
+        let Some(l) = s.handles.get(&fh.0).cloned() else { return reply.error(Errno::EBADF) };
         let mut i = offset as usize;
         while i < l.entries.len() + 2 {
             let full = match i {
                 0 => reply.add(ino, 1, FileType::Directory, "."),
-                1 => reply.add(ino, 2, FileType::Directory, ".."),
+                1 => reply.add(INodeNo(1), 2, FileType::Directory, ".."),
                 _ => {
                     let e = &l.entries[i - 2];
-                    reply.add(INodeNo(e.ino), i as u64 + 1, e.kind, OsStr::from_bytes(&e.name))
+                    let attr = s.entry_attr(e, self.writable, false);
+                    reply.add(attr.ino, i as u64 + 1, attr.kind, OsStr::from_bytes(&e.name))
                 }
             };
             if full {
@@ -550,6 +751,41 @@ impl Filesystem for TroveFs {
             }
             i += 1;
         }
+        drop(s);
+        reply.ok();
+    }
+
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let Ok(mut s) = self.state.lock() else { return reply.error(Errno::EIO) };
+        let Some(l) = s.handles.get(&fh.0).cloned() else { return reply.error(Errno::EBADF) };
+        // Entries of the cached listing stay long in the kernel (they are invalidated with
+        // it); those of a listing that went stale while the directory was open, briefly.
+        let ttl = if s.listings.get(&ino.0).is_some_and(|c| Arc::ptr_eq(&c.listing, &l)) { LISTED_TTL } else { TTL };
+        let dir = s.attr(ino.0, FileType::Directory, None, self.writable);
+        let mut i = offset as usize;
+        while i < l.entries.len() + 2 {
+            let full = match i {
+                // `.` and `..` take no reference.
+                0 => reply.add(ino, 1, ".", &TTL, &dir, Generation(0)),
+                1 => reply.add(INodeNo(1), 2, "..", &TTL, &dir, Generation(0)),
+                _ => {
+                    let e = &l.entries[i - 2];
+                    let attr = s.entry_attr(e, self.writable, false);
+                    let full =
+                        reply.add(attr.ino, i as u64 + 1, OsStr::from_bytes(&e.name), &ttl, &attr, Generation(0));
+                    if !full {
+                        // Sent: the kernel holds a reference from now on.
+                        let _ = s.entry_attr(e, self.writable, true);
+                    }
+                    full
+                }
+            };
+            if full {
+                break;
+            }
+            i += 1;
+        }
+        drop(s);
         reply.ok();
     }
 
@@ -573,7 +809,7 @@ impl Filesystem for TroveFs {
             return reply.error(Errno::EROFS);
         }
         let Some(mut s) = self.state() else { return reply.error(Errno::EIO) };
-        let (tags, via_ns) = match s.nodes.get(&parent.0) {
+        let (tags, via_ns) = match s.nodes.get(&parent.0).map(|s| &s.node) {
             Some(Node::Tags) => (Vec::new(), false),
             Some(Node::TagSet { tags, via_ns }) => (tags.clone(), *via_ns),
             _ => return reply.error(Errno::EPERM),
@@ -594,8 +830,8 @@ impl Filesystem for TroveFs {
         s.forget_listings();
         let mut path = tags;
         path.push(id);
-        let e = s.dir_entry(name.as_bytes(), Node::TagSet { tags: path, via_ns });
-        self.reply_entry(&s, &e, reply);
+        let e = State::dir_entry(name.as_bytes(), Node::TagSet { tags: path, via_ns });
+        self.reply_entry(&mut s, &e, &TTL, reply);
     }
 
     fn symlink(&self, _req: &Request, parent: INodeNo, _link_name: &OsStr, target: &Path, reply: ReplyEntry) {
@@ -613,7 +849,7 @@ impl Filesystem for TroveFs {
             return reply.error(Errno::EINVAL);
         }
         let Some(mut s) = self.state() else { return reply.error(Errno::EIO) };
-        let tags = match s.nodes.get(&parent.0) {
+        let tags = match s.nodes.get(&parent.0).map(|s| &s.node) {
             Some(Node::TagSet { tags, .. } | Node::Files { tags, .. }) => tags.clone(),
             _ => return reply.error(Errno::EPERM),
         };
@@ -638,7 +874,7 @@ impl Filesystem for TroveFs {
         match ops::files::live_at(&s.index, &resolved) {
             Ok(Some(r)) => {
                 let e = State::file_entry(views::basename(&r).to_vec(), &r);
-                self.reply_entry(&s, &e, reply);
+                self.reply_entry(&mut s, &e, &TTL, reply);
             }
             Ok(None) => reply.error(Errno::ENOENT),
             Err(e) => reply.error(io_errno(&e)),
@@ -660,7 +896,7 @@ impl Filesystem for TroveFs {
         if s.recursive.contains_key(&pid) {
             return reply.error(Errno::EPERM);
         }
-        let Some(Node::Files { tags, .. }) = s.nodes.get(&parent.0).cloned() else {
+        let Some(Node::Files { tags, .. }) = s.nodes.get(&parent.0).map(|s| s.node.clone()) else {
             return reply.error(Errno::EPERM);
         };
         let entry = match s.listing(parent.0, true) {
@@ -669,7 +905,7 @@ impl Filesystem for TroveFs {
             Err(e) => return reply.error(io_errno(&e)),
         };
         let (Some(entry), Some(last)) = (entry, tags.last()) else { return reply.error(Errno::ENOENT) };
-        let Some(id) = file_id(entry.ino) else { return reply.error(Errno::EPERM) };
+        let Some(id) = entry.file_id() else { return reply.error(Errno::EPERM) };
         let names = match s.tag_names(&[*last]) {
             Ok(n) => n,
             Err(e) => return reply.error(io_errno(&e)),
@@ -798,5 +1034,144 @@ impl Filesystem for TroveFs {
         reply: ReplyEmpty,
     ) {
         reply.error(refused(self.writable));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The node and listing bookkeeping on a real index, without the kernel: what `forget`
+    //! frees, what stays pinned, and the bound on cached listings.
+
+    use std::path::PathBuf;
+
+    use trove_core::OpenMode;
+
+    use super::*;
+
+    /// An index of `n` files tagged `all`, and `t0`…`t3` on every fourth.
+    fn state(dir: &Path, n: usize, max_cached_entries: usize) -> State {
+        let mut index = Index::open(&dir.join("index.db"), OpenMode::Create).unwrap();
+        let mut files: Vec<Vec<PathBuf>> = vec![Vec::new(); 4];
+        for i in 0..n {
+            let p = dir.join(format!("f{i}.txt"));
+            std::fs::write(&p, format!("file {i}")).unwrap();
+            files[i % 4].push(p);
+        }
+        for (k, paths) in files.iter().enumerate() {
+            let tags = [format!("t{k}"), "all".to_string()];
+            ops::tagging::tag_paths(&mut index, paths, &tags, false, &Source::Manual, &ops::NoProgress).unwrap();
+        }
+        let mut opts = MountOptions::new(dir.join("index.db"), dir.to_path_buf());
+        opts.max_cached_entries = max_cached_entries;
+        State::new(index, &opts).unwrap()
+    }
+
+    /// Looks `path` up from the root as the kernel does, taking a reference on each directory.
+    fn walk(s: &mut State, path: &str) -> u64 {
+        let mut ino = 1;
+        for part in path.split('/') {
+            let (e, _) = s.lookup(ino, part.as_bytes(), false).unwrap().unwrap_or_else(|| panic!("{part}"));
+            ino = s.entry_attr(&e, false, true).ino.0;
+        }
+        ino
+    }
+
+    #[test]
+    fn forget_frees_a_directory_node_and_its_listing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = state(tmp.path(), 8, MAX_CACHED_ENTRIES);
+        let files = walk(&mut s, "tags/t1/@files");
+        let (l, _) = s.listing(files, false).unwrap().unwrap();
+        assert_eq!(l.entries.len(), 2);
+        let before = s.held();
+        // Looked up twice (two references), forgotten once: still there.
+        let again = walk(&mut s, "tags/t1/@files");
+        assert_eq!(again, files);
+        s.forget(files, 1);
+        assert!(s.getattr(files, false).unwrap().is_some());
+        // The last reference: the node and its cached listing go.
+        s.forget(files, 1);
+        assert!(s.getattr(files, false).unwrap().is_none(), "a forgotten inode is unknown");
+        assert_eq!(s.held(), (before.0 - 1, before.1 - 2));
+        // The same path looked up again is a new inode, listed afresh.
+        let fresh = walk(&mut s, "tags/t1/@files");
+        assert_ne!(fresh, files);
+        assert_eq!(s.listing(fresh, false).unwrap().unwrap().0.entries.len(), 2);
+    }
+
+    #[test]
+    fn the_root_and_its_folders_are_never_freed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = state(tmp.path(), 4, MAX_CACHED_ENTRIES);
+        let tags = walk(&mut s, "tags");
+        s.forget(tags, 1_000);
+        s.forget(1, 1_000);
+        assert!(s.getattr(tags, false).unwrap().is_some());
+        assert!(s.getattr(1, false).unwrap().is_some());
+        assert_eq!(walk(&mut s, "tags"), tags);
+    }
+
+    #[test]
+    fn nodes_numbered_without_a_reference_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = state(tmp.path(), 4, MAX_CACHED_ENTRIES);
+        // A plain readdir numbers directories without handing the kernel a reference:
+        // 10 000 such nodes must not stay.
+        for i in 0..10_000 {
+            let e = State::dir_entry("q", Node::Query(format!("t{i}")));
+            let _ = s.entry_attr(&e, false, false);
+        }
+        assert!(s.held().0 < 3_000, "{} nodes held", s.held().0);
+        // One with a reference survives every sweep.
+        let kept = walk(&mut s, "tags/t2");
+        for i in 0..10_000 {
+            let e = State::dir_entry("q", Node::Query(format!("u{i}")));
+            let _ = s.entry_attr(&e, false, false);
+        }
+        assert!(s.getattr(kept, false).unwrap().is_some());
+    }
+
+    #[test]
+    fn cached_listings_stay_under_the_bound_and_the_evicted_are_invalidated() {
+        let tmp = tempfile::tempdir().unwrap();
+        // 40 files: each t<k>/@files lists 10, `all` lists 40; at most 25 entries cached.
+        let mut s = state(tmp.path(), 40, 25);
+        let dirs: Vec<u64> = (0..4).map(|k| walk(&mut s, &format!("tags/t{k}/@files"))).collect();
+        let _ = s.take_stale();
+        for d in &dirs {
+            let _ = s.listing(*d, false).unwrap().unwrap();
+            assert!(s.held().1 <= 25, "{} entries cached", s.held().1);
+        }
+        // The least recently used went (the root's listing, then t0 and t1), and the kernel is
+        // told to forget their names (not their files' inodes: nothing changed).
+        let stale = s.take_stale();
+        assert_eq!(stale.iter().map(|st| st.dir).collect::<Vec<_>>(), [1, dirs[0], dirs[1]]);
+        assert!(stale[1..].iter().all(|st| st.names.len() == 10 && st.files.is_empty()));
+        // A listing bigger than the bound is kept alone.
+        let all = walk(&mut s, "tags/all/@files");
+        let (l, cached) = s.listing(all, false).unwrap().unwrap();
+        assert_eq!((l.entries.len(), cached), (40, false));
+        assert_eq!(s.held().1, 40);
+        assert!(s.listing(all, false).unwrap().unwrap().1, "served from the cache");
+    }
+
+    #[test]
+    fn link_targets_come_from_the_listing_and_match_the_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = state(tmp.path(), 8, MAX_CACHED_ENTRIES);
+        let files = walk(&mut s, "tags/all/@files");
+        let (l, _) = s.listing(files, false).unwrap().unwrap();
+        for e in &l.entries {
+            let id = e.file_id().unwrap();
+            let r = ops::files::get(&s.index, id).unwrap().unwrap();
+            assert_eq!(&*s.file(id).unwrap().unwrap().0, r.path_bytes());
+            let a = s.getattr(FILE_BASE + id.0 as u64, false).unwrap().unwrap();
+            assert_eq!((a.kind, a.size), (FileType::Symlink, r.path_bytes().len() as u64));
+        }
+        // Not in any cached listing: read from the index.
+        s.forget_listings();
+        let id = l.entries[0].file_id().unwrap();
+        assert_eq!(&*s.file(id).unwrap().unwrap().0, ops::files::get(&s.index, id).unwrap().unwrap().path_bytes());
+        assert!(s.file(FileId(999_999)).unwrap().is_none());
     }
 }

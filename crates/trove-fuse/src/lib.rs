@@ -42,11 +42,21 @@ pub struct MountOptions {
     pub top_tags: u64,
     /// How many co-occurring tags a tag directory lists.
     pub top_cooccurring: u64,
+    /// How many entries the cached listings hold together at most (the least recently used
+    /// listing goes first; the one in use stays however big it is).
+    pub max_cached_entries: usize,
 }
 
 impl MountOptions {
     pub fn new(index: PathBuf, mountpoint: PathBuf) -> Self {
-        MountOptions { index, mountpoint, writable: false, top_tags: 1000, top_cooccurring: 200 }
+        MountOptions {
+            index,
+            mountpoint,
+            writable: false,
+            top_tags: 1000,
+            top_cooccurring: 200,
+            max_cached_entries: fs::MAX_CACHED_ENTRIES,
+        }
     }
 }
 
@@ -152,10 +162,15 @@ pub fn mount(opts: &MountOptions, stop: &AtomicBool, log: &(dyn Fn(&str) + Sync)
             Err(_) => break,
         };
         // Outside the lock: the kernel may wait on a request that waits for the lock.
-        for (dir, names) in stale {
-            let _ = notifier.inval_inode(fuser::INodeNo(dir), 0, 0);
-            for n in names {
-                let _ = notifier.inval_entry(fuser::INodeNo(dir), &n);
+        for st in stale {
+            let _ = notifier.inval_inode(fuser::INodeNo(st.dir), 0, 0);
+            for n in st.names {
+                let _ = notifier.inval_entry(fuser::INodeNo(st.dir), &n);
+            }
+            // A file listed here may be linked elsewhere too (its inode stays): the link's
+            // cached target must go if the file moved.
+            for ino in st.files {
+                let _ = notifier.inval_inode(fuser::INodeNo(ino), 0, 0);
             }
         }
     }
