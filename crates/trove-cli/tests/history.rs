@@ -4,8 +4,6 @@
 //! `find --at`, refusals and `--force`, `--prune`.
 
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use trove_core::{Index, OpenMode};
 use trove_testutil::TestEnv;
@@ -60,18 +58,6 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn start_watch(e: &TestEnv) -> Child {
-    let log = std::fs::File::create(e.path("watch.log")).unwrap();
-    let child = e.cmd(["watch", "--backend", "inotify", "--interval", "0"]).stderr(Stdio::from(log)).spawn().unwrap();
-    let t = Instant::now();
-    while !e.run(["status"]).status.success() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the watcher did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    child
-}
-
 #[test]
 fn story_through_the_cli_undone_step_by_step_to_the_empty_index() {
     let e = env();
@@ -118,15 +104,10 @@ fn story_through_the_cli_undone_step_by_step_to_the_empty_index() {
     record(&e, &mut states, &mut steps);
     // A move made by another program, seen by the watcher.
     std::fs::create_dir_all(e.path("lib/sub")).unwrap();
-    let mut w = start_watch(&e);
+    let mut w = e.watch("inotify");
     std::fs::rename(e.path("lib/a.jpg"), e.path("lib/sub/a2.jpg")).unwrap();
-    let t = Instant::now();
-    while e.find("chat").0 != ["lib/b.jpg", "lib/sub/a2.jpg"] {
-        assert!(t.elapsed() < Duration::from_secs(10), "the watcher did not follow the move");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = w.kill();
-    let _ = w.wait();
+    w.wait_for("the watcher follows the move", || e.find("chat").0 == ["lib/b.jpg", "lib/sub/a2.jpg"]);
+    w.stop();
     let watch_ops: Vec<(i64, String, String)> = log(&e).into_iter().filter(|o| o.1 == "watch").collect();
     assert!(!watch_ops.is_empty(), "the move is an operation by watch");
     assert!(watch_ops.iter().any(|o| o.2.contains("a2.jpg")), "{watch_ops:?}");

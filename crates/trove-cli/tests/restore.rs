@@ -4,8 +4,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use trove_testutil::TestEnv;
 
@@ -25,35 +24,6 @@ fn wal_of(e: &TestEnv) -> std::path::PathBuf {
 fn integrity(e: &TestEnv) -> String {
     let c = rusqlite::Connection::open(&e.index).unwrap();
     c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
-}
-
-fn watch(e: &TestEnv) -> Child {
-    let child = e.cmd(["watch", "--backend", "inotify", "--interval", "0"]).stderr(Stdio::piped()).spawn().unwrap();
-    let t = Instant::now();
-    while !e.run(["status"]).status.success() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the daemon did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    child
-}
-
-/// Waits up to 8 s for `f`; on a timeout stops the watcher and shows its log.
-fn wait_for(what: &str, child: &mut Option<Child>, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > Duration::from_secs(8) {
-            let log = child.take().map(stop).unwrap_or_default();
-            panic!("{what}: not within 8 s; the watcher's log:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn stop(mut child: Child) -> String {
-    let _ = child.kill();
-    let o = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -160,12 +130,12 @@ fn restore_while_the_watcher_runs_is_seen_by_it() {
     let backup = e.path("back.db");
     e.ok(["backup".as_ref(), backup.as_os_str()]);
     e.ok(["tag", "-t", "new", "lib/a"]);
-    let mut child = Some(watch(&e));
+    let mut child = e.watch("inotify");
     e.ok(["restore".as_ref(), backup.as_os_str(), "--keep".as_ref(), e.path("k.db").as_os_str()]);
     assert_eq!(e.find("new").1, 1);
     std::fs::rename(e.path("lib/a"), e.path("lib/b")).unwrap();
-    wait_for("the watcher records the rename in the restored index", &mut child, || e.find("old").0 == vec!["lib/b"]);
-    let log = stop(child.unwrap());
+    child.wait_for("the watcher records the rename in the restored index", || e.find("old").0 == vec!["lib/b"]);
+    let log = child.stop();
     assert_eq!(integrity(&e), "ok", "{log}");
     assert_eq!(e.find("new").1, 1, "the restore stands");
 }
@@ -185,7 +155,7 @@ fn a_copy_renamed_over_the_index_under_a_watcher_is_never_damaged() {
     e.write("lib/a", b"a");
     e.write("lib/b", b"b");
     e.ok(["include", "-r", "-t", "old", "lib"]);
-    let mut child = Some(watch(&e));
+    let mut child = e.watch("inotify");
     for round in 0..4 {
         // The watcher settles the rename of the round before (see the doc comment).
         std::thread::sleep(Duration::from_millis(400));
@@ -201,14 +171,14 @@ fn a_copy_renamed_over_the_index_under_a_watcher_is_never_damaged() {
         assert_eq!(integrity(&e), "ok", "round {round}, right after the command");
         let (from, to) = if round % 2 == 0 { ("lib/a", "lib/c") } else { ("lib/c", "lib/a") };
         std::fs::rename(e.path(from), e.path(to)).unwrap();
-        wait_for("the rename is recorded in the new index", &mut child, || e.find("old").0.contains(&to.to_string()));
+        child.wait_for("the rename is recorded in the new index", || e.find("old").0.contains(&to.to_string()));
         assert_eq!(integrity(&e), "ok", "round {round}");
         if e.find(&tag).0 != vec!["lib/b"] {
-            let log = child.take().map(stop).unwrap_or_default();
+            let log = child.stop();
             panic!("round {round}: the command's tag is lost; the watcher's log:\n{log}");
         }
     }
-    let log = stop(child.unwrap());
+    let log = child.stop();
     assert!(log.contains("the index file was replaced; reopening it"), "{log}");
     assert_eq!(integrity(&e), "ok");
     for round in 0..4 {

@@ -2,11 +2,10 @@
 //! files, trove's own files, pseudo filesystems, symlinks named on the command line, a
 //! watcher whose index or root goes away, and temp files left by a killed `trove mv`.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use trove_testutil::TestEnv;
+use trove_testutil::{TestEnv, wait_for};
 
 fn env() -> TestEnv {
     TestEnv::new(env!("CARGO_BIN_EXE_trove"))
@@ -26,31 +25,6 @@ fn indexed(e: &TestEnv) -> Vec<String> {
         String::from_utf8_lossy(&e.ok(["find", "path:* | missing"])).lines().map(String::from).collect();
     v.sort();
     v
-}
-
-fn watch(e: &TestEnv, backend: &str) -> Child {
-    let child = e.cmd(["watch", "--backend", backend, "--interval", "0"]).stderr(Stdio::piped()).spawn().unwrap();
-    let t = Instant::now();
-    while !e.run(["status"]).status.success() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the daemon did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    child
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(8), "{what}: not within 8 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn stop(mut child: Child) -> String {
-    let _ = child.kill();
-    let o = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -133,7 +107,7 @@ fn own_index_files_are_never_indexed_even_inside_a_root() {
     let o = e.run(["include", "index.db"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr_of(&o).contains("index.db: trove's own index file"), "{}", stderr_of(&o));
-    let child = watch(&e, "inotify");
+    let child = e.watch("inotify");
     e.write("c", b"c");
     wait_for("the new file is indexed", || indexed(&e).contains(&"c".to_string()));
     // Commits by the daemon and by CLI writers touch the index files all the time.
@@ -142,7 +116,7 @@ fn own_index_files_are_never_indexed_even_inside_a_root() {
     }
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(indexed(&e), vec!["a", "b", "c"]);
-    let log = stop(child);
+    let log = child.stop();
     assert!(!log.contains("index.db"), "{log}");
 }
 
@@ -206,21 +180,20 @@ fn watcher_stops_with_a_message_when_its_index_is_deleted() {
     let e = env();
     e.write("lib/a", b"a");
     e.ok(["include", "-r", "lib"]);
-    let mut child = watch(&e, "inotify");
+    let mut child = e.watch("inotify");
     for s in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{s}", e.index.display()));
     }
     let t = Instant::now();
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.child().try_wait().unwrap() {
             break s;
         }
         assert!(t.elapsed() < Duration::from_secs(8), "the watcher kept running on a deleted index");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(2));
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let err = child.log();
     assert!(err.contains("the index file was deleted; stopping"), "{err}");
 }
 
@@ -229,7 +202,7 @@ fn watcher_reopens_an_index_replaced_under_it() {
     let e = env();
     e.write("lib/a", b"a");
     e.ok(["include", "-r", "-t", "t", "lib"]);
-    let child = watch(&e, "inotify");
+    let child = e.watch("inotify");
     // A restored copy renamed over the index (as a backup restore does).
     let copy = e.path("copy.db");
     let c = rusqlite::Connection::open(&e.index).unwrap();
@@ -239,7 +212,7 @@ fn watcher_reopens_an_index_replaced_under_it() {
     std::thread::sleep(Duration::from_millis(1500));
     std::fs::rename(e.path("lib/a"), e.path("lib/b")).unwrap();
     wait_for("the rename is recorded in the new index", || e.find("t").0 == vec!["lib/b".to_string()]);
-    let log = stop(child);
+    let log = child.stop();
     assert!(log.contains("the index file was replaced; reopening it"), "{log}");
 }
 
@@ -248,13 +221,13 @@ fn watcher_says_when_a_root_disappears_and_comes_back() {
     let e = env();
     e.write("lib/a", b"a");
     e.ok(["include", "-r", "lib"]);
-    let child = watch(&e, "inotify");
+    let child = e.watch("inotify");
     // Deleted (a rename would be followed: see the tracking suite), then restored.
     std::fs::remove_dir_all(e.path("lib")).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     e.write("lib/a", b"a");
     std::thread::sleep(Duration::from_millis(1500));
-    let log = stop(child);
+    let log = child.stop();
     assert!(log.contains("lib: the root is gone"), "{log}");
     assert!(log.contains("lib: the root is back"), "{log}");
 }

@@ -6,7 +6,8 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A temp directory holding a file tree and an index, plus the binary under test.
 pub struct TestEnv {
@@ -120,4 +121,93 @@ pub fn mkfifo(p: &Path) {
 
 pub fn bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
+}
+
+/// A `trove watch` running on a [`TestEnv`]'s index ([`TestEnv::watch`]). Its log goes to a
+/// file (a pipe nobody reads would fill and stall the daemon); it is killed when dropped.
+pub struct Watcher {
+    child: Option<Child>,
+    /// Outside the env's tree, so the daemon never indexes its own log.
+    log: tempfile::NamedTempFile,
+}
+
+impl TestEnv {
+    /// Starts `trove watch --backend BACKEND --interval 0` and waits until `trove status`
+    /// sees it (20 s at most), then a little more for its watches to be in place.
+    pub fn watch(&self, backend: &str) -> Watcher {
+        let log = tempfile::NamedTempFile::new().expect("watch log");
+        let file = log.reopen().expect("watch log");
+        let child = self
+            .cmd(["watch", "--backend", backend, "--interval", "0"])
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("spawn trove watch");
+        let mut w = Watcher { child: Some(child), log };
+        let t = Instant::now();
+        while !self.run(["status"]).status.success() {
+            if let Some(st) = w.child().try_wait().expect("wait") {
+                panic!("the watcher exited ({st}) before it started:\n{}", w.log());
+            }
+            assert!(t.elapsed() < Duration::from_secs(20), "the watcher did not start:\n{}", w.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        w
+    }
+}
+
+impl Watcher {
+    /// The daemon's process.
+    pub fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("watcher already stopped")
+    }
+
+    /// What the daemon has written to its log so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.log.path()).unwrap_or_default()).into_owned()
+    }
+
+    /// Kills the daemon and returns its log.
+    pub fn stop(mut self) -> String {
+        self.kill();
+        self.log()
+    }
+
+    /// Waits up to 8 s for `f`; on a timeout stops the daemon and fails with its log.
+    pub fn wait_for(&mut self, what: &str, f: impl FnMut() -> bool) {
+        if !poll(Duration::from_secs(8), f) {
+            self.kill();
+            panic!("{what}: not within 8 s; the watcher's log:\n{}", self.log());
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Calls `f` every 50 ms until it is true or `limit` has passed; whether it became true.
+pub fn poll(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// Waits up to 8 s for `f`, failing the test with `what` if it does not become true.
+pub fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    assert!(poll(Duration::from_secs(8), f), "{what}: not within 8 s");
 }
