@@ -5,7 +5,7 @@
 //! Under CI=true a missing python3-venv or an unreachable PyPI fails the test; elsewhere the
 //! test says why it did not run.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -113,17 +113,7 @@ fn serve(e: &TestEnv, extra: &[&str]) -> Server {
         hydrus.starts_with("http://127.0.0.1:") || szuru.starts_with("http://127.0.0.1:"),
         "no compatibility listener announced: {seen}"
     );
-    let log = std::sync::Arc::new(Mutex::new(seen));
-    let l2 = log.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = err.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            l2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let log = trove_testutil::collect_output(err, seen);
     Server { child, hydrus, szuru, log }
 }
 

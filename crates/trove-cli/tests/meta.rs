@@ -4,32 +4,14 @@
 //! while the include finishes.
 
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use trove_testutil::TestEnv;
+use trove_testutil::{TestEnv, ffmpeg, have_tool, run_tool};
 
 fn env() -> TestEnv {
     TestEnv::new(env!("CARGO_BIN_EXE_trove"))
-}
-
-fn have(tool: &str, arg: &str) -> bool {
-    let found = Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    assert!(found || std::env::var_os("CI").is_none(), "{tool} must be installed under CI (.ci/run installs it)");
-    found
-}
-
-fn run(cmd: &mut Command) {
-    let o = cmd.stdin(Stdio::null()).output().expect("run tool");
-    assert!(o.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn ffmpeg(dir: &Path, args: &[&str]) {
-    let mut c = Command::new("ffmpeg");
-    c.current_dir(dir).args(["-v", "error", "-y"]).args(args);
-    run(&mut c);
 }
 
 /// `trove show --json FILE`'s `meta` object.
@@ -117,7 +99,7 @@ fn pdf() -> Vec<u8> {
 
 #[test]
 fn fixture_library_gives_the_expected_fields() {
-    if !have("ffmpeg", "-version") || !have("exiftool", "-ver") {
+    if !have_tool("ffmpeg", "-version") || !have_tool("exiftool", "-ver") {
         return;
     }
     let e = env();
@@ -247,7 +229,7 @@ fn fixture_library_gives_the_expected_fields() {
     for o in 1..=8 {
         let name = format!("o{o}.jpg");
         std::fs::copy(lib.join("base.jpg"), lib.join(&name)).unwrap();
-        run(Command::new("exiftool").current_dir(&lib).args([
+        run_tool(Command::new("exiftool").current_dir(&lib).args([
             "-q",
             "-overwrite_original",
             "-Make=Canon",
@@ -301,7 +283,7 @@ fn fixture_library_gives_the_expected_fields() {
     assert_eq!(field(&m, "artist"), Some("Ogger"));
     assert_eq!(m["duration_ms"], 1500);
 
-    if have("ffprobe", "-version") {
+    if have_tool("ffprobe", "-version") {
         let m = meta(&e, "lib/clip.mp4");
         assert_eq!(m["type"], "video");
         assert_eq!((m["width"].as_u64(), m["height"].as_u64()), (Some(320), Some(240)));
@@ -367,7 +349,7 @@ fn fixture_library_gives_the_expected_fields() {
     assert_eq!(names("meta.camera:*canon* taken:2021-05-06 width:64 -path:*o1.jpg"), ["o2.jpg", "o3.jpg", "o4.jpg"]);
     assert_eq!(names("has:png.parameters"), ["cover.png", "disguised.mp3"]);
     assert_eq!(names("type:document"), ["paper.pdf"]);
-    if have("ffprobe", "-version") {
+    if have_tool("ffprobe", "-version") {
         assert_eq!(names("type:video has:audio"), ["clip.mp4"]);
         assert_eq!(names("type:video sort:-width limit:1"), ["clip.mp4"]);
     }
@@ -508,7 +490,7 @@ fn include_without_meta_reads_none_and_refresh_fills_it_in() {
 
 #[test]
 fn videos_without_ffprobe_are_noted_once() {
-    if !have("ffmpeg", "-version") {
+    if !have_tool("ffmpeg", "-version") {
         return;
     }
     let e = env();

@@ -6,31 +6,13 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
-use trove_testutil::TestEnv;
+use trove_testutil::{TestEnv, ffmpeg, have_tool, run_tool};
 
 fn env() -> TestEnv {
     TestEnv::new(env!("CARGO_BIN_EXE_trove"))
-}
-
-fn have(tool: &str, arg: &str) -> bool {
-    let found = Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    assert!(found || std::env::var_os("CI").is_none(), "{tool} must be installed under CI (.ci/run installs it)");
-    found
-}
-
-fn run(cmd: &mut Command) {
-    let o = cmd.stdin(Stdio::null()).output().expect("run tool");
-    assert!(o.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn ffmpeg(dir: &Path, args: &[&str]) {
-    let mut c = Command::new("ffmpeg");
-    c.current_dir(dir).args(["-v", "error", "-y"]).args(args);
-    run(&mut c);
 }
 
 fn crc32(data: &[u8]) -> u32 {
@@ -183,7 +165,7 @@ add = ["type:{mime|map:doc-kinds|toplevel}"]
 
 /// Builds the library under the test's HOME; returns false when the tools are missing.
 fn library(e: &TestEnv) -> bool {
-    if !have("ffmpeg", "-version") || !have("exiftool", "-ver") {
+    if !have_tool("ffmpeg", "-version") || !have_tool("exiftool", "-ver") {
         return false;
     }
     // Embedded tags win: this album has its own tags.
@@ -223,16 +205,18 @@ fn library(e: &TestEnv) -> bool {
     std::fs::create_dir_all(&pics).unwrap();
     let img = image::RgbImage::from_fn(32, 16, |x, y| image::Rgb([x as u8, y as u8, 9]));
     img.save(pics.join("beach.jpg")).unwrap();
-    run(Command::new("exiftool")
-        .args([
-            "-q",
-            "-overwrite_original",
-            "-Make=Canon",
-            "-Model=Canon EOS 5D Mark II",
-            "-LensModel=EF50mm f/1.8 II ",
-            "-DateTimeOriginal=2021:07:04 10:30:00",
-        ])
-        .arg(pics.join("beach.jpg")));
+    run_tool(
+        Command::new("exiftool")
+            .args([
+                "-q",
+                "-overwrite_original",
+                "-Make=Canon",
+                "-Model=Canon EOS 5D Mark II",
+                "-LensModel=EF50mm f/1.8 II ",
+                "-DateTimeOriginal=2021:07:04 10:30:00",
+            ])
+            .arg(pics.join("beach.jpg")),
+    );
 
     e.write("Papers/Smith, J - 2019 - Attention is all you need.pdf", &pdf("x", "y", "D:20180101"));
     e.write("Papers/arxiv/2101.00001v2.pdf", &pdf("Switch Transformers", "Fedus; Zoph ", "D:20210111093000Z"));

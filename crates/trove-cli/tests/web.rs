@@ -1,14 +1,14 @@
 //! `trove serve` end to end: a real server on a loopback port over a library of real files,
 //! driven with a real HTTP client (ureq) and raw sockets where a client would correct us.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use trove_testutil::TestEnv;
+use trove_testutil::{TestEnv, have_tool};
 
 fn env() -> TestEnv {
     TestEnv::new(env!("CARGO_BIN_EXE_trove"))
@@ -51,17 +51,7 @@ fn serve_env(e: &TestEnv, extra: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> 
     let ui_url = line.trim().to_string();
     assert!(ui_url.starts_with("http://127.0.0.1:"), "server did not start: {ui_url:?}");
     let base = ui_url.split("/?token=").next().unwrap().to_string();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let (l2, mut err) = (log.clone(), child.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = err.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            l2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let log = trove_testutil::collect_output(child.stderr.take().unwrap(), String::new());
     Server { child, base, ui_url, log }
 }
 
@@ -141,12 +131,6 @@ fn write_image(p: &Path, fmt: image::ImageFormat) {
     std::fs::write(p, v).unwrap();
 }
 
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool).arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    assert!(found || std::env::var_os("CI").is_none(), "{tool} must be installed under CI (.ci/run installs it)");
-    found
-}
-
 /// The library: pictures of every kind, text, a broken picture, 60 small files for paging.
 fn library(e: &TestEnv) {
     std::fs::create_dir_all(e.path("lib/pics")).unwrap();
@@ -158,7 +142,7 @@ fn library(e: &TestEnv) {
     for i in 0..60 {
         e.write(format!("lib/many/f{i:02}.txt"), format!("file {i}").as_bytes());
     }
-    if have("ffmpeg") {
+    if have_tool("ffmpeg", "-version") {
         let st = Command::new("ffmpeg")
             .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2", "-pix_fmt", "yuv420p"])
             .arg(e.path("lib/pics/clip.mp4"))
@@ -166,7 +150,7 @@ fn library(e: &TestEnv) {
             .unwrap();
         assert!(st.success());
     }
-    if have("ffmpeg") {
+    if have_tool("ffmpeg", "-version") {
         // An MP3 with its cover art attached (the PNG above).
         let st = Command::new("ffmpeg")
             .args(["-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-i"])
@@ -383,18 +367,18 @@ fn api_search_pages_tags_ranges_and_thumbnails() {
         assert!(t.elapsed() < Duration::from_secs(5), "the broken picture's reason is logged");
         std::thread::sleep(Duration::from_millis(20));
     }
-    if have("ffmpeg") {
+    if have_tool("ffmpeg", "-version") {
         let id = id_of(base, &k, "ext:mp4");
         let (st, h, b) = get(&format!("{base}/api/v1/files/{id}/thumbnail"), Some(&k), &[]);
         assert_eq!((st, header(&h, "content-type")), (200, Some("image/jpeg")));
         assert!(image::load_from_memory(&b).is_ok());
     }
     let mut made = vec!["ext:pdf"];
-    if have("ffmpeg") {
+    if have_tool("ffmpeg", "-version") {
         made.push("ext:mp3");
     }
     for q in made {
-        if q == "ext:pdf" && !have("pdftoppm") {
+        if q == "ext:pdf" && !have_tool("pdftoppm", "-version") {
             continue;
         }
         let id = id_of(base, &k, q);
@@ -677,7 +661,7 @@ fn serve_follows_a_restore_and_an_index_renamed_over_it() {
 /// (PICTURE block); a song without a picture gets the audio icon.
 #[test]
 fn audio_cover_art_thumbnails_need_no_ffmpeg() {
-    if !have("ffmpeg") {
+    if !have_tool("ffmpeg", "-version") {
         return;
     }
     let e = env();

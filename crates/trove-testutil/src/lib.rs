@@ -211,3 +211,45 @@ pub fn poll(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub fn wait_for(what: &str, f: impl FnMut() -> bool) {
     assert!(poll(Duration::from_secs(8), f), "{what}: not within 8 s");
 }
+
+/// Whether an external program (ffmpeg, exiftool, …) runs (`tool ARG` starts at all).
+/// Under `CI` a missing tool fails the test: `.ci/run` installs every tool the tests use,
+/// so a test that needs one never passes silently without it.
+pub fn have_tool(tool: &str, arg: &str) -> bool {
+    let found = Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    assert!(found || std::env::var_os("CI").is_none(), "{tool} must be installed under CI (.ci/run installs it)");
+    found
+}
+
+/// Runs an external program to make a fixture, failing the test with its stderr if it fails.
+pub fn run_tool(cmd: &mut Command) {
+    let o = cmd.stdin(Stdio::null()).output().expect("run tool");
+    assert!(o.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `ffmpeg -v error -y ARGS` in `dir` (fixtures: audio, video, pictures).
+pub fn ffmpeg(dir: &Path, args: &[&str]) {
+    let mut c = Command::new("ffmpeg");
+    c.current_dir(dir).args(["-v", "error", "-y"]).args(args);
+    run_tool(&mut c);
+}
+
+/// Reads `from` to its end on a thread of its own, collecting what it says (a server's
+/// stderr), so the pipe never fills; the string grows as the output comes.
+pub fn collect_output(
+    mut from: impl std::io::Read + Send + 'static,
+    start: String,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(start));
+    let l2 = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            l2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    log
+}
