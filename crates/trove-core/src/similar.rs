@@ -23,7 +23,14 @@ pub const DEFAULT_DISTANCE: u32 = 10;
 /// differ in 32 ± 4 bits).
 pub const MAX_DISTANCE: u32 = 24;
 
-const BANDS: usize = 4;
+/// The largest distance whose pairs the index keeps (`phash_pairs`, docs/schema.md), so
+/// `trove dupes --similar` and `dupe:similar` read them instead of searching. 11 costs the
+/// search no more than the default 10: both look 2 bits around each 16-bit band (four bands
+/// each 3 bits apart are 12 bits apart).
+pub const STORED_DISTANCE: u32 = 11;
+
+/// How many bands the 64 bits are cut into.
+pub const BANDS: usize = 4;
 const BAND_BITS: u32 = 16;
 
 fn band(h: u64, b: usize) -> u16 {
@@ -94,6 +101,12 @@ fn neighbours(v: u16, radius: u32, out: &mut Vec<u16>) {
 /// Every pair `(i, j, distance)` with `i < j` whose hashes differ in at most `max` bits
 /// (capped at [`MAX_DISTANCE`]), each pair once, ordered by `(i, j)`. Equal hashes are pairs
 /// at distance 0.
+///
+/// The search goes bucket by bucket, not hash by hash: for every non-empty bucket of a band
+/// and every bucket within the radius of it (with a larger or equal band value), all the
+/// hashes of the one are compared with all the hashes of the other. Each pair of buckets is
+/// read once, in order, so the cost is comparisons (a popcount each), not one random memory
+/// read per probe and hash.
 pub fn pairs(hashes: &[u64], max: u32) -> Vec<(u32, u32, u32)> {
     let max = max.min(MAX_DISTANCE);
     if hashes.len() < 2 {
@@ -101,24 +114,74 @@ pub fn pairs(hashes: &[u64], max: u32) -> Vec<(u32, u32, u32)> {
     }
     let t = Tables::new(hashes);
     let radius = max / BANDS as u32;
-    let mut out: Vec<(u32, u32, u32)> = (0..hashes.len())
-        .into_par_iter()
-        .map_init(Vec::new, |near, i| {
-            let h = hashes[i];
+    // The non-empty buckets of every band: (band, value).
+    let buckets: Vec<(usize, u16)> = (0..BANDS)
+        .flat_map(|b| {
+            let s = &t.start[b];
+            (0..1usize << BAND_BITS).filter(move |&v| s[v] < s[v + 1]).map(move |v| (b, v as u16))
+        })
+        .collect();
+    let mut out: Vec<(u32, u32, u32)> = buckets
+        .par_iter()
+        .fold(
+            || (Vec::new(), Vec::new()),
+            |(mut found, mut near): (Vec<(u32, u32, u32)>, Vec<u16>), &(b, v)| {
+                let (vv, vi) = t.bucket(b, v);
+                neighbours(v, radius, &mut near);
+                for &w in near.iter().filter(|&&w| w >= v) {
+                    let (wv, wi) = t.bucket(b, w);
+                    for (k, &h) in vv.iter().enumerate() {
+                        let from = if w == v { k + 1 } else { 0 };
+                        for (l, &g) in wv.iter().enumerate().skip(from) {
+                            let d = (h ^ g).count_ones();
+                            // Each pair once: from the first band within the radius.
+                            if d <= max && (0..b).all(|e| u32::from(band(h, e) ^ band(g, e)).count_ones() > radius) {
+                                let (i, j) = (vi[k], wi[l]);
+                                found.push((i.min(j), i.max(j), d));
+                            }
+                        }
+                    }
+                }
+                (found, near)
+            },
+        )
+        .map(|(found, _)| found)
+        .flatten()
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// The pairs of [`pairs`] that involve at least one of `new` (indexes into `all` of the
+/// hashes just added), found by looking up only the new hashes' buckets: for adding a few
+/// hashes to a large set. Ordered by `(i, j)`, each pair once.
+pub fn pairs_of(all: &[u64], new: &[u32], max: u32) -> Vec<(u32, u32, u32)> {
+    let max = max.min(MAX_DISTANCE);
+    if all.len() < 2 || new.is_empty() {
+        return Vec::new();
+    }
+    let t = Tables::new(all);
+    let radius = max / BANDS as u32;
+    let is_new: std::collections::HashSet<u32> = new.iter().copied().collect();
+    let mut out: Vec<(u32, u32, u32)> = new
+        .par_iter()
+        .map_init(Vec::new, |near, &i| {
+            let h = all[i as usize];
             let mut found = Vec::new();
             for b in 0..BANDS {
                 neighbours(band(h, b), radius, near);
                 for &v in near.iter() {
                     let (vals, idx) = t.bucket(b, v);
                     for (k, &g) in vals.iter().enumerate() {
+                        let j = idx[k];
                         let d = (h ^ g).count_ones();
-                        // Each pair once: from its smaller index, and from the first band
-                        // within the radius.
+                        // A pair of two new hashes is reported by the smaller index only.
                         if d <= max
-                            && idx[k] as usize > i
+                            && j != i
+                            && (j > i || !is_new.contains(&j))
                             && (0..b).all(|e| u32::from(band(h, e) ^ band(g, e)).count_ones() > radius)
                         {
-                            found.push((i as u32, idx[k], d));
+                            found.push((i.min(j), i.max(j), d));
                         }
                     }
                 }
@@ -129,6 +192,33 @@ pub fn pairs(hashes: &[u64], max: u32) -> Vec<(u32, u32, u32)> {
         .collect();
     out.sort_unstable();
     out
+}
+
+/// The keys of the 4 band buckets a hash sits in: `band << 16 | value`, as the store keeps
+/// them (`phash_bands`, docs/schema.md).
+pub fn band_keys(h: u64) -> [i64; BANDS] {
+    std::array::from_fn(|b| ((b as i64) << BAND_BITS) | i64::from(band(h, b)))
+}
+
+/// The bucket keys to look up for a hash to find every stored hash within `max` bits of it
+/// (capped at [`MAX_DISTANCE`]): per band, the band values within `⌊max / 4⌋` bits. A hash
+/// found in band `b` is within `max` only if [`first_band`] says `b` too (each pair once).
+pub fn probe_keys(h: u64, max: u32) -> Vec<(usize, i64)> {
+    let radius = max.min(MAX_DISTANCE) / BANDS as u32;
+    let mut near = Vec::new();
+    let mut out = Vec::new();
+    for b in 0..BANDS {
+        neighbours(band(h, b), radius, &mut near);
+        out.extend(near.iter().map(|&v| (b, ((b as i64) << BAND_BITS) | i64::from(v))));
+    }
+    out
+}
+
+/// The first band in which `h` and `g` differ in at most `⌊max / 4⌋` bits (where the
+/// search finds the pair), if any.
+pub fn first_band(h: u64, g: u64, max: u32) -> Option<usize> {
+    let radius = max.min(MAX_DISTANCE) / BANDS as u32;
+    (0..BANDS).find(|&b| u32::from(band(h, b) ^ band(g, b)).count_ones() <= radius)
 }
 
 /// Connected components of `n` items joined by `edges` (union–find), each component of at
@@ -226,6 +316,10 @@ mod tests {
                 hs.push(h);
             }
             prop_assert_eq!(pairs(&hs, max), brute(&hs, max));
+            // The new hashes (the copies added last) against all, as the store adds them.
+            let new: Vec<u32> = (seeds.len() as u32..hs.len() as u32).collect();
+            let want: Vec<_> = brute(&hs, max).into_iter().filter(|p| p.0 >= seeds.len() as u32 || p.1 >= seeds.len() as u32).collect();
+            prop_assert_eq!(pairs_of(&hs, &new, max), want);
         }
     }
 

@@ -81,6 +81,20 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
     if r.postings_checked && r.postings.is_empty() && !a.json {
         note("posting lists: consistent with the links");
     }
+    for p in &r.similar {
+        if a.json {
+            writeln!(out, "{}", json!({"kind": "similar", "detail": p, "repaired": r.similar_rebuilt}))?;
+        } else {
+            writeln!(
+                out,
+                "index: {p}{}",
+                if r.similar_rebuilt { " — rebuilt from the perceptual hashes" } else { "" }
+            )?;
+        }
+    }
+    if r.postings_checked && r.similar.is_empty() && !a.json {
+        note("similar-image pairs: consistent with the perceptual hashes");
+    }
     for f in &r.findings {
         let (kind, text) = describe(&f.problem);
         if a.json {
@@ -149,13 +163,18 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
         note(format!(
             "checked {} file(s): {} problem(s){}{}",
             r.checked,
-            r.findings.len() + usize::from(r.integrity.is_some()) + r.leftovers.len() + r.postings.len(),
+            r.findings.len()
+                + usize::from(r.integrity.is_some())
+                + r.leftovers.len()
+                + r.postings.len()
+                + r.similar.len(),
             if a.repair {
                 format!(
                     ", {} repaired",
                     repaired
                         + r.leftovers.iter().filter(|l| l.1).count()
                         + if r.postings_rebuilt { r.postings.len() } else { 0 }
+                        + if r.similar_rebuilt { r.similar.len() } else { 0 }
                 )
             } else {
                 String::new()

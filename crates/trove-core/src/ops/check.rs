@@ -1,7 +1,8 @@
 //! `check`: is the index sound, and does it still describe the disk?
 //!
 //! Reports: SQLite's `integrity_check`; with `full` or `repair`, posting lists that differ
-//! from the links (`repair` rebuilds them); records whose file is gone (missing); files whose
+//! from the links and stored near pairs of perceptual hashes that differ from the hashes
+//! (`repair` rebuilds both); records whose file is gone (missing); files whose
 //! size, mtime or inode changed (re-hashed); with `full`, files whose bytes changed behind
 //! an unchanged size and mtime; missing records whose file is back. `repair` applies each
 //! certain fix in its own small transaction and never removes a tag or a record: a gone file
@@ -97,6 +98,11 @@ pub struct CheckReport {
     pub postings: Vec<String>,
     /// Whether `repair` rebuilt them from the links.
     pub postings_rebuilt: bool,
+    /// How the stored near pairs of perceptual hashes (and their multi-index) differ from
+    /// what the stored hashes say (checked with `full` or `repair`; empty when they agree).
+    pub similar: Vec<String>,
+    /// Whether `repair` rebuilt them.
+    pub similar_rebuilt: bool,
 }
 
 impl CheckReport {
@@ -106,6 +112,7 @@ impl CheckReport {
             + usize::from(self.integrity.is_some())
             + self.leftovers.iter().filter(|l| !l.1).count()
             + if self.postings_rebuilt { 0 } else { self.postings.len() }
+            + if self.similar_rebuilt { 0 } else { self.similar.len() }
     }
 }
 
@@ -210,6 +217,11 @@ pub fn check(index: &mut Index, opts: CheckOptions, progress: &dyn Progress) -> 
         if opts.repair && !report.postings.is_empty() {
             index.write(postings::rebuild)?;
             report.postings_rebuilt = true;
+        }
+        report.similar = crate::store::dupes::verify_near(index.conn())?;
+        if opts.repair && !report.similar.is_empty() {
+            index.write(crate::store::dupes::rebuild_near)?;
+            report.similar_rebuilt = true;
         }
     }
     let mut records = Vec::new();

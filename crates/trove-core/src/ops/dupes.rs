@@ -272,19 +272,22 @@ pub struct SimilarMember {
 }
 
 /// Groups of similar images among live files (with a query, among those it selects; a
-/// group needs two of them), through [`crate::similar::pairs`] over the distinct hashes.
+/// group needs two of them), from the stored near pairs (at most
+/// [`crate::similar::STORED_DISTANCE`]) or, beyond, [`crate::similar::pairs`] over the
+/// distinct hashes.
 pub fn similar(index: &Index, distance: u32, within: Option<&Query>) -> Result<Vec<SimilarGroup>> {
     let allowed = selected(index, within)?;
-    let mut rows = dupes::hashed(index.conn())?;
+    let dupes::Near { mut rows, pairs } = dupes::near(index.conn(), distance)?;
     if let Some(a) = &allowed {
         rows.retain(|r| a.contains(&r.0));
     }
     let mut values: Vec<u64> = rows.iter().map(|r| r.2).collect();
     values.sort_unstable();
     values.dedup();
+    let pos: std::collections::HashMap<u64, u32> = values.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
     let comps = crate::similar::components(
         values.len(),
-        crate::similar::pairs(&values, distance).into_iter().map(|(i, j, _)| (i, j)),
+        pairs.iter().filter_map(|(a, b, _)| Some((*pos.get(a)?, *pos.get(b)?))),
     );
     let mut comp_of = std::collections::HashMap::new();
     for (ci, c) in comps.iter().enumerate() {
@@ -310,14 +313,13 @@ pub fn similar(index: &Index, distance: u32, within: Option<&Query>) -> Result<V
             grouped[c].push((r.0, r.2));
         }
     }
-    let dims = dupes::dimensions(index.conn())?;
     let mut out = Vec::new();
     for g in grouped {
         // A component of one content (copies only) is an exact group, not a similar one.
         let mut members = Vec::new();
         for (id, phash) in g {
             let Some(record) = crate::store::files::by_id(index.conn(), id)? else { continue };
-            let (width, height) = dims.get(&id).copied().unwrap_or((None, None));
+            let (width, height) = dupes::dimensions_of(index.conn(), id)?;
             members.push(SimilarMember { member: Member { record, width, height }, phash, distance: 0 });
         }
         let contents: HashSet<Hash> = members.iter().map(|m| m.member.record.hash).collect();
@@ -412,6 +414,18 @@ pub fn scan(
     index.write(dupes::prune_perceptual)?;
     progress.finish();
     Ok(report)
+}
+
+/// Rebuilds the stored near pairs of perceptual hashes (and their multi-index) from the
+/// hashes, in one transaction: what `trove check --repair` does when they disagree.
+pub fn rebuild_similar(index: &mut Index) -> Result<()> {
+    index.write(dupes::rebuild_near)
+}
+
+/// How the stored near pairs differ from the stored perceptual hashes (empty when they
+/// agree): what `trove check --full` reports.
+pub fn verify_similar(index: &Index) -> Result<Vec<String>> {
+    dupes::verify_near(index.conn())
 }
 
 /// The perceptual hash stored for a content: `None` when never computed, `Some(Err)` when

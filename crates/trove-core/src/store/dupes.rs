@@ -1,5 +1,7 @@
 //! Duplicates: records of live files (present or offline) that share a BLAKE3 hash.
 
+use std::collections::HashSet;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::WriteTx;
@@ -41,7 +43,8 @@ pub fn exact(c: &Connection, min_size: u64) -> Result<Vec<Row>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Stores the perceptual hash (or why there is none) of the content `file` has now.
+/// Stores the perceptual hash (or why there is none) of the content `file` has now, and
+/// keeps the near pairs ([`add_value`]) in step.
 pub fn put_perceptual_of_file(
     c: &WriteTx<'_>,
     file: FileId,
@@ -52,21 +55,270 @@ pub fn put_perceptual_of_file(
         Ok(p) => (Some(*p as i64), None),
         Err(e) => (None, Some(e.as_str())),
     };
+    let old: Option<i64> = c
+        .prepare_cached(
+            "SELECT p.phash FROM files f JOIN perceptual p ON p.content = f.hash AND p.frame = 0 WHERE f.id = ?1",
+        )?
+        .query_row([file], |r| r.get(0))
+        .optional()?
+        .flatten();
     c.prepare_cached(
         "INSERT OR REPLACE INTO perceptual (content, frame, phash, error, computed_at)
          SELECT hash, 0, ?2, ?3, ?4 FROM files WHERE id = ?1",
     )?
     .execute(params![file, p, e, now])?;
+    if let Some(o) = old.filter(|o| Some(*o) != p) {
+        drop_value_if_unused(c, o as u64)?;
+    }
+    if let Some(p) = p {
+        c.near_value(p as u64);
+    }
     Ok(())
 }
 
-/// Forgets the perceptual hashes of contents no record has any more.
+/// Forgets the perceptual hashes of contents no record has any more (and their values'
+/// near pairs when no content is left with them).
 pub fn prune_perceptual(c: &WriteTx<'_>) -> Result<usize> {
-    Ok(c.prepare_cached(
-        "DELETE FROM perceptual WHERE NOT EXISTS
-           (SELECT 1 FROM files f WHERE substr(f.hash, 1, 8) = substr(perceptual.content, 1, 8) AND f.hash = perceptual.content)",
-    )?
-    .execute([])?)
+    const GONE: &str = "NOT EXISTS (SELECT 1 FROM files f WHERE substr(f.hash, 1, 8) = substr(perceptual.content, 1, 8) AND f.hash = perceptual.content)";
+    let values: Vec<i64> = c
+        .prepare(&format!("SELECT DISTINCT phash FROM perceptual WHERE phash IS NOT NULL AND {GONE}"))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let n = c.prepare_cached(&format!("DELETE FROM perceptual WHERE {GONE}"))?.execute([])?;
+    for v in values {
+        drop_value_if_unused(c, v as u64)?;
+    }
+    Ok(n)
+}
+
+fn contents_with_value(c: &Connection, v: u64) -> Result<i64> {
+    Ok(c.prepare_cached("SELECT count(*) FROM perceptual WHERE phash = ?1 AND phash IS NOT NULL AND frame = 0")?
+        .query_row([v as i64], |r| r.get(0))?)
+}
+
+fn ordered_values(a: u64, b: u64) -> (i64, i64) {
+    let (a, b) = (a as i64, b as i64);
+    (a.min(b), a.max(b))
+}
+
+/// From how many new values on [`settle_near`] searches in memory (one read of every
+/// stored value) instead of looking up each new value's buckets in the index.
+const IN_MEMORY_FROM: usize = 2_000;
+
+/// Enters the hash values stored in a transaction into the multi-index and the near pairs.
+/// A value already entered only gains its (v, v, 0) row when a second content shares it.
+/// A new value looks up its buckets within the stored radius (a few hundred index reads),
+/// not every stored value; many new values at once (a bulk load, a migration) are searched
+/// in memory against every stored value instead.
+pub fn settle_near(c: &WriteTx<'_>, mut values: Vec<u64>) -> Result<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    values.sort_unstable();
+    values.dedup();
+    let mut known = c.prepare_cached("SELECT 1 FROM phash_bands WHERE key = ?1 AND phash = ?2")?;
+    let mut fresh = Vec::new();
+    for &v in &values {
+        if known.query_row(params![crate::similar::band_keys(v)[0], v as i64], |_| Ok(())).optional()?.is_none() {
+            fresh.push(v);
+        }
+    }
+    let mut pair = c.prepare_cached("INSERT OR IGNORE INTO phash_pairs (a, b, distance) VALUES (?1, ?2, ?3)")?;
+    let max = crate::similar::STORED_DISTANCE;
+    if fresh.len() >= IN_MEMORY_FROM {
+        let all: Vec<u64> = c
+            .prepare_cached("SELECT DISTINCT phash FROM perceptual WHERE phash IS NOT NULL AND frame = 0")?
+            .query_map([], |r| Ok(r.get::<_, i64>(0)? as u64))?
+            .collect::<rusqlite::Result<_>>()?;
+        let fresh_set: HashSet<u64> = fresh.iter().copied().collect();
+        let new: Vec<u32> = (0..all.len() as u32).filter(|&i| fresh_set.contains(&all[i as usize])).collect();
+        for (i, j, d) in crate::similar::pairs_of(&all, &new, max) {
+            let (x, y) = ordered_values(all[i as usize], all[j as usize]);
+            pair.execute(params![x, y, d])?;
+        }
+    } else {
+        let mut look = c.prepare_cached("SELECT phash FROM phash_bands WHERE key = ?1")?;
+        let mut ins = c.prepare_cached("INSERT OR IGNORE INTO phash_bands (key, phash) VALUES (?1, ?2)")?;
+        for &v in &fresh {
+            for (b, key) in crate::similar::probe_keys(v, max) {
+                let found: Vec<i64> = look.query_map([key], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+                for g in found {
+                    let g = g as u64;
+                    let d = crate::similar::distance(v, g);
+                    if d <= max && crate::similar::first_band(v, g, max) == Some(b) {
+                        let (x, y) = ordered_values(v, g);
+                        pair.execute(params![x, y, d])?;
+                    }
+                }
+            }
+            // Entered after its search, so the next new value finds it.
+            for k in crate::similar::band_keys(v) {
+                ins.execute(params![k, v as i64])?;
+            }
+        }
+    }
+    if fresh.len() >= IN_MEMORY_FROM {
+        let mut ins = c.prepare_cached("INSERT OR IGNORE INTO phash_bands (key, phash) VALUES (?1, ?2)")?;
+        for &v in &fresh {
+            for k in crate::similar::band_keys(v) {
+                ins.execute(params![k, v as i64])?;
+            }
+        }
+    }
+    for &v in &values {
+        if contents_with_value(c, v)? > 1 {
+            pair.execute(params![v as i64, v as i64, 0])?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes a value out of the multi-index and its pairs when no content has it any more
+/// (and its (v, v, 0) row when fewer than two do).
+fn drop_value_if_unused(c: &WriteTx<'_>, v: u64) -> Result<()> {
+    match contents_with_value(c, v)? {
+        0 => {
+            let mut del = c.prepare_cached("DELETE FROM phash_bands WHERE key = ?1 AND phash = ?2")?;
+            for k in crate::similar::band_keys(v) {
+                del.execute(params![k, v as i64])?;
+            }
+            c.prepare_cached("DELETE FROM phash_pairs WHERE a = ?1 OR b = ?1")?.execute([v as i64])?;
+        }
+        1 => {
+            c.prepare_cached("DELETE FROM phash_pairs WHERE a = ?1 AND b = ?1")?.execute([v as i64])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A row of `phash_pairs`: (a, b, distance).
+type StoredPair = (i64, i64, i64);
+
+/// What the multi-index and the near pairs should hold, computed from `perceptual`: the
+/// distinct values, and the pairs (with the (v, v, 0) rows).
+fn expected_near(c: &Connection) -> Result<(Vec<u64>, Vec<StoredPair>)> {
+    let mut st =
+        c.prepare("SELECT phash, count(*) FROM perceptual WHERE phash IS NOT NULL AND frame = 0 GROUP BY phash")?;
+    let mut values = Vec::new();
+    let mut pairs = Vec::new();
+    for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+        let (v, n) = r?;
+        values.push(v as u64);
+        if n > 1 {
+            pairs.push((v, v, 0));
+        }
+    }
+    for (i, j, d) in crate::similar::pairs(&values, crate::similar::STORED_DISTANCE) {
+        let (x, y) = ordered_values(values[i as usize], values[j as usize]);
+        pairs.push((x, y, i64::from(d)));
+    }
+    pairs.sort_unstable();
+    Ok((values, pairs))
+}
+
+/// Rebuilds the multi-index and the near pairs from `perceptual` (after the migration that
+/// adds them, and by `trove check --repair`): one full search, not all pairs.
+pub fn rebuild_near(c: &WriteTx<'_>) -> Result<()> {
+    let (values, pairs) = expected_near(c)?;
+    c.execute_batch("DELETE FROM phash_bands; DELETE FROM phash_pairs;")?;
+    let mut keys: Vec<(i64, i64)> =
+        values.iter().flat_map(|&v| crate::similar::band_keys(v).map(|k| (k, v as i64))).collect();
+    keys.sort_unstable();
+    let mut ins = c.prepare_cached("INSERT INTO phash_bands (key, phash) VALUES (?1, ?2)")?;
+    for (k, v) in keys {
+        ins.execute(params![k, v])?;
+    }
+    let mut ins = c.prepare_cached("INSERT INTO phash_pairs (a, b, distance) VALUES (?1, ?2, ?3)")?;
+    for (a, b, d) in pairs {
+        ins.execute(params![a, b, d])?;
+    }
+    Ok(())
+}
+
+/// How the stored multi-index and near pairs differ from what `perceptual` says (empty when
+/// they agree), for `trove check --full`.
+pub fn verify_near(c: &Connection) -> Result<Vec<String>> {
+    let (values, want) = expected_near(c)?;
+    let have: Vec<(i64, i64, i64)> = c
+        .prepare("SELECT a, b, distance FROM phash_pairs ORDER BY a, b")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    let want_set: std::collections::HashSet<_> = want.iter().copied().collect();
+    let have_set: std::collections::HashSet<_> = have.iter().copied().collect();
+    let missing = want_set.difference(&have_set).count();
+    let extra = have_set.difference(&want_set).count();
+    if missing > 0 {
+        out.push(format!("similar-image pairs: {missing} of {} missing", want.len()));
+    }
+    if extra > 0 {
+        out.push(format!("similar-image pairs: {extra} stored that are not near pairs of stored hashes"));
+    }
+    let mut want_keys: Vec<(i64, i64)> =
+        values.iter().flat_map(|&v| crate::similar::band_keys(v).map(|k| (k, v as i64))).collect();
+    want_keys.sort_unstable();
+    let have_keys: Vec<(i64, i64)> = c
+        .prepare("SELECT key, phash FROM phash_bands ORDER BY key, phash")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if want_keys != have_keys {
+        out.push(format!(
+            "similar-image index: {} band entries stored, {} expected from the perceptual hashes",
+            have_keys.len(),
+            want_keys.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// Live files with perceptual hashes, and the pairs of distinct hash values at most some
+/// distance apart, for the questions about similar images.
+pub struct Near {
+    /// (file, content, hash value) of live files: every one with a hash when searched, those
+    /// whose value is in some pair (or shared by two contents) when read from the pairs.
+    pub rows: Vec<(FileId, Hash, u64)>,
+    /// Pairs of distinct values within the distance, with the distance.
+    pub pairs: Vec<(u64, u64, u32)>,
+}
+
+/// The near pairs at `distance`: read from `phash_pairs` when `distance` is at most
+/// [`crate::similar::STORED_DISTANCE`], searched over every stored hash beyond it.
+pub fn near(c: &Connection, distance: u32) -> Result<Near> {
+    if distance > crate::similar::STORED_DISTANCE {
+        let rows = hashed(c)?;
+        let mut values: Vec<u64> = rows.iter().map(|r| r.2).collect();
+        values.sort_unstable();
+        values.dedup();
+        let pairs = crate::similar::pairs(&values, distance)
+            .into_iter()
+            .map(|(i, j, d)| (values[i as usize], values[j as usize], d))
+            .collect();
+        return Ok(Near { rows, pairs });
+    }
+    let stored: Vec<(i64, i64, i64)> = c
+        .prepare_cached("SELECT a, b, distance FROM phash_pairs WHERE distance <= ?1")?
+        .query_map([distance], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = c.prepare_cached(
+        "WITH v(x) AS (SELECT a FROM phash_pairs WHERE distance <= ?1 UNION SELECT b FROM phash_pairs WHERE distance <= ?1)
+         SELECT f.id, f.hash, p.phash FROM v
+           JOIN perceptual p ON p.phash = v.x AND p.phash IS NOT NULL AND p.frame = 0
+           JOIN files f ON substr(f.hash, 1, 8) = substr(p.content, 1, 8) AND f.hash = p.content
+         WHERE f.state <> 1",
+    )?;
+    let rows = st
+        .query_map([distance], |r| {
+            let h: Vec<u8> = r.get(1)?;
+            let mut hash = [0u8; 32];
+            if h.len() == 32 {
+                hash.copy_from_slice(&h);
+            }
+            Ok((FileId(r.get(0)?), Hash(hash), r.get::<_, i64>(2)? as u64))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let pairs = stored.into_iter().filter(|p| p.0 != p.1).map(|(a, b, d)| (a as u64, b as u64, d as u32)).collect();
+    Ok(Near { rows, pairs })
 }
 
 /// Live, present records whose content has no perceptual row yet, one per content (the
@@ -198,14 +450,12 @@ fn ordered(a: FileId, b: FileId) -> (FileId, FileId) {
 /// Pairs of live files of different content whose perceptual hashes differ in at most
 /// `distance` bits, with the distance.
 pub fn similar_pairs(c: &Connection, distance: u32) -> Result<Vec<(FileId, FileId, u32)>> {
-    let rows = hashed(c)?;
-    // One entry per distinct perceptual hash; the files of each.
-    let mut by_value: std::collections::BTreeMap<u64, Vec<(FileId, Hash)>> = std::collections::BTreeMap::new();
-    for (id, h, p) in rows {
+    let near = near(c, distance)?;
+    // The files of each value.
+    let mut by_value: std::collections::HashMap<u64, Vec<(FileId, Hash)>> = std::collections::HashMap::new();
+    for (id, h, p) in near.rows {
         by_value.entry(p).or_default().push((id, h));
     }
-    let values: Vec<u64> = by_value.keys().copied().collect();
-    let members: Vec<&Vec<(FileId, Hash)>> = by_value.values().collect();
     let mut out = Vec::new();
     let mut join = |x: &[(FileId, Hash)], y: &[(FileId, Hash)], d: u32, same: bool| {
         for (i, a) in x.iter().enumerate() {
@@ -218,11 +468,13 @@ pub fn similar_pairs(c: &Connection, distance: u32) -> Result<Vec<(FileId, FileI
             }
         }
     };
-    for m in &members {
+    for m in by_value.values() {
         join(m, m, 0, true);
     }
-    for (i, j, d) in crate::similar::pairs(&values, distance) {
-        join(members[i as usize], members[j as usize], d, false);
+    for (a, b, d) in near.pairs {
+        if let (Some(x), Some(y)) = (by_value.get(&a), by_value.get(&b)) {
+            join(x, y, d, false);
+        }
     }
     out.sort_unstable();
     out.dedup();
@@ -232,25 +484,20 @@ pub fn similar_pairs(c: &Connection, distance: u32) -> Result<Vec<(FileId, FileI
 /// Live files with a perceptual hash within `distance` bits of another live file of
 /// different content (`dupe:similar`), without listing pairs.
 pub fn similar_ids(c: &Connection, distance: u32) -> Result<Vec<FileId>> {
-    let rows = hashed(c)?;
-    let mut by_value: std::collections::BTreeMap<u64, Vec<(FileId, Hash)>> = std::collections::BTreeMap::new();
-    for (id, h, p) in rows {
+    let near = near(c, distance)?;
+    let mut by_value: std::collections::HashMap<u64, Vec<(FileId, Hash)>> = std::collections::HashMap::new();
+    for (id, h, p) in near.rows {
         by_value.entry(p).or_default().push((id, h));
     }
-    let values: Vec<u64> = by_value.keys().copied().collect();
-    let members: Vec<&Vec<(FileId, Hash)>> = by_value.values().collect();
-    let mut hit = vec![false; values.len()];
-    for (i, m) in members.iter().enumerate() {
-        if m.iter().any(|x| x.1 != m[0].1) {
-            hit[i] = true;
+    let mut hit: HashSet<u64> =
+        by_value.iter().filter(|(_, m)| m.iter().any(|x| x.1 != m[0].1)).map(|(v, _)| *v).collect();
+    for (a, b, _) in near.pairs {
+        if by_value.contains_key(&a) && by_value.contains_key(&b) {
+            hit.insert(a);
+            hit.insert(b);
         }
     }
-    for (i, j, _) in crate::similar::pairs(&values, distance) {
-        hit[i as usize] = true;
-        hit[j as usize] = true;
-    }
-    let mut out: Vec<FileId> =
-        members.iter().zip(hit).filter(|(_, h)| *h).flat_map(|(m, _)| m.iter().map(|x| x.0)).collect();
+    let mut out: Vec<FileId> = hit.iter().flat_map(|v| by_value[v].iter().map(|x| x.0)).collect();
     out.sort_unstable();
     Ok(out)
 }
@@ -285,21 +532,19 @@ pub fn union_links(c: &WriteTx<'_>, ids: &[FileId], now: i64) -> Result<u64> {
 /// Width and height, each when known.
 pub type Dims = (Option<u32>, Option<u32>);
 
-/// The current pixel size of every live file whose metadata is fresh (read from the file
-/// as it is now).
-pub fn dimensions(c: &Connection) -> Result<std::collections::HashMap<FileId, Dims>> {
-    let mut st = c.prepare_cached(
-        "SELECT f.id, m.width, m.height FROM files f JOIN file_meta m ON m.file_id = f.id
-         WHERE f.state <> 1 AND m.size = f.size AND m.mtime_ns = f.mtime_ns",
-    )?;
-    let rows = st.query_map([], |r| {
+/// The current pixel size of a file when its metadata is fresh (read from the file as it
+/// is now).
+pub fn dimensions_of(c: &Connection, id: FileId) -> Result<Dims> {
+    Ok(c.prepare_cached(
+        "SELECT m.width, m.height FROM files f JOIN file_meta m ON m.file_id = f.id
+         WHERE f.id = ?1 AND m.size = f.size AND m.mtime_ns = f.mtime_ns",
+    )?
+    .query_row([id], |r| {
         Ok((
-            FileId(r.get(0)?),
-            (
-                r.get::<_, Option<i64>>(1)?.and_then(|v| u32::try_from(v).ok()),
-                r.get::<_, Option<i64>>(2)?.and_then(|v| u32::try_from(v).ok()),
-            ),
+            r.get::<_, Option<i64>>(0)?.and_then(|v| u32::try_from(v).ok()),
+            r.get::<_, Option<i64>>(1)?.and_then(|v| u32::try_from(v).ok()),
         ))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    })
+    .optional()?
+    .unwrap_or((None, None)))
 }

@@ -37,6 +37,20 @@ use crate::{Error, Result, StoreError};
 /// called inside the same transaction.
 pub(crate) struct WriteTx<'c> {
     tx: Transaction<'c>,
+    /// Perceptual hash values stored in this transaction, entered into the near pairs
+    /// together before it commits ([`dupes::settle_near`]).
+    near: std::cell::RefCell<Vec<u64>>,
+}
+
+impl<'c> WriteTx<'c> {
+    fn new(tx: Transaction<'c>) -> WriteTx<'c> {
+        WriteTx { tx, near: Default::default() }
+    }
+
+    /// Notes a perceptual hash value stored in this transaction.
+    pub(crate) fn near_value(&self, v: u64) {
+        self.near.borrow_mut().push(v);
+    }
 }
 
 impl std::ops::Deref for WriteTx<'_> {
@@ -61,6 +75,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_postings.sql"),
     include_str!("migrations/0009_dupes.sql"),
     include_str!("migrations/0010_history.sql"),
+    include_str!("migrations/0011_similar_pairs.sql"),
 ];
 
 /// The version whose migration adds the posting lists; upgrading past it builds them from
@@ -69,6 +84,10 @@ const POSTINGS_VERSION: i64 = 8;
 
 /// The version whose migration adds the operation log; writes are recorded from then on.
 const HISTORY_VERSION: i64 = 10;
+
+/// The version whose migration adds the stored near pairs of perceptual hashes; upgrading
+/// past it builds them ([`dupes::rebuild_near`]).
+const NEAR_VERSION: i64 = 11;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -354,6 +373,9 @@ impl Index {
             if v < POSTINGS_VERSION {
                 postings::rebuild(tx)?;
             }
+            if v < NEAR_VERSION {
+                dupes::rebuild_near(tx)?;
+            }
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             Ok(())
         })
@@ -414,10 +436,13 @@ impl Index {
                 drop(tx);
                 return Err(StoreError::IndexReplaced { path }.into());
             }
-            let tx = WriteTx { tx };
+            let tx = WriteTx::new(tx);
             // The operation row comes first: the history triggers stamp every change with it.
             let op = if self.history { Some(history::begin(&tx, &self.label).map_err(full)?) } else { None };
             let out = f(&tx).map_err(full)?;
+            // The near pairs of the perceptual hashes stored, all at once.
+            let values = tx.near.take();
+            dupes::settle_near(&tx, values).map_err(full)?;
             // The posting lists change with the links, in this same transaction.
             postings::flush(&tx, self.defer_postings).map_err(full)?;
             let kept = match op {
@@ -628,7 +653,7 @@ impl Index {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction that is always rolled back: a dry run
     /// does the real work and stores nothing.
     pub(crate) fn dry_run<T>(&mut self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
-        let tx = WriteTx { tx: self.conn.transaction_with_behavior(TransactionBehavior::Immediate)? };
+        let tx = WriteTx::new(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
         let out = f(&tx);
         tx.tx.rollback()?;
         out
