@@ -205,6 +205,7 @@ fn migration_2_makes_non_decimal_values_text() {
          DROP TRIGGER postings_link_insert; DROP TRIGGER postings_link_delete; DROP TRIGGER postings_link_update;
          DROP TRIGGER postings_file_insert; DROP TRIGGER postings_file_delete; DROP TRIGGER postings_file_state;
          DROP TABLE postings; DROP TABLE postings_dirty;
+         DROP TABLE phash_bands; DROP TABLE phash_pairs;
          DROP TABLE meta_fields; DROP TABLE file_meta; DROP TABLE dupe_decisions; DROP TABLE perceptual;
          DROP TRIGGER files_never_reuse_ids; DROP TABLE file_ids; DROP INDEX files_sha256;
          ALTER TABLE files DROP COLUMN sha256;

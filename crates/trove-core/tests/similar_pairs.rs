@@ -240,3 +240,24 @@ fn check_full_reports_damaged_near_pairs_and_repair_rebuilds_them() {
     let r = check(&mut w.index, CheckOptions { full: true, repair: false }, &NoProgress).unwrap();
     assert!(r.similar.is_empty(), "{:?}", r.similar);
 }
+
+#[test]
+fn upgrading_a_version_10_index_builds_the_near_pairs_of_its_hashes() {
+    let mut w = World::new();
+    let a = w.content(0xdead_beef_0000_ffff);
+    let b = w.content(0xdead_beef_0000_ffff ^ (1 << 63) ^ 1);
+    let c = w.content(0x0123_4567_89ab_cdef);
+    w.write_and_include(&[(w.lib.join("a.jpg"), a), (w.lib.join("b.jpg"), b), (w.lib.join("c.jpg"), c)]);
+    let path = w.index.path().to_path_buf();
+    // The index as trove at schema 10 left it: hashes, no stored pairs.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "DROP TABLE phash_bands; DROP TABLE phash_pairs; DROP INDEX perceptual_phash; PRAGMA user_version = 10;",
+    )
+    .unwrap();
+    drop(db);
+    w.index = Index::open(&path, OpenMode::Create).unwrap();
+    assert_eq!(w.index.schema_version().unwrap(), trove_core::SCHEMA_VERSION);
+    w.assert_consistent("after the upgrade");
+    assert_eq!(w.similar_paths(DEFAULT_DISTANCE).len(), 2);
+}
