@@ -222,16 +222,25 @@ fn read_all(x: &Inner, path: &Path, m: &mut Meta) -> Result<(), String> {
         let first = &buf[..buf.len().min(8192)];
         let mime = sniff(first, path);
         let n = buf.len() as u64;
-        dispatch(x, path, &mut std::io::Cursor::new(buf.as_slice()), n, mime, m);
+        dispatch(x, path, &mut std::io::Cursor::new(buf.as_slice()), Some(&buf), n, mime, m);
     } else {
         let first = head(&mut f, 8192).map_err(|e| format!("cannot read: {e}"))?;
         let mime = sniff(&first, path);
-        dispatch(x, path, &mut f, size, mime, m);
+        dispatch(x, path, &mut f, None, size, mime, m);
     }
     Ok(())
 }
 
-fn dispatch(x: &Inner, path: &Path, f: &mut dyn Source, size: u64, mime: Option<String>, m: &mut Meta) {
+/// `whole` is the file's bytes when it was small enough to be read at once.
+fn dispatch(
+    x: &Inner,
+    path: &Path,
+    f: &mut dyn Source,
+    whole: Option<&[u8]>,
+    size: u64,
+    mime: Option<String>,
+    m: &mut Meta,
+) {
     let kind = mime.as_deref().map(kind_of_mime);
     m.mime = mime.clone();
     m.kind = kind.map(str::to_string);
@@ -239,7 +248,10 @@ fn dispatch(x: &Inner, path: &Path, f: &mut dyn Source, size: u64, mime: Option<
     match kind {
         Some("image") => {
             image(x, f, size, &mime, m);
-            m.perceptual = phash::hash_file(path, x.limits.max_read);
+            m.perceptual = match whole {
+                Some(b) => phash::hash_bytes(b),
+                None => phash::hash_file(path, x.limits.max_read),
+            };
         }
         Some("audio") => audio(f, m),
         Some("video") => video(x, path, m),

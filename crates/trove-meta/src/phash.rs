@@ -59,9 +59,22 @@ fn hasher(alg: Algorithm) -> &'static Hasher<[u8; 8]> {
     H[i].get_or_init(|| alg.hasher())
 }
 
-/// The hash of decoded pixels.
+/// The hash of decoded pixels (any colour type: the hasher converts to grey and resizes).
 pub fn hash_image(img: &image::DynamicImage, alg: Algorithm) -> u64 {
     u64::from_be_bytes(*hasher(alg).hash_image(img).as_bytes().first_chunk::<8>().unwrap_or(&[0; 8]))
+}
+
+/// The hash of grey pixels.
+pub fn hash_grey(img: &image::GrayImage, alg: Algorithm) -> u64 {
+    u64::from_be_bytes(*hasher(alg).hash_image(img).as_bytes().first_chunk::<8>().unwrap_or(&[0; 8]))
+}
+
+fn limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    limits
 }
 
 /// Decodes an image from bytes (format sniffed) under the limits.
@@ -69,12 +82,125 @@ pub fn decode(bytes: &[u8]) -> Result<image::DynamicImage, String> {
     let mut r = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("perceptual hash: {e}"))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
-    r.limits(limits);
+    r.limits(limits());
     r.decode().map_err(|e| format!("perceptual hash: {e}"))
+}
+
+/// The smallest a side is box-shrunk to before the hasher's own resize: eight times the
+/// hash's 9×8 grid, so the hasher's Lanczos filter (which spans ±3 source pixels per
+/// output pixel at that size, far more at full size) sees nearly what it saw at full size.
+const SHRINK_TO: (u32, u32) = (72, 64);
+
+/// Grey pixels of an image, box-shrunk for hashing; what [`hash_bytes`] hashes.
+///
+/// Speed (docs/performance.md, "Include with metadata extraction"): a JPEG is decoded by
+/// zune-jpeg directly, other formats by `image`; both are turned grey with integer Rec. 709
+/// weights (the `image` crate's own conversion goes through floats and took a third of
+/// the include's time) and averaged in k×k boxes down to about [`SHRINK_TO`], in one pass,
+/// before the hasher resizes them to 9×8 (its resize of the full image took another quarter).
+pub fn grey(bytes: &[u8]) -> Result<image::GrayImage, String> {
+    let img = match image::guess_format(bytes) {
+        Ok(image::ImageFormat::Jpeg) => match jpeg_pixels(bytes) {
+            Ok(img) => img,
+            // CMYK and other rare layouts: the general decoder.
+            Err(_) => decode(bytes)?,
+        },
+        _ => decode(bytes)?,
+    };
+    Ok(shrink_grey(img))
+}
+
+/// A JPEG decoded by zune-jpeg directly (the `image` crate copies the input and parses the
+/// headers twice), to RGB or grey as stored, under the same limits as [`decode`].
+fn jpeg_pixels(bytes: &[u8]) -> Result<image::DynamicImage, String> {
+    use zune_core::colorspace::ColorSpace;
+    let opts = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(false)
+        .set_max_width(MAX_SIDE as usize)
+        .set_max_height(MAX_SIDE as usize);
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), opts);
+    d.decode_headers().map_err(|e| format!("perceptual hash: {e:?}"))?;
+    let (w, h) = d.dimensions().ok_or("perceptual hash: no JPEG dimensions")?;
+    let grey = d.input_colorspace() == Some(ColorSpace::Luma);
+    let out = if grey { ColorSpace::Luma } else { ColorSpace::RGB };
+    // The output, plus the decoder's own planes.
+    if (w as u64) * (h as u64) * out.num_components() as u64 * 2 > MAX_ALLOC {
+        return Err(format!("perceptual hash: {w}×{h} is too large to decode"));
+    }
+    d.set_options(d.options().jpeg_set_out_colorspace(out));
+    let px = d.decode().map_err(|e| format!("perceptual hash: {e:?}"))?;
+    let (w, h) = (w as u32, h as u32);
+    let img = match d.output_colorspace() {
+        Some(ColorSpace::Luma) => image::GrayImage::from_raw(w, h, px).map(image::DynamicImage::ImageLuma8),
+        Some(ColorSpace::RGB) => image::RgbImage::from_raw(w, h, px).map(image::DynamicImage::ImageRgb8),
+        _ => None,
+    };
+    img.ok_or_else(|| "perceptual hash: unexpected JPEG output".into())
+}
+
+/// Grey, averaged in k×k boxes, k the largest factor that keeps both sides at least
+/// [`SHRINK_TO`] (the last row and column of boxes may be partial; k = 1 keeps the size).
+/// 8-bit images are turned grey with integer Rec. 709 weights, in the same pass (what the
+/// `image` crate's conversion gives, without its float colour pipeline); 16-bit and float
+/// images (rare) go through that conversion first.
+fn shrink_grey(img: image::DynamicImage) -> image::GrayImage {
+    use image::DynamicImage as D;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (raw, ch): (&[u8], usize) = match &img {
+        D::ImageLuma8(g) => (g.as_raw(), 1),
+        D::ImageLumaA8(g) => (g.as_raw(), 2),
+        D::ImageRgb8(g) => (g.as_raw(), 3),
+        D::ImageRgba8(g) => (g.as_raw(), 4),
+        _ => return shrink_grey(D::ImageLuma8(img.to_luma8())),
+    };
+    let k = ((w / SHRINK_TO.0 as usize).min(h / SHRINK_TO.1 as usize)).max(1);
+    let (ow, oh) = (w.div_ceil(k), h.div_ceil(k));
+    let mut sum = vec![0u64; ow * oh];
+    match ch {
+        1 => sum_boxes::<1>(raw, w, h, k, &mut sum),
+        2 => sum_boxes::<2>(raw, w, h, k, &mut sum),
+        3 => sum_boxes::<3>(raw, w, h, k, &mut sum),
+        _ => sum_boxes::<4>(raw, w, h, k, &mut sum),
+    }
+    let px = sum
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (bx, by) = (i % ow, i / ow);
+            let n = ((w - bx * k).min(k) * (h - by * k).min(k)) as u64;
+            ((s + (n << 15)) / (n << 16)).min(255) as u8
+        })
+        .collect();
+    image::GrayImage::from_raw(ow as u32, oh as u32, px).unwrap_or_else(|| img.to_luma8())
+}
+
+/// Adds each pixel's luma × 65536 to its k×k box in `sum` (`ow` boxes a row). Luma is
+/// 0.2126 R + 0.7152 G + 0.0722 B in 16-bit fixed point (the weights sum to 65536); one- and
+/// two-channel images are grey already.
+fn sum_boxes<const CH: usize>(raw: &[u8], w: usize, h: usize, k: usize, sum: &mut [u64]) {
+    let ow = w.div_ceil(k);
+    // One row's luma first (a loop the compiler vectorises), then its boxes.
+    let mut luma = vec![0u32; w];
+    for (y, row) in raw.chunks_exact(w * CH).take(h).enumerate() {
+        for (l, p) in luma.iter_mut().zip(row.chunks_exact(CH)) {
+            *l = if CH >= 3 {
+                13_933 * u32::from(p[0]) + 46_871 * u32::from(p[1]) + 4_732 * u32::from(p[2])
+            } else {
+                u32::from(p[0]) << 16
+            };
+        }
+        let line = &mut sum[(y / k) * ow..(y / k + 1) * ow];
+        for (cell, span) in line.iter_mut().zip(luma.chunks(k)) {
+            *cell += span.iter().map(|&l| u64::from(l)).sum::<u64>();
+        }
+    }
+}
+
+/// The hash of an image file's bytes; `None` when they are not an image format the decoder
+/// knows (JPEG, PNG, GIF, WebP, BMP, TIFF).
+pub fn hash_bytes(bytes: &[u8]) -> Option<Result<u64, String>> {
+    image::guess_format(bytes).ok()?;
+    Some(grey(bytes).map(|g| hash_grey(&g, Algorithm::default())))
 }
 
 /// The hash of the image file at `path`, reading at most `max_read` bytes; `None` when the
@@ -91,6 +217,5 @@ pub fn hash_file(path: &Path, max_read: u64) -> Option<Result<u64, String>> {
     if let Err(e) = f.take(max_read).read_to_end(&mut bytes) {
         return Some(Err(format!("cannot read: {e}")));
     }
-    image::guess_format(&bytes).ok()?;
-    Some(decode(&bytes).map(|img| hash_image(&img, Algorithm::default())))
+    hash_bytes(&bytes)
 }
