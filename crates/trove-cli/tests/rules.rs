@@ -507,3 +507,51 @@ fn rules_see_raw_path_bytes() {
     e.ok(["rules", "--rules", "r.toml", "apply"]);
     assert_eq!(e.find("year:2020 seen").0.len(), 1);
 }
+
+#[test]
+fn watch_with_rules_tags_new_files_under_a_root_and_leaves_manual_links_alone() {
+    let e = env();
+    e.write("lib/old.txt", b"old");
+    e.ok(["include", "-r", "lib"]);
+    // A manual copy of the tag a rule gives, on a file indexed before the watcher started.
+    e.ok(["tag", "-t", "kind:text", "lib/old.txt"]);
+    e.write(
+        "rules.toml",
+        b"[[rule]]\nname = \"years\"\nwhen.name_regex = '^(?P<y>\\d{4}) - '\ntags.add = [\"year:{y}\"]\n\n\
+          [[rule]]\nname = \"texts\"\nwhen.type = [\"text\"]\ntags.add = [\"kind:text\"]\n",
+    );
+    e.write("bad.toml", b"[[rule]]\nname = \"years\"\nwhen.name_regex = '^(?P<y>\\d{4} - '\ntags.add = [\"y\"]\n");
+
+    // A bad rules file: refused before the daemon starts (it never ran on this index).
+    let out = e.run(["watch", "--interval", "0", "--rules=bad.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("bad.toml:3:") && msg.contains("bad regex"), "{msg}");
+    let status = String::from_utf8_lossy(&e.run(["watch", "--status"]).stdout).into_owned();
+    assert!(status.contains("never ran"), "{status}");
+
+    // The real watcher on the real directory.
+    let mut w = e.watch_with(&["--rules=rules.toml"]);
+    let mut wait_for = |rel: &str, want: &[(&str, &str)]| {
+        let want: BTreeSet<(String, String)> = want.iter().map(|(t, s)| (t.to_string(), s.to_string())).collect();
+        // Not indexed yet: `ls` fails.
+        w.wait_for(&format!("{rel}: {want:?}"), || {
+            e.run(["ls", "--json", rel]).status.success() && links(&e, rel) == want
+        });
+    };
+    e.write("lib/2019 - report.txt", b"the report\n");
+    wait_for("lib/2019 - report.txt", &[("year:2019", "rule:years"), ("kind:text", "rule:texts")]);
+    // A manual link on the new file, then another new file: the rules run again, on it only.
+    e.ok(["tag", "-t", "kind:text", "lib/2019 - report.txt"]);
+    e.write("lib/sub/2021 - notes.txt", b"notes\n");
+    wait_for("lib/sub/2021 - notes.txt", &[("year:2021", "rule:years"), ("kind:text", "rule:texts")]);
+    wait_for(
+        "lib/2019 - report.txt",
+        &[("year:2019", "rule:years"), ("kind:text", "rule:texts"), ("kind:text", "manual")],
+    );
+    // The file indexed before keeps its manual link and gets nothing from the watcher.
+    wait_for("lib/old.txt", &[("kind:text", "manual")]);
+    let log = w.stop();
+    assert!(log.contains("applying 2 rule(s) to new files: years, texts"), "{log}");
+    assert!(log.contains("rule \"years\": 1 link(s) added"), "{log}");
+}

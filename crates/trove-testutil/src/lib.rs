@@ -135,10 +135,15 @@ impl TestEnv {
     /// Starts `trove watch --backend BACKEND --interval 0` and waits until `trove status`
     /// sees it (20 s at most), then a little more for its watches to be in place.
     pub fn watch(&self, backend: &str) -> Watcher {
+        self.watch_with(&["--backend", backend])
+    }
+
+    /// [`TestEnv::watch`] with other arguments (`--interval 0` is added).
+    pub fn watch_with(&self, args: &[&str]) -> Watcher {
         let log = tempfile::NamedTempFile::new().expect("watch log");
         let file = log.reopen().expect("watch log");
         let child = self
-            .cmd(["watch", "--backend", backend, "--interval", "0"])
+            .cmd(["watch", "--interval", "0"].iter().chain(args))
             .stderr(Stdio::from(file))
             .spawn()
             .expect("spawn trove watch");

@@ -56,8 +56,20 @@ impl WatchConfig {
     }
 }
 
+/// What the watcher does to the new files it indexes, besides storing them
+/// (`trove watch --rules`): read their metadata, then apply the tagging rules to them.
+pub struct OnNew {
+    /// Reads each new file's metadata first (rules may test its type or fields).
+    pub extractor: Option<trove_core::meta::ExtractorRef>,
+    /// Applied to the new files through `ops::rules::apply`: links by `rule:<name>`, one
+    /// operation per rule in the history; other links are never touched.
+    pub rules: Vec<Box<dyn trove_core::ops::rules::Rule>>,
+}
+
 /// A running watcher.
 pub struct Daemon {
+    /// Applied to the files `include_new` indexes.
+    on_new: Option<OnNew>,
     index: Index,
     source: Box<dyn EventSource>,
     cfg: WatchConfig,
@@ -165,6 +177,7 @@ impl Daemon {
         let index_id = identity(index.path());
         let own = trove_core::filter::own_files(index.path());
         Daemon {
+            on_new: None,
             memory,
             index,
             source,
@@ -210,6 +223,57 @@ impl Daemon {
 
     fn log(&self, s: &str) {
         (self.log)(s);
+    }
+
+    /// Reads metadata and applies rules to every new file indexed from now on.
+    pub fn set_on_new(&mut self, on_new: OnNew) {
+        self.on_new = Some(on_new);
+    }
+
+    /// Metadata, then the rules, for files `include_new` just indexed. A failure is logged
+    /// (the files stay indexed; `trove rules apply` catches them up).
+    fn after_new(&mut self, paths: &[PathBuf]) {
+        let Some(on) = &self.on_new else { return };
+        let records: Vec<trove_core::model::FileRecord> =
+            paths.iter().filter_map(|p| trove_core::ops::files::live_at(&self.index, p).ok().flatten()).collect();
+        if records.is_empty() {
+            return;
+        }
+        let mut lines = Vec::new();
+        if let Some(x) = &on.extractor {
+            self.index.set_operation("watch", &format!("metadata of {} new file(s)", records.len()));
+            if let Err(e) = trove_core::ops::meta::refresh(&mut self.index, &records, x.0.as_ref(), &NoProgress) {
+                lines.push(format!("metadata of new files failed: {e}"));
+            }
+        }
+        if !on.rules.is_empty() {
+            let ids: Vec<trove_core::FileId> = records.iter().map(|r| r.id).collect();
+            let rules: Vec<&dyn trove_core::ops::rules::Rule> = on.rules.iter().map(|r| r.as_ref()).collect();
+            match trove_core::ops::rules::apply(
+                &mut self.index,
+                &rules,
+                trove_core::ops::rules::Scope::Files(&ids),
+                &NoProgress,
+            ) {
+                Ok(reports) => {
+                    for r in reports {
+                        for w in &r.warnings {
+                            lines.push(format!("rule {:?}: {w}", r.rule));
+                        }
+                        if r.links_added + r.links_removed > 0 {
+                            lines.push(format!(
+                                "rule {:?}: {} link(s) added, {} removed",
+                                r.rule, r.links_added, r.links_removed
+                            ));
+                        }
+                    }
+                }
+                Err(e) => lines.push(format!("rules on new files failed: {e}")),
+            }
+        }
+        for l in lines {
+            self.log(&l);
+        }
     }
 
     /// The index, for inspection (tests, status).
@@ -365,6 +429,7 @@ impl Daemon {
         };
         if !added.is_empty() {
             self.log(&format!("indexed {} new file(s)", added.len()));
+            self.after_new(&added);
         }
         Ok(())
     }

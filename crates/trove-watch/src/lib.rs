@@ -18,7 +18,7 @@ pub mod inotify;
 mod lock;
 mod sys;
 
-pub use daemon::{Backend, Daemon, WatchConfig};
+pub use daemon::{Backend, Daemon, OnNew, WatchConfig};
 pub use trove_core::ops::track::FsEvent;
 
 /// Where events come from.

@@ -40,6 +40,12 @@ pub struct WatchArgs {
     /// file: comma-separated suffixes, and prefixes ending in `*`; empty turns this off
     #[arg(long, value_name = "LIST", default_value = trove_core::ops::identity::DEFAULT_BACKUP_NAMES)]
     pub backup_names: String,
+    /// Apply the tagging rules (`trove rules`) to each new file the watcher indexes, after
+    /// reading its metadata; `--rules=PATH` names another rules file than
+    /// $XDG_CONFIG_HOME/trove/rules.toml. A bad rules file stops the watcher before it starts.
+    /// Example: `trove watch --rules=~/photos.toml`
+    #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub rules: Option<std::path::PathBuf>,
 }
 
 /// The same durations the query language takes (`mtime<30d`), plus `0` for "off".
@@ -95,6 +101,11 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
     }
     let interval = parse_duration(&a.interval)
         .ok_or_else(|| CommandError::new(format!("{}: not a duration (try 10m, 1h, 30s, 1d or 0)", a.interval)))?;
+    // A bad rules file is refused before the daemon starts (or the index is made).
+    let rules = match &a.rules {
+        Some(p) => Some(super::rules::load(ctx, Some(p.as_path()).filter(|p| !p.as_os_str().is_empty()))?),
+        None => None,
+    };
     // Make sure the index exists (and is migrated) before the daemon opens it.
     drop(ctx.open_write()?);
     let mut cfg = WatchConfig::new(ctx.index_path.clone());
@@ -111,6 +122,14 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> CmdResult {
         trove_watch::daemon::StartError::Index(e) => CommandError::from(e),
         e => CommandError::new(e.to_string()),
     })?;
+    if let Some(set) = rules {
+        let names: Vec<String> = set.rules.iter().map(|r| r.name.clone()).collect();
+        crate::ctx::note(format!("trove watch: applying {} rule(s) to new files: {}", names.len(), names.join(", ")));
+        daemon.set_on_new(trove_watch::OnNew {
+            extractor: Some(ctx.extractor()),
+            rules: set.rules.into_iter().map(|r| Box::new(r) as Box<dyn trove_core::ops::rules::Rule>).collect(),
+        });
+    }
     let stop = trove_watch::stop_on_signals();
     daemon.run(stop)?;
     Ok(0)
