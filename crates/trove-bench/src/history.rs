@@ -44,7 +44,7 @@ pub fn history_bench(a: &Args) {
             index.set_operation("bench", "tag 10 000");
             let name = format!("bench:{}{run}", if rec { "on" } else { "off" });
             let t = Instant::now();
-            let (n, _) = tag_ids(&mut index, &ids, std::slice::from_ref(&name), &Source::Manual).expect("tag");
+            let n = tag_ids(&mut index, &ids, std::slice::from_ref(&name), &Source::Manual).expect("tag").links_added;
             assert_eq!(n, ids.len() as u64);
             (if rec { &mut on } else { &mut off }).push(ms(t.elapsed()));
         }

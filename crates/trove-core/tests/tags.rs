@@ -113,7 +113,7 @@ fn implication_cycles_are_refused() {
     tags::imply(&mut index, "b", "c").unwrap();
     assert!(matches!(tags::imply(&mut index, "c", "a"), Err(Error::ImplicationCycle { .. })));
     assert!(matches!(tags::imply(&mut index, "a", "a"), Err(Error::SelfImplication(_))));
-    assert!(!tags::imply(&mut index, "a", "b").unwrap().0);
+    assert!(!tags::imply(&mut index, "a", "b").unwrap().new);
     assert!(tags::unimply(&mut index, "b", "c").unwrap());
     tags::imply(&mut index, "c", "a").unwrap();
 }

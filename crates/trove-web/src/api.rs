@@ -463,11 +463,12 @@ async fn file_tags(
             if trove_core::ops::files::get(index, id)?.is_none() {
                 return Err(trove_core::Error::NoSuchId(id));
             }
-            let (added, created) = if edit.add.is_empty() {
-                (0, Vec::new())
-            } else {
-                trove_core::ops::tagging::tag_ids(index, &[id], &edit.add, &source)?
-            };
+            let trove_core::ops::tagging::IdsTagged { links_added: added, tags_created: created } =
+                if edit.add.is_empty() {
+                    Default::default()
+                } else {
+                    trove_core::ops::tagging::tag_ids(index, &[id], &edit.add, &source)?
+                };
             let removed = if edit.remove.is_empty() {
                 0
             } else {
@@ -579,7 +580,7 @@ async fn tag_action(
                 "rename" => t::rename(index, &b.tag, &b.to).map(|()| true)?,
                 "alias" => t::alias(index, &b.tag, &b.to, None).map(|()| true)?,
                 "merge" => t::merge(index, &b.tag, &b.to).map(|()| true)?,
-                "imply" => t::imply(index, &b.tag, &b.to)?.0,
+                "imply" => t::imply(index, &b.tag, &b.to)?.new,
                 "unimply" => t::unimply(index, &b.tag, &b.to)?,
                 _ => unreachable!("checked above"),
             })

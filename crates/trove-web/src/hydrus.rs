@@ -588,7 +588,7 @@ async fn request_new_permissions(app: Arc<App>, r: HReq) -> HResult {
         .collect::<Result<_, _>>()
         .map_err(|p| HErr::bad(format!("basic_permissions: {p} is not a Hydrus permission (0-13)")))?;
     let scope = scope_for(&perms, everything);
-    let (name, key) = app
+    let keys::Requested { name, key } = app
         .with_index(move |index| match keys::request(index, &name, scope) {
             Ok(x) => Ok(Ok(x)),
             // Hydrus answers 409 when it cannot take a request now.

@@ -126,7 +126,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> CmdResult {
     // Files whose metadata could not be read: listed, not counted as index problems (the
     // record is sound; the content is unusual or hostile).
     let meta_failed = trove_core::ops::meta::failures(&index)?;
-    for (rec, e) in &meta_failed {
+    for trove_core::ops::meta::MetaFailure { file: rec, error: e } in &meta_failed {
         if a.json {
             let mut m = serde_json::Map::new();
             m.insert("kind".into(), json!("metadata"));

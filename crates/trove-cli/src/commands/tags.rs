@@ -177,7 +177,7 @@ pub fn run(ctx: &Ctx, a: TagsArgs) -> CmdResult {
         }
         TagsCommand::Imply { child, parent } => {
             let mut index = ctx.open_write()?;
-            let (new, created) = ops::imply(&mut index, &child, &parent)?;
+            let ops::Implied { new, created } = ops::imply(&mut index, &child, &parent)?;
             if !created.is_empty() {
                 note(format!("new tag(s): {}", created.join(", ")));
             }

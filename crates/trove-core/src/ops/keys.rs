@@ -97,10 +97,19 @@ pub fn add(index: &mut Index, name: &str, scope: Scope) -> Result<String> {
 /// so it must not fill the index.
 pub const MAX_PENDING: u64 = 16;
 
+/// A key made by [`request`], waiting for approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    /// The name it was given (derived from the one asked for).
+    pub name: String,
+    /// The key itself (64 hex digits), shown to the client once.
+    pub key: String,
+}
+
 /// Makes a key a client asked for, under a name derived from `wanted` (characters a key
 /// name cannot hold become `-`; a taken name gets `-2`, `-3`, ...). The key opens nothing
-/// until [`approve`]. Returns the name given and the key.
-pub fn request(index: &mut Index, wanted: &str, scope: Scope) -> Result<(String, String)> {
+/// until [`approve`].
+pub fn request(index: &mut Index, wanted: &str, scope: Scope) -> Result<Requested> {
     let mut base: String = wanted
         .trim()
         .chars()
@@ -126,7 +135,7 @@ pub fn request(index: &mut Index, wanted: &str, scope: Scope) -> Result<(String,
         sk::insert(tx, &name, &h, scope.as_str(), now_unix(), true)?;
         Ok(name)
     })?;
-    Ok((name, key))
+    Ok(Requested { name, key })
 }
 
 /// Approves a requested key; false when no key by that name waits.
@@ -216,7 +225,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let mut index = Index::open(&d.path().join("i.db"), crate::OpenMode::Create).unwrap();
         add(&mut index, "my-import-script", Scope::Read).unwrap();
-        let (name, k) = request(&mut index, "my import script", Scope::Tag).unwrap();
+        let Requested { name, key: k } = request(&mut index, "my import script", Scope::Tag).unwrap();
         assert_eq!(name, "my-import-script-2");
         assert_eq!(verify(&index, &k).unwrap(), None);
         assert!(lookup(&index, &k).unwrap().unwrap().pending);
@@ -225,7 +234,7 @@ mod tests {
         assert!(approve(&mut index, &name).unwrap());
         let info = verify(&index, &k).unwrap().unwrap();
         assert_eq!((info.name.as_str(), info.scope, info.pending), (name.as_str(), Scope::Tag, false));
-        let (web, _) = request(&mut index, "web", Scope::Read).unwrap();
+        let web = request(&mut index, "web", Scope::Read).unwrap().name;
         assert_eq!(web, "client-web");
         for _ in 1..MAX_PENDING {
             request(&mut index, "spam", Scope::Read).unwrap();

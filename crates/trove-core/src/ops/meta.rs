@@ -19,14 +19,33 @@ pub fn get(index: &Index, id: FileId) -> Result<Option<StoredMeta>> {
     meta::get(index.conn(), id)
 }
 
+/// A live file whose last metadata extraction failed, as [`failures`] gives it.
+#[derive(Debug, Clone)]
+pub struct MetaFailure {
+    /// The file.
+    pub file: FileRecord,
+    /// What the extractor said.
+    pub error: String,
+}
+
+/// How much of the library has metadata, as [`coverage`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coverage {
+    /// Live files with stored metadata.
+    pub with: u64,
+    /// Live files without any.
+    pub without: u64,
+}
+
 /// Live files whose last extraction failed, with the error.
-pub fn failures(index: &Index) -> Result<Vec<(FileRecord, String)>> {
-    meta::failures(index.conn())
+pub fn failures(index: &Index) -> Result<Vec<MetaFailure>> {
+    Ok(meta::failures(index.conn())?.into_iter().map(|(file, error)| MetaFailure { file, error }).collect())
 }
 
 /// How many live files have metadata and how many have none.
-pub fn coverage(index: &Index) -> Result<(u64, u64)> {
-    meta::coverage(index.conn())
+pub fn coverage(index: &Index) -> Result<Coverage> {
+    let (with, without) = meta::coverage(index.conn())?;
+    Ok(Coverage { with, without })
 }
 
 /// Whether the stored metadata was read from the file as it is now (same size and mtime).

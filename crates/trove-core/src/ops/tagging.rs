@@ -102,7 +102,7 @@ pub fn tag_paths(
         report.failed.extend(r.failed);
     }
     if !records.is_empty() {
-        let (added, created) = tag_ids(index, &records, &names, source)?;
+        let IdsTagged { links_added: added, tags_created: created } = tag_ids(index, &records, &names, source)?;
         report.files += records.len();
         report.links_added += added;
         report.tags_created.extend(created);
@@ -112,12 +112,21 @@ pub fn tag_paths(
     Ok(report)
 }
 
+/// What [`tag_ids`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdsTagged {
+    /// Links added (those that existed already are not counted).
+    pub links_added: u64,
+    /// The tags created because they did not exist yet.
+    pub tags_created: Vec<String>,
+}
+
 /// Tags records by id, in one transaction.
-pub fn tag_ids(index: &mut Index, ids: &[FileId], names: &[String], source: &Source) -> Result<(u64, Vec<String>)> {
+pub fn tag_ids(index: &mut Index, ids: &[FileId], names: &[String], source: &Source) -> Result<IdsTagged> {
     // Nothing to tag: create no tag either (`tag -q` that matches nothing).
     if ids.is_empty() {
         check_tag_names(names)?;
-        return Ok((0, Vec::new()));
+        return Ok(IdsTagged::default());
     }
     let names = check_tag_names(names)?;
     let now = now_unix();
@@ -130,7 +139,7 @@ pub fn tag_ids(index: &mut Index, ids: &[FileId], names: &[String], source: &Sou
                 added += u64::from(links::link(tx, *id, *t, src, now)?);
             }
         }
-        Ok((added, created))
+        Ok(IdsTagged { links_added: added, tags_created: created })
     })
 }
 
@@ -143,7 +152,7 @@ pub fn tag_query(
 ) -> Result<(usize, u64, Vec<String>, Vec<String>)> {
     let q = Query::new(index, query)?;
     let ids: Vec<FileId> = q.collect(index, None)?.into_iter().map(|r| r.id).collect();
-    let (added, created) = tag_ids(index, &ids, names, source)?;
+    let IdsTagged { links_added: added, tags_created: created } = tag_ids(index, &ids, names, source)?;
     Ok((ids.len(), added, created, q.warnings().to_vec()))
 }
 

@@ -82,16 +82,24 @@ pub fn delete(index: &mut Index, name: &str, force: bool) -> Result<u64> {
     })
 }
 
-/// `child ⇒ parent`, creating either tag when it does not exist yet. Returns whether the
-/// implication is new, and the names of tags created.
-pub fn imply(index: &mut Index, child: &str, parent: &str) -> Result<(bool, Vec<String>)> {
+/// What [`imply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Implied {
+    /// Whether the implication is new (false: it existed already).
+    pub new: bool,
+    /// The tags created because they did not exist yet.
+    pub created: Vec<String>,
+}
+
+/// `child ⇒ parent`, creating either tag when it does not exist yet.
+pub fn imply(index: &mut Index, child: &str, parent: &str) -> Result<Implied> {
     let names = [normalize_tag_name(child)?, normalize_tag_name(parent)?];
     index.write(|tx| {
         let (ids, created) = crate::ops::include::ensure_tags(tx, &names, now_unix())?;
         if ids[0] == ids[1] {
             return Err(Error::SelfImplication(names[0].clone()));
         }
-        Ok((st::imply(tx, ids[0], ids[1])?, created))
+        Ok(Implied { new: st::imply(tx, ids[0], ids[1])?, created })
     })
 }
 
