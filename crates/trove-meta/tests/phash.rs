@@ -257,7 +257,7 @@ fn compare_algorithms_and_distances() {
     for alg in Algorithm::ALL {
         let items: Vec<(usize, Option<&'static str>, u64)> = files
             .iter()
-            .map(|(b, t, p)| (*b, *t, phash::hash_image(&phash::decode(&std::fs::read(p).unwrap()).unwrap(), alg)))
+            .map(|(b, t, p)| (*b, *t, phash::hash_grey(&phash::grey(&std::fs::read(p).unwrap()).unwrap(), alg)))
             .collect();
         for d in [4, 6, 8, 10, 12, 14] {
             println!("{}", table(&format!("{alg:?}"), d, &measure(&items, d)));
