@@ -153,6 +153,8 @@ fn file_id(ino: u64) -> Option<FileId> {
 struct Slot {
     node: Node,
     lookups: u64,
+    /// The folder and name the kernel last got it by, to ask the kernel to let go of it.
+    at: Option<(u64, Box<[u8]>)>,
 }
 
 #[derive(Debug)]
@@ -161,6 +163,10 @@ struct Cached {
     /// When it was last used (a tick of [`State::tick`]), its key in [`State::lru`].
     used: u64,
 }
+
+/// How many directory nodes the kernel may hold before the mount asks it to drop the oldest
+/// half (about 300 bytes each).
+pub const MAX_NODES: usize = 100_000;
 
 /// How many entries the cached listings may hold together before the least recently used
 /// go (the one in use is always kept, however big): about 200 bytes an entry.
@@ -172,6 +178,8 @@ pub struct Stale {
     pub names: Vec<OsString>,
     /// Inodes whose attributes and link target to forget.
     pub files: Vec<u64>,
+    /// Whether the folder's own pages (its listing) go too.
+    pub pages: bool,
 }
 
 /// Everything behind the lock: the index connection, directory nodes, cached listings.
@@ -201,6 +209,11 @@ pub struct State {
     started: SystemTime,
     /// Processes caught deleting recursively (they unlinked the guard): pid → when.
     recursive: HashMap<u32, std::time::Instant>,
+    max_nodes: usize,
+    /// No prune before the nodes reach this many again.
+    next_prune: usize,
+    /// Directory entries (folder, name) the kernel is asked to drop (see [`State::prune`]).
+    prune: Vec<(u64, Box<[u8]>)>,
 }
 
 impl State {
@@ -230,8 +243,11 @@ impl State {
             gid: me.as_ref().map_or(0, MetadataExt::gid),
             started: SystemTime::now(),
             recursive: HashMap::new(),
+            max_nodes: opts.max_nodes,
+            next_prune: 0,
+            prune: Vec::new(),
         };
-        s.nodes.insert(1, Slot { node: Node::Root, lookups: 1 });
+        s.nodes.insert(1, Slot { node: Node::Root, lookups: 1, at: None });
         s.inos.insert(Node::Root, 1);
         Ok(s)
     }
@@ -265,6 +281,12 @@ impl State {
     /// What the kernel should forget: directories, the names they listed, and, when the
     /// index changed, the listed files' inodes (a moved file's cached link target).
     pub fn take_stale(&mut self) -> Vec<Stale> {
+        let pruned = std::mem::take(&mut self.prune).into_iter().map(|(dir, name)| Stale {
+            dir,
+            names: vec![OsString::from_vec(name.into_vec())],
+            files: Vec::new(),
+            pages: false,
+        });
         std::mem::take(&mut self.stale)
             .into_iter()
             .map(|(dir, l, changed)| Stale {
@@ -275,7 +297,9 @@ impl State {
                 } else {
                     Vec::new()
                 },
+                pages: true,
             })
+            .chain(pruned)
             .collect()
     }
 
@@ -286,7 +310,7 @@ impl State {
         }
         let i = self.next_ino;
         self.next_ino += 1;
-        self.nodes.insert(i, Slot { node: node.clone(), lookups: 0 });
+        self.nodes.insert(i, Slot { node: node.clone(), lookups: 0, at: None });
         self.inos.insert(node.clone(), i);
         // Nodes numbered for a plain `readdir` (which hands the kernel no reference) are
         // dropped in sweeps, each when the count has doubled since the last.
@@ -294,6 +318,23 @@ impl State {
             self.sweep();
         }
         i
+    }
+
+    /// Over [`MAX_NODES`] directories held by the kernel: asks it to let go of the oldest
+    /// half (`inval_entry` on the name it has them by; it then `forget`s those not in use),
+    /// so a walk over many folders keeps the mount's memory bounded, not only the kernel's
+    /// cache pressure.
+    fn prune(&mut self) {
+        let mut held: Vec<u64> =
+            self.nodes.iter().filter(|(_, s)| s.lookups > 0 && !s.node.pinned()).map(|(i, _)| *i).collect();
+        held.sort_unstable();
+        for ino in &held[..held.len() / 2] {
+            if let Some((parent, name)) = self.nodes.get(ino).and_then(|s| s.at.clone()) {
+                self.prune.push((parent, name));
+            }
+        }
+        // The kernel's forgets arrive a little later: the next prune waits for a quarter more.
+        self.next_prune = self.nodes.len() + self.max_nodes / 4;
     }
 
     /// Drops the nodes the kernel holds no reference to.
@@ -523,13 +564,22 @@ impl State {
     }
 
     /// An entry's inode and attributes. `referenced`: the reply hands the kernel a reference
-    /// (`lookup`, `mkdir`, a `readdirplus` entry), which `forget` will give back.
-    fn entry_attr(&mut self, e: &Entry, writable: bool, referenced: bool) -> FileAttr {
+    /// to the entry in that folder (`lookup`, `mkdir`, a `readdirplus` entry), which
+    /// `forget` will give back.
+    fn entry_attr(&mut self, e: &Entry, writable: bool, referenced: Option<u64>) -> FileAttr {
         match &e.what {
             What::Dir(node) => {
                 let ino = self.ino_of(node);
-                if referenced && let Some(slot) = self.nodes.get_mut(&ino) {
+                if let Some(parent) = referenced
+                    && let Some(slot) = self.nodes.get_mut(&ino)
+                {
                     slot.lookups += 1;
+                    if slot.at.as_ref().is_none_or(|(p, n)| *p != parent || **n != *e.name) {
+                        slot.at = Some((parent, e.name.clone()));
+                    }
+                    if self.nodes.len() > self.max_nodes.max(self.next_prune) {
+                        self.prune();
+                    }
                 }
                 self.attr(ino, FileType::Directory, None, writable)
             }
@@ -618,8 +668,8 @@ impl TroveFs {
     }
 
     /// Replies with an entry the kernel now holds a reference to.
-    fn reply_entry(&self, s: &mut State, e: &Entry, ttl: &Duration, reply: ReplyEntry) {
-        let attr = s.entry_attr(e, self.writable, true);
+    fn reply_entry(&self, s: &mut State, parent: u64, e: &Entry, ttl: &Duration, reply: ReplyEntry) {
+        let attr = s.entry_attr(e, self.writable, Some(parent));
         reply.entry(ttl, &attr, Generation(0));
     }
 }
@@ -648,7 +698,9 @@ impl Filesystem for TroveFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let Some(mut s) = self.state() else { return reply.error(Errno::EIO) };
         match s.lookup(parent.0, name.as_bytes(), self.writable) {
-            Ok(Some((e, listed))) => self.reply_entry(&mut s, &e, if listed { &LISTED_TTL } else { &TTL }, reply),
+            Ok(Some((e, listed))) => {
+                self.reply_entry(&mut s, parent.0, &e, if listed { &LISTED_TTL } else { &TTL }, reply);
+            }
             Ok(None) => reply.error(Errno::ENOENT),
             Err(e) => reply.error(io_errno(&e)),
         }
@@ -742,7 +794,7 @@ impl Filesystem for TroveFs {
                 1 => reply.add(INodeNo(1), 2, FileType::Directory, ".."),
                 _ => {
                     let e = &l.entries[i - 2];
-                    let attr = s.entry_attr(e, self.writable, false);
+                    let attr = s.entry_attr(e, self.writable, None);
                     reply.add(attr.ino, i as u64 + 1, attr.kind, OsStr::from_bytes(&e.name))
                 }
             };
@@ -770,12 +822,12 @@ impl Filesystem for TroveFs {
                 1 => reply.add(INodeNo(1), 2, "..", &TTL, &dir, Generation(0)),
                 _ => {
                     let e = &l.entries[i - 2];
-                    let attr = s.entry_attr(e, self.writable, false);
+                    let attr = s.entry_attr(e, self.writable, None);
                     let full =
                         reply.add(attr.ino, i as u64 + 1, OsStr::from_bytes(&e.name), &ttl, &attr, Generation(0));
                     if !full {
                         // Sent: the kernel holds a reference from now on.
-                        let _ = s.entry_attr(e, self.writable, true);
+                        let _ = s.entry_attr(e, self.writable, Some(ino.0));
                     }
                     full
                 }
@@ -831,7 +883,7 @@ impl Filesystem for TroveFs {
         let mut path = tags;
         path.push(id);
         let e = State::dir_entry(name.as_bytes(), Node::TagSet { tags: path, via_ns });
-        self.reply_entry(&mut s, &e, &TTL, reply);
+        self.reply_entry(&mut s, parent.0, &e, &TTL, reply);
     }
 
     fn symlink(&self, _req: &Request, parent: INodeNo, _link_name: &OsStr, target: &Path, reply: ReplyEntry) {
@@ -874,7 +926,7 @@ impl Filesystem for TroveFs {
         match ops::files::live_at(&s.index, &resolved) {
             Ok(Some(r)) => {
                 let e = State::file_entry(views::basename(&r).to_vec(), &r);
-                self.reply_entry(&mut s, &e, &TTL, reply);
+                self.reply_entry(&mut s, parent.0, &e, &TTL, reply);
             }
             Ok(None) => reply.error(Errno::ENOENT),
             Err(e) => reply.error(io_errno(&e)),
@@ -1071,7 +1123,7 @@ mod tests {
         let mut ino = 1;
         for part in path.split('/') {
             let (e, _) = s.lookup(ino, part.as_bytes(), false).unwrap().unwrap_or_else(|| panic!("{part}"));
-            ino = s.entry_attr(&e, false, true).ino.0;
+            ino = s.entry_attr(&e, false, Some(ino)).ino.0;
         }
         ino
     }
@@ -1119,16 +1171,40 @@ mod tests {
         // 10 000 such nodes must not stay.
         for i in 0..10_000 {
             let e = State::dir_entry("q", Node::Query(format!("t{i}")));
-            let _ = s.entry_attr(&e, false, false);
+            let _ = s.entry_attr(&e, false, None);
         }
         assert!(s.held().0 < 3_000, "{} nodes held", s.held().0);
         // One with a reference survives every sweep.
         let kept = walk(&mut s, "tags/t2");
         for i in 0..10_000 {
             let e = State::dir_entry("q", Node::Query(format!("u{i}")));
-            let _ = s.entry_attr(&e, false, false);
+            let _ = s.entry_attr(&e, false, None);
         }
         assert!(s.getattr(kept, false).unwrap().is_some());
+    }
+
+    #[test]
+    fn over_the_node_bound_the_kernel_is_asked_to_drop_the_oldest_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = state(tmp.path(), 4, MAX_CACHED_ENTRIES);
+        s.max_nodes = 40;
+        let queries = walk(&mut s, "query");
+        let _ = s.take_stale();
+        // 100 query folders looked up (the kernel holds each).
+        let inos: Vec<u64> = (0..100).map(|i| walk(&mut s, &format!("query/t{} limit:{}", i % 4, i + 1))).collect();
+        let asked: Vec<Stale> = s.take_stale();
+        assert!(!asked.is_empty());
+        // The oldest are named by the folder and the name the kernel has them by, not pages.
+        assert!(asked.iter().all(|st| st.dir == queries && !st.pages && st.names.len() == 1));
+        assert_eq!(asked[0].names[0], "t0 limit:1");
+        // The kernel forgets them: the nodes go, and stay near the bound.
+        for st in &asked {
+            let name = st.names[0].to_str().unwrap();
+            let i: usize = name.rsplit("limit:").next().unwrap().parse().unwrap();
+            s.forget(inos[i - 1], 1);
+        }
+        assert!(s.held().0 <= 40 + 20, "{} nodes held", s.held().0);
+        assert!(s.getattr(inos[99], false).unwrap().is_some(), "the newest stay");
     }
 
     #[test]

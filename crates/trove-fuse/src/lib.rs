@@ -45,6 +45,9 @@ pub struct MountOptions {
     /// How many entries the cached listings hold together at most (the least recently used
     /// listing goes first; the one in use stays however big it is).
     pub max_cached_entries: usize,
+    /// How many directories the kernel may hold before the mount asks it to drop the oldest
+    /// half (it otherwise keeps them until memory runs short).
+    pub max_nodes: usize,
 }
 
 impl MountOptions {
@@ -56,6 +59,7 @@ impl MountOptions {
             top_tags: 1000,
             top_cooccurring: 200,
             max_cached_entries: fs::MAX_CACHED_ENTRIES,
+            max_nodes: fs::MAX_NODES,
         }
     }
 }
@@ -163,7 +167,9 @@ pub fn mount(opts: &MountOptions, stop: &AtomicBool, log: &(dyn Fn(&str) + Sync)
         };
         // Outside the lock: the kernel may wait on a request that waits for the lock.
         for st in stale {
-            let _ = notifier.inval_inode(fuser::INodeNo(st.dir), 0, 0);
+            if st.pages {
+                let _ = notifier.inval_inode(fuser::INodeNo(st.dir), 0, 0);
+            }
             for n in st.names {
                 let _ = notifier.inval_entry(fuser::INodeNo(st.dir), &n);
             }
