@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use trove_testutil::TestEnv;
 
 const PINS: &[&str] = &["hydrus-api==5.3.0", "szurubooru-client==0.6.2"];
@@ -392,6 +393,146 @@ fn hydrus_endpoints_answer_errors_in_hydrus_shape() {
         // the rest
         ("GET", "/add_files/add_file".into(), vec![(hk, &all)], None, 404),
         ("GET", "/manage_database/lock_on".into(), vec![(hk, &all)], None, 404),
+        // duplicates (permission 8: a key of scope all)
+        ("GET", "/manage_file_relationships/get_potentials_count".into(), vec![], None, 401),
+        ("GET", "/manage_file_relationships/get_potentials_count".into(), vec![(hk, &read)], None, 403),
+        (
+            "GET",
+            "/manage_file_relationships/get_potentials_count?max_hamming_distance=99".into(),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            "/manage_file_relationships/get_potentials_count?potentials_search_type=5".into(),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            "/manage_file_relationships/get_potentials_count?potentials_search_type=2".into(),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            "/manage_file_relationships/get_potentials_count?pixel_duplicates=7".into(),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            format!("/manage_file_relationships/get_potentials_count?tags_1={}", enc("[\"a\"")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "GET",
+            "/manage_file_relationships/get_potentials_count?file_service_key=abcd".into(),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        ("GET", "/manage_file_relationships/get_potential_pairs".into(), vec![(hk, &read)], None, 403),
+        ("GET", "/manage_file_relationships/get_potential_pairs?max_num_pairs=0".into(), vec![(hk, &all)], None, 400),
+        (
+            "GET",
+            format!("/manage_file_relationships/get_potential_pairs?tags_1={}", enc("\"a\"")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        ("GET", "/manage_file_relationships/get_file_relationships".into(), vec![(hk, &all)], None, 400),
+        ("GET", "/manage_file_relationships/get_file_relationships?file_id=1".into(), vec![(hk, &read)], None, 403),
+        ("GET", format!("/manage_file_relationships/get_file_relationships?hash={short}"), vec![(hk, &all)], None, 400),
+        ("GET", format!("/manage_file_relationships/get_file_relationships?hash={zeros}"), vec![(hk, &all)], None, 404),
+        ("GET", "/manage_file_relationships/get_file_relationships?file_id=999999".into(), vec![(hk, &all)], None, 404),
+        (
+            "GET",
+            format!("/manage_file_relationships/get_file_relationships?file_ids={}", enc("[1,")),
+            vec![(hk, &all)],
+            None,
+            400,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &read), json],
+            Some("{\"relationships\": []}".into()),
+            403,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some("{}".into()),
+            400,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some("{\"relationships\": [".into()),
+            400,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some("{\"relationships\": 3}".into()),
+            400,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some(format!(
+                "{{\"relationships\": [{{\"hash_a\": \"{short}\", \"hash_b\": \"{zeros}\", \"relationship\": 1}}]}}"
+            )),
+            400,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some(format!("{{\"relationships\": [{{\"hash_a\": \"{zeros}\", \"relationship\": 1}}]}}")),
+            400,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some(format!(
+                "{{\"relationships\": [{{\"hash_a\": \"{zeros}\", \"hash_b\": \"{}\", \"relationship\": 1}}]}}",
+                "11".repeat(32)
+            )),
+            404,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some(format!(
+                "{{\"relationships\": [{{\"hash_a\": \"{zeros}\", \"hash_b\": \"{}\", \"relationship\": 9}}]}}",
+                "11".repeat(32)
+            )),
+            400,
+        ),
+        (
+            "POST",
+            "/manage_file_relationships/set_file_relationships".into(),
+            vec![(hk, &all), json],
+            Some(format!(
+                "{{\"relationships\": [{{\"hash_a\": \"{zeros}\", \"hash_b\": \"{}\", \"relationship\": 2, \"delete_b\": true}}]}}",
+                "11".repeat(32)
+            )),
+            400,
+        ),
         ("GET", "/get_services?cbor=1".into(), vec![(hk, &all)], None, 406),
         ("GET", "/get_services".into(), vec![(hk, &all), ("Accept", "application/cbor")], None, 406),
         ("OPTIONS", "/get_services".into(), vec![("Origin", "http://example.test")], None, 401),
@@ -457,4 +598,142 @@ fn szurubooru_client_lists_and_reads_posts() {
         "pool_ids": [id_of("cat2.png"), id_of("cat1.png")],
     });
     run_script(&py, "szuru_client.py", &cfg, &server);
+}
+
+/// A picture with a few coloured blocks, different for each seed.
+fn picture(seed: u32) -> image::RgbImage {
+    let mut img = image::RgbImage::from_fn(240, 180, |x, y| {
+        image::Rgb([(x + seed * 40) as u8, (y * 2 + seed * 90) as u8, ((x + y) / 2 + seed * 10) as u8])
+    });
+    for k in 0..5u32 {
+        let (x0, y0) = ((seed * 53 + k * 41) % 200, (seed * 31 + k * 67) % 140);
+        let c = image::Rgb([(seed * 70 + k * 50) as u8, (k * 90) as u8, (seed * 20 + 200) as u8]);
+        for y in y0..y0 + 30 {
+            for x in x0..x0 + 35 {
+                img.put_pixel(x, y, c);
+            }
+        }
+    }
+    img
+}
+
+fn sha256_hex(p: &Path) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(p).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The duplicate endpoints over a real library: a picture and its resized copy are one
+/// potential pair (an unrelated picture is in none), the relationships a client sets land
+/// as trove decisions (`dupe:undecided` follows), 0 makes the pair potential again, and a
+/// duplicate relationship with the default content merge unions the tags. Files untouched.
+#[test]
+fn hydrus_duplicate_endpoints_serve_trove_pairs_and_store_decisions() {
+    let e = env();
+    std::fs::create_dir_all(e.path("lib/small")).unwrap();
+    let orig = picture(1);
+    orig.save(e.path("lib/photo.png")).unwrap();
+    image::DynamicImage::ImageRgb8(orig)
+        .resize_exact(120, 90, image::imageops::FilterType::Triangle)
+        .save(e.path("lib/small/photo.png"))
+        .unwrap();
+    picture(4).save(e.path("lib/other.png")).unwrap();
+    e.ok(["include", "-r", "lib"]);
+    e.ok(["tag", "--tag", "cat", "lib/photo.png"]);
+    let (big, small, other) = (
+        sha256_hex(&e.path("lib/photo.png")),
+        sha256_hex(&e.path("lib/small/photo.png")),
+        sha256_hex(&e.path("lib/other.png")),
+    );
+    let bytes_before: Vec<Vec<u8>> = ["lib/photo.png", "lib/small/photo.png", "lib/other.png"]
+        .iter()
+        .map(|p| std::fs::read(e.path(p)).unwrap())
+        .collect();
+    let all = key(&e, "dedup", "--all");
+    let server = serve(&e, &["--hydrus-port", "0"]);
+    let base = server.hydrus.clone();
+    let hk = "Hydrus-Client-API-Access-Key";
+    let get = |path: &str| {
+        let (s, v) = call("GET", &format!("{base}{path}"), &[(hk, &all)], None);
+        assert_eq!(s, 200, "{path}: {v}");
+        v
+    };
+    let set = |rel: u32, merge: bool| {
+        let body = json!({"relationships": [{"hash_a": small, "hash_b": big, "relationship": rel, "do_default_content_merge": merge}]});
+        let (s, v) = call(
+            "POST",
+            &format!("{base}/manage_file_relationships/set_file_relationships"),
+            &[(hk, &all), ("Content-Type", "application/json")],
+            Some(&body.to_string()),
+        );
+        assert_eq!(s, 200, "{v}");
+    };
+    let count = || get("/manage_file_relationships/get_potentials_count")["potential_duplicates_count"].clone();
+    assert_eq!(count(), 1);
+    let v = get(&format!(
+        "/manage_file_relationships/get_potential_pairs?max_num_pairs=10&file_service_keys={}",
+        enc("[\"616c6c206c6f63616c2066696c6573\"]")
+    ));
+    let mut pair: Vec<String> =
+        v["potential_duplicate_pairs"][0].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()).collect();
+    pair.sort();
+    let mut want = vec![big.clone(), small.clone()];
+    want.sort();
+    assert_eq!(pair, want, "{v}");
+    assert_eq!(v["potential_duplicate_pairs"].as_array().unwrap().len(), 1);
+    // trove cannot tell pixel duplicates: "must be" is perceptual distance 0, where a
+    // resized copy's gradient hash lands; "must not be" is above 0.
+    let px = |p: u32| {
+        get(&format!("/manage_file_relationships/get_potentials_count?pixel_duplicates={p}"))["potential_duplicates_count"]
+            .clone()
+    };
+    assert_eq!((px(0), px(2)), (json!(1), json!(0)));
+    // A search narrows the pairs: one file must carry `cat`, then both.
+    let q = |t: u32| {
+        format!(
+            "/manage_file_relationships/get_potentials_count?tags_1={}&potentials_search_type={t}",
+            enc("[\"cat\"]")
+        )
+    };
+    assert_eq!(get(&q(0))["potential_duplicates_count"], 1);
+    assert_eq!(get(&q(1))["potential_duplicates_count"], 0);
+    let rel = get(&format!(
+        "/manage_file_relationships/get_file_relationships?hashes={}",
+        enc(&format!("[\"{big}\", \"{other}\"]"))
+    ));
+    let r = &rel["file_relationships"][&big];
+    assert_eq!(r["0"], json!([small]), "{rel}");
+    assert_eq!(
+        (r["1"].as_array().unwrap().len(), r["3"].as_array().unwrap().len(), r["8"].as_array().unwrap().len()),
+        (0, 0, 0)
+    );
+    assert_eq!((r["is_king"].clone(), r["king"].clone()), (json!(true), json!(big)));
+    assert_eq!(rel["file_relationships"][&other]["0"], json!([]));
+
+    // Alternates: decided, so no longer potential, and trove sees the decision.
+    set(3, false);
+    assert_eq!(count(), 0);
+    assert!(e.find("dupe:undecided").0.is_empty());
+    let rel = get(&format!("/manage_file_relationships/get_file_relationships?hash={small}"));
+    assert_eq!(rel["file_relationships"][&small]["3"], json!([big]), "{rel}");
+    // 0: potential again.
+    set(0, false);
+    assert_eq!(count(), 1);
+    assert_eq!(e.find("dupe:undecided").0.len(), 2);
+    // Same quality with the default merge: the tags are unioned; the larger image is king.
+    set(2, true);
+    assert_eq!(count(), 0);
+    let (tagged, _) = e.find("cat");
+    assert_eq!(tagged.len(), 2, "{tagged:?}");
+    let rel = get(&format!("/manage_file_relationships/get_file_relationships?hash={small}"));
+    let r = &rel["file_relationships"][&small];
+    assert_eq!(
+        (r["8"].clone(), r["is_king"].clone(), r["king"].clone()),
+        (json!([big]), json!(false), json!(big)),
+        "{rel}"
+    );
+    let bytes_after: Vec<Vec<u8>> = ["lib/photo.png", "lib/small/photo.png", "lib/other.png"]
+        .iter()
+        .map(|p| std::fs::read(e.path(p)).unwrap())
+        .collect();
+    assert_eq!(bytes_before, bytes_after, "a relationship changed a file");
 }

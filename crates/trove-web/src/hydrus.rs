@@ -31,7 +31,10 @@ use trove_core::query::{CmpOp, Expr, Modifier, NamePart, NamePattern, Predicate,
 use trove_core::{FileId, FileRecord, FileState, Index, Source};
 
 use crate::App;
+
+mod dupes;
 use crate::api::{ApiError, content_response, mime_for, thumbnail_response};
+use dupes::{get_file_relationships, get_potential_pairs, get_potentials_count, set_file_relationships};
 
 /// The Client API version and Hydrus version trove answers as (Hydrus Web refuses
 /// `hydrus_version` below 500). Bump only when trove implements what that version changed.
@@ -380,6 +383,8 @@ enum Need {
     EditTags,
     /// Permissions 3 and 13.
     Paths,
+    /// Permission 8 (edit file relationships): only a key with trove scope `all` has it.
+    Relationships,
 }
 
 /// Who is calling.
@@ -446,6 +451,7 @@ async fn authorize(app: &Arc<App>, r: &HReq, need: Need) -> Result<Who, HErr> {
         Need::Any => (true, ""),
         Need::Search | Need::Paths => (who.scope.allows(Scope::Read), "search for and fetch files"),
         Need::EditTags => (who.scope.allows(Scope::Tag), "edit file tags"),
+        Need::Relationships => (who.scope.allows(Scope::All), "edit file relationships"),
     };
     if !ok {
         return Err(HErr::new(
@@ -487,6 +493,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/add_tags/clean_tags", get(h!(clean_tags)))
         .route("/add_tags/search_tags", get(h!(search_tags)))
         .route("/add_tags/get_siblings_and_parents", get(h!(siblings_and_parents)))
+        .route("/manage_file_relationships/get_potentials_count", get(h!(get_potentials_count)))
+        .route("/manage_file_relationships/get_potential_pairs", get(h!(get_potential_pairs)))
+        .route("/manage_file_relationships/get_file_relationships", get(h!(get_file_relationships)))
+        .route("/manage_file_relationships/set_file_relationships", post(h!(set_file_relationships)))
         .route("/manage_pages/get_pages", get(h!(get_pages)))
         .route("/manage_popups/get_popups", get(h!(get_popups)))
         .route("/", any(unsupported))

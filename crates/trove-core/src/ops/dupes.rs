@@ -434,15 +434,59 @@ pub fn perceptual_of(index: &Index, content: &Hash) -> Result<Option<std::result
     dupes::perceptual_of(index.conn(), content)
 }
 
-/// Candidate pairs (exact copies and similar images at `distance`) with the decision
-/// stored for each, if any: what the Hydrus duplicate endpoints serve.
-pub fn pairs(index: &Index, distance: u32) -> Result<Vec<(FileId, FileId, Option<Decision>)>> {
+/// Two files that may be duplicates: copies of one content, or images whose perceptual
+/// hashes are close; with what the user decided about them, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CandidatePair {
+    /// The file with the smaller id.
+    pub a: FileId,
+    /// The other file.
+    pub b: FileId,
+    /// Bits between their perceptual hashes (0 for copies of one content).
+    pub distance: u32,
+    /// Copies of one content (same BLAKE3).
+    pub exact: bool,
+    /// The decision stored for the pair.
+    pub decision: Option<Decision>,
+}
+
+/// Candidate pairs (exact copies, and similar images at `distance` read from the stored
+/// near pairs) with the decision stored for each: what `dupe:undecided` and the Hydrus
+/// duplicate endpoints serve. Ordered by (a, b).
+pub fn candidate_pairs(index: &Index, distance: u32) -> Result<Vec<CandidatePair>> {
     let decided: std::collections::HashMap<(FileId, FileId), Decision> =
         decisions(index)?.into_iter().map(|(a, b, d)| ((a, b), d)).collect();
-    Ok(dupes::candidate_pairs(index.conn(), distance)?
-        .into_iter()
-        .map(|(a, b)| (a, b, decided.get(&(a, b)).copied()))
-        .collect())
+    let mut out = Vec::new();
+    let exact = dupes::exact_pairs_input(index.conn())?;
+    for g in exact.chunk_by(|x, y| x.1 == y.1) {
+        for i in 0..g.len() {
+            for j in i + 1..g.len() {
+                let (a, b) = if g[i].0 < g[j].0 { (g[i].0, g[j].0) } else { (g[j].0, g[i].0) };
+                out.push(CandidatePair { a, b, distance: 0, exact: true, decision: decided.get(&(a, b)).copied() });
+            }
+        }
+    }
+    for (a, b, d) in dupes::similar_pairs(index.conn(), distance)? {
+        out.push(CandidatePair { a, b, distance: d, exact: false, decision: decided.get(&(a, b)).copied() });
+    }
+    out.sort_by_key(|p| (p.a, p.b));
+    out.dedup_by_key(|p| (p.a, p.b));
+    Ok(out)
+}
+
+/// Records `decision` for each pair of files given (`None` forgets it), in one
+/// transaction; how many pairs changed. A pair of a file with itself is skipped.
+pub fn mark_pairs(index: &mut Index, pairs: &[(FileId, FileId)], decision: Option<Decision>) -> Result<u64> {
+    let now = crate::model::now_unix();
+    index.write(|tx| {
+        let mut n = 0;
+        for &(a, b) in pairs {
+            if a != b {
+                n += u64::from(dupes::decide(tx, a, b, decision.map(Decision::code), now)?);
+            }
+        }
+        Ok(n)
+    })
 }
 
 #[cfg(test)]
