@@ -28,14 +28,14 @@ use super::{
 /// A content by its SHA-256.
 type Sha = [u8; 32];
 
+/// Content pairs (A < B) → the closest distance and the decisions of their record pairs.
+type ContentPairs = BTreeMap<(Sha, Sha), (u32, Vec<Option<Decision>>)>;
+
 /// The pairs of contents between which trove has candidate record pairs at `distance`:
 /// (A, B) with A < B → (closest distance, decisions of the record pairs).
-fn content_pairs(
-    index: &Index,
-    distance: u32,
-) -> trove_core::Result<BTreeMap<(Sha, Sha), (u32, Vec<Option<Decision>>)>> {
+fn content_pairs(index: &Index, distance: u32) -> trove_core::Result<ContentPairs> {
     let mut sha: HashMap<FileId, Option<Sha>> = HashMap::new();
-    let mut out: BTreeMap<(Sha, Sha), (u32, Vec<Option<Decision>>)> = BTreeMap::new();
+    let mut out = ContentPairs::new();
     for p in dupes::candidate_pairs(index, distance)? {
         if p.exact {
             continue;
