@@ -5,6 +5,8 @@
 //!   the settle time after the burst, the daemon's peak RSS and the tag loop's failures.
 //! - `reconcile [--files N]`: a no-change `trove reconcile` over N indexed files.
 //! - `report --size S|M|L`: the query, printing and include report (report.rs).
+//! - `queries --size S|M|L --index PATH`: the report's query tables alone, on an index made
+//!   by `generate --size S|M|L --index PATH` (report.rs).
 //! - `web --size S|M|L [--index PATH] [--clients N] [--duration SECS]`: `trove serve` over
 //!   HTTP on loopback (web.rs).
 //! - `mount --size S|M|L [--index PATH]`: `trove mount` listings next to `trove find` (mount.rs).
@@ -40,9 +42,10 @@ use trove_core::{Index, OpenMode};
 pub(crate) struct Args {
     /// What to measure: burst (renames under a live watcher), reconcile (a no-change
     /// reconcile), report (queries, printing, include), generate (only build the library),
-    /// web (`trove serve` over HTTP), mount (`trove mount` listings), history (the op log's
-    /// cost), similar (the near-duplicate search).
-    #[arg(value_parser = ["burst", "reconcile", "report", "generate", "web", "mount", "history", "similar"])]
+    /// queries (the report's query tables on an index made by generate), web (`trove serve`
+    /// over HTTP), mount (`trove mount` listings), history (the op log's cost), similar (the
+    /// near-duplicate search).
+    #[arg(value_parser = ["burst", "reconcile", "report", "generate", "queries", "web", "mount", "history", "similar"])]
     cmd: String,
     /// The trove binary to drive.
     #[arg(long, default_value = "target/release/trove")]
@@ -65,7 +68,7 @@ pub(crate) struct Args {
     /// The generator's seed (the library is deterministic from it).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// For `generate`: where to write the index. For `web` and `mount`: reuse one made by
+    /// For `generate`: where to write the index. For `queries`, `web` and `mount`: reuse one made by
     /// `generate` (same --size and --seed) instead of building it.
     #[arg(long)]
     index: Option<PathBuf>,
@@ -301,6 +304,7 @@ fn main() {
         "reconcile" => reconcile_bench(&a),
         "report" => report::report(&a),
         "generate" => report::generate_cmd(&a),
+        "queries" => report::queries_cmd(&a),
         "web" => web::web(&a),
         "mount" => mount::mount_bench(&a),
         "history" => history::history_bench(&a),

@@ -178,6 +178,8 @@ pub(crate) fn query_suite(lib: &Library, s: Size) -> Vec<(&'static str, String)>
         ("type:video", "type:video".into()),
         ("meta.artist:*a*", "meta.artist:*a*".into()),
         ("sort:taken limit:100", "sort:taken limit:100".into()),
+        ("sort:-added limit:100", "sort:-added limit:100".into()),
+        ("popular tag, newest first", format!("{} sort:-added", pop(0))),
     ]
 }
 
@@ -209,32 +211,64 @@ pub fn report(a: &Args) {
 
     let idx = Index::open(&index, OpenMode::Existing).expect("open");
     let queries = query_suite(&lib, s);
-    let runs = match s.name {
+    let runs = runs_for(s);
+    let plans = time_queries(&idx, &queries, runs);
+    drop(idx);
+    whole_process(a, &index, &queries, runs, &tmp.path().join("rss"));
+    report_rest(a, s, &lib, &index, tmp.path(), plans);
+}
+
+fn runs_for(s: Size) -> usize {
+    match s.name {
         "L" => 9,
         "M" => 15,
         _ => 25,
-    };
+    }
+}
+
+/// `trove-bench queries --size X --index PATH`: the query suite's in-process table and the
+/// whole-process counts on an index made by `trove-bench generate` with the same size and
+/// seed (for working on the engine without building the library each time).
+pub fn queries_cmd(a: &Args) {
+    let s = size(&a.size).unwrap_or_else(|| panic!("--size S, M or L"));
+    let index = a.index.clone().expect("--index PATH");
+    let lib = Library::new(s, a.seed, Path::new("/bench/lib"));
+    let queries = query_suite(&lib, s);
+    let idx = Index::open(&index, OpenMode::Existing).expect("open");
+    let runs = runs_for(s);
+    let plans = time_queries(&idx, &queries, runs);
+    drop(idx);
+    let tmp = scratch(a);
+    whole_process(a, &index, &queries, runs, &tmp.path().join("rss"));
+    for (label, q, steps, _) in plans {
+        println!("- {label} `{q}`: {steps}");
+    }
+}
+
+type Plans = Vec<(String, String, String, Vec<String>)>;
+
+fn time_queries(idx: &Index, queries: &[(&'static str, String)], runs: usize) -> Plans {
     println!("Query latency over {runs} runs each (ms; p50 / p95). *count*: `--count`; *first 100*: the first");
     println!("100 paths in order; *all*: every matching record read (path, size, hash…), not printed.\n");
     println!("| query | matches | count p50 / p95 | first 100 p50 / p95 | all p50 / p95 |");
     println!("|---|---|---|---|---|");
     let mut plans = Vec::new();
-    for (label, q) in &queries {
+    for (label, q) in queries {
         let (mut c, mut f, mut all) = (Vec::new(), Vec::new(), Vec::new());
         let mut n = 0u64;
         for _ in 0..runs {
             let t = Instant::now();
-            let qq = Query::new(&idx, q).expect("query");
-            n = qq.count(&idx).expect("count");
+            let qq = Query::new(idx, q).expect("query");
+            n = qq.count(idx).expect("count");
             c.push(ms(t.elapsed()));
             let t = Instant::now();
-            let qq = Query::new(&idx, q).expect("query");
-            qq.for_each(&idx, Some(100), |_| Ok(true)).expect("first");
+            let qq = Query::new(idx, q).expect("query");
+            qq.for_each(idx, Some(100), |_| Ok(true)).expect("first");
             f.push(ms(t.elapsed()));
             let t = Instant::now();
-            let qq = Query::new(&idx, q).expect("query");
+            let qq = Query::new(idx, q).expect("query");
             let mut k = 0;
-            qq.for_each(&idx, None, |_| {
+            qq.for_each(idx, None, |_| {
                 k += 1;
                 Ok(true)
             })
@@ -250,39 +284,44 @@ pub fn report(a: &Args) {
             pct(&mut all, 0.5),
             pct(&mut all, 0.95)
         );
-        let qq = Query::new(&idx, q).expect("query");
-        plans.push((label.to_string(), q.clone(), qq.steps(), qq.explain(&idx).unwrap_or_default()));
+        let qq = Query::new(idx, q).expect("query");
+        plans.push((label.to_string(), q.clone(), qq.steps(), qq.explain(idx).unwrap_or_default()));
     }
-    drop(idx);
+    plans
+}
 
-    // The same queries as whole processes: `trove find --count`, as a user types it.
-    let rss_file = tmp.path().join("rss");
+/// The same queries as whole processes: `trove find --count`, as a user types it.
+fn whole_process(a: &Args, index: &Path, queries: &[(&'static str, String)], runs: usize, rss_file: &Path) {
     println!("\nWhole process `trove find --count QUERY` ({runs} runs each, ms; p50 / p95; peak RSS):\n");
     println!("| query | count p50 / p95 | peak RSS |");
     println!("|---|---|---|");
-    for (label, q) in &queries {
+    for (label, q) in queries {
         let mut peak = 0u64;
         let mut v: Vec<f64> = (0..runs)
             .map(|_| {
-                let t = time_cmd(measured(a, &index, &rss_file).args(["find", "--count", q]));
-                peak_of(&rss_file, &mut peak);
+                let t = time_cmd(measured(a, index, rss_file).args(["find", "--count", q]));
+                peak_of(rss_file, &mut peak);
                 t * 1000.0
             })
             .collect();
         println!("| {label} | {:.1} / {:.1} | {:.1} MiB |", pct(&mut v, 0.5), pct(&mut v, 0.95), peak as f64 / 1024.0);
     }
+}
+
+fn report_rest(a: &Args, s: Size, lib: &Library, index: &Path, tmp: &Path, plans: Plans) {
+    let rss_file = tmp.join("rss");
 
     // The real binary: printing paths and `ls` on the 10 000-file directory.
     let print_n = s.files.min(100_000);
     let mut peak_child = 0u64;
     let print = median_of(3, || {
         let t =
-            time_cmd(measured(a, &index, &rss_file).args(["find", "--absolute", "--limit", &print_n.to_string(), ""]));
+            time_cmd(measured(a, index, &rss_file).args(["find", "--absolute", "--limit", &print_n.to_string(), ""]));
         peak_of(&rss_file, &mut peak_child);
         t
     });
     let ls = median_of(3, || {
-        let t = time_cmd(measured(a, &index, &rss_file).arg("ls").arg(&lib.big_dir));
+        let t = time_cmd(measured(a, index, &rss_file).arg("ls").arg(&lib.big_dir));
         peak_of(&rss_file, &mut peak_child);
         t
     });
@@ -295,7 +334,7 @@ pub fn report(a: &Args) {
         "S" => (5_000, 4, 64),
         _ => (20_000, 4, 256),
     };
-    let files_dir = tmp.path().join("real");
+    let files_dir = tmp.join("real");
     let small = files_dir.join("small");
     let big = files_dir.join("big");
     let mut rng = Rng::new(a.seed ^ 0xf11e);
@@ -346,7 +385,7 @@ pub fn report(a: &Args) {
         } else {
             None
         };
-        let inc_index = tmp.path().join(format!("inc-{}.db", label.len()));
+        let inc_index = tmp.join(format!("inc-{}.db", label.len()));
         let t = Instant::now();
         let st = measured(a, &inc_index, &rss_file)
             .args(["include", "-r"])

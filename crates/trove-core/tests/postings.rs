@@ -33,6 +33,8 @@ const NAMES: &[&[u8]] = &[
     b"d4/z.flac",
 ];
 const TAGS: &[&str] = &["cat", "dog", "cute", "genre:rock", "genre:jazz", "year:2015", "year:2020", "Animal:Cat"];
+/// New names for renames and aliases: into, out of and across namespaces, and `genre:` bare.
+const NEW_NAMES: &[&str] = &["genre:pop", "topic:cat", "plain", "year:1999", "Genre:Rock:Live"];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -40,6 +42,8 @@ enum Op {
     Tag(usize, usize),
     Untag(usize, usize),
     Merge(usize, usize),
+    Rename(usize, usize),
+    Alias(usize, usize),
     Imply(usize, usize),
     Unimply(usize, usize),
     DeleteTag(usize),
@@ -59,6 +63,8 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (f.clone(), t.clone()).prop_map(|(a, b)| Op::Tag(a, b)),
         2 => (f.clone(), t.clone()).prop_map(|(a, b)| Op::Untag(a, b)),
         1 => (t.clone(), t.clone()).prop_map(|(a, b)| Op::Merge(a, b)),
+        1 => (t.clone(), 0..NEW_NAMES.len()).prop_map(|(a, b)| Op::Rename(a, b)),
+        1 => (t.clone(), 0..NEW_NAMES.len()).prop_map(|(a, b)| Op::Alias(a, b)),
         2 => (t.clone(), t.clone()).prop_map(|(a, b)| Op::Imply(a, b)),
         1 => (t.clone(), t.clone()).prop_map(|(a, b)| Op::Unimply(a, b)),
         1 => t.clone().prop_map(Op::DeleteTag),
@@ -77,6 +83,9 @@ fn query() -> impl Strategy<Value = String> {
         Just("dog".to_string()),
         Just("cute".to_string()),
         Just("genre:*".to_string()),
+        Just("year:*".to_string()),
+        Just("animal:*".to_string()),
+        Just("topic:*".to_string()),
         Just("*a*".to_string()),
         Just("year>2015".to_string()),
         Just("year<=2015".to_string()),
@@ -88,6 +97,9 @@ fn query() -> impl Strategy<Value = String> {
         Just("ext:txt".to_string()),
         Just("size>3".to_string()),
         Just("nosuchtag".to_string()),
+        Just("type:text".to_string()),
+        Just("mime:text/*".to_string()),
+        Just("width>10".to_string()),
     ];
     let expr = term.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
@@ -102,7 +114,11 @@ fn query() -> impl Strategy<Value = String> {
         Just(" sort:-path"),
         Just(" sort:mtime"),
         Just(" sort:-size"),
-        Just(" sort:size")
+        Just(" sort:size"),
+        Just(" sort:added"),
+        Just(" sort:-added"),
+        Just(" sort:-taken"),
+        Just(" sort:width")
     ];
     let limit = prop_oneof![3 => Just(String::new()), 1 => (0u64..4).prop_map(|n| format!(" limit:{n}"))];
     (expr, sort, limit).prop_map(|(e, s, l)| format!("{e}{s}{l}"))
@@ -159,6 +175,8 @@ impl Lib {
                 untag_paths(&mut self.index, &[p], &[TAGS[*t].into()], false, None).map(drop)
             }
             Op::Merge(a, b) => tags::merge(&mut self.index, TAGS[*a], TAGS[*b]),
+            Op::Rename(a, b) => tags::rename(&mut self.index, TAGS[*a], NEW_NAMES[*b]),
+            Op::Alias(a, b) => tags::alias(&mut self.index, TAGS[*a], NEW_NAMES[*b], None),
             Op::Imply(a, b) => tags::imply(&mut self.index, TAGS[*a], TAGS[*b]).map(drop),
             Op::Unimply(a, b) => tags::unimply(&mut self.index, TAGS[*a], TAGS[*b]).map(drop),
             Op::DeleteTag(t) => tags::delete(&mut self.index, TAGS[*t], true).map(drop),
@@ -251,6 +269,8 @@ proptest! {
         for o in &setup {
             l.apply(o);
         }
+        // Metadata orders continue by offset (no stable key): nothing to hold them to here.
+        prop_assume!(!text.contains("sort:-taken") && !text.contains("sort:width"));
         // Strip any limit: keyset pages ignore it.
         let text = text.split(" limit:").next().unwrap().to_string();
         let key = |r: &FileRecord| -> (i64, PathBuf) {

@@ -204,6 +204,8 @@ fn migration_2_makes_non_decimal_values_text() {
          ALTER TABLE roots DROP COLUMN auto_include; DROP TABLE ignore_patterns; DROP TABLE api_keys;
          DROP TRIGGER postings_link_insert; DROP TRIGGER postings_link_delete; DROP TRIGGER postings_link_update;
          DROP TRIGGER postings_file_insert; DROP TRIGGER postings_file_delete; DROP TRIGGER postings_file_state;
+         DROP TRIGGER postings_ns_name_insert; DROP TRIGGER postings_ns_name_delete; DROP TRIGGER postings_ns_name_update;
+         DROP TABLE postings_ns; DROP INDEX files_added;
          DROP TABLE postings; DROP TABLE postings_dirty;
          DROP TABLE phash_bands; DROP TABLE phash_pairs;
          DROP TABLE meta_fields; DROP TABLE file_meta; DROP TABLE dupe_decisions; DROP TABLE perceptual;

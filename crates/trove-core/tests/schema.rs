@@ -32,8 +32,8 @@ fn newer_schema_is_refused_and_left_byte_identical() {
 
 /// An index as the trove before posting lists wrote it (schema 7, built from that version's
 /// own migration files), upgraded in place: links, tags and files untouched, the posting
-/// lists built from the links, and every query answering the same through them as through
-/// plain SQL.
+/// lists built from the links (the namespaces' sets of version 12 included), and every query
+/// answering the same through them as through plain SQL.
 #[test]
 fn version_7_index_upgrades_in_place_with_posting_lists_built_from_the_links() {
     use trove_core::ops::check::verify_postings;
@@ -79,9 +79,19 @@ fn version_7_index_upgrades_in_place_with_posting_lists_built_from_the_links() {
     assert_eq!(index.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(verify_postings(&index).unwrap(), Vec::<String>::new());
     assert_eq!(index.stats().unwrap().links, 23_333 + 11_666 + 14_000);
-    for text in
-        ["cat", "animal", "-cat", "year>2010 -cat", "tags:0", "cat | year:2015", "missing cat", "animal sort:-path"]
-    {
+    for text in [
+        "cat",
+        "animal",
+        "-cat",
+        "year>2010 -cat",
+        "tags:0",
+        "cat | year:2015",
+        "missing cat",
+        "animal sort:-path",
+        "year:*",
+        "-year:* cat",
+        "year:* sort:-added",
+    ] {
         let q = Query::new(&index, text).unwrap();
         assert!(q.uses_posting_lists(&index).unwrap());
         let plain = Query::new(&index, text).unwrap().plain_sql();
@@ -91,4 +101,8 @@ fn version_7_index_upgrades_in_place_with_posting_lists_built_from_the_links() {
         assert_eq!(ids(&a.files), ids(&b.files), "{text}");
     }
     assert_eq!(Query::new(&index, "cat").unwrap().count(&index).unwrap(), 23_333 - 23);
+    // The namespace's set was built too (version 12): `year:*` reads it.
+    let q = Query::new(&index, "year:*").unwrap();
+    assert!(q.steps().contains("namespace year"), "{}", q.steps());
+    assert_eq!(q.count(&index).unwrap(), 14_000 - 70);
 }

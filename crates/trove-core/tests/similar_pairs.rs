@@ -252,7 +252,11 @@ fn upgrading_a_version_10_index_builds_the_near_pairs_of_its_hashes() {
     // The index as trove at schema 10 left it: hashes, no stored pairs.
     let db = rusqlite::Connection::open(&path).unwrap();
     db.execute_batch(
-        "DROP TABLE phash_bands; DROP TABLE phash_pairs; DROP INDEX perceptual_phash; PRAGMA user_version = 10;",
+        "DROP TABLE phash_bands; DROP TABLE phash_pairs; DROP INDEX perceptual_phash;
+         DROP TRIGGER postings_ns_name_insert; DROP TRIGGER postings_ns_name_delete; DROP TRIGGER postings_ns_name_update;
+         DROP TABLE postings_ns; DROP INDEX files_added;
+         DROP INDEX meta_fields_key; CREATE INDEX meta_fields_key ON meta_fields (key, folded);
+         PRAGMA user_version = 10;",
     )
     .unwrap();
     drop(db);

@@ -121,6 +121,7 @@ fn encode_cursor(a: &After) -> String {
     match a {
         After::Path(p) => format!("p.{}", hex(p)),
         After::Value(v, p) => format!("v.{v}.{}", hex(p)),
+        After::Added(v, id) => format!("a.{v}.{id}"),
         After::Offset(o) => format!("o.{o}"),
     }
 }
@@ -132,6 +133,7 @@ fn decode_cursor(s: &str) -> Result<After> {
         (Some("p"), Some(h), None) => After::Path(unhex(h).ok_or_else(bad)?),
         (Some("v"), Some(v), Some(h)) => After::Value(v.parse().map_err(|_| bad())?, unhex(h).ok_or_else(bad)?),
         (Some("o"), Some(o), None) => After::Offset(o.parse().map_err(|_| bad())?),
+        (Some("a"), Some(v), Some(id)) => After::Added(v.parse().map_err(|_| bad())?, id.parse().map_err(|_| bad())?),
         _ => return Err(bad()),
     };
     Ok(a)

@@ -288,6 +288,9 @@ pub enum SortKey {
     Width,
     /// Height in pixels.
     Height,
+    /// When the file was added to the index (`added_at`), ties by record id: `sort:-added`
+    /// is newest first.
+    Added,
 }
 
 impl SortKey {
@@ -303,6 +306,7 @@ impl SortKey {
             SortKey::Duration => "duration",
             SortKey::Width => "width",
             SortKey::Height => "height",
+            SortKey::Added => "added",
         }
     }
 }

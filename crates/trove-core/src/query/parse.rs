@@ -672,10 +672,11 @@ fn keyword(kw: &str, op: CmpOp, arg: &[Segment], arg_pos: usize, pos: usize) -> 
                 "duration" => SortKey::Duration,
                 "width" => SortKey::Width,
                 "height" => SortKey::Height,
+                "added" => SortKey::Added,
                 _ => {
                     return Err(ParseError::new(
                         arg_pos,
-                        "sort takes path, mtime, size, random, pool, taken, duration, width or height (a leading '-' reverses)",
+                        "sort takes path, mtime, size, random, pool, taken, duration, width, height or added (a leading '-' reverses)",
                     ));
                 }
             };

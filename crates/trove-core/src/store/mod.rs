@@ -76,11 +76,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_dupes.sql"),
     include_str!("migrations/0010_history.sql"),
     include_str!("migrations/0011_similar_pairs.sql"),
+    include_str!("migrations/0012_namespace_postings.sql"),
+    include_str!("migrations/0013_meta_order_indexes.sql"),
 ];
 
-/// The version whose migration adds the posting lists; upgrading past it builds them from
-/// the links ([`postings::rebuild`]).
-const POSTINGS_VERSION: i64 = 8;
+/// The version whose migration adds the last kind of posting list (8 the tags', 12 the
+/// namespaces'); upgrading past it builds them all from the links ([`postings::rebuild`]).
+const POSTINGS_VERSION: i64 = 12;
 
 /// The version whose migration adds the operation log; writes are recorded from then on.
 const HISTORY_VERSION: i64 = 10;

@@ -1,5 +1,6 @@
-//! Posting lists: each tag's files, the live files and the tagged files as Roaring bitmaps
-//! of file ids, kept in the `postings` table in chunks of 2^16 ids (see migration 0008).
+//! Posting lists: each tag's files, each namespace's files (linked to any tag with a name in
+//! it), the live files and the tagged files as Roaring bitmaps of file ids, kept in the
+//! `postings` table in chunks of 2^16 ids (see migrations 0008 and 0012).
 //!
 //! They mirror `file_tags` and `files.state` exactly and never lag: triggers note each
 //! (set, file) pair a statement touches in `postings_dirty`, and [`flush`] settles those pairs
@@ -7,7 +8,7 @@
 //! a commit carries its bitmaps with it, and a kill -9 at any moment leaves both or neither.
 //! A reader that sees `postings_dirty` not empty evaluates with plain SQL ([`usable`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use roaring::{MultiOps, RoaringBitmap};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -21,6 +22,21 @@ pub const LIVE: i64 = 0;
 pub const TAGGED: i64 = -1;
 /// In `postings_dirty`: a bulk load is under way; its end rebuilds every set.
 const BULK: i64 = -9;
+/// A namespace's set (files linked to a tag with a name in it) is stored under
+/// `NS_BASE - id`, `id` its number in `postings_ns` (migration 0012).
+const NS_BASE: i64 = -1000;
+
+/// Whether `key` names a namespace's set.
+fn is_ns(key: i64) -> bool {
+    key < NS_BASE
+}
+
+/// The key of the namespace `ns` (folded), if it has one.
+pub fn ns_key(c: &Connection, ns: &str) -> Result<Option<i64>> {
+    let id: Option<i64> =
+        c.prepare_cached("SELECT id FROM postings_ns WHERE ns = ?1")?.query_row([ns], |r| r.get(0)).optional()?;
+    Ok(id.map(|id| NS_BASE - id))
+}
 /// A chunk holds the ids sharing `id >> CHUNK_BITS`.
 const CHUNK_BITS: u32 = 16;
 /// Above this many touched files in one chunk, the chunk is recomputed from a range scan of
@@ -98,6 +114,10 @@ fn member(c: &Connection, key: i64, file: i64) -> Result<bool> {
     let sql = match key {
         LIVE => "SELECT EXISTS (SELECT 1 FROM files WHERE id = ?2 AND state <> 1 AND ?1 = ?1)",
         TAGGED => "SELECT EXISTS (SELECT 1 FROM file_tags WHERE file_id = ?2 AND ?1 = ?1)",
+        k if is_ns(k) => {
+            "SELECT EXISTS (SELECT 1 FROM file_tags ft JOIN tag_names n ON n.tag_id = ft.tag_id \
+             JOIN postings_ns p ON p.ns = n.ns WHERE ft.file_id = ?2 AND p.id = -1000 - ?1)"
+        }
         _ => "SELECT EXISTS (SELECT 1 FROM file_tags WHERE tag_id = ?1 AND file_id = ?2)",
     };
     Ok(c.prepare_cached(sql)?.query_row(params![key, file], |r| r.get(0))?)
@@ -108,6 +128,10 @@ fn compute_range(c: &Connection, key: i64, lo: i64, hi: i64) -> Result<RoaringBi
     let sql = match key {
         LIVE => "SELECT id FROM files WHERE id BETWEEN ?2 AND ?3 AND state <> 1 AND ?1 = ?1",
         TAGGED => "SELECT DISTINCT file_id FROM file_tags WHERE file_id BETWEEN ?2 AND ?3 AND ?1 = ?1",
+        k if is_ns(k) => {
+            "SELECT ft.file_id FROM postings_ns p JOIN tag_names n ON n.ns = p.ns \
+             JOIN file_tags ft ON ft.tag_id = n.tag_id WHERE p.id = -1000 - ?1 AND ft.file_id BETWEEN ?2 AND ?3"
+        }
         _ => "SELECT DISTINCT file_id FROM file_tags WHERE tag_id = ?1 AND file_id BETWEEN ?2 AND ?3",
     };
     let mut st = c.prepare_cached(sql)?;
@@ -138,18 +162,48 @@ pub(crate) fn flush(c: &WriteTx<'_>, defer: bool) -> Result<()> {
         return rebuild(c);
     }
     let mut groups: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+    // Namespaces whose whole set is rebuilt (a name left or joined one: file_id -1).
+    let mut whole: BTreeSet<i64> = BTreeSet::new();
     {
         let mut st = c.prepare_cached("SELECT tag_id, file_id FROM postings_dirty")?;
+        let mut spaces =
+            c.prepare_cached("SELECT -1000 - p.id FROM tag_names n JOIN postings_ns p USING (ns) WHERE n.tag_id = ?1")?;
+        // A tag's namespaces (a link noted under its tag changes them too).
+        let mut of_tag: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (key, file) = row?;
+            if is_ns(key) && file < 0 {
+                whole.insert(key);
+                continue;
+            }
             groups.entry((key, file >> CHUNK_BITS)).or_default().push(file);
+            if key > 0 {
+                if let std::collections::btree_map::Entry::Vacant(v) = of_tag.entry(key) {
+                    v.insert(spaces.query_map([key], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?);
+                }
+                for ns in &of_tag[&key] {
+                    groups.entry((*ns, file >> CHUNK_BITS)).or_default().push(file);
+                }
+            }
         }
     }
-    if groups.is_empty() {
-        return Ok(());
+    for key in &whole {
+        c.prepare_cached("DELETE FROM postings WHERE tag_id = ?1")?.execute([key])?;
+        let ns: Option<String> = c
+            .prepare_cached("SELECT ns FROM postings_ns WHERE id = ?1")?
+            .query_row([NS_BASE - key], |r| r.get(0))
+            .optional()?;
+        if let Some(ns) = ns {
+            for (chunk, b) in by_chunk(&ns_set(c, &ns)?) {
+                store_chunk(c, *key, chunk, &b)?;
+            }
+        }
     }
-    for ((key, chunk), files) in groups {
+    groups.retain(|(key, _), _| !whole.contains(key));
+    for ((key, chunk), mut files) in groups {
+        files.sort_unstable();
+        files.dedup();
         let b = if files.len() > RECOMPUTE {
             let (lo, hi) = chunk_range(chunk);
             compute_range(c, key, lo, hi)?
@@ -169,6 +223,29 @@ pub(crate) fn flush(c: &WriteTx<'_>, defer: bool) -> Result<()> {
     }
     c.prepare_cached("DELETE FROM postings_dirty")?.execute([])?;
     Ok(())
+}
+
+/// The files linked to any tag with a name in the namespace `ns`, from the links.
+fn ns_set(c: &Connection, ns: &str) -> Result<RoaringBitmap> {
+    let mut st = c.prepare_cached(
+        "SELECT ft.file_id FROM tag_names n JOIN file_tags ft ON ft.tag_id = n.tag_id WHERE n.ns = ?1",
+    )?;
+    let mut all = RoaringBitmap::new();
+    for fid in st.query_map([ns], |r| r.get::<_, i64>(0))? {
+        if let Ok(fid) = u32::try_from(fid?) {
+            all.insert(fid);
+        }
+    }
+    Ok(all)
+}
+
+/// A set cut into its chunks, in order.
+fn by_chunk(all: &RoaringBitmap) -> BTreeMap<i64, RoaringBitmap> {
+    let mut chunks: BTreeMap<i64, RoaringBitmap> = BTreeMap::new();
+    for fid in all {
+        chunks.entry(i64::from(fid) >> CHUNK_BITS).or_default().insert(fid);
+    }
+    chunks
 }
 
 /// Every set as the links and file states say it should be, chunk by chunk, in key order.
@@ -227,6 +304,17 @@ fn expected(c: &Connection, mut f: impl FnMut(i64, i64, RoaringBitmap) -> Result
     if let Some((t, ch, b)) = cur.take() {
         f(t, ch, b)?;
     }
+    // Each namespace's set: the files of every tag with a name in it (a tag's links come in
+    // file order, tag after tag; the bitmap sorts them out).
+    let namespaces: Vec<(i64, String)> = c
+        .prepare("SELECT id, ns FROM postings_ns ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, ns) in namespaces {
+        for (chunk, b) in by_chunk(&ns_set(c, &ns)?) {
+            f(NS_BASE - id, chunk, b)?;
+        }
+    }
     Ok(())
 }
 
@@ -262,6 +350,7 @@ pub fn verify(c: &Connection) -> Result<Vec<String>> {
     let name = |key: i64| match key {
         LIVE => "the live files".to_string(),
         TAGGED => "the tagged files".to_string(),
+        k if is_ns(k) => format!("namespace #{}", NS_BASE - k),
         t => format!("tag #{t}"),
     };
     expected(c, |key, chunk, want| {

@@ -420,6 +420,16 @@ fn mentions_missing(e: &Expr) -> bool {
     }
 }
 
+/// The namespace `ns` (folded) when the pattern is exactly `ns:*`: the names it matches are
+/// those whose namespace is `ns` (`model::split_namespace` splits at the first `:`), plus
+/// the bare name `ns:`.
+fn namespace_wildcard(p: &NamePattern) -> Option<String> {
+    let [NamePart::Literal(l), NamePart::Star] = p.parts.as_slice() else { return None };
+    let f = fold(l);
+    let ns = f.strip_suffix(':')?;
+    (!ns.is_empty() && !ns.contains(':')).then(|| ns.to_string())
+}
+
 /// The set operations for `e` (see [`super::sets`]): each leaf compiled on its own, so its
 /// SQL and parameters stand alone. `top`: modifiers at this level are skipped.
 fn plan(conn: &Connection, e: &Expr, now: i64, top: bool) -> Result<Plan> {
@@ -439,6 +449,15 @@ fn plan(conn: &Connection, e: &Expr, now: i64, top: bool) -> Result<Plan> {
             }
             p => Plan::Not(Box::new(p)),
         },
+        Expr::Tag(p) if namespace_wildcard(p).is_some() => {
+            let ns = namespace_wildcard(p).expect("just checked");
+            // Tags implying one in the namespace (transitively), and a tag named `ns:` (no
+            // namespace: its value is empty), which the wildcard matches too.
+            let base = "SELECT i.child FROM implications i JOIN tag_names n ON n.tag_id = i.parent WHERE n.ns = ?1 \
+                        UNION SELECT tag_id FROM tag_names WHERE folded = ?2";
+            let params = vec![Value::Text(ns.clone()), Value::Text(format!("{ns}:"))];
+            Plan::Namespace { ns, sql: closure(base, Toward::Implying), params, label: e.to_string() }
+        }
         Expr::Tag(_) | Expr::Compare { .. } => {
             let mut c = leaf();
             c.expr(e, false)?;
@@ -446,6 +465,28 @@ fn plan(conn: &Connection, e: &Expr, now: i64, top: bool) -> Result<Plan> {
             Plan::Tags { sql: closure(&base, Toward::Implying), params: c.params, label: e.to_string() }
         }
         Expr::Pred(Predicate::Missing) => Plan::Missing,
+        // Terms about metadata and pools are sets of file ids read from their own tables'
+        // indexes (`f.id IN (SELECT … )`): the ids come straight from the index, no file row
+        // is read.
+        Expr::Pred(
+            p @ (Predicate::Mime(_)
+            | Predicate::Type(_)
+            | Predicate::Width(..)
+            | Predicate::Height(..)
+            | Predicate::Length(..)
+            | Predicate::Ratio(..)
+            | Predicate::Has(_)
+            | Predicate::Meta { .. }
+            | Predicate::Taken(..)
+            | Predicate::Pool(_)),
+        ) => {
+            let mut c = leaf();
+            let cond = c.pred(p)?;
+            match cond.strip_prefix("f.id IN (").and_then(|s| s.strip_suffix(')')) {
+                Some(ids) => Plan::Ids { sql: ids.to_string(), params: c.params, label: e.to_string() },
+                None => Plan::Rows { cond, params: c.params, label: e.to_string() },
+            }
+        }
         Expr::Pred(Predicate::TagCount(op, n))
             if matches!((op, n), (CmpOp::Eq, 0) | (CmpOp::Lt, 1) | (CmpOp::Le, 0)) =>
         {
@@ -497,6 +538,8 @@ pub fn compile(conn: &Connection, e: &Expr, now: i64) -> Result<Compiled> {
         SortKey::Mtime => format!("f.mtime_ns {dir}, f.path"),
         SortKey::Size => format!("f.size {dir}, f.path"),
         SortKey::Random => "random()".to_string(),
+        // The index on added_at in either direction; equal dates by record id, same direction.
+        SortKey::Added => format!("f.added_at {dir}, f.id {dir}"),
         // Files without the value last in either direction, ties in path order.
         SortKey::Taken | SortKey::Duration | SortKey::Width | SortKey::Height => {
             let col = meta_col(match sort.0 {

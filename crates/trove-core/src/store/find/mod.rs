@@ -64,6 +64,8 @@ pub enum After {
     Path(Vec<u8>),
     /// After this (value, path): `sort:mtime` (mtime in ns) or `sort:size`.
     Value(i64, Vec<u8>),
+    /// After this (added_at, record id): `sort:added`, ties by id in the same direction.
+    Added(i64, i64),
     /// After this many rows.
     Offset(u64),
 }

@@ -41,6 +41,42 @@ impl Drop for Snapshot<'_> {
     }
 }
 
+/// The metadata column an order walks, for the orders that have one.
+fn meta_sort_column(key: SortKey) -> Option<&'static str> {
+    match key {
+        SortKey::Taken => Some("taken"),
+        SortKey::Duration => Some("duration_ms"),
+        SortKey::Width => Some("width"),
+        SortKey::Height => Some("height"),
+        _ => None,
+    }
+}
+
+/// Runs `sql` (rows of `files f`, the id first, with `params`) and passes on the rows whose
+/// id is in `set`, at most `take`; stops early when `f` returns false.
+fn walk(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+    set: &RoaringBitmap,
+    take: u64,
+    mut f: impl FnMut(FileRecord) -> Result<bool>,
+) -> Result<()> {
+    let mut st = conn.prepare_cached(sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut sent = 0u64;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if u32::try_from(id).is_ok_and(|i| set.contains(i)) {
+            sent += 1;
+            if !f(crate::store::files::from_row(r)?)? || sent >= take {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The matching set and the universe's size, from the posting lists.
 struct Matches {
     set: RoaringBitmap,
@@ -119,6 +155,49 @@ impl Compiled {
             }
             return Ok(());
         }
+        if self.sort.0 == SortKey::Added && !self.all_files && offset == 0 && m.dense(take) {
+            // The index on added_at in order (either way), filtered by the set.
+            let dir = if self.sort.1 { "DESC" } else { "ASC" };
+            let sql =
+                format!("SELECT {cols} FROM files f WHERE f.state <> 1{cond} ORDER BY f.added_at {dir}, f.id {dir}");
+            return walk(conn, &sql, cparams, &m.set, take, f);
+        }
+        if let Some(col) = meta_sort_column(self.sort.0)
+            && !self.all_files
+            && m.dense(offset.saturating_add(take))
+        {
+            // The metadata column's index in order, filtered by the set (SQLite sorts only
+            // the runs of equal values by path), then the files without a value in path order.
+            let dir = if self.sort.1 { "DESC" } else { "ASC" };
+            let with = format!(
+                "SELECT {cols} FROM file_meta m CROSS JOIN files f ON f.id = m.file_id \
+                 WHERE m.{col} IS NOT NULL AND f.state <> 1 ORDER BY m.{col} {dir}, f.path"
+            );
+            let without = format!(
+                "SELECT {cols} FROM files f WHERE f.state <> 1 AND NOT EXISTS \
+                 (SELECT 1 FROM file_meta m WHERE m.file_id = f.id AND m.{col} IS NOT NULL) ORDER BY f.path"
+            );
+            let (mut skip, mut left) = (offset, take);
+            for sql in [with, without] {
+                let mut stop = false;
+                walk(conn, &sql, &[], &m.set, u64::MAX, |r| {
+                    if skip > 0 {
+                        skip -= 1;
+                        return Ok(true);
+                    }
+                    left -= 1;
+                    if !f(r)? {
+                        stop = true;
+                        return Ok(false);
+                    }
+                    Ok(left > 0)
+                })?;
+                if stop || left == 0 {
+                    break;
+                }
+            }
+            return Ok(());
+        }
         // Few matches: read exactly those rows and let SQLite sort them.
         let ids: Rc<Vec<Value>> = Rc::new(m.set.iter().map(|i| Value::Integer(i64::from(i))).collect());
         let limit = if take == u64::MAX { String::new() } else { format!(" LIMIT {take} OFFSET {offset}") };
@@ -156,7 +235,7 @@ impl Compiled {
         n: u64,
     ) -> Result<(Vec<FileRecord>, Option<After>)> {
         let (key, reverse) = self.sort;
-        let keyset = matches!(key, SortKey::Path | SortKey::Mtime | SortKey::Size);
+        let keyset = matches!(key, SortKey::Path | SortKey::Mtime | SortKey::Size | SortKey::Added);
         let _snapshot = Snapshot::begin(conn)?;
         let m = self.matches(conn)?;
         // The cursor's condition binds after the WHERE clause's own parameters (none when
@@ -172,7 +251,16 @@ impl Compiled {
                 let op = if reverse { "<" } else { ">" };
                 cond = format!(" AND f.path {op} ?{}", params.len());
             }
-            (Some(After::Value(v, p)), true) if key != SortKey::Path => {
+            (Some(After::Added(v, id)), true) if key == SortKey::Added => {
+                params.push(Value::Integer(*v));
+                let vi = params.len();
+                params.push(Value::Integer(*id));
+                let ii = params.len();
+                // Ties by id in the order's own direction (see `compile`).
+                let op = if reverse { "<" } else { ">" };
+                cond = format!(" AND (f.added_at {op} ?{vi} OR (f.added_at = ?{vi} AND f.id {op} ?{ii}))");
+            }
+            (Some(After::Value(v, p)), true) if matches!(key, SortKey::Mtime | SortKey::Size) => {
                 let col = if key == SortKey::Mtime { "f.mtime_ns" } else { "f.size" };
                 params.push(Value::Integer(*v));
                 let vi = params.len();
@@ -214,6 +302,7 @@ impl Compiled {
                 SortKey::Path => After::Path(last.path_bytes().to_vec()),
                 SortKey::Mtime => After::Value(last.stat.mtime_ns, last.path_bytes().to_vec()),
                 SortKey::Size => After::Value(last.stat.size as i64, last.path_bytes().to_vec()),
+                SortKey::Added => After::Added(last.added_at, last.id.0),
                 SortKey::Pool | SortKey::Taken | SortKey::Duration | SortKey::Width | SortKey::Height => {
                     After::Offset(offset + rows.len() as u64)
                 }

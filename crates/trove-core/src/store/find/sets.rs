@@ -28,6 +28,21 @@ pub(crate) enum Plan {
         params: Vec<Value>,
         label: String,
     },
+    /// A namespace wildcard (`genre:*`): the namespace's stored set, plus the union of the
+    /// sets of the tag ids `sql` returns (tags implying one in the namespace, and a tag named
+    /// `genre:` itself, which has no namespace).
+    Namespace {
+        ns: String,
+        sql: String,
+        params: Vec<Value>,
+        label: String,
+    },
+    /// The file ids this `SELECT` returns (from an index of another table: metadata, pools).
+    Ids {
+        sql: String,
+        params: Vec<Value>,
+        label: String,
+    },
     /// Files whose row satisfies this condition on `files f`.
     Rows {
         cond: String,
@@ -50,7 +65,9 @@ impl Plan {
         match self {
             Plan::All => "all".into(),
             Plan::Tags { label, .. } => format!("⋃bitmaps({label})"),
+            Plan::Namespace { ns, label, .. } => format!("(bitmap(namespace {ns}) ∪ ⋃bitmaps(implying {label}))"),
             Plan::Rows { label, .. } => format!("rows({label})"),
+            Plan::Ids { label, .. } => format!("ids({label})"),
             Plan::Missing => "missing".into(),
             Plan::Untagged => "live∖tagged".into(),
             Plan::And(v) => format!("({})", join(v, " ∩ ")),
@@ -132,7 +149,28 @@ impl<'c> Eval<'c> {
         Ok(match p {
             Plan::All => self.universe.clone(),
             Plan::Tags { sql, params, .. } => postings::load_union(self.conn, sql, params)?,
+            Plan::Namespace { ns, sql, params, .. } => {
+                let mut s = match postings::ns_key(self.conn, ns)? {
+                    Some(k) => postings::load(self.conn, k)?,
+                    None => RoaringBitmap::new(),
+                };
+                s |= postings::load_union(self.conn, sql, params)?;
+                s
+            }
             Plan::Rows { cond, params, .. } => self.rows(cond, params, None)?,
+            Plan::Ids { sql, params, .. } => {
+                let mut st = self.conn.prepare_cached(sql)?;
+                let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+                let mut ids: Vec<u32> = Vec::new();
+                while let Some(r) = rows.next()? {
+                    if let Ok(id) = u32::try_from(r.get::<_, i64>(0)?) {
+                        ids.push(id);
+                    }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                RoaringBitmap::from_sorted_iter(ids).expect("sorted and deduplicated")
+            }
             Plan::Missing => missing(self.conn)?,
             Plan::Untagged => {
                 if self.tagged.is_none() {
