@@ -308,15 +308,16 @@ impl State {
         if let Some(&i) = self.inos.get(node) {
             return i;
         }
+        // Nodes numbered for a plain `readdir` (which hands the kernel no reference) are
+        // dropped in sweeps, each when the count has doubled since the last; before the new
+        // node is added, which has no reference yet either and is about to be handed out.
+        if self.nodes.len() > 2 * self.swept_at + 1024 {
+            self.sweep();
+        }
         let i = self.next_ino;
         self.next_ino += 1;
         self.nodes.insert(i, Slot { node: node.clone(), lookups: 0, at: None });
         self.inos.insert(node.clone(), i);
-        // Nodes numbered for a plain `readdir` (which hands the kernel no reference) are
-        // dropped in sweeps, each when the count has doubled since the last.
-        if self.nodes.len() > 2 * self.swept_at + 1024 {
-            self.sweep();
-        }
         i
     }
 
@@ -1149,6 +1150,21 @@ mod tests {
         let fresh = walk(&mut s, "tags/t1/@files");
         assert_ne!(fresh, files);
         assert_eq!(s.listing(fresh, false).unwrap().unwrap().0.entries.len(), 2);
+    }
+
+    /// Regression: the sweep ran right after a node was numbered, before the reference the
+    /// caller was about to take, so the kernel got an inode the mount no longer knew (and
+    /// `find -L` a "No such file or directory" under it).
+    #[test]
+    fn a_sweep_never_drops_the_node_being_handed_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = state(tmp.path(), 4, MAX_CACHED_ENTRIES);
+        let queries = walk(&mut s, "query");
+        for i in 0..5_000 {
+            let e = State::dir_entry("q", Node::Query(format!("t{} limit:{}", i % 4, i + 1)));
+            let ino = s.entry_attr(&e, false, Some(queries)).ino.0;
+            assert!(s.getattr(ino, false).unwrap().is_some(), "inode {ino} handed out unknown (query {i})");
+        }
     }
 
     #[test]
