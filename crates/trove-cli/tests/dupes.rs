@@ -388,3 +388,27 @@ fn no_dupes_code_path_deletes_or_modifies_a_file() {
     let open = &open[..open.find("\n}\n").unwrap()];
     assert!(open.contains(".read(true)") && !open.contains(".write(") && !open.contains(".create("), "{open}");
 }
+
+/// A decision is a change like any other: `trove log` lists the mark, `trove undo` reverts
+/// it (the earlier decision comes back), and undoing again redoes it.
+#[test]
+fn dupes_mark_is_in_the_history_and_trove_undo_reverts_it() {
+    let e = env();
+    e.write("lib/a.bin", b"the same bytes");
+    e.write("lib/b.bin", b"the same bytes");
+    e.ok(["include", "-r", "lib"]);
+    let both = vec!["lib/a.bin".to_string(), "lib/b.bin".to_string()];
+    assert_eq!(found(&e, "dupe:undecided"), both);
+    e.ok(["dupes", "mark", "lib/a.bin", "lib/b.bin", "alternate"]);
+    assert!(found(&e, "dupe:undecided").is_empty());
+    e.ok(["dupes", "mark", "lib/a.bin", "lib/b.bin", "undecided"]);
+    assert_eq!(found(&e, "dupe:undecided"), both);
+    let log = String::from_utf8(e.ok(["log"])).unwrap();
+    assert!(log.contains("dupes mark"), "{log}");
+    // Undo the forgetting: decided again.
+    e.ok(["undo"]);
+    assert!(found(&e, "dupe:undecided").is_empty());
+    // Undo the undo (redo): undecided again.
+    e.ok(["undo"]);
+    assert_eq!(found(&e, "dupe:undecided"), both);
+}

@@ -235,6 +235,7 @@ fn describe(c: &rusqlite::Connection, k: &Key) -> Result<String> {
         Key::Member(p, pos) => format!("place {pos} of pool {}", h::pool_title(c, *p)?),
         Key::File(f) => format!("record of {}", path(*f)?),
         Key::Source(s) => format!("source {}", h::source_label(c, *s)?),
+        Key::Decision(a, b) => format!("duplicate decision about {} and {}", path(*a)?, path(*b)?),
     })
 }
 

@@ -108,6 +108,8 @@ pub enum Key {
     Member(i64, i64),
     /// (tag, file, source)
     Link(i64, i64, i64),
+    /// A duplicate decision about files (a, b), a < b.
+    Decision(i64, i64),
 }
 
 /// A row's content (what the key does not say).
@@ -145,6 +147,11 @@ pub enum Val {
     Link {
         added_at: i64,
     },
+    /// 1 same, 2 alternate, 3 not-duplicate.
+    Decision {
+        decision: i64,
+        decided_at: i64,
+    },
 }
 
 /// One recorded change.
@@ -163,6 +170,14 @@ fn text(v: Value) -> String {
         Value::Integer(i) => i.to_string(),
         Value::Real(f) => f.to_string(),
         Value::Null => String::new(),
+    }
+}
+
+fn int(v: Value) -> i64 {
+    match v {
+        Value::Integer(i) => i,
+        Value::Text(s) => s.parse().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -209,6 +224,7 @@ fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Change>> {
             return Ok(Some(Change { op, key: Key::File(file), before: Some(before), after: Some(after) }));
         }
         17 => (Key::Source(x), Val::Source { kind: text(v), name: text(w) }),
+        19 | 20 => (Key::Decision(x, y), Val::Decision { decision: int(v), decided_at: int(w) }),
         _ => return Ok(None),
     };
     let (before, after) = if added { (None, Some(val)) } else { (Some(val), None) };
@@ -321,6 +337,10 @@ pub fn current(c: &Connection, k: &Key) -> Result<Option<Val>> {
             .prepare_cached("SELECT 1 FROM implications WHERE child = ?1 AND parent = ?2")?
             .query_row([ch, pa], |_| Ok(Val::Implication))
             .optional()?,
+        Key::Decision(a, b) => c
+            .prepare_cached("SELECT decision, decided_at FROM dupe_decisions WHERE a = ?1 AND b = ?2")?
+            .query_row([a, b], |r| Ok(Val::Decision { decision: r.get(0)?, decided_at: r.get(1)? }))
+            .optional()?,
         Key::Member(p, pos) => c
             .prepare_cached("SELECT file_id FROM pool_files WHERE pool_id = ?1 AND position = ?2")?
             .query_row([p, pos], |r| Ok(Val::Member { file: r.get(0)? }))
@@ -355,7 +375,7 @@ pub struct Blocked {
 }
 
 fn is_child(k: &Key) -> bool {
-    matches!(k, Key::Link(..) | Key::Name(_) | Key::Implication(..) | Key::Member(..))
+    matches!(k, Key::Link(..) | Key::Name(_) | Key::Implication(..) | Key::Member(..) | Key::Decision(..))
 }
 
 fn has_children(c: &Connection, k: &Key) -> Result<bool> {
@@ -387,6 +407,7 @@ fn parents_present(c: &Connection, k: &Key, v: &Val) -> Result<bool> {
         (Key::Link(t, f, s), _) => tag(*t)? && file(*f)? && exists(c, "SELECT 1 FROM sources WHERE id = ?1", *s)?,
         (Key::Name(_), Val::Name { tag: t, .. }) => tag(*t)?,
         (Key::Implication(a, b), _) => tag(*a)? && tag(*b)?,
+        (Key::Decision(a, b), _) => file(*a)? && file(*b)?,
         (Key::Member(p, _), Val::Member { file: f }) => {
             exists(c, "SELECT 1 FROM pools WHERE id = ?1", *p)? && file(*f)?
         }
@@ -422,6 +443,9 @@ fn delete(c: &WriteTx<'_>, k: &Key) -> Result<()> {
         }
         Key::Member(p, pos) => {
             c.prepare_cached("DELETE FROM pool_files WHERE pool_id = ?1 AND position = ?2")?.execute([p, pos])?;
+        }
+        Key::Decision(a, b) => {
+            c.prepare_cached("DELETE FROM dupe_decisions WHERE a = ?1 AND b = ?2")?.execute([a, b])?;
         }
         Key::Link(t, f, s) => {
             c.prepare_cached("DELETE FROM file_tags WHERE tag_id = ?1 AND file_id = ?2 AND source_id = ?3")?
@@ -476,6 +500,9 @@ fn put(c: &WriteTx<'_>, k: &Key, v: &Val, present: bool) -> Result<bool> {
         (Key::Link(t, f, s), Val::Link { added_at }) => c
             .prepare_cached("INSERT INTO file_tags (tag_id, file_id, source_id, added_at) VALUES (?1, ?2, ?3, ?4)")?
             .execute([t, f, s, added_at]),
+        (Key::Decision(a, b), Val::Decision { decision, decided_at }) => c
+            .prepare_cached("INSERT INTO dupe_decisions (a, b, decision, decided_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute([a, b, decision, decided_at]),
         _ => return Ok(false),
     };
     match r {
@@ -562,6 +589,7 @@ pub fn later_groups(c: &Connection, after: i64, k: &Key) -> Result<Vec<i64>> {
         Key::Member(id, pos) => ("kind IN (11, 12) AND x = ?2 AND y = ?3", vec![(*id).into(), (*pos).into()]),
         Key::File(f) => ("file = ?2", vec![(*f).into()]),
         Key::Source(id) => ("kind = 17 AND x = ?2", vec![(*id).into()]),
+        Key::Decision(a, b) => ("kind IN (19, 20) AND x = ?2 AND y = ?3", vec![(*a).into(), (*b).into()]),
     };
     let sql = format!(
         "SELECT DISTINCT o.grp FROM op_changes c JOIN ops o ON o.id = c.op WHERE c.op > ?1 AND {cond} ORDER BY o.grp"

@@ -78,6 +78,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_similar_pairs.sql"),
     include_str!("migrations/0012_namespace_postings.sql"),
     include_str!("migrations/0013_meta_order_indexes.sql"),
+    include_str!("migrations/0014_history_decisions.sql"),
 ];
 
 /// The version whose migration adds the last kind of posting list (8 the tags', 12 the
