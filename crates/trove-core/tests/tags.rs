@@ -56,10 +56,12 @@ fn rename_and_alias_keep_every_link() {
     assert_eq!(trove_core::ops::find::find(&index, "gerade").unwrap().len(), 10);
     assert_eq!(trove_core::ops::find::find(&index, "GERADE").unwrap().len(), 10);
     // names are unique case-insensitively, across tags
-    assert!(matches!(tags::alias(&mut index, "three", "Gerade", None), Err(Error::NameTaken { .. })));
-    assert!(matches!(tags::rename(&mut index, "three", "FIVE"), Err(Error::NameTaken { .. })));
-    assert!(matches!(tags::create(&mut index, "  "), Err(Error::BadTagName { .. })));
-    assert!(matches!(tags::create(&mut index, "a\nb"), Err(Error::BadTagName { .. })));
+    assert!(
+        matches!(tags::alias(&mut index, "three", "Gerade", None), Err(Error::NameTaken { name, owner }) if name == "Gerade" && owner == "Even Numbers")
+    );
+    assert!(matches!(tags::rename(&mut index, "three", "FIVE"), Err(Error::NameTaken { name, .. }) if name == "FIVE"));
+    assert!(matches!(tags::create(&mut index, "  "), Err(Error::BadTagName { name, .. }) if name == "  "));
+    assert!(matches!(tags::create(&mut index, "a\nb"), Err(Error::BadTagName { name, .. }) if name == "a\nb"));
     // case-only rename is allowed, display keeps the case typed
     tags::rename(&mut index, "five", "FIVE").unwrap();
     assert_eq!(tags::show(&index, "five").unwrap().tag.name, "FIVE");
@@ -111,8 +113,10 @@ fn implication_cycles_are_refused() {
     let (_d, mut index) = setup();
     tags::imply(&mut index, "a", "b").unwrap();
     tags::imply(&mut index, "b", "c").unwrap();
-    assert!(matches!(tags::imply(&mut index, "c", "a"), Err(Error::ImplicationCycle { .. })));
-    assert!(matches!(tags::imply(&mut index, "a", "a"), Err(Error::SelfImplication(_))));
+    assert!(
+        matches!(tags::imply(&mut index, "c", "a"), Err(Error::ImplicationCycle { child, parent }) if child == "c" && parent == "a")
+    );
+    assert!(matches!(tags::imply(&mut index, "a", "a"), Err(Error::SelfImplication(name)) if name == "a"));
     assert!(!tags::imply(&mut index, "a", "b").unwrap().new);
     assert!(tags::unimply(&mut index, "b", "c").unwrap());
     tags::imply(&mut index, "c", "a").unwrap();
