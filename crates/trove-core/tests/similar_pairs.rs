@@ -254,6 +254,7 @@ fn upgrading_a_version_10_index_builds_the_near_pairs_of_its_hashes() {
     db.execute_batch(
         "DROP TABLE phash_bands; DROP TABLE phash_pairs; DROP INDEX perceptual_phash;
          DROP TRIGGER postings_ns_name_insert; DROP TRIGGER postings_ns_name_delete; DROP TRIGGER postings_ns_name_update;
+         DROP TRIGGER history_decision_insert; DROP TRIGGER history_decision_delete; DROP TRIGGER history_decision_update;
          DROP TABLE postings_ns; DROP INDEX files_added;
          DROP INDEX meta_fields_key; CREATE INDEX meta_fields_key ON meta_fields (key, folded);
          PRAGMA user_version = 10;",
