@@ -202,7 +202,7 @@ fn watcher_reopens_an_index_replaced_under_it() {
     let e = env();
     e.write("lib/a", b"a");
     e.ok(["include", "-r", "-t", "t", "lib"]);
-    let child = e.watch("inotify");
+    let mut child = e.watch("inotify");
     // A restored copy renamed over the index (as a backup restore does).
     let copy = e.path("copy.db");
     let c = rusqlite::Connection::open(&e.index).unwrap();
@@ -211,7 +211,7 @@ fn watcher_reopens_an_index_replaced_under_it() {
     std::fs::rename(&copy, &e.index).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     std::fs::rename(e.path("lib/a"), e.path("lib/b")).unwrap();
-    wait_for("the rename is recorded in the new index", || e.find("t").0 == vec!["lib/b".to_string()]);
+    child.wait_for("the rename is recorded in the new index", || e.find("t").0 == vec!["lib/b".to_string()]);
     let log = child.stop();
     assert!(log.contains("the index file was replaced; reopening it"), "{log}");
 }
