@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use trove_core::FileRecord;
+use trove_core::ops::files::FileTag;
 
 /// Writes a path's raw bytes (non-UTF-8 kept) followed by `end`.
 pub fn write_path(out: &mut impl Write, p: &Path, end: u8) -> std::io::Result<()> {
@@ -31,6 +32,19 @@ pub fn record_json(r: &FileRecord) -> serde_json::Map<String, Value> {
     m.insert("hash".into(), json!(r.hash.to_hex()));
     m.insert("state".into(), json!(r.state.as_str()));
     m
+}
+
+/// A file's tags as JSON, added to `obj`: `tags` (its own links: name and every source)
+/// and `implied` (the names its tags imply).
+pub fn tags_json(obj: &mut serde_json::Map<String, Value>, tags: &[FileTag]) {
+    let own = tags.iter().filter(|t| !t.implied).map(|t| {
+        json!({
+            "name": t.name,
+            "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })
+    });
+    obj.insert("tags".into(), Value::Array(own.collect()));
+    obj.insert("implied".into(), json!(tags.iter().filter(|t| t.implied).map(|t| &t.name).collect::<Vec<_>>()));
 }
 
 /// A progress bar on a terminal, nothing when stderr is piped.

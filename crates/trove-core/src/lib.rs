@@ -54,6 +54,7 @@ pub mod paths;
 pub mod query;
 pub mod similar;
 pub(crate) mod store;
+pub mod time;
 
 pub use error::{Error, Result, StoreError};
 pub use model::{FileId, FileRecord, FileState, Hash, PoolId, Source, Stat, Tag, TagId, TagName};

@@ -126,13 +126,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&dd) {
         return None;
     }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + dd - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = trove_core::time::days_from_civil(y, m, dd);
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 

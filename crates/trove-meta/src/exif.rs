@@ -109,18 +109,7 @@ fn unix(dt: &exif::DateTime) -> Option<i64> {
     {
         return None;
     }
-    let days = days_from_civil(i64::from(dt.year), i64::from(dt.month), i64::from(dt.day));
+    let days = trove_core::time::days_from_civil(i64::from(dt.year), i64::from(dt.month), i64::from(dt.day));
     let secs = days * 86400 + i64::from(dt.hour) * 3600 + i64::from(dt.minute) * 60 + i64::from(dt.second);
     Some(secs - i64::from(dt.offset.unwrap_or(0)) * 60)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }

@@ -11,7 +11,7 @@ use trove_core::FileState;
 use trove_core::ops::files::{self, Labeler};
 
 use crate::ctx::{CmdResult, Ctx, warn};
-use crate::output::record_json;
+use crate::output::{record_json, tags_json};
 
 /// List indexed files with their tags.
 ///
@@ -54,22 +54,7 @@ pub fn run(ctx: &Ctx, a: LsArgs) -> CmdResult {
             let links = files::other_links(&index, r)?;
             if a.json {
                 let mut m = record_json(r);
-                m.insert(
-                    "tags".into(),
-                    json!(
-                        tags.iter()
-                            .filter(|t| !t.implied)
-                            .map(|t| json!({
-                                "name": t.name,
-                                "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                            }))
-                            .collect::<Vec<_>>()
-                    ),
-                );
-                m.insert(
-                    "implied".into(),
-                    json!(tags.iter().filter(|t| t.implied).map(|t| &t.name).collect::<Vec<_>>()),
-                );
+                tags_json(&mut m, &tags);
                 let links: Vec<serde_json::Value> = links
                     .iter()
                     .map(|l| {

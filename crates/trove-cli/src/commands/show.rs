@@ -8,7 +8,7 @@ use serde_json::json;
 use trove_core::ops::{files, meta};
 
 use crate::ctx::{CmdResult, CommandError, Ctx};
-use crate::output::{meta_json, meta_lines, record_json};
+use crate::output::{meta_json, meta_lines, record_json, tags_json};
 
 /// Show one file: its record, tags (with sources) and metadata read from its content.
 ///
@@ -44,22 +44,7 @@ pub fn run(ctx: &Ctx, a: ShowArgs) -> CmdResult {
                 let mut m = record_json(&r);
                 m.insert("added_at".into(), json!(r.added_at));
                 m.insert("verified_at".into(), json!(r.verified_at));
-                m.insert(
-                    "tags".into(),
-                    json!(
-                        tags.iter()
-                            .filter(|t| !t.implied)
-                            .map(|t| json!({
-                                "name": t.name,
-                                "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                            }))
-                            .collect::<Vec<_>>()
-                    ),
-                );
-                m.insert(
-                    "implied".into(),
-                    json!(tags.iter().filter(|t| t.implied).map(|t| &t.name).collect::<Vec<_>>()),
-                );
+                tags_json(&mut m, &tags);
                 m.insert("meta".into(), stored.as_ref().map_or(json!(null), |s| meta_json(s, current.as_ref())));
                 serde_json::to_writer(&mut out, &m).map_err(std::io::Error::other)?;
                 out.write_all(b"\n")?;

@@ -54,15 +54,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 for a civil date (proleptic Gregorian).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub(crate) use crate::time::days_from_civil;
 
 /// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (UTC) → seconds since the epoch.
 pub fn parse_date(s: &str) -> Option<i64> {
