@@ -223,6 +223,9 @@ fn a_tag_change_from_the_cli_shows_in_the_mount_without_remounting() {
     e.ok(["tag", "-t", "brand-new", "lib/a/song.flac"]);
     wait_for("a new tag listed", || ls(&m.p("tags")).contains(&"brand-new".to_string()));
     assert_eq!(ls(&m.p("tags/brand-new/@files")), ["song.flac"]);
+    // And among the tags co-occurring with the file's others (the counts are read again).
+    wait_for("a new co-occurring tag", || ls(&m.p("tags/techno")).contains(&"brand-new".to_string()));
+    assert_eq!(ls(&m.p("tags/brand-new")), ["@files", "techno", "year:2019"]);
 }
 
 /// A listed link is kept by the kernel for long (its folder is invalidated when the index

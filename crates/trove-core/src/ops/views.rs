@@ -53,6 +53,48 @@ pub fn cooccurring(index: &Index, q: &Query, exclude: &[TagId], limit: u64) -> R
     Ok(counts(sv::cooccurring(index.conn(), &q.compiled, exclude, limit)?))
 }
 
+/// Every tag's number of files, read once from the posting lists for several listings
+/// ([`TagSizes::top`], [`TagSizes::cooccurring`]); true until the index changes. When the
+/// posting lists cannot answer (an interrupted bulk load), both fall back to [`top_tags`]
+/// and [`cooccurring`].
+#[derive(Debug, Clone)]
+pub struct TagSizes(Option<Vec<(TagId, u64)>>);
+
+impl TagSizes {
+    /// Reads the sizes (one pass over the posting lists' chunk headers).
+    pub fn read(index: &Index) -> Result<TagSizes> {
+        Ok(TagSizes(sv::tag_sizes(index.conn())?))
+    }
+
+    /// As [`top_tags`].
+    pub fn top(&self, index: &Index, limit: u64) -> Result<Vec<TagCount>> {
+        match &self.0 {
+            Some(sizes) => Ok(counts(sv::top_tags_of(index.conn(), sizes, limit)?)),
+            None => top_tags(index, limit),
+        }
+    }
+
+    /// As [`cooccurring`]: the query's matches as a set from the posting lists, then each
+    /// tag's count by intersecting sets (the biggest tags first, stopping when no smaller
+    /// tag can make the list) or, for a small set, by grouping its files' links.
+    pub fn cooccurring(&self, index: &Index, q: &Query, exclude: &[TagId], limit: u64) -> Result<Vec<TagCount>> {
+        if let Some(sizes) = &self.0
+            && q.compiled.limit.is_none()
+            && let Some(set) = q.compiled.matching_set(index.conn())?
+        {
+            return Ok(counts(sv::cooccurring_in(index.conn(), &set, sizes, exclude, limit, None)?));
+        }
+        cooccurring(index, q, exclude, limit)
+    }
+}
+
+/// Streams (file, path, mtime in ns) of every file `q` finds, for a folder listing. Without
+/// `limit:` in no particular order (read by id from the posting lists' set: no sort, no
+/// other column), with one in the query's order (the limit keeps the first N of it).
+pub fn for_each_listed(index: &Index, q: &Query, mut f: impl FnMut(FileId, &[u8], i64)) -> Result<()> {
+    q.compiled.for_each_listed(index.conn(), |id, path, mtime| f(FileId(id), path, mtime))
+}
+
 /// Namespaces (folded) with their number of tags, the largest first.
 pub fn namespaces(index: &Index, limit: u64) -> Result<Vec<NamespaceCount>> {
     Ok(sv::namespaces(index.conn(), limit)?
@@ -163,33 +205,42 @@ pub fn id_in_name(name: &[u8]) -> Option<FileId> {
 
 /// The last component of a record's path.
 pub fn basename(r: &FileRecord) -> &[u8] {
-    r.path.file_name().map_or(r.path_bytes(), |n| n.as_bytes())
+    basename_of(r.path_bytes())
+}
+
+/// The last component of a path given as bytes.
+pub fn basename_of(path: &[u8]) -> &[u8] {
+    std::path::Path::new(std::ffi::OsStr::from_bytes(path)).file_name().map_or(path, |n| n.as_bytes())
 }
 
 /// Names for the entries of one listing: each file's basename when no other file in the
 /// listing has it, else `stem~<id>.ext` for every member of the collision. The result is
 /// deterministic and has no duplicates, even when a real basename looks like a generated one.
 pub fn entry_names(files: &[(FileId, &[u8])]) -> Vec<Vec<u8>> {
-    let mut count: HashMap<&[u8], usize> = HashMap::new();
+    let mut count: HashMap<&[u8], u32> = HashMap::with_capacity(files.len());
     for (_, b) in files {
         *count.entry(b).or_default() += 1;
     }
+    let collided = count.values().any(|&n| n > 1);
     let mut names: Vec<Vec<u8>> =
         files.iter().map(|(id, b)| if count[b] > 1 { tagged_name(b, *id) } else { b.to_vec() }).collect();
+    drop(count);
     // A real basename equal to a generated name: the plain one takes its own `~id` too.
-    // Generated names embed distinct ids, so this settles in a round or two.
-    for _ in 0..4 {
-        let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
-        for n in &names {
-            *seen.entry(n.clone()).or_default() += 1;
-        }
-        if seen.values().all(|&n| n == 1) {
-            break;
-        }
-        for (i, (id, b)) in files.iter().enumerate() {
-            if seen[&names[i]] > 1 && names[i].as_slice() == *b {
-                names[i] = tagged_name(b, *id);
+    // Generated names embed distinct ids, so this settles in a round or two. (No collision:
+    // the names are distinct basenames, nothing to check.)
+    for _ in 0..if collided { 4 } else { 0 } {
+        let clash: Vec<usize> = {
+            let mut seen: HashMap<&[u8], u32> = HashMap::with_capacity(names.len());
+            for n in &names {
+                *seen.entry(n.as_slice()).or_default() += 1;
             }
+            if seen.values().all(|&n| n == 1) {
+                break;
+            }
+            (0..files.len()).filter(|&i| seen[names[i].as_slice()] > 1 && names[i].as_slice() == files[i].1).collect()
+        };
+        for i in clash {
+            names[i] = tagged_name(files[i].1, files[i].0);
         }
     }
     names

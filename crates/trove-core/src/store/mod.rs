@@ -391,6 +391,19 @@ impl Index {
         Ok(self.conn.busy_timeout(wait)?)
     }
 
+    /// For a long-lived reader (a mount): SQLite keeps up to `cache_mib` MiB of pages on
+    /// this connection and reads the file through a memory map of up to `mmap_mib` MiB
+    /// (no copy of each page into the cache; the pages stay the kernel's, shared and
+    /// reclaimable). Applies to this connection only: call it again after [`Index::reopen`].
+    pub fn set_read_memory(&self, cache_mib: u32, mmap_mib: u32) -> Result<()> {
+        self.conn.execute_batch(&format!(
+            "PRAGMA cache_size = -{}; PRAGMA mmap_size = {};",
+            u64::from(cache_mib) * 1024,
+            u64::from(mmap_mib) << 20
+        ))?;
+        Ok(())
+    }
+
     /// Turns off the fsync at each commit on this connection (`PRAGMA synchronous = OFF`),
     /// for tests and throwaway indexes: a crash of the process still loses nothing (WAL), a
     /// power cut may lose the last commits. Never used by the CLI.

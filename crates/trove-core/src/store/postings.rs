@@ -76,6 +76,35 @@ pub fn load_union(c: &Connection, tags_sql: &str, params: &[rusqlite::types::Val
     Ok(sets.union())
 }
 
+/// How many ids a stored set holds, read from the serialized header (each container's key
+/// and cardinality) without decoding the containers; a header it does not know is decoded.
+pub fn cardinality(b: &[u8]) -> Result<u64> {
+    const NO_RUNS: u32 = 12346;
+    const WITH_RUNS: u16 = 12347;
+    let u16_at = |i: usize| b.get(i..i + 2).map(|x| u64::from(u16::from_le_bytes([x[0], x[1]])));
+    let header = || -> Option<u64> {
+        let cookie = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?);
+        let (size, at) = if cookie == NO_RUNS {
+            (u32::from_le_bytes(b.get(4..8)?.try_into().ok()?) as usize, 8)
+        } else if cookie as u16 == WITH_RUNS {
+            let size = (cookie >> 16) as usize + 1;
+            (size, 4 + size.div_ceil(8))
+        } else {
+            return None;
+        };
+        let mut n = 0;
+        for k in 0..size {
+            // (key, cardinality - 1) per container.
+            n += u16_at(at + 4 * k + 2)? + 1;
+        }
+        Some(n)
+    };
+    match header() {
+        Some(n) => Ok(n),
+        None => Ok(decode(b)?.len()),
+    }
+}
+
 fn decode(b: &[u8]) -> Result<RoaringBitmap> {
     RoaringBitmap::deserialize_from(b)
         .map_err(|e| crate::Error::from(crate::StoreError::DamagedPostings { reason: e.to_string() }))
@@ -375,4 +404,32 @@ pub fn verify(c: &Connection) -> Result<Vec<String>> {
         problems.push(format!("posting list of {}: chunk {chunk} stored but the links have none", name(*key)));
     }
     Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header count agrees with decoding, for array, bitmap and run containers, one
+    /// chunk (as stored) or several, and an empty set.
+    #[test]
+    fn cardinality_from_the_header_agrees_with_decoding() {
+        let mut sets: Vec<RoaringBitmap> = vec![RoaringBitmap::new()];
+        sets.push([7u32, 9, 65_535].into_iter().collect());
+        sets.push((0..30_000u32).map(|i| i * 2).collect());
+        let mut runs: RoaringBitmap = (100_000..160_000u32).collect();
+        runs.optimize();
+        sets.push(runs.clone());
+        runs.insert(5);
+        runs.insert(3_000_000);
+        runs.optimize();
+        sets.push(runs);
+        sets.push((0..5u32).map(|i| i << 16).collect());
+        for b in &sets {
+            let bytes = encode(b);
+            assert_eq!(cardinality(&bytes).unwrap(), b.len(), "{b:?}");
+        }
+        // A header it does not know is decoded: a damaged one is an error, never a count.
+        assert!(cardinality(b"\x01\x02\x03\x04junk").is_err());
+    }
 }

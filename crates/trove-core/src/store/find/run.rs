@@ -387,6 +387,41 @@ impl Compiled {
         Ok(())
     }
 
+    /// The matching files as a set of ids, from the posting lists (`limit:` and the order
+    /// ignored); `None` when the posting lists cannot answer now (then use plain SQL).
+    pub(crate) fn matching_set(&self, conn: &Connection) -> Result<Option<RoaringBitmap>> {
+        let _snapshot = Snapshot::begin(conn)?;
+        Ok(self.matches(conn)?.map(|m| m.set))
+    }
+
+    /// Streams (id, path, mtime in ns) of every match, for a folder listing. Without
+    /// `limit:` the order makes no difference to what is listed, so the rows are read by id
+    /// from the posting lists' set, in id order, with no sort and no other column; with a
+    /// limit (or the posting lists unusable now) in the query's order, as [`Self::for_each`].
+    pub fn for_each_listed(&self, conn: &Connection, mut f: impl FnMut(i64, &[u8], i64)) -> Result<()> {
+        if self.limit.is_none() && self.sample.is_none() {
+            let _snapshot = Snapshot::begin(conn)?;
+            if let Some(m) = self.matches(conn)? {
+                let ids: Rc<Vec<Value>> = Rc::new(m.set.iter().map(|i| Value::Integer(i64::from(i))).collect());
+                let mut st =
+                    conn.prepare_cached("SELECT f.id, f.path, f.mtime_ns FROM files f WHERE f.id IN rarray(?1)")?;
+                let mut rows = st.query([&ids])?;
+                while let Some(r) = rows.next()? {
+                    let path = match r.get_ref(1)? {
+                        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                        _ => &[],
+                    };
+                    f(r.get(0)?, path, r.get(2)?);
+                }
+                return Ok(());
+            }
+        }
+        self.for_each(conn, None, |r| {
+            f(r.id.0, r.path_bytes(), r.stat.mtime_ns);
+            Ok(true)
+        })
+    }
+
     /// How many files match (honouring `limit:`).
     pub fn count(&self, conn: &Connection) -> Result<u64> {
         let _snapshot = Snapshot::begin(conn)?;
