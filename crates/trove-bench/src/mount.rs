@@ -6,7 +6,9 @@
 //!    listing after mounting, then the p50/p95 of 20 repeated listings;
 //! 3. `find -L MOUNT/tags/<popular>/@files | wc -l`;
 //!
-//! each next to `trove find` printing the same set; then the mount process's peak RSS. The library's files do not exist on disk
+//! each next to `trove find` printing the same set, and `find -L` over the same links as
+//! plain symlinks in an ext4 folder made by `trove view` (the physical floor); then the mount
+//! process's peak RSS. The library's files do not exist on disk
 //! (`/bench/lib/...`), so the links dangle: `ls` and `find -L` list them all the same, and
 //! no time goes to the disk.
 
@@ -133,9 +135,33 @@ pub fn mount_bench(a: &Args) {
         (dt, String::from_utf8_lossy(&out).trim().parse().unwrap_or(0))
     };
     row(&format!("`trove find {popular} | wc -l`"), first_and_repeated(5, find_wc));
+    // The physical floor: the same set as plain symlinks in an ext4 folder (`trove view`,
+    // the links dangle as the mount's do), walked the same way; "first" right after it was
+    // made (the kernel holds its dentries, as it holds the mount's after the listings above).
+    let view = tmp.path().join("view");
+    let t = Instant::now();
+    let (_, _) = timed(trove(a, &index).args(["view", "--", &popular]).arg(&view));
+    let made = ms(t.elapsed());
+    let find_view = || {
+        let (dt, out) = timed(Command::new("sh").arg("-c").arg("find -L \"$1\" | wc -l").arg("sh").arg(&view));
+        (dt, String::from_utf8_lossy(&out).trim().parse().unwrap_or(0))
+    };
+    row("`find -L <trove view folder> | wc -l` (ext4)", first_and_repeated(5, find_view));
+    // And with the kernel's dentry and inode caches dropped first (`drop_caches` 2; root).
+    let cold = std::fs::write("/proc/sys/vm/drop_caches", "2").is_ok();
+    if cold {
+        let (dt, n) = find_view();
+        println!(
+            "| `find -L <trove view folder> | wc -l` (ext4), dentries and inodes dropped first | {n} | {dt:.1} | | |"
+        );
+    }
+    println!("\n`trove view` made the {popular} folder in {made:.0} ms");
     println!("\nquery: `{q10k}`; repeated = {n} runs (5 for the find rows); each `ls` and `find` is a new process");
     println!(
-        "peak RSS of the `trove mount` process after all of the above: {} MiB",
-        crate::status_kib(&mount_pid, "VmHWM:") / 1024
+        "peak RSS of the `trove mount` process after all of the above: {} MiB (now: {} MiB its own, {} MiB of the \
+         index file mapped)",
+        crate::status_kib(&mount_pid, "VmHWM:") / 1024,
+        crate::status_kib(&mount_pid, "RssAnon:") / 1024,
+        crate::status_kib(&mount_pid, "RssFile:") / 1024
     );
 }
