@@ -93,21 +93,69 @@ const SHRINK_TO: (u32, u32) = (72, 64);
 
 /// Grey pixels of an image, box-shrunk for hashing; what [`hash_bytes`] hashes.
 ///
-/// Speed (docs/performance.md, "Include with metadata extraction"): a JPEG is decoded by
-/// zune-jpeg directly, other formats by `image`; both are turned grey with integer Rec. 709
+/// Speed (docs/performance.md, "Include with metadata extraction"): a JPEG is decoded at
+/// 1/8 scale in the DCT domain ([`jpeg_scaled`]: each 8×8 block's mean, no full-size inverse
+/// DCT or colour conversion), with zune-jpeg at full size as the fallback for layouts it
+/// does not take; other formats by `image`; all are turned grey with integer Rec. 709
 /// weights (the `image` crate's own conversion goes through floats and took a third of
 /// the include's time) and averaged in k×k boxes down to about [`SHRINK_TO`], in one pass,
 /// before the hasher resizes them to 9×8 (its resize of the full image took another quarter).
 pub fn grey(bytes: &[u8]) -> Result<image::GrayImage, String> {
     let img = match image::guess_format(bytes) {
-        Ok(image::ImageFormat::Jpeg) => match jpeg_pixels(bytes) {
+        Ok(image::ImageFormat::Jpeg) => match jpeg_scaled(bytes) {
             Ok(img) => img,
-            // CMYK and other rare layouts: the general decoder.
-            Err(_) => decode(bytes)?,
+            Err(Refused::TooLarge(e)) => return Err(e),
+            // CMYK, 12-bit and other rare layouts, or a stream jpeg-decoder gives up on
+            // (zune-jpeg is lenient with files cut short): the full-size decoders.
+            Err(Refused::Other) => match jpeg_pixels(bytes) {
+                Ok(img) => img,
+                Err(_) => decode(bytes)?,
+            },
         },
         _ => decode(bytes)?,
     };
     Ok(shrink_grey(img))
+}
+
+/// The size a JPEG is decoded at, at least (one side reaching it is enough): the smallest
+/// DCT scaling (1/8, 1/4, 1/2, 1) that gives it. (1, 1) always takes 1/8.
+pub const JPEG_AT_LEAST: (u16, u16) = (1, 1);
+
+/// Why [`jpeg_scaled`] gave no pixels.
+enum Refused {
+    /// Over the limits: no other decoder is tried.
+    TooLarge(String),
+    /// A layout or stream it does not take: the full decoders are tried.
+    Other,
+}
+
+/// A JPEG decoded in the DCT domain at reduced scale (jpeg-decoder's `scale`): at 1/8 each
+/// 8×8 block becomes one pixel, its DC coefficient — the block's mean, the same as a box
+/// shrink by 8 — so neither the inverse DCT nor the colour conversion runs at full size
+/// (the entropy decoding of every coefficient still does). RGB or grey, as stored.
+fn jpeg_scaled(bytes: &[u8]) -> Result<image::DynamicImage, Refused> {
+    use jpeg_decoder::PixelFormat;
+    let mut d = jpeg_decoder::Decoder::new(bytes);
+    d.read_info().map_err(|_| Refused::Other)?;
+    let info = d.info().ok_or(Refused::Other)?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(Refused::TooLarge(format!("perceptual hash: {w}×{h} is larger than {MAX_SIDE} pixels a side")));
+    }
+    // The decoder keeps every component's coefficients (progressive files) or rows.
+    if u64::from(w) * u64::from(h) * 4 > MAX_ALLOC {
+        return Err(Refused::TooLarge(format!("perceptual hash: {w}×{h} is too large to decode")));
+    }
+    d.set_max_decoding_buffer_size(MAX_ALLOC as usize);
+    let (sw, sh) = d.scale(JPEG_AT_LEAST.0, JPEG_AT_LEAST.1).map_err(|_| Refused::Other)?;
+    let px = d.decode().map_err(|_| Refused::Other)?;
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    let img = match d.info().map(|i| i.pixel_format) {
+        Some(PixelFormat::L8) => image::GrayImage::from_raw(sw, sh, px).map(image::DynamicImage::ImageLuma8),
+        Some(PixelFormat::RGB24) => image::RgbImage::from_raw(sw, sh, px).map(image::DynamicImage::ImageRgb8),
+        _ => None,
+    };
+    img.ok_or(Refused::Other)
 }
 
 /// A JPEG decoded by zune-jpeg directly (the `image` crate copies the input and parses the

@@ -209,8 +209,9 @@ fn a_file_that_is_not_an_image_has_no_perceptual_hash_and_a_broken_one_an_error(
     assert!(x.perceptual(&huge).expect("a PNG").is_err());
 }
 
-/// The hash at include decodes less than the full pipeline (`phash::grey`: JPEG straight
-/// through zune-jpeg, integer grey, a box shrink before the hasher's resize) and must stay
+/// The hash at include decodes less than the full pipeline (`phash::grey`: a JPEG at 1/8
+/// scale from its DC coefficients, integer grey, a box shrink before the hasher's resize)
+/// and must stay
 /// close to what the full decode gave, on the fixtures and on larger JPEGs and PNGs where
 /// the shrink does most.
 #[test]
@@ -229,7 +230,13 @@ fn the_fast_grey_path_hashes_nearly_as_the_full_decode() {
         big.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(f, 85)).unwrap();
         let png = dir.path().join(format!("big{i}.png"));
         big.save_with_format(&png, ImageFormat::Png).unwrap();
-        files.extend([jpg, png]);
+        // A greyscale JPEG (one component: the scaled decoder's other layout).
+        let grey = dir.path().join(format!("big{i}-grey.jpg"));
+        let f = std::fs::File::create(&grey).unwrap();
+        DynamicImage::ImageLuma8(big.to_luma8())
+            .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(f, 85))
+            .unwrap();
+        files.extend([jpg, png, grey]);
     }
     let mut hist = [0usize; 65];
     for p in &files {
