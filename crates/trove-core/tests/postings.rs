@@ -94,6 +94,11 @@ fn query() -> impl Strategy<Value = String> {
         Just("tags>1".to_string()),
         Just("missing".to_string()),
         Just("path:*d1*".to_string()),
+        Just("path:*d1/*".to_string()),
+        Just("path:*.txt".to_string()),
+        Just("path:*x%_y*".to_string()),
+        Just("path:*/-lead".to_string()),
+        Just("path:*ar*.f?ac".to_string()),
         Just("ext:txt".to_string()),
         Just("size>3".to_string()),
         Just("nosuchtag".to_string()),
@@ -326,4 +331,179 @@ proptest! {
             prop_assert!(once.contains(id), "{:?} skipped file {} that matched throughout: {:?}", &text, id, &seen);
         }
     }
+}
+
+/// A file name of hostile bytes: `%`, `_`, `*`, `?`, `[`, a newline, `\xff`, a two-byte
+/// character, a leading `-` after the `f`.
+fn hostile_name() -> impl Strategy<Value = Vec<u8>> {
+    let piece = proptest::sample::select(vec![
+        &b"a"[..],
+        b"b",
+        b"ab",
+        b"abc",
+        b"%",
+        b"_",
+        b"*",
+        b"?",
+        b"[",
+        b"\n",
+        b"\xff",
+        "\u{e9}".as_bytes(),
+        b"-",
+        b".",
+    ]);
+    proptest::collection::vec(piece, 1..7).prop_map(|v| [&b"f"[..], &v.concat()].concat())
+}
+
+/// A glob over the same bytes (as query text, so UTF-8), most with a literal run of 3
+/// bytes or more.
+fn hostile_glob() -> impl Strategy<Value = String> {
+    let piece = proptest::sample::select(vec![
+        "*", "*", "?", "a", "b", "ab", "abc", "bab", "fa", "%", "_", "\u{e9}", "-", ".", "/", "p/", "q/ab/", "[ab]",
+        "[!a]", "\\*", "\\?", "[", "fab",
+    ]);
+    proptest::collection::vec(piece, 1..6).prop_map(|v| v.concat())
+}
+
+/// Each glob through the trigram index gives the files a scan of every path gives, in order.
+fn globs_agree(index: &Index, globs: &[String], after: &str) {
+    for g in globs {
+        let text = trove_core::query::Expr::Pred(trove_core::query::Predicate::Path(g.clone())).to_string();
+        let q = Query::at(index, &text, 1_700_000_000).unwrap();
+        assert!(q.uses_posting_lists(index).unwrap());
+        let sets = q.collect(index, None).unwrap();
+        let plain = Query::at(index, &text, 1_700_000_000).unwrap().plain_sql();
+        let sql = plain.collect(index, None).unwrap();
+        assert_eq!(paths(&sets), paths(&sql), "{text} {after}");
+        assert_eq!(q.count(index).unwrap(), sql.len() as u64, "count of {text} {after}");
+        let neg = format!("-{text}");
+        let q = Query::at(index, &neg, 1_700_000_000).unwrap();
+        let plain = Query::at(index, &neg, 1_700_000_000).unwrap().plain_sql();
+        assert_eq!(
+            paths(&q.collect(index, None).unwrap()),
+            paths(&plain.collect(index, None).unwrap()),
+            "{neg} {after}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 300, ..ProptestConfig::default() })]
+
+    /// `path:` globs answered through the trigram index equal a plain scan of the paths,
+    /// for random hostile names and random globs, before and after renames (into another
+    /// directory and to new hostile names) and removals; the stored trigram sets equal the
+    /// ones built from the paths after every step.
+    #[test]
+    fn path_globs_through_the_trigram_index_match_a_scan_across_renames(
+        names in proptest::collection::vec(hostile_name(), 1..10),
+        moves in proptest::collection::vec((any::<proptest::sample::Index>(), hostile_name(), any::<bool>()), 0..6),
+        globs in proptest::collection::vec(hostile_glob(), 10),
+    ) {
+        let mut l = Lib::new();
+        let dirs = [l.lib.join("p"), l.lib.join("q/ab")];
+        let mut files: Vec<PathBuf> = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let p = dirs[i % 2].join(OsStr::from_bytes(n));
+            if files.contains(&p) {
+                continue;
+            }
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, format!("content {i}")).unwrap();
+            files.push(p);
+        }
+        include(&mut l.index, &files, &IncludeOptions::default(), &NoProgress).unwrap();
+        prop_assert!(verify_postings(&l.index).unwrap().is_empty());
+        globs_agree(&l.index, &globs, "after include");
+        for (k, (which, new, rm)) in moves.iter().enumerate() {
+            if files.is_empty() {
+                break;
+            }
+            let at = which.index(files.len());
+            if *rm && k % 2 == 1 {
+                let p = files.remove(at);
+                remove(&mut l.index, &[p], false).unwrap();
+            } else {
+                let to = dirs[(k + 1) % 2].join(OsStr::from_bytes(new));
+                if to.exists() {
+                    continue;
+                }
+                mv(&mut l.index, std::slice::from_ref(&files[at]), &to, false).unwrap();
+                files[at] = to;
+            }
+            let problems = verify_postings(&l.index).unwrap();
+            prop_assert!(problems.is_empty(), "{:?}", problems);
+            globs_agree(&l.index, &globs, &format!("after {} changes", k + 1));
+        }
+    }
+}
+
+#[test]
+fn a_path_glob_reads_its_candidates_from_the_trigram_index() {
+    let mut l = Lib::new();
+    for i in 0..NAMES.len() {
+        l.apply(&Op::Include(i, None));
+    }
+    let q = Query::at(&l.index, "path:*d3/*e*", 1_700_000_000).unwrap();
+    assert!(q.steps().contains("trigram sets"), "{}", q.steps());
+    let got: Vec<PathBuf> = q.collect(&l.index, None).unwrap().into_iter().map(|r| r.path).collect();
+    assert_eq!(got, vec![l.path(7)], "d3/deep/e.jpg");
+    // Two bytes of literal: no trigram, a scan.
+    let q = Query::at(&l.index, "path:*d1*", 1_700_000_000).unwrap();
+    assert!(!q.steps().contains("trigram"), "{}", q.steps());
+    assert_eq!(q.count(&l.index).unwrap(), 3);
+}
+
+/// An index made before version 15 gets its trigram index built when it is opened, and
+/// answers globs through it from then on.
+#[test]
+fn upgrading_a_version_14_index_builds_its_trigram_index() {
+    let mut l = Lib::new();
+    for i in 0..NAMES.len() {
+        l.apply(&Op::Include(i, Some(i % TAGS.len())));
+    }
+    let path = l.index.path().to_path_buf();
+    drop(l.index);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER trigrams_insert; DROP TRIGGER trigrams_delete; DROP TRIGGER trigrams_update;
+         DROP TABLE trigrams; DROP TABLE trigrams_dirty; PRAGMA user_version = 14;",
+    )
+    .unwrap();
+    drop(db);
+    l.index = Index::open(&path, OpenMode::Create).unwrap();
+    assert_eq!(l.index.schema_version().unwrap(), trove_core::SCHEMA_VERSION);
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let sets: i64 = raw.query_row("SELECT count(*) FROM trigrams", [], |r| r.get(0)).unwrap();
+    assert!(sets > 20, "built from the paths: {sets} sets");
+    assert!(verify_postings(&l.index).unwrap().is_empty());
+    globs_agree(
+        &l.index,
+        &["*d3/*e*".into(), "*bad*".into(), "*x%_y*".into(), "*ar\\*.fl*".into()],
+        "after the upgrade",
+    );
+    let q = Query::at(&l.index, "path:*bad*", 1_700_000_000).unwrap();
+    assert_eq!(q.collect(&l.index, None).unwrap().len(), 1, "d2/bad\\xff.txt");
+}
+
+/// `check --full` finds a trigram set that disagrees with the paths, and `--repair` puts
+/// it right.
+#[test]
+fn check_finds_and_repairs_a_damaged_trigram_set() {
+    let mut l = Lib::new();
+    for i in 0..NAMES.len() {
+        l.apply(&Op::Include(i, None));
+    }
+    let path = l.index.path().to_path_buf();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    // "d3/" loses its files.
+    let tri = i64::from(b'd') << 16 | i64::from(b'3') << 8 | i64::from(b'/');
+    assert_eq!(raw.execute("DELETE FROM trigrams WHERE tri = ?1", [tri]).unwrap(), 1);
+    drop(raw);
+    let r = check(&mut l.index, CheckOptions { full: true, repair: false }, &NoProgress).unwrap();
+    assert!(r.postings.iter().any(|p| p.contains("trigram index of \"d3/\"")), "{:?}", r.postings);
+    let r = check(&mut l.index, CheckOptions { full: true, repair: true }, &NoProgress).unwrap();
+    assert!(r.postings_rebuilt);
+    assert!(verify_postings(&l.index).unwrap().is_empty());
+    assert_eq!(Query::at(&l.index, "path:*d3/*", 1_700_000_000).unwrap().count(&l.index).unwrap(), 3);
 }

@@ -20,6 +20,7 @@ pub mod portable;
 pub mod postings;
 pub mod roots;
 pub mod tags;
+pub(crate) mod trigrams;
 pub mod views;
 
 use std::path::{Path, PathBuf};
@@ -79,11 +80,16 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_namespace_postings.sql"),
     include_str!("migrations/0013_meta_order_indexes.sql"),
     include_str!("migrations/0014_history_decisions.sql"),
+    include_str!("migrations/0015_path_trigrams.sql"),
 ];
 
 /// The version whose migration adds the last kind of posting list (8 the tags', 12 the
 /// namespaces'); upgrading past it builds them all from the links ([`postings::rebuild`]).
 const POSTINGS_VERSION: i64 = 12;
+
+/// The version whose migration adds the trigram index on paths; upgrading past it builds
+/// it from the paths ([`trigrams::rebuild`]).
+const TRIGRAMS_VERSION: i64 = 15;
 
 /// The version whose migration adds the operation log; writes are recorded from then on.
 const HISTORY_VERSION: i64 = 10;
@@ -374,7 +380,10 @@ impl Index {
                 tx.pragma_update(None, "user_version", i as i64 + 1)?;
             }
             if v < POSTINGS_VERSION {
+                // Builds the trigram index too.
                 postings::rebuild(tx)?;
+            } else if v < TRIGRAMS_VERSION {
+                trigrams::rebuild(tx)?;
             }
             if v < NEAR_VERSION {
                 dupes::rebuild_near(tx)?;

@@ -47,7 +47,7 @@ const RECOMPUTE: usize = 256;
 /// fits in 32 bits (ids are dense, so only a hand-edited index gets near it).
 pub fn usable(c: &Connection) -> Result<bool> {
     let dirty: bool = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM postings_dirty)")?.query_row([], |r| r.get(0))?;
-    if dirty {
+    if dirty || super::trigrams::pending(c)? {
         return Ok(false);
     }
     let max: Option<i64> = c.prepare_cached("SELECT max(id) FROM files")?.query_row([], |r| r.get(0))?;
@@ -251,7 +251,8 @@ pub(crate) fn flush(c: &WriteTx<'_>, defer: bool) -> Result<()> {
         store_chunk(c, key, chunk, &b)?;
     }
     c.prepare_cached("DELETE FROM postings_dirty")?.execute([])?;
-    Ok(())
+    // The paths' trigrams, settled the same way.
+    super::trigrams::flush(c)
 }
 
 /// The files linked to any tag with a name in the namespace `ns`, from the links.
@@ -356,7 +357,9 @@ pub(crate) fn rebuild(c: &WriteTx<'_>) -> Result<()> {
         b.optimize();
         ins.execute(params![key, chunk, encode(&b)])?;
         Ok(())
-    })
+    })?;
+    // The paths' trigrams too (a bulk load noted none of its paths).
+    super::trigrams::rebuild(c)
 }
 
 /// Compares every stored set with the links and file states: one line per set that differs
@@ -403,6 +406,7 @@ pub fn verify(c: &Connection) -> Result<Vec<String>> {
     for (key, chunk) in stored.keys() {
         problems.push(format!("posting list of {}: chunk {chunk} stored but the links have none", name(*key)));
     }
+    problems.extend(super::trigrams::verify(c)?);
     Ok(problems)
 }
 

@@ -150,10 +150,7 @@ impl Compiler<'_> {
     fn pred(&mut self, p: &Predicate) -> Result<String> {
         Ok(match p {
             Predicate::Path(g) => {
-                let mut pat = g.clone();
-                if !pat.starts_with('/') && !pat.starts_with('*') {
-                    pat.insert_str(0, "*/");
-                }
+                let pat = path_pattern(g);
                 let lit: Vec<u8> = pat.bytes().take_while(|b| !matches!(b, b'*' | b'?' | b'[' | b'\\')).collect();
                 let inner = longest_literal(pat.as_bytes());
                 let pb = self.bind(pat.into_bytes());
@@ -326,6 +323,25 @@ impl Compiler<'_> {
     }
 }
 
+/// The glob a `path:` term matches whole paths with: a pattern that starts with neither `/`
+/// nor `*` matches at the start of any path component.
+fn path_pattern(g: &str) -> String {
+    let mut pat = g.to_string();
+    if !pat.starts_with('/') && !pat.starts_with('*') {
+        pat.insert_str(0, "*/");
+    }
+    pat
+}
+
+/// The trigrams every path the glob matches contains: those of its literal runs of 3 bytes
+/// or more (empty when it has none, and the term is a scan).
+fn path_trigrams(pat: &[u8]) -> Vec<u32> {
+    let mut t: Vec<u32> = super::glob::literal_runs(pat).iter().flat_map(|r| crate::store::trigrams::of(r)).collect();
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
 /// Files whose metadata row (`m`) passes `cond`.
 fn meta_set(cond: &str) -> String {
     format!("f.id IN (SELECT m.file_id FROM file_meta m WHERE {cond})")
@@ -485,6 +501,18 @@ fn plan(conn: &Connection, e: &Expr, now: i64, top: bool) -> Result<Plan> {
             match cond.strip_prefix("f.id IN (").and_then(|s| s.strip_suffix(')')) {
                 Some(ids) => Plan::Ids { sql: ids.to_string(), params: c.params, label: e.to_string() },
                 None => Plan::Rows { cond, params: c.params, label: e.to_string() },
+            }
+        }
+        // A path glob: its literal runs' trigrams give the candidates from the trigram index,
+        // whose real paths the byte glob then checks.
+        Expr::Pred(p @ Predicate::Path(g)) if !path_trigrams(path_pattern(g).as_bytes()).is_empty() => {
+            let mut c = leaf();
+            let cond = c.pred(p)?;
+            Plan::Glob {
+                cond,
+                params: c.params,
+                trigrams: path_trigrams(path_pattern(g).as_bytes()),
+                label: e.to_string(),
             }
         }
         Expr::Pred(Predicate::TagCount(op, n))

@@ -72,6 +72,42 @@ pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
     p == pat.len()
 }
 
+/// The runs of literal bytes in a pattern, as `glob_match` reads it: between `*`, `?` and
+/// closed `[...]` classes; `\x` is a literal x, an unclosed `[` and a trailing `\` literal
+/// themselves. Every path the pattern matches contains each run verbatim.
+pub(crate) fn literal_runs(pat: &[u8]) -> Vec<Vec<u8>> {
+    let (mut runs, mut cur, mut p) = (Vec::new(), Vec::new(), 0usize);
+    while p < pat.len() {
+        match pat[p] {
+            b'*' | b'?' => {
+                runs.push(std::mem::take(&mut cur));
+                p += 1;
+            }
+            b'[' => match class(pat, p, 0) {
+                Some((_, next)) => {
+                    runs.push(std::mem::take(&mut cur));
+                    p = next;
+                }
+                None => {
+                    cur.push(b'[');
+                    p += 1;
+                }
+            },
+            b'\\' if p + 1 < pat.len() => {
+                cur.push(pat[p + 1]);
+                p += 2;
+            }
+            c => {
+                cur.push(c);
+                p += 1;
+            }
+        }
+    }
+    runs.push(cur);
+    runs.retain(|r| !r.is_empty());
+    runs
+}
+
 /// Matches one byte against the class starting at `pat[p] == '['`: (matched, index after).
 fn class(pat: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
     let mut j = p + 1;
@@ -208,6 +244,74 @@ mod tests {
                 prop_assert_eq!(got, stars_match(&lits, &s), "pattern {:?} path {:?}", pat, s);
             }
         }
+    }
+
+    /// Any pattern over bytes that make every construct (classes open and closed, escapes,
+    /// `?` on multi-byte characters, bytes that are not UTF-8).
+    fn any_pattern() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::sample::select(vec![b'a', b'b', b'/', b'.', 0xc3, 0xa9, 0xff, b'\n']).prop_map(|b| vec![b]),
+                1 => proptest::sample::select(vec![&b"*"[..], b"?", b"[", b"]", b"!", b"-", b"\\"]).prop_map(<[u8]>::to_vec),
+            ],
+            0..14,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// What the trigram index relies on: a path the pattern matches contains each of its
+        /// literal runs.
+        #[test]
+        fn a_match_contains_every_literal_run(
+            pat in any_pattern(),
+            s in proptest::collection::vec(proptest::sample::select(vec![b'a', b'b', b'/', b'.', 0xc3, 0xa9, 0xff, b'\n', b'[', b']', b'*', b'\\']), 0..14),
+        ) {
+            if glob_match(&pat, &s) {
+                for run in literal_runs(&pat) {
+                    prop_assert!(s.windows(run.len()).any(|w| w == run.as_slice()), "pattern {:?} path {:?} run {:?}", pat, s, run);
+                }
+            }
+        }
+
+        /// The same where matches are likely: the path is the pattern with its wildcards
+        /// filled in.
+        #[test]
+        fn a_filled_in_pattern_contains_every_literal_run(pat in any_pattern(), fill in "[ab/é]{0,3}") {
+            let mut s = Vec::new();
+            let mut i = 0;
+            while i < pat.len() {
+                match pat[i] {
+                    b'*' => s.extend_from_slice(fill.as_bytes()),
+                    b'?' => s.push(b'a'),
+                    b'\\' if i + 1 < pat.len() => {
+                        i += 1;
+                        s.push(pat[i]);
+                    }
+                    c => s.push(c),
+                }
+                i += 1;
+            }
+            if glob_match(&pat, &s) {
+                for run in literal_runs(&pat) {
+                    prop_assert!(s.windows(run.len()).any(|w| w == run.as_slice()), "pattern {:?} path {:?} run {:?}", pat, s, run);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn literal_runs_read_the_pattern_as_glob_match_does() {
+        let runs = |p: &[u8]| literal_runs(p);
+        assert_eq!(runs(b"*/inbox/*7*"), vec![b"/inbox/".to_vec(), b"7".to_vec()]);
+        assert_eq!(runs(b"*a\\*b*"), vec![b"a*b".to_vec()]);
+        assert_eq!(runs(b"*x[ab]yz"), vec![b"x".to_vec(), b"yz".to_vec()]);
+        assert_eq!(runs(b"*[]x]yz"), vec![b"yz".to_vec()]);
+        assert_eq!(runs(b"*ab[cd"), vec![b"ab[cd".to_vec()]);
+        assert_eq!(runs(b"*ab\\"), vec![b"ab\\".to_vec()]);
+        assert_eq!(runs(b"?\xff\xfe?"), vec![b"\xff\xfe".to_vec()]);
     }
 
     /// The literal runs between unescaped stars.

@@ -49,6 +49,14 @@ pub(crate) enum Plan {
         params: Vec<Value>,
         label: String,
     },
+    /// A path glob: the files whose path has every one of `trigrams` (from the trigram
+    /// index), of which those whose row satisfies `cond` (the byte glob).
+    Glob {
+        cond: String,
+        params: Vec<Value>,
+        trigrams: Vec<u32>,
+        label: String,
+    },
     /// Files in the missing state.
     Missing,
     /// Files without any link.
@@ -67,6 +75,7 @@ impl Plan {
             Plan::Tags { label, .. } => format!("⋃bitmaps({label})"),
             Plan::Namespace { ns, label, .. } => format!("(bitmap(namespace {ns}) ∪ ⋃bitmaps(implying {label}))"),
             Plan::Rows { label, .. } => format!("rows({label})"),
+            Plan::Glob { label, trigrams, .. } => format!("rows({label} within ⋂{} trigram sets)", trigrams.len()),
             Plan::Ids { label, .. } => format!("ids({label})"),
             Plan::Missing => "missing".into(),
             Plan::Untagged => "live∖tagged".into(),
@@ -145,6 +154,31 @@ impl<'c> Eval<'c> {
         Ok(b)
     }
 
+    /// The files whose path has every trigram and satisfies `cond`, within `within` when
+    /// given: the candidates' rows are read by id when they are few, else every row once.
+    fn glob(
+        &self,
+        cond: &str,
+        params: &[Value],
+        trigrams: &[u32],
+        within: Option<&RoaringBitmap>,
+    ) -> Result<RoaringBitmap> {
+        let mut cand = crate::store::trigrams::candidates(self.conn, trigrams)?;
+        if let Some(w) = within {
+            cand &= w;
+        }
+        if cand.is_empty() {
+            return Ok(cand);
+        }
+        // A row read by id costs about three read in path order.
+        if cand.len().saturating_mul(3) < self.universe.len() {
+            return self.rows(cond, params, Some(&cand));
+        }
+        let mut s = self.rows(cond, params, None)?;
+        s &= cand;
+        Ok(s)
+    }
+
     fn eval(&mut self, p: &Plan) -> Result<RoaringBitmap> {
         Ok(match p {
             Plan::All => self.universe.clone(),
@@ -158,6 +192,7 @@ impl<'c> Eval<'c> {
                 s
             }
             Plan::Rows { cond, params, .. } => self.rows(cond, params, None)?,
+            Plan::Glob { cond, params, trigrams, .. } => self.glob(cond, params, trigrams, None)?,
             Plan::Ids { sql, params, .. } => {
                 let mut st = self.conn.prepare_cached(sql)?;
                 let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
@@ -187,7 +222,8 @@ impl<'c> Eval<'c> {
             Plan::And(v) => {
                 // Set terms first; row conditions then read only what is left, when that is
                 // a small part of the universe.
-                let (rows, sets): (Vec<&Plan>, Vec<&Plan>) = v.iter().partition(|x| matches!(x, Plan::Rows { .. }));
+                let (rows, sets): (Vec<&Plan>, Vec<&Plan>) =
+                    v.iter().partition(|x| matches!(x, Plan::Rows { .. } | Plan::Glob { .. }));
                 let mut acc: Option<RoaringBitmap> = None;
                 for x in sets {
                     let s = self.eval(x)?;
@@ -203,6 +239,11 @@ impl<'c> Eval<'c> {
                     }
                 }
                 for x in rows {
+                    if let Plan::Glob { cond, params, trigrams, .. } = x {
+                        let s = self.glob(cond, params, trigrams, acc.as_ref())?;
+                        acc = Some(s);
+                        continue;
+                    }
                     let Plan::Rows { cond, params, .. } = x else { unreachable!("partitioned") };
                     let s = match &acc {
                         Some(a) if a.len().saturating_mul(8) < self.universe.len() => {
