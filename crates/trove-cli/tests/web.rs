@@ -733,3 +733,146 @@ fn file_history_over_the_api_lists_what_each_operation_did() {
     assert_eq!(get_json(&format!("{}/api/v1/files/999999/history", s.base), &k).0, 404);
     assert_eq!(get(&format!("{}/api/v1/files/{id}/history", s.base), None, &[]).0, 401);
 }
+
+/// A picture-like image: a gradient with a few rectangles placed by `seed`.
+fn picture(seed: u32) -> image::RgbImage {
+    let mut img = image::RgbImage::from_fn(240, 180, |x, y| {
+        image::Rgb([(x + seed * 40) as u8, (y * 2 + seed * 90) as u8, ((x + y) / 2 + seed * 10) as u8])
+    });
+    for k in 0..5u32 {
+        let (x0, y0) = ((seed * 53 + k * 41) % 200, (seed * 31 + k * 67) % 140);
+        let c = image::Rgb([(seed * 70 + k * 50) as u8, (k * 90) as u8, (seed * 20 + 200) as u8]);
+        for y in y0..y0 + 30 {
+            for x in x0..x0 + 35 {
+                img.put_pixel(x, y, c);
+            }
+        }
+    }
+    img
+}
+
+/// Two exact copies (one tagged) and two similar pictures (one resized), plus an unrelated
+/// picture.
+fn dupes_library(e: &TestEnv) {
+    e.write("lib/a/report.txt", b"the same bytes twice");
+    e.write("lib/b/report.txt", b"the same bytes twice");
+    std::fs::create_dir_all(e.path("lib/small")).unwrap();
+    picture(1).save(e.path("lib/photo.png")).unwrap();
+    image::DynamicImage::ImageRgb8(picture(1))
+        .resize_exact(120, 90, image::imageops::FilterType::Triangle)
+        .save(e.path("lib/small/photo.png"))
+        .unwrap();
+    picture(4).save(e.path("lib/other.png")).unwrap();
+    e.ok(["include", "-r", "lib"]);
+    e.ok(["tag", "-t", "report", "lib/a/report.txt"]);
+    e.ok(["tag", "-t", "animal:cat", "lib/photo.png"]);
+}
+
+#[test]
+fn dupes_routes_list_compare_mark_and_merge_with_auth_csrf_and_404() {
+    let e = env();
+    dupes_library(&e);
+    let read = key(&e, "reader", "--read");
+    let writer = key(&e, "writer", "--tag");
+    let s = serve(&e, &[]);
+    let base = &s.base;
+
+    // The list: one group of copies, one of similar pictures, both undecided.
+    assert_eq!(get(&format!("{base}/api/v1/dupes"), None, &[]).0, 401);
+    assert_eq!(get(&format!("{base}/api/v1/dupes"), Some(&"0".repeat(64)), &[]).0, 403);
+    let (st, list) = get_json(&format!("{base}/api/v1/dupes"), &read);
+    assert_eq!(st, 200, "{list}");
+    assert_eq!((list["total"].as_u64(), list["exact"].as_u64(), list["similar"].as_u64()), (Some(2), Some(1), Some(1)));
+    assert_eq!(list["undecided"], 2);
+    let ids: Vec<String> =
+        list["groups"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_string()).collect();
+    let exact = ids.iter().find(|i| i.starts_with("exact-")).unwrap().clone();
+    let similar = ids.iter().find(|i| i.starts_with("similar-")).unwrap().clone();
+    // Pages.
+    let (_, p1) = get_json(&format!("{base}/api/v1/dupes?limit=1"), &read);
+    assert_eq!((p1["groups"].as_array().unwrap().len(), p1["next_offset"].as_u64()), (1, Some(1)));
+    let (_, p2) = get_json(&format!("{base}/api/v1/dupes?limit=1&offset=1"), &read);
+    assert_eq!((p2["groups"].as_array().unwrap().len(), &p2["next_offset"]), (1, &Value::Null));
+    assert_ne!(p1["groups"][0]["id"], p2["groups"][0]["id"]);
+    assert_eq!(get(&format!("{base}/api/v1/dupes?distance=99"), Some(&read), &[]).0, 400);
+
+    // A group side by side: paths, dimensions, tags, exactly one kept.
+    let (st, g) = get_json(&format!("{base}/api/v1/dupes/{similar}"), &read);
+    assert_eq!(st, 200, "{g}");
+    let members = g["members"].as_array().unwrap();
+    let names: Vec<&str> = members.iter().map(|m| m["path"].as_str().unwrap()).collect();
+    assert!(names[0].ends_with("lib/photo.png") && names[1].ends_with("lib/small/photo.png"), "{names:?}");
+    assert_eq!((members[0]["width"].as_u64(), members[0]["height"].as_u64()), (Some(240), Some(180)));
+    assert_eq!(members.iter().filter(|m| m["keep"] == true).count(), 1);
+    assert_eq!(members[0]["keep"], true, "the largest resolution is kept");
+    assert_eq!(members[0]["tags"][0]["name"], "animal:cat");
+    assert_eq!((g["undecided"].as_u64(), &g["decision"]), (Some(1), &Value::Null));
+    // Any member's id names its similar group.
+    let second = members[1]["id"].as_i64().unwrap();
+    let (st, again) = get_json(&format!("{base}/api/v1/dupes/similar-{second}"), &read);
+    assert_eq!((st, &again["id"]), (200, &g["id"]));
+
+    // Bad group ids are 404, never a 500; an unrelated file is in no group.
+    let other = id_of(base, &read, "path:*other.png");
+    let zeros = format!("exact-{}", "0".repeat(64));
+    for bad in [
+        "exact-zz",
+        "similar-0",
+        "similar--1",
+        "..%2F..%2Fetc",
+        "similar-99999999",
+        &zeros,
+        &format!("similar-{other}"),
+    ] {
+        assert_eq!(get(&format!("{base}/api/v1/dupes/{bad}"), Some(&read), &[]).0, 404, "{bad}");
+        let (st, _) =
+            post_json(&format!("{base}/api/v1/dupes/{bad}/mark"), Some(&writer), &[], r#"{"decision":"same"}"#);
+        assert_eq!(st, 404, "{bad}");
+    }
+
+    // Marking: no key 401, a read key 403, the UI's session needs its CSRF token.
+    let mark_url = format!("{base}/api/v1/dupes/{exact}/mark");
+    assert_eq!(post_json(&mark_url, None, &[], r#"{"decision":"same"}"#).0, 401);
+    assert_eq!(post_json(&mark_url, Some(&read), &[], r#"{"decision":"same"}"#).0, 403);
+    let (_, h, _) = get(&s.ui_url, None, &[]);
+    let session = header(&h, "set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let (_, _, page) = get(&format!("{base}/"), None, &[("Cookie", &session)]);
+    let page = String::from_utf8(page).unwrap();
+    let csrf = page.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(post_json(&mark_url, None, &[("Cookie", &session)], r#"{"decision":"same"}"#).0, 403);
+    assert_eq!(
+        post_json(&mark_url, None, &[("Cookie", &session), ("x-csrf-token", "nope")], r#"{"decision":"same"}"#).0,
+        403
+    );
+    assert_eq!(e.find("dupe:undecided").0.len(), 4, "nothing stored by a refused request");
+    // Bad bodies are named.
+    let cs = [("Cookie", session.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (st, v) = post_json(&mark_url, None, &cs, r#"{"decision":"maybe"}"#);
+    assert_eq!(st, 400);
+    assert!(v["error"].as_str().unwrap().contains("\"maybe\": not a decision"), "{v}");
+    assert_eq!(post_json(&mark_url, None, &cs, r#"{"decision":"same","files":[999999]}"#).0, 400);
+    assert_eq!(post_json(&mark_url, None, &cs, r#"{"decision":"same","extra":1}"#).0, 400);
+    let (st, v) = post_json(&mark_url, None, &cs, r#"{"decision":"same"}"#);
+    assert_eq!((st, &v["changed"], &v["decision"]), (200, &json!(1), &json!("same")), "{v}");
+    assert_eq!(e.find("dupe:undecided").0, ["lib/photo.png", "lib/small/photo.png"]);
+    let log = String::from_utf8(e.ok(["log"])).unwrap();
+    assert!(log.contains("api:web") && log.contains("dupes mark"), "{log}");
+    // Decided groups go after undecided ones; the decision shows.
+    let (_, list) = get_json(&format!("{base}/api/v1/dupes"), &read);
+    assert_eq!((&list["groups"][0]["id"], &list["groups"][1]["id"]), (&json!(similar), &json!(exact)));
+    assert_eq!((&list["groups"][1]["decision"], &list["undecided"]), (&json!("same"), &json!(1)));
+    // A key with the tag scope marks too, with its own source; `undecided` forgets.
+    let url = format!("{base}/api/v1/dupes/{similar}/mark");
+    assert_eq!(post_json(&url, Some(&writer), &[], r#"{"decision":"alternate"}"#).0, 200);
+    assert!(e.find("dupe:undecided").0.is_empty());
+    assert_eq!(post_json(&url, Some(&writer), &[], r#"{"decision":"undecided"}"#).0, 200);
+    assert_eq!(e.find("dupe:undecided").0.len(), 2);
+
+    // Merge tags: every member gets the tags of all, through the same operation as the CLI.
+    let url = format!("{base}/api/v1/dupes/{exact}/merge-tags");
+    assert_eq!(post_json(&url, Some(&read), &[], "{}").0, 403);
+    assert_eq!(post_json(&url, None, &[("Cookie", &session)], "{}").0, 403);
+    let (st, v) = post_json(&url, Some(&writer), &[], "");
+    assert_eq!((st, &v["added"]), (200, &json!(1)), "{v}");
+    assert_eq!(e.find("report").0, ["lib/a/report.txt", "lib/b/report.txt"]);
+}

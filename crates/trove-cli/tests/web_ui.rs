@@ -389,3 +389,119 @@ fn ui_search_scroll_open_tag_with_autocomplete_and_keys_in_headless_chromium() {
         json!([true, "q"])
     );
 }
+
+/// A picture-like image: a gradient with a few rectangles placed by `seed`.
+fn picture(seed: u32) -> image::RgbImage {
+    let mut img = image::RgbImage::from_fn(480, 360, |x, y| {
+        image::Rgb([(x / 2 + seed * 40) as u8, (y + seed * 90) as u8, ((x + y) / 4 + seed * 10) as u8])
+    });
+    for k in 0..5u32 {
+        let (x0, y0) = ((seed * 106 + k * 82) % 400, (seed * 62 + k * 134) % 280);
+        let c = image::Rgb([(seed * 70 + k * 50) as u8, (k * 90) as u8, (seed * 20 + 200) as u8]);
+        for y in y0..y0 + 60 {
+            for x in x0..x0 + 70 {
+                img.put_pixel(x, y, c);
+            }
+        }
+    }
+    img
+}
+
+#[test]
+fn ui_duplicates_page_compares_a_group_and_marks_it_in_headless_chromium() {
+    let Some((chromium, chromedriver)) = browser_tools() else { return };
+    let e = TestEnv::new(env!("CARGO_BIN_EXE_trove"));
+    // A picture, a smaller copy of it and a low-quality JPEG of it; two copies of a file.
+    std::fs::create_dir_all(e.path("lib/small")).unwrap();
+    picture(2).save(e.path("lib/beach.png")).unwrap();
+    image::DynamicImage::ImageRgb8(picture(2))
+        .resize_exact(240, 180, image::imageops::FilterType::Triangle)
+        .save(e.path("lib/small/beach.png"))
+        .unwrap();
+    let f = std::fs::File::create(e.path("lib/beach-q30.jpg")).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(f, 30).encode_image(&picture(2)).unwrap();
+    picture(5).save(e.path("lib/forest.png")).unwrap();
+    e.write("lib/a/notes.txt", b"written twice");
+    e.write("lib/b/notes.txt", b"written twice");
+    e.ok(["include", "-r", "lib"]);
+    e.ok(["tag", "-t", "place:beach", "lib/beach.png"]);
+    e.ok(["tag", "-t", "holiday", "lib/small/beach.png"]);
+    let beaches = ["lib/beach-q30.jpg", "lib/beach.png", "lib/small/beach.png"];
+    let undecided = |e: &TestEnv| e.find("dupe:undecided").0;
+    assert_eq!(
+        undecided(&e),
+        ["lib/a/notes.txt", "lib/b/notes.txt", "lib/beach-q30.jpg", "lib/beach.png", "lib/small/beach.png"]
+    );
+
+    let server = serve(&e);
+    let shots = screenshot_dir();
+    let b = Browser::start(&chromium, &chromedriver, 1280, 800);
+    b.open(&server.ui_url);
+    b.wait("the first grid", &format!("{CARDS} > 0"));
+
+    // The nav link opens the list: two groups, both undecided, the similar one with three files.
+    b.click("#nav-dupes");
+    b.wait("the list of groups", "document.querySelectorAll('#dupes-page .dupe-row').length === 2");
+    let heading = b.js("return document.querySelector('#dupes-page p').textContent;");
+    assert_eq!(heading, "2 group(s): 1 of identical files, 1 of similar images; 2 with undecided pairs");
+    b.screenshot(&shots.join("web-dupes-list.png"));
+    let group = b.js("return [...document.querySelectorAll('#dupes-page .dupe-row')]\
+           .filter(r => r.textContent.includes('3 similar images')).map(r => r.dataset.group);");
+    let group = group[0].as_str().unwrap_or_else(|| panic!("the similar group is listed: {group}")).to_string();
+
+    // The group side by side: each picture at screen size, its resolution, path and tags; the
+    // keep rule's choice marked.
+    b.click(&format!("#dupes-page .dupe-row[data-group='{group}']"));
+    b.wait("the compare view", "document.querySelectorAll('#dupe-members .dupe-member').length === 3");
+    let shown = b.js("return [...document.querySelectorAll('#dupe-members .dupe-member')].map(m => [\
+           m.querySelector('.path').textContent.split('/lib/')[1], \
+           m.querySelector('dd').textContent, m.classList.contains('keep'), \
+           [...m.querySelectorAll('.tag')].map(t => t.textContent).join(' '), \
+           m.querySelector('img').getAttribute('src').endsWith('/content')]);");
+    assert_eq!(
+        shown,
+        json!([
+            ["beach-q30.jpg", "480 × 360", false, "", true],
+            ["beach.png", "480 × 360", true, "place:beach", true],
+            ["small/beach.png", "240 × 180", false, "holiday", true],
+        ]),
+        "the PNG of the largest resolution and size is kept"
+    );
+    b.wait("the undecided badge", "document.getElementById('dupe-decision').textContent === 'undecided'");
+    assert_eq!(b.js("return getComputedStyle(document.getElementById('grid')).display;"), "none", "one page at a time");
+    b.screenshot(&shots.join("web-dupes.png"));
+
+    // A click on a decision stores it for every pair, as `trove dupes mark` does.
+    b.click("#dupe-alternate");
+    b.wait("the decision shown", "document.getElementById('dupe-decision').textContent === 'alternate'");
+    assert_eq!(undecided(&e), ["lib/a/notes.txt", "lib/b/notes.txt"]);
+    let json = String::from_utf8(e.ok(["dupes", "--similar", "--json"])).unwrap();
+    let g: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!((&g["decision"], &g["undecided"]), (&json!("alternate"), &json!(0)), "{g}");
+    let log = String::from_utf8(e.ok(["log"])).unwrap();
+    assert!(log.contains("api:web"), "the UI session's source: {log}");
+    // `m` merges the tags onto every picture of the group.
+    b.press(&["m"]);
+    b.wait(
+        "the merged tags",
+        "[...document.querySelectorAll('#dupe-members .dupe-member')].every(m => m.querySelectorAll('.tag').length === 2)",
+    );
+    assert_eq!(e.find("holiday place:beach").0, beaches);
+
+    // Keyboard: the previous group in the list (the copies come first), `n` marks them not
+    // duplicates; Esc back to the list.
+    b.press(&["\u{E012}"]);
+    b.wait("the copies", "document.querySelectorAll('#dupe-members .dupe-member').length === 2");
+    b.press(&["n"]);
+    b.wait("the decision shown", "document.getElementById('dupe-decision').textContent === 'not-duplicate'");
+    assert!(undecided(&e).is_empty(), "every pair decided");
+    let json = String::from_utf8(e.ok(["dupes", "--json"])).unwrap();
+    assert!(json.contains("\"decision\":\"not-duplicate\""), "{json}");
+    b.press(&["\u{E00C}"]);
+    b.wait("the list again", "!document.getElementById('dupes-page').hidden");
+    b.wait("both groups decided", "document.querySelectorAll('#dupes-page .badge.decided').length === 2");
+    // Nothing on disk changed: the files are where they were.
+    for p in beaches {
+        assert!(e.path(p).is_file(), "{p}");
+    }
+}

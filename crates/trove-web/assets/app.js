@@ -319,6 +319,175 @@ function showPage(which) {
   $("grid").hidden = which !== "files";
   $("tags-page").hidden = which !== "tags";
   $("pools-page").hidden = which !== "pools";
+  $("dupes-page").hidden = which !== "dupes";
+  $("dupe-group").hidden = which !== "dupe-group";
+}
+
+// Duplicates: the groups to review (undecided first), then one group side by side with the
+// decision buttons. The decisions are `trove dupes mark`'s, stored with the source api:web.
+const dupes = { offset: 0, page: [], total: 0, at: -1, group: null };
+const PAGE_OF_GROUPS = 30;
+
+function pairsLabel(g) {
+  if (g.decision) return g.decision;
+  if (g.undecided === 0) return "decided (mixed)";
+  return g.undecided === g.pairs ? "undecided" : g.undecided + " of " + g.pairs + " pairs undecided";
+}
+
+function badge(text, cls) {
+  const b = document.createElement("span");
+  b.className = "badge" + (cls ? " " + cls : "");
+  b.textContent = text;
+  return b;
+}
+
+async function showDupes(offset) {
+  showPage("dupes");
+  dupes.offset = offset || 0;
+  const r = await api("dupes?limit=" + PAGE_OF_GROUPS + "&offset=" + dupes.offset);
+  dupes.page = r.groups;
+  dupes.total = r.total;
+  const box = $("dupes-page");
+  box.replaceChildren();
+  const head = document.createElement("p");
+  head.className = "dupe-pages";
+  head.textContent = r.total + " group(s): " + r.exact + " of identical files, " + r.similar +
+    " of similar images; " + r.undecided + " with undecided pairs";
+  box.append(head);
+  r.groups.forEach((g, i) => {
+    const row = document.createElement("div");
+    row.className = "dupe-row";
+    row.tabIndex = 0;
+    row.dataset.group = g.id;
+    for (const m of g.members) {
+      const img = document.createElement("img");
+      img.loading = "lazy";
+      img.alt = m.name || "";
+      img.src = "/api/v1/files/" + m.id + "/thumbnail";
+      row.append(img);
+    }
+    const label = document.createElement("div");
+    label.className = "label";
+    const what = g.kind === "exact"
+      ? g.files + " identical files, " + humanSize(g.size) + " each, " + humanSize(g.wasted) + " wasted"
+      : g.files + " similar images";
+    label.append(what + "  ", badge(pairsLabel(g), g.undecided ? "" : "decided"));
+    row.append(label);
+    row.addEventListener("click", () => openGroup(i));
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") openGroup(i); });
+    box.append(row);
+  });
+  const pages = document.createElement("div");
+  pages.className = "dupe-pages";
+  if (dupes.offset > 0) {
+    const b = document.createElement("button");
+    b.textContent = "‹ previous";
+    b.addEventListener("click", () => showDupes(Math.max(0, dupes.offset - PAGE_OF_GROUPS)).catch((x) => status(x.message, true)));
+    pages.append(b);
+  }
+  if (r.next_offset != null) {
+    const b = document.createElement("button");
+    b.id = "dupes-more";
+    b.textContent = "next ›";
+    b.addEventListener("click", () => showDupes(r.next_offset).catch((x) => status(x.message, true)));
+    pages.append(b);
+  }
+  const shown = r.groups.length ? (dupes.offset + 1) + "–" + (dupes.offset + r.groups.length) + " of " + r.total : "nothing to review";
+  pages.append(shown);
+  box.append(pages);
+  status(r.total ? "" : "no duplicates found (trove dupes --scan computes the perceptual hashes of images indexed before)");
+}
+
+async function openGroup(i) {
+  const g = dupes.page[i];
+  if (!g) return;
+  dupes.at = i;
+  await showGroup(g.id);
+}
+
+async function showGroup(id) {
+  const g = await api("dupes/" + encodeURIComponent(id));
+  dupes.group = g;
+  showPage("dupe-group");
+  $("dupe-title").textContent = (g.kind === "exact" ? "identical files" : "similar images") + " · " + g.files + " files" +
+    (dupes.at >= 0 ? " · group " + (dupes.offset + dupes.at + 1) + " of " + dupes.total : "");
+  $("dupe-decision").replaceChildren(badge(pairsLabel(g), g.undecided ? "" : "decided"));
+  const box = $("dupe-members");
+  box.replaceChildren();
+  for (const m of g.members) {
+    const col = document.createElement("div");
+    col.className = "dupe-member" + (m.keep ? " keep" : "");
+    col.dataset.id = m.id;
+    const media = document.createElement("div");
+    media.className = "media";
+    const img = document.createElement("img");
+    img.alt = m.name;
+    // The picture at screen size; other files show their thumbnail.
+    img.src = "/api/v1/files/" + m.id + (m.exists && m.mime.startsWith("image/") ? "/content" : "/thumbnail");
+    media.append(img);
+    const h = document.createElement("h3");
+    h.textContent = m.name + " ";
+    if (m.keep) h.append(badge("keep", "keep"));
+    const dl = document.createElement("dl");
+    const row = (k, v) => {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v;
+      dl.append(dt, dd);
+    };
+    row("resolution", m.width && m.height ? m.width + " × " + m.height : "unknown");
+    row("size", humanSize(m.size));
+    row("modified", new Date(m.mtime_ns / 1e6).toLocaleString());
+    if (m.distance != null) row("distance", m.distance + " bits from the kept one");
+    if (!m.exists) row("state", "not on disk now (" + m.state + ")");
+    const path = document.createElement("p");
+    path.className = "path";
+    path.textContent = m.path;
+    const tags = document.createElement("div");
+    tags.className = "dupe-tags";
+    for (const t of m.tags) {
+      const el = document.createElement("span");
+      el.className = "tag" + (t.implied ? " implied" : "");
+      el.style.background = nsColour(t.name.includes(":") ? t.name.split(":")[0] : "");
+      el.textContent = t.name;
+      tags.append(el);
+    }
+    if (!m.tags.length) tags.textContent = "no tags";
+    col.append(media, h, dl, path, tags);
+    box.append(col);
+  }
+}
+
+async function decide(decision) {
+  const g = dupes.group;
+  if (!g) return;
+  try {
+    const r = await api("dupes/" + encodeURIComponent(g.id) + "/mark", { method: "POST", body: JSON.stringify({ decision }) });
+    await showGroup(g.id);
+    status("marked " + r.decision + " (" + r.changed + " pair(s) changed)");
+    if (r.op) undoButton(r.op);
+  } catch (e) { status(e.message, true); }
+}
+
+async function mergeGroupTags() {
+  const g = dupes.group;
+  if (!g) return;
+  try {
+    const r = await api("dupes/" + encodeURIComponent(g.id) + "/merge-tags", { method: "POST", body: "{}" });
+    await showGroup(g.id);
+    status("tags merged: " + r.added + " link(s) added");
+    if (r.op) undoButton(r.op);
+  } catch (e) { status(e.message, true); }
+}
+
+async function stepGroup(step) {
+  const i = dupes.at + step;
+  if (i >= 0 && i < dupes.page.length) return openGroup(i);
+  const offset = dupes.offset + (step > 0 ? PAGE_OF_GROUPS : -PAGE_OF_GROUPS);
+  if (offset < 0 || offset >= dupes.total) return;
+  await showDupes(offset);
+  await openGroup(step > 0 ? 0 : dupes.page.length - 1);
 }
 
 async function showTags() {
@@ -407,15 +576,31 @@ $("viewer-history").addEventListener("toggle", () => { if ($("viewer-history").o
 $("nav-files").addEventListener("click", (e) => { e.preventDefault(); showPage("files"); });
 $("nav-tags").addEventListener("click", (e) => { e.preventDefault(); showTags().catch((x) => status(x.message, true)); });
 $("nav-pools").addEventListener("click", (e) => { e.preventDefault(); showPools().catch((x) => status(x.message, true)); });
+$("nav-dupes").addEventListener("click", (e) => { e.preventDefault(); showDupes(0).catch((x) => status(x.message, true)); });
+for (const b of document.querySelectorAll("#dupe-group [data-decision]")) b.addEventListener("click", () => decide(b.dataset.decision));
+$("dupe-merge").addEventListener("click", mergeGroupTags);
+$("dupe-back").addEventListener("click", () => showDupes(dupes.offset).catch((x) => status(x.message, true)));
+$("dupe-prev").addEventListener("click", () => stepGroup(-1).catch((x) => status(x.message, true)));
+$("dupe-next").addEventListener("click", () => stepGroup(1).catch((x) => status(x.message, true)));
 
 document.addEventListener("keydown", (e) => {
   const typing = e.target.tagName === "INPUT";
   if (e.key === "Escape") {
     if (!$("viewer").hidden) closeViewer();
     else if (typing) { e.preventDefault(); e.target.blur(); } // Esc in a search box would clear it
+    else if (!$("dupe-group").hidden) showDupes(dupes.offset).catch((x) => status(x.message, true));
     return;
   }
   if (typing) return;
+  if (!$("dupe-group").hidden) {
+    const decision = { s: "same", a: "alternate", n: "not-duplicate", u: "undecided" }[e.key];
+    if (decision) { e.preventDefault(); decide(decision); }
+    else if (e.key === "m") { e.preventDefault(); mergeGroupTags(); }
+    else if (e.key === "ArrowRight" || e.key === "l") { e.preventDefault(); stepGroup(1).catch((x) => status(x.message, true)); }
+    else if (e.key === "ArrowLeft" || e.key === "h") { e.preventDefault(); stepGroup(-1).catch((x) => status(x.message, true)); }
+    else if (e.key === "/") { e.preventDefault(); $("q").focus(); }
+    return;
+  }
   const viewing = !$("viewer").hidden;
   if (e.key === "/") { e.preventDefault(); if (viewing) closeViewer(); $("q").focus(); return; }
   if (e.key === "t" && viewing) { e.preventDefault(); $("tag-input").focus(); return; }

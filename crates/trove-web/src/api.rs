@@ -44,11 +44,11 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
-    fn not_found(what: impl Into<String>) -> Self {
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, what)
     }
 
-    fn bad(what: impl Into<String>) -> Self {
+    pub(crate) fn bad(what: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, what)
     }
 }
@@ -66,6 +66,7 @@ impl From<trove_core::Error> for ApiError {
             | E::BadPoolTitle(_)
             | E::AliasIsPrimary(_)
             | E::AlreadySameTag { .. }
+            | E::NotEnoughFiles { .. }
             // An id in a request's body that names no file.
             | E::NoSuchId(_) => StatusCode::BAD_REQUEST,
             E::UnknownTag(_) | E::UnknownPool(_) | E::NotIndexed(_) | E::NoSuchFile(_) => StatusCode::NOT_FOUND,
@@ -113,6 +114,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/v1/pools/{title}", get(pool_show))
         .route("/api/v1/pools/{title}/files", post(pool_files))
         .route("/api/v1/undo", post(undo))
+        .merge(crate::dupes::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(refuse_big_bodies))
         .with_state(app)
@@ -131,7 +133,7 @@ async fn refuse_big_bodies(req: axum::extract::Request, next: axum::middleware::
 
 type Params = Query<HashMap<String, String>>;
 
-fn record_json(r: &FileRecord) -> Value {
+pub(crate) fn record_json(r: &FileRecord) -> Value {
     let bytes = r.path.as_os_str().as_bytes();
     let mut v = json!({
         "id": r.id.0,
@@ -433,7 +435,7 @@ pub(crate) async fn thumbnail_response(app: &Arc<App>, rec: FileRecord) -> Resul
 }
 
 /// Parses a JSON body into `T`, refusing unknown fields with a clear message.
-fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(b).map_err(|e| ApiError::bad(format!("request body: {e}")))
 }
 

@@ -21,6 +21,7 @@
 
 mod api;
 mod auth;
+mod dupes;
 mod hydrus;
 mod szuru;
 mod thumbs;

@@ -68,7 +68,8 @@ pub enum DupesCommand {
 /// What `trove dupes` (listing) takes.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// One JSON object per group per line: hash, size, copies, wasted, files
+    /// One JSON object per group per line: hash, size, copies, wasted, decision (when every
+    /// pair has the same one), undecided (pairs without a decision), files
     #[arg(long, conflicts_with = "print_redundant")]
     pub json: bool,
     /// Only files of at least this size (`10M`, `1k`, bytes without a unit; default 1:
@@ -203,10 +204,11 @@ fn list(ctx: &Ctx, a: ListArgs) -> CmdResult {
         }
         index = ctx.open_read()?;
     }
+    let decided: Decided = dupes::decisions(&index)?.into_iter().map(|(a, b, d)| ((a, b), d)).collect();
     if a.similar {
         let d = a.distance.unwrap_or(trove_core::similar::DEFAULT_DISTANCE);
         let groups = dupes::similar(&index, d, q.as_ref())?;
-        return similar_out(ctx, &a, &groups);
+        return similar_out(ctx, &a, &groups, &decided);
     }
     let groups = dupes::exact(&index, a.min_size, q.as_ref())?;
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
@@ -219,7 +221,7 @@ fn list(ctx: &Ctx, a: ListArgs) -> CmdResult {
                 write_path(&mut out, &shown(&m.record.path), if a.null { 0 } else { b'\n' })?;
             }
         } else if a.json {
-            serde_json::to_writer(&mut out, &group_json(g)).map_err(std::io::Error::other)?;
+            serde_json::to_writer(&mut out, &group_json(g, &decided)).map_err(std::io::Error::other)?;
             out.write_all(b"\n")?;
         } else {
             writeln!(
@@ -245,7 +247,27 @@ fn list(ctx: &Ctx, a: ListArgs) -> CmdResult {
     Ok(if groups.is_empty() { 1 } else { 0 })
 }
 
-fn group_json(g: &Group) -> serde_json::Value {
+type Decided = std::collections::HashMap<(FileId, FileId), Decision>;
+
+/// What was decided about a group: the decision when every pair has the same one (else
+/// null), and how many pairs have none.
+fn decision_json(ids: impl Iterator<Item = FileId>, decided: &Decided) -> (serde_json::Value, u64) {
+    let mut ids: Vec<FileId> = ids.collect();
+    ids.sort_unstable();
+    let (mut undecided, mut seen) = (0u64, Vec::new());
+    for i in 0..ids.len() {
+        for j in i + 1..ids.len() {
+            match decided.get(&(ids[i], ids[j])) {
+                Some(d) => seen.push(*d),
+                None => undecided += 1,
+            }
+        }
+    }
+    let one = seen.first().filter(|d| undecided == 0 && seen.iter().all(|x| x == *d));
+    (json!(one.map(|d| d.as_str())), undecided)
+}
+
+fn group_json(g: &Group, decided: &Decided) -> serde_json::Value {
     let files: Vec<_> = g
         .members
         .iter()
@@ -258,16 +280,19 @@ fn group_json(g: &Group) -> serde_json::Value {
             o
         })
         .collect();
+    let (decision, undecided) = decision_json(g.members.iter().map(|m| m.record.id), decided);
     json!({
         "hash": g.hash.to_hex(),
         "size": g.size,
         "copies": g.copies,
         "wasted": g.wasted,
+        "decision": decision,
+        "undecided": undecided,
         "files": files,
     })
 }
 
-fn similar_out(ctx: &Ctx, a: &ListArgs, groups: &[SimilarGroup]) -> CmdResult {
+fn similar_out(ctx: &Ctx, a: &ListArgs, groups: &[SimilarGroup], decided: &Decided) -> CmdResult {
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let shown = |p: &'_ std::path::Path| -> std::path::PathBuf {
         if a.absolute { p.to_path_buf() } else { trove_core::paths::display_relative(p, &ctx.cwd).to_path_buf() }
@@ -294,8 +319,9 @@ fn similar_out(ctx: &Ctx, a: &ListArgs, groups: &[SimilarGroup]) -> CmdResult {
                     o
                 })
                 .collect();
-            serde_json::to_writer(&mut out, &json!({ "similar": files.len(), "files": files }))
-                .map_err(std::io::Error::other)?;
+            let (decision, undecided) = decision_json(g.members.iter().map(|m| m.member.record.id), decided);
+            let v = json!({ "similar": files.len(), "decision": decision, "undecided": undecided, "files": files });
+            serde_json::to_writer(&mut out, &v).map_err(std::io::Error::other)?;
             out.write_all(b"\n")?;
         } else {
             writeln!(out, "{} similar files", g.members.len())?;

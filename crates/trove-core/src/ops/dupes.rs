@@ -489,6 +489,152 @@ pub fn mark_pairs(index: &mut Index, pairs: &[(FileId, FileId)], decision: Optio
     })
 }
 
+/// Names a group to review: every live copy of one content, or the group of similar images
+/// that holds a file. Written `exact-HEX` (the 64 hex digits of the content hash) and
+/// `similar-ID` (a member's file id; groups are listed under their smallest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupKey {
+    /// The live copies of this content.
+    Exact(Hash),
+    /// The similar group this file is in.
+    Similar(FileId),
+}
+
+impl std::fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupKey::Exact(h) => write!(f, "exact-{}", h.to_hex()),
+            GroupKey::Similar(id) => write!(f, "similar-{}", id.0),
+        }
+    }
+}
+
+impl std::str::FromStr for GroupKey {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("{s:?}: not a group (exact-HEX with 64 hex digits, or similar-ID)");
+        if let Some(hex) = s.strip_prefix("exact-") {
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            let mut h = [0u8; 32];
+            for (i, b) in h.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+            }
+            return Ok(GroupKey::Exact(Hash(h)));
+        }
+        match s.strip_prefix("similar-").map(|n| (n, n.parse::<i64>())) {
+            Some((n, Ok(id))) if id > 0 && n.bytes().all(|b| b.is_ascii_digit()) => Ok(GroupKey::Similar(FileId(id))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A group of possible duplicates with what the user decided about it: what the web UI's
+/// duplicates page lists and compares.
+#[derive(Debug, Clone)]
+pub struct ReviewGroup {
+    /// How to name the group again.
+    pub key: GroupKey,
+    /// The files, in path order.
+    pub members: Vec<Member>,
+    /// Index into `members` of the copy the keep rule ([`keeper`]) keeps.
+    pub keep: usize,
+    /// For a similar group: each member's perceptual distance (bits) from the kept one.
+    pub distances: Option<Vec<u32>>,
+    /// For exact copies: bytes the extra copies take (0 for a similar group).
+    pub wasted: u64,
+    /// Pairs of members: n(n−1)/2.
+    pub pairs: u64,
+    /// Pairs of members without a stored decision.
+    pub undecided: u64,
+    /// The decisions stored between members: (a, b, decision), a < b.
+    pub decided: Vec<(FileId, FileId, Decision)>,
+}
+
+impl ReviewGroup {
+    /// The decision every pair of the group has, when they all have the same one.
+    pub fn decision(&self) -> Option<Decision> {
+        let first = self.decided.first()?.2;
+        (self.undecided == 0 && self.decided.iter().all(|d| d.2 == first)).then_some(first)
+    }
+}
+
+/// Every group to review: exact copies (non-empty content; ordered as [`exact`]), then
+/// similar images at `distance` (ordered as [`similar`]); groups with an undecided pair
+/// first, the order kept otherwise.
+pub fn review(index: &Index, distance: u32) -> Result<Vec<ReviewGroup>> {
+    let decided = decided_map(index)?;
+    let mut out: Vec<ReviewGroup> = exact(index, 1, None)?.into_iter().map(|g| review_exact(g, &decided)).collect();
+    out.extend(similar(index, distance, None)?.into_iter().map(|g| review_similar(g, &decided)));
+    out.sort_by_key(|g| g.undecided == 0);
+    Ok(out)
+}
+
+/// The group `key` names, as it is now (`None` when no such group exists: the content has
+/// fewer than two live copies, or the file is in no similar group at `distance`).
+pub fn review_group(index: &Index, key: GroupKey, distance: u32) -> Result<Option<ReviewGroup>> {
+    let decided = decided_map(index)?;
+    Ok(match key {
+        GroupKey::Exact(h) => {
+            exact(index, 1, None)?.into_iter().find(|g| g.hash == h).map(|g| review_exact(g, &decided))
+        }
+        GroupKey::Similar(id) => similar(index, distance, None)?
+            .into_iter()
+            .find(|g| g.members.iter().any(|m| m.member.record.id == id))
+            .map(|g| review_similar(g, &decided)),
+    })
+}
+
+fn decided_map(index: &Index) -> Result<std::collections::HashMap<(FileId, FileId), Decision>> {
+    Ok(decisions(index)?.into_iter().map(|(a, b, d)| ((a, b), d)).collect())
+}
+
+fn review_exact(g: Group, decided: &std::collections::HashMap<(FileId, FileId), Decision>) -> ReviewGroup {
+    let mut r = ReviewGroup {
+        key: GroupKey::Exact(g.hash),
+        members: g.members,
+        keep: g.keep,
+        distances: None,
+        wasted: g.wasted,
+        pairs: 0,
+        undecided: 0,
+        decided: Vec::new(),
+    };
+    count_decisions(&mut r, decided);
+    r
+}
+
+fn review_similar(g: SimilarGroup, decided: &std::collections::HashMap<(FileId, FileId), Decision>) -> ReviewGroup {
+    let first = g.members.iter().map(|m| m.member.record.id).min().unwrap_or(FileId(0));
+    let mut r = ReviewGroup {
+        key: GroupKey::Similar(first),
+        distances: Some(g.members.iter().map(|m| m.distance).collect()),
+        members: g.members.into_iter().map(|m| m.member).collect(),
+        keep: g.keep,
+        wasted: 0,
+        pairs: 0,
+        undecided: 0,
+        decided: Vec::new(),
+    };
+    count_decisions(&mut r, decided);
+    r
+}
+
+fn count_decisions(r: &mut ReviewGroup, decided: &std::collections::HashMap<(FileId, FileId), Decision>) {
+    let mut ids: Vec<FileId> = r.members.iter().map(|m| m.record.id).collect();
+    ids.sort_unstable();
+    for i in 0..ids.len() {
+        for j in i + 1..ids.len() {
+            r.pairs += 1;
+            match decided.get(&(ids[i], ids[j])) {
+                Some(d) => r.decided.push((ids[i], ids[j], *d)),
+                None => r.undecided += 1,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,6 +680,19 @@ mod tests {
     fn keeper_never_keeps_an_offline_copy_over_a_present_one() {
         let v = [m("/old", 10, 0, Some((999, 999)), Offline), m("/new", 10, 9, None, Present)];
         assert_eq!(keeper(&v), 1);
+    }
+
+    #[test]
+    fn group_keys_read_back_what_they_write_and_refuse_junk() {
+        let h = Hash([0xab; 32]);
+        for k in [GroupKey::Exact(h), GroupKey::Similar(FileId(42))] {
+            assert_eq!(k.to_string().parse::<GroupKey>(), Ok(k));
+        }
+        assert_eq!(GroupKey::Similar(FileId(7)).to_string(), "similar-7");
+        for bad in ["", "exact-", "exact-abc", "similar-0", "similar--1", "similar-+3", "similar-1/..", "other-1"] {
+            assert!(bad.parse::<GroupKey>().is_err(), "{bad}");
+        }
+        assert!(format!("exact-{}", "g".repeat(64)).parse::<GroupKey>().is_err());
     }
 
     #[test]
