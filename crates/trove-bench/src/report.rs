@@ -171,6 +171,7 @@ pub(crate) fn query_suite(lib: &Library, s: Size) -> Vec<(&'static str, String)>
         ("parenthesised mix", format!("({} | {}) ({} | -{}) -{}", pop(5), pop(6), pop(7), pop(8), pop(9))),
         ("ns:*", format!("{ns}:*")),
         ("year>2015", "year>2015".into()),
+        ("ns comparison (text)", format!("{ns}>m")),
         ("tags:0", "tags:0".into()),
         ("path: glob", "path:*/inbox/*7*".into()),
         ("sort:random limit:50", "sort:random limit:50".into()),

@@ -259,6 +259,24 @@ fn metadata_predicate_errors_name_the_wrong_thing() {
     assert!(err("sort:bogus").message.contains("taken, duration, width"));
 }
 
+#[test]
+fn sort_added_parses_both_ways_prints_back_and_names_a_wrong_order() {
+    assert_eq!(p("sort:added"), Expr::Modifier(Modifier::Sort { key: SortKey::Added, reverse: false }));
+    assert_eq!(p("sort:-added"), Expr::Modifier(Modifier::Sort { key: SortKey::Added, reverse: true }));
+    assert_eq!(p("SORT:-Added"), p("sort:-added"));
+    for q in ["sort:added", "sort:-added", "cute sort:-added limit:100"] {
+        let e = p(q);
+        assert_eq!(p(&e.to_string()), e, "{q} printed as {e}");
+    }
+    assert_eq!(p("sort:-added").to_string(), "sort:-added");
+    // A near miss is an error at the order's first byte that lists the orders.
+    let e = err("sort:-adde");
+    assert_eq!(e.position, 5, "{e}");
+    assert!(e.message.contains("added"), "{e}");
+    // A tag of that name stays reachable.
+    assert_eq!(p(r#"tag:"sort:added""#), tag("sort:added"));
+}
+
 // ---- property: parse(print(e)) == e for every tree the parser can produce ----
 
 fn name_text() -> impl Strategy<Value = String> {
