@@ -301,7 +301,8 @@ fn dupes_scan_then_similar_groups_resized_and_recompressed_copies() {
     assert_eq!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("perceptual hashes computed for 4 content(s)") && err.contains("1 file(s) are not images"),
+        err.contains("perceptual hashes computed for 4 content(s)")
+            && err.contains("1 file(s) are not images or videos"),
         "{err}"
     );
 
@@ -382,6 +383,14 @@ fn no_dupes_code_path_deletes_or_modifies_a_file() {
             assert!(!code.contains(f), "{s} calls {f}");
         }
     }
+    // Keyframes: the only program run is ffmpeg (or ffprobe), reading the video and writing
+    // raw grey pixels to its stdout ("-"), never a file.
+    let kf = std::fs::read_to_string(root.join("crates/trove-meta/src/keyframes.rs")).unwrap();
+    for f in forbidden.iter().filter(|f| **f != "Command::new") {
+        assert!(!kf.contains(f), "keyframes.rs calls {f}");
+    }
+    assert_eq!(kf.matches("Command::new(").count(), 2, "ffmpeg and ffprobe only");
+    assert!(kf.contains(r#".args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])"#) && kf.contains("\"-nostdin\""));
     // The hasher opens files the way the metadata reader does: read-only.
     let meta = std::fs::read_to_string(root.join("crates/trove-meta/src/lib.rs")).unwrap();
     let open = &meta[meta.find("fn open_regular").unwrap()..];
@@ -411,4 +420,84 @@ fn dupes_mark_is_in_the_history_and_trove_undo_reverts_it() {
     // Undo the undo (redo): undecided again.
     e.ok(["undo"]);
     assert_eq!(found(&e, "dupe:undecided"), both);
+}
+
+/// Runs ffmpeg quietly with `args`, writing `out`.
+fn ffmpeg(args: &[&str], out: &Path) {
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let st = std::process::Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).arg(out).status().unwrap();
+    assert!(st.success(), "ffmpeg {args:?}");
+}
+
+#[test]
+fn dupes_similar_finds_a_reencoded_and_a_resized_video_by_keyframes_not_unrelated_ones() {
+    if !trove_testutil::have_tool("ffmpeg", "-version") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ffmpeg is not installed: .ci/run installs it and this test needs it"
+        );
+        eprintln!("skipping the video keyframe test: ffmpeg is not installed");
+        return;
+    }
+    let e = env();
+    let orig = e.path("lib/orig.mp4");
+    let mandelbrot = ["-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=10", "-t", "5", "-pix_fmt", "yuv420p"];
+    ffmpeg(&[&mandelbrot[..], &["-c:v", "libx264", "-crf", "18"]].concat(), &orig);
+    let o = orig.to_str().unwrap();
+    // A re-encode at low quality and a resized copy of it; two unrelated videos.
+    ffmpeg(&["-i", o, "-c:v", "libx264", "-crf", "45"], &e.path("lib/low-quality.mp4"));
+    ffmpeg(&["-i", o, "-vf", "scale=160:120", "-c:v", "libx264"], &e.path("lib/small/orig.mp4"));
+    ffmpeg(
+        &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=5", "-pix_fmt", "yuv420p"],
+        &e.path("lib/bars.mp4"),
+    );
+    ffmpeg(
+        &["-f", "lavfi", "-i", "life=size=320x240:rate=10:mold=10:ratio=0.5", "-t", "5", "-pix_fmt", "yuv420p"],
+        &e.path("lib/life.mp4"),
+    );
+    e.ok(["include", "-r", "--no-meta", "lib"]);
+    let before = snapshot(&e.path("lib"));
+
+    // Without ffmpeg a scan says so once (not per video) and stores nothing.
+    let o = e.cmd(["dupes", "--scan"]).env("PATH", "/nonexistent").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("ffmpeg is not installed").count(), 1, "{err}");
+    assert_eq!(e.run(["dupes", "--similar"]).status.code(), Some(1), "nothing hashed");
+
+    // With ffmpeg: five keyframes per video; the copies group, the others do not.
+    let o = e.run(["dupes", "--scan"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("keyframe hashes for 5 video(s)") && !err.contains("ffmpeg is not installed"), "{err}");
+    let gs = groups(&e, &["--similar"]);
+    assert_eq!(gs.len(), 1, "{gs:#?}");
+    let root = format!("{}/", e.root().display());
+    let names = |g: &Value| -> Vec<(String, bool)> {
+        g["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["path"].as_str().unwrap().trim_start_matches(&root).to_string(), f["keep"] == true))
+            .collect()
+    };
+    assert_eq!(
+        names(&gs[0]),
+        [("lib/low-quality.mp4".into(), false), ("lib/orig.mp4".into(), true), ("lib/small/orig.mp4".into(), false)]
+    );
+    assert_eq!(found(&e, "dupe:similar"), ["lib/low-quality.mp4", "lib/orig.mp4", "lib/small/orig.mp4"]);
+    assert_eq!(found(&e, "dupe:undecided"), ["lib/low-quality.mp4", "lib/orig.mp4", "lib/small/orig.mp4"]);
+
+    // At include (with metadata) the keyframes are hashed too.
+    ffmpeg(
+        &["-i", o_path(&orig), "-vf", "scale=240:180", "-c:v", "libx264", "-crf", "30"],
+        &e.path("later/medium.mp4"),
+    );
+    e.ok(["include", "later/medium.mp4"]);
+    let gs = groups(&e, &["--similar"]);
+    assert_eq!(gs.len(), 1);
+    assert_eq!(gs[0]["similar"], 4, "{gs:#?}");
+    assert_eq!(snapshot(&e.path("lib")), before, "dupes changed files on disk");
+}
+
+fn o_path(p: &Path) -> &str {
+    p.to_str().unwrap()
 }

@@ -46,6 +46,10 @@ pub struct Meta {
     /// table) rather than in the file's metadata row; `Err` when the pixels could not be
     /// decoded; `None` when not computed (not an image, or no hasher).
     pub perceptual: Option<Result<u64, String>>,
+    /// A video's keyframe hashes (the same hash as `perceptual`, of frames at fixed
+    /// fractions of the duration), each with its frame number from 1; stored per content
+    /// like `perceptual`. `None` when not computed (not a video, or no ffmpeg).
+    pub keyframes: Option<Result<Vec<(u32, u64)>, String>>,
 }
 
 impl Meta {
@@ -113,6 +117,11 @@ pub trait Extractor: Send + Sync {
     /// The perceptual hash of an image file alone (for `trove dupes --scan`); `None` when
     /// the file is not an image this extractor can decode, or it computes none.
     fn perceptual(&self, _path: &Path) -> Option<Result<u64, String>> {
+        None
+    }
+    /// A video's keyframe hashes alone (for `trove dupes --scan`), as [`Meta::keyframes`];
+    /// `None` when the file is not a video or no keyframes can be computed here.
+    fn keyframes(&self, _path: &Path) -> Option<Result<Vec<(u32, u64)>, String>> {
         None
     }
     /// Things worth saying once per run (e.g. "ffprobe is not installed"), gathered while

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use trove_core::meta::{Extractor, Meta, kind_of_mime};
 
 mod exif;
+pub mod keyframes;
 pub mod phash;
 mod png;
 
@@ -63,6 +64,10 @@ struct Inner {
     ffprobe: Option<PathBuf>,
     /// Set when a video was met and ffprobe is not installed (noted once).
     video_without_ffprobe: AtomicBool,
+    /// `ffmpeg`, for the keyframe hashes of videos.
+    ffmpeg: Option<PathBuf>,
+    /// Set when a video was met and ffmpeg is not installed (noted once).
+    video_without_ffmpeg: AtomicBool,
 }
 
 type Job = (PathBuf, mpsc::SyncSender<Meta>);
@@ -88,18 +93,27 @@ impl Worker {
 impl Extractors {
     /// Looks for `ffprobe` on `path_var` (the caller passes `$PATH`; `None` disables it).
     pub fn new(limits: Limits, path_var: Option<&std::ffi::OsStr>) -> Self {
-        let ffprobe = path_var.and_then(|p| {
-            std::env::split_paths(p).map(|d| d.join("ffprobe")).find(|c| {
-                std::fs::metadata(c).is_ok_and(|m| {
-                    use std::os::unix::fs::PermissionsExt;
-                    m.is_file() && m.permissions().mode() & 0o111 != 0
+        let find = |tool: &str| {
+            path_var.and_then(|p| {
+                std::env::split_paths(p).map(|d| d.join(tool)).find(|c| {
+                    std::fs::metadata(c).is_ok_and(|m| {
+                        use std::os::unix::fs::PermissionsExt;
+                        m.is_file() && m.permissions().mode() & 0o111 != 0
+                    })
                 })
             })
-        });
+        };
+        let (ffprobe, ffmpeg) = (find("ffprobe"), find("ffmpeg"));
         let mut g = lofty::config::GlobalOptions::new();
         lofty::config::apply_global_options(g.allocation_limit(16 << 20));
         Extractors {
-            inner: Arc::new(Inner { limits, ffprobe, video_without_ffprobe: AtomicBool::new(false) }),
+            inner: Arc::new(Inner {
+                limits,
+                ffprobe,
+                video_without_ffprobe: AtomicBool::new(false),
+                ffmpeg,
+                video_without_ffmpeg: AtomicBool::new(false),
+            }),
             idle: Mutex::new(Vec::new()),
             started: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -122,6 +136,26 @@ impl Extractors {
 }
 
 impl Inner {
+    /// A video's keyframe hashes ([`keyframes`]); `None` when ffmpeg is not installed (and
+    /// that is noted once).
+    fn keyframes(
+        &self,
+        path: &Path,
+        duration_ms: Option<u64>,
+        deadline: Instant,
+    ) -> Option<Result<Vec<(u32, u64)>, String>> {
+        let Some(ffmpeg) = &self.ffmpeg else {
+            self.video_without_ffmpeg.store(true, Ordering::Relaxed);
+            return None;
+        };
+        let duration = match (duration_ms, &self.ffprobe) {
+            (Some(d), _) => Ok(d),
+            (None, Some(ffprobe)) => keyframes::duration_ms(ffprobe, path, deadline),
+            (None, None) => Err("no duration known (ffprobe is not installed)".to_string()),
+        };
+        Some(duration.and_then(|d| keyframes::hash_video(ffmpeg, path, d, deadline)))
+    }
+
     fn extract_unbounded(&self, path: &Path) -> Meta {
         let mut m = Meta::default();
         if let Err(e) = read_all(self, path, &mut m) {
@@ -170,16 +204,35 @@ impl Extractor for Extractors {
         phash::hash_file(path, self.inner.limits.max_read)
     }
 
+    fn keyframes(&self, path: &Path) -> Option<Result<Vec<(u32, u64)>, String>> {
+        let head = {
+            let (mut f, _) = open_regular(path).ok()?;
+            head(&mut f, 8192).ok()?
+        };
+        if sniff(&head, path).as_deref().map(kind_of_mime) != Some("video") {
+            return None;
+        }
+        let deadline = Instant::now() + self.inner.limits.time;
+        self.inner.keyframes(path, None, deadline)
+    }
+
     fn notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
         if self.inner.video_without_ffprobe.load(Ordering::Relaxed) {
-            vec![
+            out.push(
                 "ffprobe is not installed: videos were indexed without duration, size or frame rate \
                  (install ffmpeg, then run `trove meta refresh type:video`)"
                     .into(),
-            ]
-        } else {
-            Vec::new()
+            );
         }
+        if self.inner.video_without_ffmpeg.load(Ordering::Relaxed) {
+            out.push(
+                "ffmpeg is not installed: videos got no keyframe hashes, so `trove dupes --similar` cannot \
+                 compare them (install ffmpeg, then run `trove dupes --scan type:video`)"
+                    .into(),
+            );
+        }
+        out
     }
 }
 
@@ -254,7 +307,11 @@ fn dispatch(
             };
         }
         Some("audio") => audio(f, m),
-        Some("video") => video(x, path, m),
+        Some("video") => {
+            let deadline = Instant::now() + x.limits.time * 9 / 10;
+            video(x, path, m);
+            m.keyframes = x.keyframes(path, m.duration_ms, deadline);
+        }
         _ if mime == "application/pdf" => pdf(x, f, size, m),
         _ => {}
     }

@@ -192,13 +192,19 @@ fn list(ctx: &Ctx, a: ListArgs) -> CmdResult {
         let x = ctx.extractor();
         let rep = dupes::scan(&mut w, q.as_ref(), &*x.0, &Bar::new())?;
         let mut line = format!("perceptual hashes computed for {} content(s)", rep.hashed);
+        if rep.videos > 0 {
+            line.push_str(&format!(", keyframe hashes for {} video(s)", rep.videos));
+        }
         if rep.failed > 0 {
             line.push_str(&format!(", {} not decodable", rep.failed));
         }
         if rep.skipped > 0 {
-            line.push_str(&format!("; {} file(s) are not images", rep.skipped));
+            line.push_str(&format!("; {} file(s) are not images or videos", rep.skipped));
         }
         note(line);
+        for n in x.0.notes() {
+            note(n);
+        }
         if !a.similar {
             return Ok(0);
         }

@@ -335,12 +335,54 @@ pub fn similar(index: &Index, distance: u32, within: Option<&Query>) -> Result<V
         }
         out.push(SimilarGroup { members, keep });
     }
+    out.extend(similar_videos(index, distance, allowed.as_ref())?);
     out.sort_by(|a, b| {
         b.members
             .len()
             .cmp(&a.members.len())
             .then_with(|| a.members[0].member.record.path_bytes().cmp(b.members[0].member.record.path_bytes()))
     });
+    Ok(out)
+}
+
+/// Groups of videos whose keyframes are within `distance` (`store::dupes::video_distance`,
+/// joined transitively); a member's `phash` is its first keyframe's hash and `distance` its
+/// keyframe distance from the kept video.
+fn similar_videos(index: &Index, distance: u32, allowed: Option<&HashSet<FileId>>) -> Result<Vec<SimilarGroup>> {
+    let v = dupes::video_frames(index.conn())?;
+    let pairs = dupes::video_content_pairs(&v, distance);
+    let mut out = Vec::new();
+    for comp in crate::similar::components(v.len(), pairs.iter().map(|(i, j, _)| (*i as u32, *j as u32))) {
+        let mut members = Vec::new();
+        let mut frames_of = Vec::new();
+        for ci in comp {
+            let (_, ids, frames) = &v[ci as usize];
+            for &id in ids {
+                if allowed.is_some_and(|a| !a.contains(&id)) {
+                    continue;
+                }
+                let Some(record) = crate::store::files::by_id(index.conn(), id)? else { continue };
+                let (width, height) = dupes::dimensions_of(index.conn(), id)?;
+                let phash = frames.first().map_or(0, |f| f.1);
+                members.push(SimilarMember { member: Member { record, width, height }, phash, distance: 0 });
+                frames_of.push(frames);
+            }
+        }
+        let contents: HashSet<Hash> = members.iter().map(|m| m.member.record.hash).collect();
+        if contents.len() < 2 {
+            continue;
+        }
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by(|&a, &b| members[a].member.record.path_bytes().cmp(members[b].member.record.path_bytes()));
+        let mut members: Vec<SimilarMember> = order.iter().map(|&i| members[i].clone()).collect();
+        let frames_of: Vec<&Vec<(u32, u64)>> = order.iter().map(|&i| frames_of[i]).collect();
+        let plain: Vec<Member> = members.iter().map(|m| m.member.clone()).collect();
+        let keep = keeper(&plain);
+        for (i, m) in members.iter_mut().enumerate() {
+            m.distance = dupes::video_distance(frames_of[i], frames_of[keep]).unwrap_or(0);
+        }
+        out.push(SimilarGroup { members, keep });
+    }
     Ok(out)
 }
 
@@ -361,15 +403,20 @@ fn selected(index: &Index, within: Option<&Query>) -> Result<Option<HashSet<File
 /// What `trove dupes --scan` did.
 #[derive(Debug, Default, Clone)]
 pub struct ScanReport {
-    /// Contents hashed now (one file read per content).
+    /// Image contents hashed now (one file read per content).
     pub hashed: u64,
-    /// Of those, how many could not be decoded (not an image the hasher reads, or damaged).
+    /// Video contents whose keyframes were hashed now (ffmpeg installed).
+    pub videos: u64,
+    /// Of those two, how many could not be decoded (not a picture the hasher reads, damaged,
+    /// or a video ffmpeg could not read).
     pub failed: u64,
-    /// Contents the hasher does not handle (not images): nothing stored.
+    /// Contents the hasher does not handle (not images, or videos without ffmpeg): nothing
+    /// stored.
     pub skipped: u64,
 }
 
-/// Computes the perceptual hash of every live, present content that has none yet (one
+/// Computes the perceptual hash (of an image) or keyframe hashes (of a video, when the
+/// extractor can) of every live, present content that has none yet (one
 /// file read per content; with a query, only contents of the files it selects), in batches
 /// of 256 per transaction, hashing on the thread pool outside the write lock. Reads files;
 /// never changes one.
@@ -388,24 +435,31 @@ pub fn scan(
     let mut report = ScanReport::default();
     progress.begin(crate::ops::Phase::PERCEPTUAL, Some(todo.len() as u64));
     for chunk in todo.chunks(256) {
-        let done: Vec<(FileId, Option<std::result::Result<u64, String>>)> = chunk
+        type Hashed = (Option<std::result::Result<u64, String>>, Option<std::result::Result<Vec<(u32, u64)>, String>>);
+        let done: Vec<(FileId, Hashed)> = chunk
             .par_iter()
             .map(|r| {
                 let p = extractor.perceptual(&r.path);
+                let k = if p.is_none() { extractor.keyframes(&r.path) } else { None };
                 progress.advance(1);
-                (r.id, p)
+                (r.id, (p, k))
             })
             .collect();
         let now = crate::model::now_unix();
         index.write(|tx| {
-            for (id, p) in &done {
-                match p {
-                    Some(p) => {
+            for (id, h) in &done {
+                match h {
+                    (Some(p), _) => {
                         dupes::put_perceptual_of_file(tx, *id, p, now)?;
                         report.hashed += 1;
                         report.failed += u64::from(p.is_err());
                     }
-                    None => report.skipped += 1,
+                    (None, Some(k)) => {
+                        dupes::put_keyframes_of_file(tx, *id, k, now)?;
+                        report.videos += 1;
+                        report.failed += u64::from(k.is_err());
+                    }
+                    (None, None) => report.skipped += 1,
                 }
             }
             Ok(())

@@ -39,6 +39,9 @@ pub fn put(c: &WriteTx<'_>, id: FileId, stat: &Stat, meta: &Meta, now: i64) -> R
     if let Some(p) = &meta.perceptual {
         super::dupes::put_perceptual_of_file(c, id, p, now)?;
     }
+    if let Some(k) = &meta.keyframes {
+        super::dupes::put_keyframes_of_file(c, id, k, now)?;
+    }
     Ok(())
 }
 
@@ -68,6 +71,7 @@ pub fn get(c: &Connection, id: FileId) -> Result<Option<StoredMeta>> {
                     errors: error.into_iter().collect(),
                     // Stored per content (`perceptual`), read through `ops::dupes`.
                     perceptual: None,
+                    keyframes: None,
                 },
             })
         })
