@@ -55,6 +55,9 @@ impl From<trove_core::Error> for CommandError {
             trove_core::Error::Store(trove_core::StoreError::IndexReplaced { .. }) => {
                 Some("run the command again; to put a backup back while trove runs, use `trove restore BACKUP`")
             }
+            trove_core::Error::Store(trove_core::StoreError::IndexReplacedInUse { .. }) => Some(
+                "`trove status` names a watcher on this index; stop the process holding the old file, then run the command again; `trove restore BACKUP` puts a backup back safely while trove runs",
+            ),
             trove_core::Error::TagInUse { .. } => Some("--force deletes it and those links"),
             trove_core::Error::MergeMakesCycle { .. } => Some("`trove tags unimply CHILD PARENT` removes one"),
             trove_core::Error::UnknownOp(_) | trove_core::Error::NothingToUndo => {

@@ -192,3 +192,72 @@ fn a_copy_renamed_over_the_index_under_a_watcher_is_never_damaged() {
         assert_eq!(e.find(&format!("round{round}")).0, vec!["lib/b"]);
     }
 }
+
+/// The other half of that hazard: until the watcher reopens, the `-shm` beside the index
+/// still gives the old file's size in pages, and SQLite trusts it when the log is empty. A
+/// command started in that window read the new file through the old size: "database disk
+/// image is malformed" when the copy is smaller, or pages of the copy cut off. It now waits
+/// until the watcher has reopened (the `-shm` matches the file again).
+#[test]
+fn a_command_right_after_an_older_copy_is_renamed_over_a_watched_index_reads_the_copy() {
+    let e = env();
+    e.write("lib/first", b"first");
+    e.ok(["include", "-r", "-t", "early", "lib"]);
+    let copy = e.path("copy.db");
+    e.ok(["backup".as_ref(), copy.as_os_str()]);
+    let mut child = e.watch("inotify");
+    // The library grows well past the copy's size while the watcher holds the index.
+    for i in 0..1500 {
+        e.write(format!("lib/more/f{i:04}"), format!("content {i} {}", "x".repeat(200)).as_bytes());
+    }
+    e.ok(["include", "-r", "-t", "late", "lib/more"]);
+    child.wait_for("the watcher has written since the copy", || {
+        std::fs::metadata(&e.index).map(|m| m.len()).unwrap_or(0) > 4 * std::fs::metadata(&copy).unwrap().len()
+    });
+    // A write by the watcher, so its `-shm` describes the large file.
+    std::fs::rename(e.path("lib/first"), e.path("lib/moved")).unwrap();
+    child.wait_for("the rename is recorded", || e.find("early").0 == vec!["lib/moved"]);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::hard_link(&e.index, e.path("replaced.db")).unwrap();
+    std::fs::rename(&copy, &e.index).unwrap();
+    // At once, before the watcher notices.
+    let o = e.run(["find", "--count", "early or late"]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1", "the copy has one file: {}", stderr_of(&o));
+    assert_eq!(e.find("early").0, vec!["lib/first"], "as it was when copied");
+    let log = child.stop();
+    assert!(log.contains("the index file was replaced; reopening it"), "{log}");
+    assert_eq!(integrity(&e), "ok");
+}
+
+/// The wait above is only for a `-shm` some process is attached to: after a watcher killed
+/// with SIGKILL, its `-shm` (describing the old file) is left behind, and SQLite's next
+/// connection resets it. A copy renamed over the index then opens at once.
+#[test]
+fn a_copy_renamed_over_an_index_whose_watcher_was_killed_opens_at_once() {
+    let e = env();
+    e.write("lib/first", b"first");
+    e.ok(["include", "-r", "-t", "early", "lib"]);
+    let copy = e.path("copy.db");
+    e.ok(["backup".as_ref(), copy.as_os_str()]);
+    let mut child = e.watch("inotify");
+    for i in 0..1500 {
+        e.write(format!("lib/more/f{i:04}"), format!("content {i} {}", "x".repeat(200)).as_bytes());
+    }
+    e.ok(["include", "-r", "-t", "late", "lib/more"]);
+    std::fs::rename(e.path("lib/first"), e.path("lib/moved")).unwrap();
+    child.wait_for("the rename is recorded", || e.find("early").0 == vec!["lib/moved"]);
+    // Killed with its log empty: a log left with frames of the old file would be replayed
+    // into the copy by SQLite itself (a hazard of renaming over an index that was not
+    // closed; `trove restore` has none).
+    child.wait_for("the watcher has emptied its log", || std::fs::metadata(wal_of(&e)).map_or(true, |m| m.len() == 0));
+    child.child().kill().unwrap();
+    child.child().wait().unwrap();
+    let shm = std::path::PathBuf::from(format!("{}-shm", e.index.display()));
+    assert!(shm.exists(), "a killed watcher leaves its -shm behind");
+    std::fs::rename(&copy, &e.index).unwrap();
+    let o = e.run(["find", "--count", "early or late"]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1", "{}", stderr_of(&o));
+    assert_eq!(integrity(&e), "ok");
+}

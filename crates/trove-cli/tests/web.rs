@@ -656,6 +656,37 @@ fn serve_follows_a_restore_and_an_index_renamed_over_it() {
     assert_eq!(integrity(), "ok", "{}", s.log.lock().unwrap());
 }
 
+/// An idle server lets go of an index file that a copy was renamed over within a second,
+/// without waiting for a request: until it does, the `-shm` beside the index describes the
+/// old file, and other commands wait for it (`Index::open`) rather than read the copy through
+/// the old file's size ("database disk image is malformed").
+#[test]
+fn an_idle_server_lets_go_of_a_replaced_index_so_commands_read_the_copy() {
+    let e = env();
+    e.write("a.txt", b"a");
+    e.ok(["include", "-t", "early", "a.txt"]);
+    let k = key(&e, "k", "--read");
+    let copy = e.path("copy.db");
+    e.ok(["backup".as_ref(), copy.as_os_str()]);
+    let s = serve(&e, &[]);
+    let count =
+        |q: &str| get_json(&format!("{}/api/v1/search?q={q}&count=1", s.base), &k).1["count"].as_i64().unwrap_or(-1);
+    assert_eq!(count("early"), 1);
+    for i in 0..1500 {
+        e.write(format!("more/f{i:04}"), format!("content {i} {}", "x".repeat(200)).as_bytes());
+    }
+    e.ok(["include", "-r", "-t", "late", "more"]);
+    assert!(std::fs::metadata(&e.index).unwrap().len() > 4 * std::fs::metadata(&copy).unwrap().len());
+    assert_eq!(count("late"), 1500);
+    std::fs::rename(&copy, &e.index).unwrap();
+    let o = e.run(["find", "--count", "early or late"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}\nserver log:\n{}", s.log.lock().unwrap());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1", "the copy has one file: {err}");
+    assert_eq!(count("late"), 0, "the server answers from the copy");
+    assert_eq!(count("early"), 1);
+}
+
 /// Audio thumbnails are the embedded cover art, read without ffmpeg (the server runs with a
 /// PATH where no ffmpeg is found; ffmpeg only makes the fixtures): MP3 (ID3v2 APIC) and FLAC
 /// (PICTURE block); a song without a picture gets the audio icon.

@@ -93,6 +93,18 @@ pub enum StoreError {
         /// The index file.
         path: PathBuf,
     },
+    /// The index file was replaced (a copy renamed over it) while another process still has
+    /// the old file open, and the shared-memory file beside the index still describes the
+    /// old file; reading now would read the new file through the old one's size. Nothing
+    /// was read or written.
+    #[error(
+        "{}: the index file was replaced while another process (a watcher, `trove serve` or a mount) still has the old one open, and it has not let go of it yet; nothing was read or written",
+        path.display()
+    )]
+    IndexReplacedInUse {
+        /// The index file.
+        path: PathBuf,
+    },
     /// A file given to restore from is not a sound index copy; the index was left as it was.
     #[error("{}: not a sound copy of an index ({reason}); the index was not changed", path.display())]
     BadBackup {

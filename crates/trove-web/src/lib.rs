@@ -275,6 +275,17 @@ pub fn serve(cfg: ServeConfig, log: Log, on_start: impl FnOnce(&Started)) -> Res
             szuru: szuru_addr,
         });
         log(&format!("listening on {addr}"));
+        // A copy renamed over the index (a restore by `mv`): let go of the old file within a
+        // second even when no request comes, so other commands do not wait on this server
+        // (`Index::open` waits while the `-shm` still describes the old file).
+        let watch_app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let app = watch_app.clone();
+                let _ = tokio::task::spawn_blocking(move || drop(app.enter())).await;
+            }
+        });
         let hydrus_task = hydrus_listener.map(|l| {
             if let Ok(n) = app.with_index_sync(trove_core::ops::files::count_without_sha256)
                 && n > 0

@@ -134,7 +134,9 @@ pub struct Index {
     checkpoint_after_write: bool,
     /// The busy timeout set on the connection (restored after a checkpoint that must not wait).
     busy_timeout: std::cell::Cell<Duration>,
-    /// A checkpoint after a write could not finish (a reader was using the log).
+    /// A checkpoint is owed: this handle's writes may still be only in the log (a
+    /// checkpoint after a write could not finish because a reader was using the log, or
+    /// none was tried: a command checkpoints once, when it closes).
     wal_pending: bool,
 }
 
@@ -151,6 +153,13 @@ impl Drop for Index {
         // belong to it (and to the processes that have it open): leave them alone.
         if self.is_replaced() {
             let _ = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        } else if self.wal_pending {
+            // The last connection to close checkpoints anyway; when another process (a
+            // watcher, the server) keeps the index open, this one's frames would otherwise
+            // stay in the log until that process writes. Emptied now, the index file alone is
+            // complete after every command, and a `-shm` left describing it tells its size
+            // truly (see `shm_is_stale`).
+            self.checkpoint();
         }
     }
 }
@@ -244,6 +253,61 @@ fn open_immutable(path: &Path) -> Result<Connection> {
     Ok(c)
 }
 
+/// How long `Index::open` waits for a process holding a replaced index to let go of it.
+const REPLACED_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether the shared-memory file beside the index (`INDEX-shm`, SQLite's WAL index) still
+/// describes another file: a copy was renamed over the index while a process (watcher,
+/// server, mount) kept the old file open, and that process has not reopened yet. SQLite
+/// trusts the page count in that header whenever the log is empty, so a connection opened now
+/// would read the copy through the old file's size ("database disk image is malformed", or a
+/// copy cut short) and a write could damage it.
+///
+/// The header layout is SQLite's documented WAL-index format (native byte order): two equal
+/// 48-byte copies of the header, then `nBackfill`. When every frame of the log is in the
+/// database (`mxFrame == nBackfill`, which is how trove's long-lived processes leave it after
+/// each write), a checkpoint has cut the file to exactly `nPage` pages, so another size means
+/// another file. Only a `-shm` some process is attached to counts (SQLite's "DMS" lock on
+/// byte 128): an orphaned one is reset by the next connection. Anything unreadable or
+/// unexpected answers "not stale", which is what SQLite would assume.
+fn shm_is_stale(path: &Path) -> bool {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    let Ok(f) = std::fs::File::open(&shm) else { return false };
+    let mut h = [0u8; 104];
+    if f.read_exact_at(&mut h, 0).is_err() || h[..48] != h[48..96] {
+        return false;
+    }
+    let word = |at: usize| u32::from_ne_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let (version, initialised) = (word(0), h[12]);
+    let page_size = match u16::from_ne_bytes([h[14], h[15]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let (frames, pages, backfilled) = (word(16), word(20), word(96));
+    if version != 3_007_000 || initialised == 0 || page_size == 0 || pages == 0 || frames != backfilled {
+        return false;
+    }
+    let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else { return false };
+    u64::from(pages) * page_size != len && f.metadata().is_ok_and(|m| shm_attached(m.ino()))
+}
+
+/// Whether some process holds a POSIX lock on byte 128 of the file with this inode number
+/// (SQLite's "DMS" lock, held shared by every connection attached to a `-shm`), from
+/// `/proc/locks`: `ID: POSIX ADVISORY READ PID MAJ:MIN:INODE START END`.
+fn shm_attached(inode: u64) -> bool {
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else { return false };
+    locks.lines().filter(|l| !l.contains("->")).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (Some(file), Some(start), Some(end)) = (f.get(5), f.get(6), f.get(7)) else { return false };
+        let ino = file.rsplit(':').next().and_then(|i| i.parse::<u64>().ok());
+        let start = start.parse::<u64>().unwrap_or(u64::MAX);
+        let covers = *end == "EOF" || end.parse::<u64>().is_ok_and(|e| e >= 128);
+        f.get(1) == Some(&"POSIX") && ino == Some(inode) && start <= 128 && covers
+    })
+}
+
 impl Index {
     /// Opens (or, with [`OpenMode::Create`], creates) the index at `path` and brings its
     /// schema up to date.
@@ -284,6 +348,15 @@ impl Index {
         // SQLite file for an instant (seen 1 time in ~200 with two `include` runs on a new
         // index); a few short retries tell that apart from a file that really is not ours.
         let mut foreign_retries = 10;
+        // A copy renamed over an index another process still has open: wait for that process
+        // to let go (the watcher looks every second; see `shm_is_stale`).
+        let waiting = std::time::Instant::now();
+        while shm_is_stale(path) {
+            if waiting.elapsed() >= REPLACED_WAIT {
+                return Err(StoreError::IndexReplacedInUse { path: path.to_path_buf() }.into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         loop {
             match Self::open_once(path, mode) {
                 Err(Error::Store(StoreError::NotAnIndex { .. })) if foreign_retries > 0 => {
@@ -480,9 +553,7 @@ impl Index {
         if let Some(op) = op.filter(|_| kept) {
             self.label.committed(op);
         }
-        if self.checkpoint_after_write {
-            self.wal_pending = !self.checkpoint();
-        }
+        self.wal_pending = !self.checkpoint_after_write || !self.checkpoint();
         Ok(out)
     }
 
