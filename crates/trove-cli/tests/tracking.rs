@@ -1163,10 +1163,17 @@ fn the_watcher_logs_one_line_per_record_it_leaves_missing_keeps_or_moves_by_cont
         expect(h.q("logged missing"), &["gone.txt"])?;
         expect(h.q("logged"), &["B/moved.txt", "saved.txt"])
     });
+    // The daemon logs a batch's decisions after committing it: wait for the lines (a kill
+    // right after the commit could come before them on a loaded machine).
+    let log = || std::fs::read_to_string(h.env.path("watch.log")).unwrap_or_default();
+    trove_testutil::poll(Duration::from_secs(20), || {
+        let l = log();
+        ["missing, deleted", "kept on its path", "by content"].iter().all(|w| l.contains(w))
+    });
     let mut child = h.daemon.take().unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
-    let err = std::fs::read_to_string(h.env.path("watch.log")).unwrap();
+    let err = log();
     let line = |s: &str| err.lines().filter(|l| l.contains(s)).count();
     let p = |rel: &str| h.p(rel).display().to_string();
     assert_eq!(line(&format!("{}: missing, deleted", p("gone.txt"))), 1, "{err}");
