@@ -114,6 +114,12 @@ pub trait Extractor: Send + Sync {
     /// Reads what it can from the file at `path`; failures go into [`Meta::errors`] and the
     /// rest is still returned.
     fn extract(&self, path: &Path) -> Meta;
+    /// [`Extractor::extract`] of each path, in order (one result per path). Include calls
+    /// this with a few dozen files at a time, so an implementation that hands work to a
+    /// thread can hand over the list at once instead of waking a thread per file.
+    fn extract_all(&self, paths: &[&Path]) -> Vec<Meta> {
+        paths.iter().map(|p| self.extract(p)).collect()
+    }
     /// The perceptual hash of an image file alone (for `trove dupes --scan`); `None` when
     /// the file is not an image this extractor can decode, or it computes none.
     fn perceptual(&self, _path: &Path) -> Option<Result<u64, String>> {

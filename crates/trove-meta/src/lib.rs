@@ -48,10 +48,11 @@ impl Default for Limits {
 /// The extractors trove uses, behind trove-core's [`Extractor`] trait.
 ///
 /// Each extraction runs on a worker thread while the caller waits up to
-/// [`Limits::time`]. Workers are kept and reused (a thread per file cost more than the
-/// extraction of a small file: the spawn, its stack mapped and unmapped); a worker that
-/// misses the deadline is abandoned (it finishes or hangs on its own, its result
-/// discarded) and a new one takes its place.
+/// [`Limits::time`] per file. Workers are kept and reused (a thread per file cost more than
+/// the extraction of a small file: the spawn, its stack mapped and unmapped), and take a
+/// batch of files at a time ([`Extractor::extract_all`]: waking a thread per file cost
+/// about a tenth of the include); a worker that misses the deadline is abandoned (it
+/// finishes or hangs on its own, its result discarded) and a new one takes its place.
 pub struct Extractors {
     inner: Arc<Inner>,
     idle: Mutex<Vec<Worker>>,
@@ -70,7 +71,23 @@ struct Inner {
     video_without_ffmpeg: AtomicBool,
 }
 
-type Job = (PathBuf, mpsc::SyncSender<Meta>);
+/// Files handed to a worker at once, and what it has done with them so far.
+struct Batch {
+    paths: Vec<PathBuf>,
+    state: Mutex<BatchState>,
+    /// Set when the caller gave up on the batch: the worker stops before its next file.
+    cancel: AtomicBool,
+}
+
+struct BatchState {
+    /// One result per finished path, in order.
+    done: Vec<Meta>,
+    /// When the worker started on the file after the last one done.
+    started: Instant,
+}
+
+/// A batch, and the channel that says the worker finished it.
+type Job = (Arc<Batch>, mpsc::SyncSender<()>);
 
 /// A worker thread, reached through its job queue (dropping it lets the thread end).
 struct Worker {
@@ -82,12 +99,29 @@ impl Worker {
         let (tx, rx) = mpsc::channel::<Job>();
         let inner = Arc::clone(inner);
         std::thread::Builder::new().name("trove-meta".into()).stack_size(8 << 20).spawn(move || {
-            while let Ok((path, reply)) = rx.recv() {
-                let _ = reply.send(inner.extract_unbounded(&path));
+            while let Ok((batch, reply)) = rx.recv() {
+                for path in &batch.paths {
+                    if batch.cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let m = inner.extract_unbounded(path);
+                    let mut s = lock(&batch.state);
+                    s.done.push(m);
+                    s.started = Instant::now();
+                }
+                let _ = reply.send(());
             }
         })?;
         Ok(Worker { jobs: tx })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn failed(e: impl Into<String>) -> Meta {
+    Meta { errors: vec![e.into()], ..Meta::default() }
 }
 
 impl Extractors {
@@ -165,39 +199,79 @@ impl Inner {
     }
 }
 
+impl Extractors {
+    /// An idle worker, or a new one.
+    fn worker(&self) -> Result<Worker, String> {
+        if let Some(w) = lock(&self.idle).pop() {
+            return Ok(w);
+        }
+        let w = Worker::spawn(&self.inner).map_err(|e| format!("cannot start an extractor thread: {e}"))?;
+        self.started.fetch_add(1, Ordering::Relaxed);
+        Ok(w)
+    }
+}
+
 impl Extractor for Extractors {
     fn extract(&self, path: &Path) -> Meta {
-        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-        let worker = match idle {
-            Some(w) => w,
-            None => match Worker::spawn(&self.inner) {
-                Ok(w) => {
-                    self.started.fetch_add(1, Ordering::Relaxed);
-                    w
-                }
+        self.extract_all(&[path]).pop().unwrap_or_else(|| failed("the metadata reader crashed on this file"))
+    }
+
+    /// The paths go to one worker as a batch (one thread wake-up for the batch, not one per
+    /// file: docs/performance.md), and the deadline still holds per file: the caller sleeps
+    /// until the file the worker is on has had [`Limits::time`]; then that file gets the
+    /// error, the worker is abandoned and a new one takes the rest of the batch.
+    fn extract_all(&self, paths: &[&Path]) -> Vec<Meta> {
+        let limit = self.inner.limits.time;
+        let mut out = Vec::with_capacity(paths.len());
+        while out.len() < paths.len() {
+            let rest = &paths[out.len()..];
+            let worker = match self.worker() {
+                Ok(w) => w,
                 Err(e) => {
-                    return Meta { errors: vec![format!("cannot start an extractor thread: {e}")], ..Meta::default() };
+                    out.extend(rest.iter().map(|_| failed(e.clone())));
+                    break;
                 }
-            },
-        };
-        let (tx, rx) = mpsc::sync_channel(1);
-        if worker.jobs.send((path.to_path_buf(), tx)).is_err() {
-            return Meta { errors: vec!["the metadata reader crashed on this file".into()], ..Meta::default() };
-        }
-        match rx.recv_timeout(self.inner.limits.time) {
-            Ok(m) => {
-                self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(worker);
-                m
+            };
+            let batch = Arc::new(Batch {
+                paths: rest.iter().map(|p| p.to_path_buf()).collect(),
+                state: Mutex::new(BatchState { done: Vec::with_capacity(rest.len()), started: Instant::now() }),
+                cancel: AtomicBool::new(false),
+            });
+            let (tx, rx) = mpsc::sync_channel(1);
+            if worker.jobs.send((Arc::clone(&batch), tx)).is_err() {
+                out.push(failed("the metadata reader crashed on this file"));
+                continue;
             }
-            // The worker is dropped: it is stuck on this file (or died).
-            Err(mpsc::RecvTimeoutError::Timeout) => Meta {
-                errors: vec![format!("metadata took longer than {} s; given up", self.inner.limits.time.as_secs())],
-                ..Meta::default()
-            },
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Meta { errors: vec!["the metadata reader crashed on this file".into()], ..Meta::default() }
+            loop {
+                let wait = limit.saturating_sub(lock(&batch.state).started.elapsed());
+                match rx.recv_timeout(wait) {
+                    Ok(()) => {
+                        out.append(&mut lock(&batch.state).done);
+                        lock(&self.idle).push(worker);
+                        break;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let mut s = lock(&batch.state);
+                        if s.started.elapsed() < limit {
+                            // The worker moved on to a later file meanwhile.
+                            continue;
+                        }
+                        // The worker is dropped: it is stuck on this file.
+                        batch.cancel.store(true, Ordering::Relaxed);
+                        out.append(&mut s.done);
+                        out.push(failed(format!("metadata took longer than {} s; given up", limit.as_secs_f64())));
+                        break;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        out.append(&mut lock(&batch.state).done);
+                        out.push(failed("the metadata reader crashed on this file"));
+                        break;
+                    }
+                }
             }
         }
+        out.truncate(paths.len());
+        out
     }
 
     fn perceptual(&self, path: &Path) -> Option<Result<u64, String>> {

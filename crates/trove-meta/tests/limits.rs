@@ -1,5 +1,6 @@
 //! The per-file time limit: a hanging ffprobe is killed at the deadline and the file is
-//! recorded with an error; worker threads are reused, not started per file.
+//! recorded with an error, also in the middle of a batch; worker threads are reused, not
+//! started per file.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -74,4 +75,54 @@ fn workers_are_reused_not_one_thread_per_file() {
         }
     });
     assert!(x.workers_started() <= 4, "{}", x.workers_started());
+}
+
+/// Files go to a worker in batches, and the deadline still holds per file: a file over the
+/// limit in the middle of a batch gets the error, the files before it keep their results and
+/// the rest of the batch is read by a new worker.
+#[test]
+fn a_file_over_the_time_limit_in_a_batch_is_given_up_and_the_rest_extracted() {
+    use image::ImageEncoder;
+    let dir = tempfile::tempdir().unwrap();
+    // A PNG of 12 000 × 12 000 grey pixels: small on disk, 144 MB of pixels to inflate and
+    // shrink for the perceptual hash (seconds unoptimised, ~0.5 s optimised).
+    let slow = dir.path().join("slow.png");
+    let side = 12_000u32;
+    let f = std::io::BufWriter::new(std::fs::File::create(&slow).unwrap());
+    image::codecs::png::PngEncoder::new_with_quality(
+        f,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    )
+    .write_image(&vec![0u8; (side * side) as usize], side, side, image::ExtendedColorType::L8)
+    .unwrap();
+    let mut paths = Vec::new();
+    for i in 0..6 {
+        if i == 3 {
+            paths.push(slow.clone());
+        }
+        let p = dir.path().join(format!("{i}.txt"));
+        std::fs::write(&p, format!("file {i}\n")).unwrap();
+        paths.push(p);
+    }
+    let limit = Duration::from_millis(100);
+    let x = Extractors::new(Limits { time: limit, ..Limits::default() }, None);
+    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let t = Instant::now();
+    let metas = x.extract_all(&refs);
+    let took = t.elapsed();
+    assert_eq!(metas.len(), paths.len());
+    for (p, m) in paths.iter().zip(&metas) {
+        if *p == slow {
+            assert_eq!(m.error_text().as_deref(), Some("metadata took longer than 0.1 s; given up"), "{m:?}");
+        } else {
+            assert_eq!((m.kind.as_deref(), m.error_text()), (Some("text"), None), "{p:?}");
+        }
+    }
+    // The stuck worker was abandoned; a second one took the last three files.
+    assert_eq!(x.workers_started(), 2);
+    assert!(took < Duration::from_secs(2), "gave up after {took:?}");
+    // The second worker is kept for the next batch (no new thread).
+    assert!(x.extract_all(&refs[..3]).iter().all(|m| m.kind.as_deref() == Some("text")));
+    assert_eq!(x.workers_started(), 2);
 }

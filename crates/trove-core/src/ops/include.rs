@@ -293,19 +293,37 @@ pub fn include(
     // Hash in chunks so results reach the index while hashing goes on, and a kill loses at
     // most the two chunks in flight. The next chunk is hashed (on the pool) while the current one
     // is written, so the writer's single thread and the hashers overlap.
+    let extractor = opts.extractor.as_ref().filter(|_| !opts.dry_run);
     let hash_chunk = |chunk: &[usize]| -> Vec<Hashed> {
-        chunk
-            .par_iter()
-            .map(|&i| {
-                let r = hash_file(&candidates[i].path);
-                // Metadata is read right after the hash, on the same worker, while the
-                // file's pages are warm; an extractor bounds its own time per file.
-                let m = match (&r, &opts.extractor, opts.dry_run) {
-                    (Ok(_), Some(x), false) => Some(x.0.extract(&candidates[i].path)),
-                    _ => None,
+        groups(chunk, &candidates)
+            .into_par_iter()
+            .flat_map_iter(|group| {
+                let hashed: Vec<(usize, Result<Observation>)> = group
+                    .iter()
+                    .map(|&i| {
+                        let r = hash_file(&candidates[i].path);
+                        progress.advance(candidates[i].stat.size);
+                        (i, r)
+                    })
+                    .collect();
+                // Metadata is read right after the group is hashed, while the files' pages
+                // are warm, by one call for the group (the extractor hands it to one of its
+                // threads at once); an extractor bounds its own time per file.
+                let mut metas = match extractor {
+                    Some(x) => {
+                        let paths: Vec<&Path> =
+                            hashed.iter().filter(|h| h.1.is_ok()).map(|h| candidates[h.0].path.as_path()).collect();
+                        x.0.extract_all(&paths).into_iter()
+                    }
+                    None => Vec::new().into_iter(),
                 };
-                progress.advance(candidates[i].stat.size);
-                (i, r, m)
+                hashed
+                    .into_iter()
+                    .map(|(i, r)| {
+                        let m = if r.is_ok() { metas.next() } else { None };
+                        (i, r, m)
+                    })
+                    .collect::<Vec<Hashed>>()
             })
             .collect()
     };
@@ -390,7 +408,14 @@ pub fn include(
     for chunk in unchanged.chunks(BATCH * 8) {
         let metas: Vec<(usize, FileId, Meta)> = match &opts.extractor {
             Some(x) => {
-                chunk.par_iter().filter(|c| c.2).map(|&(i, id, _)| (i, id, x.0.extract(&candidates[i].path))).collect()
+                let stale: Vec<(usize, FileId)> = chunk.iter().filter(|c| c.2).map(|&(i, id, _)| (i, id)).collect();
+                stale
+                    .par_chunks(GROUP)
+                    .flat_map_iter(|g| {
+                        let paths: Vec<&Path> = g.iter().map(|(i, _)| candidates[*i].path.as_path()).collect();
+                        g.iter().zip(x.0.extract_all(&paths)).map(|(&(i, id), m)| (i, id, m)).collect::<Vec<_>>()
+                    })
+                    .collect()
             }
             None => Vec::new(),
         };
@@ -507,6 +532,31 @@ fn store_batch(
     report.tags_created.extend(created);
     report.links_added += added;
     Ok(())
+}
+
+/// How many files one hashing task takes at most (and hands to the extractor at once).
+const GROUP: usize = 32;
+/// How many bytes one hashing task takes at most (a large file is a group of its own, so
+/// large files are still hashed side by side).
+const GROUP_BYTES: u64 = 1 << 20;
+
+/// `chunk` cut into runs of consecutive files of at most [`GROUP`] files and [`GROUP_BYTES`]
+/// bytes (a file larger than that alone).
+fn groups<'a>(chunk: &'a [usize], candidates: &[Candidate]) -> Vec<&'a [usize]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (k, &i) in chunk.iter().enumerate() {
+        let size = candidates[i].stat.size;
+        if k > start && (k - start == GROUP || bytes + size > GROUP_BYTES) {
+            out.push(&chunk[start..k]);
+            (start, bytes) = (k, 0);
+        }
+        bytes += size;
+    }
+    if start < chunk.len() {
+        out.push(&chunk[start..]);
+    }
+    out
 }
 
 /// A hashed candidate: its index, the hash result, the metadata read (when extracting).

@@ -3,6 +3,8 @@
 //! Extraction runs outside any transaction, in parallel (rayon), in chunks; each chunk's
 //! results are stored in one short write, so a killed refresh keeps the chunks it finished.
 
+use std::path::Path;
+
 use rayon::prelude::*;
 
 use crate::meta::{Extractor, Meta, StoredMeta};
@@ -13,6 +15,8 @@ use crate::{Index, Result};
 
 /// Files extracted per write transaction.
 const BATCH: usize = 256;
+/// How many files are handed to the extractor at once.
+const GROUP: usize = 32;
 
 /// The metadata stored for a file, if any was extracted.
 pub fn get(index: &Index, id: FileId) -> Result<Option<StoredMeta>> {
@@ -75,19 +79,24 @@ pub fn refresh(
     let mut report = RefreshReport::default();
     progress.begin(super::Phase::EXTRACTING, Some(records.len() as u64));
     for chunk in records.chunks(BATCH) {
+        // In groups, each handed to the extractor at once (one thread hand-off a group).
         let done: Vec<(FileId, Option<(Stat, Meta)>)> = chunk
-            .par_iter()
-            .map(|r| {
-                let out = if r.state == FileState::Present {
-                    std::fs::symlink_metadata(&r.path)
-                        .ok()
-                        .filter(std::fs::Metadata::is_file)
-                        .map(|m| (Stat::from_metadata(&m), extractor.extract(&r.path)))
-                } else {
-                    None
-                };
-                progress.advance(1);
-                (r.id, out)
+            .par_chunks(GROUP)
+            .flat_map_iter(|g| {
+                let stats: Vec<Option<Stat>> = g
+                    .iter()
+                    .map(|r| {
+                        (r.state == FileState::Present)
+                            .then(|| std::fs::symlink_metadata(&r.path).ok().filter(std::fs::Metadata::is_file))
+                            .flatten()
+                            .map(|m| Stat::from_metadata(&m))
+                    })
+                    .collect();
+                let paths: Vec<&Path> =
+                    g.iter().zip(&stats).filter(|(_, s)| s.is_some()).map(|(r, _)| r.path.as_path()).collect();
+                let mut metas = extractor.extract_all(&paths).into_iter();
+                progress.advance(g.len() as u64);
+                g.iter().zip(stats).map(|(r, s)| (r.id, s.and_then(|s| Some((s, metas.next()?))))).collect::<Vec<_>>()
             })
             .collect();
         let now = now_unix();
