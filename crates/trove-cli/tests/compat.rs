@@ -737,3 +737,84 @@ fn hydrus_duplicate_endpoints_serve_trove_pairs_and_store_decisions() {
         .collect();
     assert_eq!(bytes_before, bytes_after, "a relationship changed a file");
 }
+
+/// A pair a client states as potential (relationship 0) that trove's own search does not
+/// find (two unrelated pictures here, a video pair of hydrusvideodeduplicator in life) is
+/// kept: listed as potential, undecided for `dupe:undecided`, until a relationship is set
+/// or `remove_potentials` forgets it. `set_kings` is refused, naming why.
+#[test]
+fn hydrus_potential_pairs_a_client_states_are_kept_until_removed_and_set_kings_is_refused() {
+    let e = env();
+    std::fs::create_dir_all(e.path("lib")).unwrap();
+    picture(1).save(e.path("lib/photo.png")).unwrap();
+    picture(4).save(e.path("lib/other.png")).unwrap();
+    e.ok(["include", "-r", "lib"]);
+    let (photo, other) = (sha256_hex(&e.path("lib/photo.png")), sha256_hex(&e.path("lib/other.png")));
+    let all = key(&e, "dedup", "--all");
+    let server = serve(&e, &["--hydrus-port", "0"]);
+    let base = server.hydrus.clone();
+    let hk = "Hydrus-Client-API-Access-Key";
+    let post = |path: &str, body: serde_json::Value| {
+        call(
+            "POST",
+            &format!("{base}/manage_file_relationships/{path}"),
+            &[(hk, &all), ("Content-Type", "application/json")],
+            Some(&body.to_string()),
+        )
+    };
+    let count = || {
+        let (s, v) =
+            call("GET", &format!("{base}/manage_file_relationships/get_potentials_count"), &[(hk, &all)], None);
+        assert_eq!(s, 200, "{v}");
+        v["potential_duplicates_count"].as_u64().unwrap()
+    };
+    let set = |rel: u32| {
+        let (s, v) = post(
+            "set_file_relationships",
+            json!({"relationships": [{"hash_a": photo, "hash_b": other, "relationship": rel}]}),
+        );
+        assert_eq!(s, 200, "{v}");
+    };
+    assert_eq!(count(), 0, "trove does not pair unrelated pictures");
+    assert!(e.find("dupe:undecided").0.is_empty());
+
+    // Stated potential: kept, listed, undecided.
+    set(0);
+    assert_eq!(count(), 1);
+    let (_, v) = call("GET", &format!("{base}/manage_file_relationships/get_potential_pairs"), &[(hk, &all)], None);
+    let mut pair: Vec<&str> =
+        v["potential_duplicate_pairs"][0].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
+    pair.sort();
+    let mut want = vec![photo.as_str(), other.as_str()];
+    want.sort();
+    assert_eq!(pair, want, "{v}");
+    assert_eq!(e.find("dupe:undecided").0, ["lib/other.png", "lib/photo.png"]);
+    let (_, rel) = call(
+        "GET",
+        &format!("{base}/manage_file_relationships/get_file_relationships?hash={photo}"),
+        &[(hk, &all)],
+        None,
+    );
+    assert_eq!(rel["file_relationships"][&photo]["0"], json!([other]), "{rel}");
+    // A relationship decides it; 0 makes it potential again.
+    set(1);
+    assert_eq!(count(), 0);
+    set(0);
+    assert_eq!(count(), 1);
+
+    // remove_potentials forgets it; unknown files and missing arguments are named.
+    let (s, v) = post("remove_potentials", json!({"hashes": ["00".repeat(32)]}));
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(count(), 1, "nothing removed by a refused request");
+    let (s, v) = post("remove_potentials", json!({}));
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = post("remove_potentials", json!({"hash": photo}));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(count(), 0);
+    assert!(e.find("dupe:undecided").0.is_empty());
+
+    // set_kings: trove's king is its keep rule's choice; refused with the reason.
+    let (s, v) = post("set_kings", json!({"hashes": [photo]}));
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"].as_str().unwrap_or_default().contains("trove does not store kings"), "{v}");
+}

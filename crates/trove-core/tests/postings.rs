@@ -467,7 +467,7 @@ fn upgrading_a_version_14_index_builds_its_trigram_index() {
     let db = rusqlite::Connection::open(&path).unwrap();
     db.execute_batch(
         "DROP TRIGGER trigrams_insert; DROP TRIGGER trigrams_delete; DROP TRIGGER trigrams_update;
-         DROP TABLE trigrams; DROP TABLE trigrams_dirty; PRAGMA user_version = 14;",
+         DROP TABLE trigrams; DROP TABLE trigrams_dirty; DROP TABLE dupe_potentials; PRAGMA user_version = 14;",
     )
     .unwrap();
     drop(db);

@@ -200,7 +200,7 @@ fn migration_2_makes_non_decimal_values_text() {
         "UPDATE tag_names SET num = CAST(val AS REAL) WHERE ns = 'n' AND val <> 'x';
          DROP TRIGGER history_decision_insert; DROP TRIGGER history_decision_delete; DROP TRIGGER history_decision_update;
          DROP TRIGGER trigrams_insert; DROP TRIGGER trigrams_delete; DROP TRIGGER trigrams_update;
-         DROP TABLE trigrams; DROP TABLE trigrams_dirty;
+         DROP TABLE trigrams; DROP TABLE trigrams_dirty; DROP TABLE dupe_potentials;
          DROP TABLE op_changes; DROP TABLE ops; DROP TABLE op_recording; DROP TABLE op_history; DROP TABLE row_ids;
          DROP TRIGGER tags_never_reuse_ids; DROP TRIGGER pools_never_reuse_ids;
          DROP TRIGGER history_link_insert; DROP TRIGGER history_link_delete; DROP TRIGGER history_link_update; DROP TRIGGER history_name_insert; DROP TRIGGER history_name_delete; DROP TRIGGER history_name_update; DROP TRIGGER history_tag_insert; DROP TRIGGER history_tag_delete; DROP TRIGGER history_implication_insert; DROP TRIGGER history_implication_delete; DROP TRIGGER history_pool_insert; DROP TRIGGER history_pool_delete; DROP TRIGGER history_pool_update; DROP TRIGGER history_member_insert; DROP TRIGGER history_member_delete; DROP TRIGGER history_member_update; DROP TRIGGER history_file_insert; DROP TRIGGER history_file_delete; DROP TRIGGER history_file_move; DROP TRIGGER history_source_insert;

@@ -254,7 +254,7 @@ fn upgrading_a_version_10_index_builds_the_near_pairs_of_its_hashes() {
     db.execute_batch(
         "DROP TABLE phash_bands; DROP TABLE phash_pairs; DROP INDEX perceptual_phash;
          DROP TRIGGER trigrams_insert; DROP TRIGGER trigrams_delete; DROP TRIGGER trigrams_update;
-         DROP TABLE trigrams; DROP TABLE trigrams_dirty;
+         DROP TABLE trigrams; DROP TABLE trigrams_dirty; DROP TABLE dupe_potentials;
          DROP TRIGGER postings_ns_name_insert; DROP TRIGGER postings_ns_name_delete; DROP TRIGGER postings_ns_name_update;
          DROP TRIGGER history_decision_insert; DROP TRIGGER history_decision_delete; DROP TRIGGER history_decision_update;
          DROP TABLE postings_ns; DROP INDEX files_added;

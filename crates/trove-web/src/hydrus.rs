@@ -34,7 +34,10 @@ use crate::App;
 
 mod dupes;
 use crate::api::{ApiError, content_response, mime_for, thumbnail_response};
-use dupes::{get_file_relationships, get_potential_pairs, get_potentials_count, set_file_relationships};
+use dupes::{
+    get_file_relationships, get_potential_pairs, get_potentials_count, remove_potentials, set_file_relationships,
+    set_kings,
+};
 
 /// The Client API version and Hydrus version trove answers as (Hydrus Web refuses
 /// `hydrus_version` below 500). Bump only when trove implements what that version changed.
@@ -497,6 +500,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/manage_file_relationships/get_potential_pairs", get(h!(get_potential_pairs)))
         .route("/manage_file_relationships/get_file_relationships", get(h!(get_file_relationships)))
         .route("/manage_file_relationships/set_file_relationships", post(h!(set_file_relationships)))
+        .route("/manage_file_relationships/remove_potentials", post(h!(remove_potentials)))
+        .route("/manage_file_relationships/set_kings", post(h!(set_kings)))
         .route("/manage_pages/get_pages", get(h!(get_pages)))
         .route("/manage_popups/get_popups", get(h!(get_popups)))
         .route("/", any(unsupported))

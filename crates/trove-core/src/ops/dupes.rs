@@ -504,8 +504,32 @@ pub struct CandidatePair {
     pub decision: Option<Decision>,
 }
 
-/// Candidate pairs (exact copies, and similar images at `distance` read from the stored
-/// near pairs) with the decision stored for each: what `dupe:undecided` and the Hydrus
+/// The distance given to a pair a client stated ([`add_potentials`]) that trove does not
+/// find itself: more than any distance asked, so such pairs sort last.
+pub const STATED_DISTANCE: u32 = 64;
+
+/// Stores every pair of `a` × `b` as potential duplicates (what a Hydrus client's
+/// relationship 0 says), in one transaction; how many were new. A pair of a file with
+/// itself is skipped.
+pub fn add_potentials(index: &mut Index, pairs: &[(FileId, FileId)]) -> Result<u64> {
+    let now = crate::model::now_unix();
+    index.write(|tx| {
+        let mut n = 0;
+        for &(a, b) in pairs {
+            n += u64::from(dupes::add_potential(tx, a, b, now)?);
+        }
+        Ok(n)
+    })
+}
+
+/// Forgets the potential pairs a client stated that involve any of `ids` (pairs trove finds
+/// itself stay until decided); how many.
+pub fn remove_potentials(index: &mut Index, ids: &[FileId]) -> Result<u64> {
+    index.write(|tx| dupes::remove_potentials_of(tx, ids))
+}
+
+/// Candidate pairs (exact copies, similar images at `distance` read from the stored near
+/// pairs, similar videos, and pairs a client stated) with the decision stored for each: what `dupe:undecided` and the Hydrus
 /// duplicate endpoints serve. Ordered by (a, b).
 pub fn candidate_pairs(index: &Index, distance: u32) -> Result<Vec<CandidatePair>> {
     let decided: std::collections::HashMap<(FileId, FileId), Decision> =
@@ -522,6 +546,16 @@ pub fn candidate_pairs(index: &Index, distance: u32) -> Result<Vec<CandidatePair
     }
     for (a, b, d) in dupes::similar_pairs(index.conn(), distance)? {
         out.push(CandidatePair { a, b, distance: d, exact: false, decision: decided.get(&(a, b)).copied() });
+    }
+    // Stated pairs last, so a pair trove finds itself keeps its own distance.
+    for (a, b) in dupes::stated_potentials(index.conn())? {
+        out.push(CandidatePair {
+            a,
+            b,
+            distance: STATED_DISTANCE,
+            exact: false,
+            decision: decided.get(&(a, b)).copied(),
+        });
     }
     out.sort_by_key(|p| (p.a, p.b));
     out.dedup_by_key(|p| (p.a, p.b));

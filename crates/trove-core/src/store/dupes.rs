@@ -530,11 +530,43 @@ pub fn decisions_of(c: &Connection, file: FileId) -> Result<Vec<(FileId, i64)>> 
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Stores that `a` and `b` are potential duplicates (a client said so); whether it was new.
+pub fn add_potential(c: &WriteTx<'_>, a: FileId, b: FileId, now: i64) -> Result<bool> {
+    let (a, b) = ordered(a, b);
+    if a == b {
+        return Ok(false);
+    }
+    Ok(c.prepare_cached("INSERT OR IGNORE INTO dupe_potentials (a, b, added_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![a, b, now])?
+        > 0)
+}
+
+/// Forgets the stated potential pairs involving any of `ids`; how many.
+pub fn remove_potentials_of(c: &WriteTx<'_>, ids: &[FileId]) -> Result<u64> {
+    let mut st = c.prepare_cached("DELETE FROM dupe_potentials WHERE a = ?1 OR b = ?1")?;
+    let mut n = 0u64;
+    for id in ids {
+        n += st.execute([id])? as u64;
+    }
+    Ok(n)
+}
+
+/// The stated potential pairs between live files (a < b).
+pub fn stated_potentials(c: &Connection) -> Result<Vec<(FileId, FileId)>> {
+    let mut st = c.prepare_cached(
+        "SELECT p.a, p.b FROM dupe_potentials p JOIN files x ON x.id = p.a JOIN files y ON y.id = p.b
+         WHERE x.state <> 1 AND y.state <> 1",
+    )?;
+    let rows = st.query_map([], |r| Ok((FileId(r.get(0)?), FileId(r.get(1)?))))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Candidate pairs of files (by id, `a < b`): live copies of the same non-empty content,
-/// and live files of different content whose perceptual hashes differ in at most
-/// `distance` bits. Sorted, without repeats.
+/// live files of different content whose perceptual hashes (or videos whose keyframes)
+/// are within `distance` bits, and the pairs a client stated ([`stated_potentials`]).
+/// Sorted, without repeats.
 pub fn candidate_pairs(c: &Connection, distance: u32) -> Result<Vec<(FileId, FileId)>> {
-    let mut out = Vec::new();
+    let mut out = stated_potentials(c)?;
     let exact = exact_pairs_input(c)?;
     for g in exact.chunk_by(|x, y| x.1 == y.1) {
         for i in 0..g.len() {

@@ -81,6 +81,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_meta_order_indexes.sql"),
     include_str!("migrations/0014_history_decisions.sql"),
     include_str!("migrations/0015_path_trigrams.sql"),
+    include_str!("migrations/0016_dupe_potentials.sql"),
 ];
 
 /// The version whose migration adds the last kind of posting list (8 the tags', 12 the

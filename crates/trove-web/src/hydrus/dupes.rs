@@ -365,6 +365,10 @@ pub(super) async fn set_file_relationships(app: Arc<App>, r: HReq) -> HResult {
         for (a, b, rel) in plan {
             let pairs: Vec<(FileId, FileId)> = a.iter().flat_map(|&x| b.iter().map(move |&y| (x, y))).collect();
             dupes::mark_pairs(index, &pairs, rel.decision)?;
+            if rel.decision.is_none() {
+                // Potential: kept even when trove's own search does not pair them.
+                dupes::add_potentials(index, &pairs)?;
+            }
             if rel.merge && rel.decision == Some(Decision::Same) {
                 let all: Vec<FileId> = a.iter().chain(&b).copied().collect();
                 dupes::merge_tags(index, &all)?;
@@ -374,4 +378,49 @@ pub(super) async fn set_file_relationships(app: Arc<App>, r: HReq) -> HResult {
     })
     .await??;
     Ok(empty())
+}
+
+/// `remove_potentials`: forgets the potential pairs a client stated (relationship 0) that
+/// involve the files named. Pairs trove finds itself (copies, similar pictures or videos)
+/// stay potential until a relationship is set for them (1, false positive, dismisses one).
+pub(super) async fn remove_potentials(app: Arc<App>, r: HReq) -> HResult {
+    let who = authorize(&app, &r, Need::Relationships).await?;
+    check_file_domain(&r)?;
+    let ids = r.file_ids()?;
+    let hashes = r.hashes()?;
+    if ids.is_none() && hashes.is_none() {
+        return Err(HErr::bad("file_id, file_ids, hash or hashes: missing"));
+    }
+    let actor = who.source().to_string();
+    app.with_index(move |index| {
+        let mut records = Vec::new();
+        for id in ids.unwrap_or_default() {
+            if trove_core::ops::files::get(index, id)?.is_none() {
+                return Ok(Err(HErr::not_found(format!("file id {}: no such file", id.0))));
+            }
+            records.push(id);
+        }
+        for h in hashes.unwrap_or_default() {
+            let found = trove_core::ops::files::by_sha256(index, &h)?;
+            if found.is_empty() {
+                return Ok(Err(HErr::not_found(format!("{}: no file has this hash", hex(&h)))));
+            }
+            records.extend(found.into_iter().map(|r| r.id));
+        }
+        index.set_operation(&actor, "hydrus remove_potentials");
+        dupes::remove_potentials(index, &records)?;
+        Ok(Ok(()))
+    })
+    .await??;
+    Ok(empty())
+}
+
+/// `set_kings`: refused, naming why. trove has no stored king: a group's king is the copy
+/// its keep rule keeps (docs/dupes.md), computed when asked.
+pub(super) async fn set_kings(app: Arc<App>, r: HReq) -> HResult {
+    authorize(&app, &r, Need::Relationships).await?;
+    Err(HErr::bad(
+        "set_kings: trove does not store kings; a group's king is the file its keep rule keeps \
+         (largest resolution, then size, then oldest: docs/dupes.md), so it cannot be set (nothing was changed)",
+    ))
 }
