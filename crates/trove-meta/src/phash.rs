@@ -117,9 +117,20 @@ pub fn grey(bytes: &[u8]) -> Result<image::GrayImage, String> {
     Ok(shrink_grey(img))
 }
 
-/// The size a JPEG is decoded at, at least (one side reaching it is enough): the smallest
-/// DCT scaling (1/8, 1/4, 1/2, 1) that gives it. (1, 1) always takes 1/8.
-pub const JPEG_AT_LEAST: (u16, u16) = (1, 1);
+/// The size a JPEG is decoded at, at least, on both sides (when the image has it): twice the
+/// hasher's 9×8 grid. A large JPEG takes the 1/8 DCT scale; a small one a larger scale (a
+/// 40×40 icon at 1/8 would be 5×5 pixels, and an 8×8 one a single pixel, whose hash is 0
+/// like every flat image's).
+pub const JPEG_AT_LEAST: (u32, u32) = (18, 16);
+
+/// The smallest DCT scale, in eighths (1, 2, 4 or 8), at which a `w`×`h` JPEG reaches
+/// [`JPEG_AT_LEAST`] on both sides (8: full size, whatever it is).
+fn jpeg_eighths(w: u32, h: u32) -> u32 {
+    [1, 2, 4]
+        .into_iter()
+        .find(|&s| (w * s).div_ceil(8) >= JPEG_AT_LEAST.0 && (h * s).div_ceil(8) >= JPEG_AT_LEAST.1)
+        .unwrap_or(8)
+}
 
 /// Why [`jpeg_scaled`] gave no pixels.
 enum Refused {
@@ -147,7 +158,10 @@ fn jpeg_scaled(bytes: &[u8]) -> Result<image::DynamicImage, Refused> {
         return Err(Refused::TooLarge(format!("perceptual hash: {w}×{h} is too large to decode")));
     }
     d.set_max_decoding_buffer_size(MAX_ALLOC as usize);
-    let (sw, sh) = d.scale(JPEG_AT_LEAST.0, JPEG_AT_LEAST.1).map_err(|_| Refused::Other)?;
+    // jpeg-decoder takes the smallest scale where *one* side reaches the request: ask by
+    // width alone, for the width that scale gives.
+    let want = u16::try_from((w * jpeg_eighths(w, h)).div_ceil(8)).map_err(|_| Refused::Other)?;
+    let (sw, sh) = d.scale(want, u16::MAX).map_err(|_| Refused::Other)?;
     let px = d.decode().map_err(|_| Refused::Other)?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
     let img = match d.info().map(|i| i.pixel_format) {

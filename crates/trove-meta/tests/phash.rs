@@ -273,3 +273,39 @@ fn compare_algorithms_and_distances() {
 }
 
 use image::ImageEncoder;
+
+/// Small JPEGs are decoded at a scale that keeps at least 18×16 pixels (not always 1/8): a
+/// 40×40 JPEG hashes as the same picture saved as PNG does, and tiny unrelated JPEGs (down to
+/// 8×8) do not all collapse to one flat pixel with hash 0.
+#[test]
+fn small_jpegs_keep_enough_pixels_for_the_hash() {
+    let d = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    for (i, side) in [8u32, 12, 16, 24, 40, 64].into_iter().enumerate() {
+        for seed in 0..4u64 {
+            let img = DynamicImage::ImageRgb8(image::imageops::resize(
+                &base(100 + seed),
+                side,
+                side,
+                image::imageops::FilterType::Triangle,
+            ));
+            let jpg = d.path().join(format!("s{i}-{seed}.jpg"));
+            let f = std::fs::File::create(&jpg).unwrap();
+            img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(f, 95)).unwrap();
+            let png = d.path().join(format!("s{i}-{seed}.png"));
+            img.save_with_format(&png, ImageFormat::Png).unwrap();
+            let hj = phash::hash_file(&jpg, u64::MAX).unwrap().unwrap();
+            let hp = phash::hash_file(&png, u64::MAX).unwrap().unwrap();
+            if side >= 16 {
+                assert!((hj ^ hp).count_ones() <= 8, "{side}×{side} seed {seed}: JPEG {hj:016x} vs PNG {hp:016x}");
+            }
+            hashes.push((side, seed, hj));
+        }
+    }
+    for side in [8u32, 12, 16] {
+        let of: Vec<u64> = hashes.iter().filter(|h| h.0 == side).map(|h| h.2).collect();
+        assert!(of.iter().any(|&h| h != 0), "{side}×{side}: every hash is 0: {of:x?}");
+        let distinct: std::collections::BTreeSet<u64> = of.iter().copied().collect();
+        assert!(distinct.len() >= 3, "{side}×{side}: four unrelated pictures, hashes {of:x?}");
+    }
+}
