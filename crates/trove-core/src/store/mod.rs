@@ -273,6 +273,8 @@ const REPLACED_WAIT: Duration = Duration::from_secs(10);
 /// unexpected answers "not stale", which is what SQLite would assume.
 fn shm_is_stale(path: &Path) -> bool {
     use std::os::unix::fs::{FileExt, MetadataExt};
+    // SQLite resolves symlinks and keeps `-shm` beside the real file.
+    let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let mut shm = path.as_os_str().to_owned();
     shm.push("-shm");
     let Ok(f) = std::fs::File::open(&shm) else { return false };
@@ -291,21 +293,30 @@ fn shm_is_stale(path: &Path) -> bool {
         return false;
     }
     let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else { return false };
-    u64::from(pages) * page_size != len && f.metadata().is_ok_and(|m| shm_attached(m.ino()))
+    u64::from(pages) * page_size != len && f.metadata().is_ok_and(|m| shm_attached(m.dev(), m.ino()))
 }
 
-/// Whether some process holds a POSIX lock on byte 128 of the file with this inode number
-/// (SQLite's "DMS" lock, held shared by every connection attached to a `-shm`), from
-/// `/proc/locks`: `ID: POSIX ADVISORY READ PID MAJ:MIN:INODE START END`.
-fn shm_attached(inode: u64) -> bool {
+/// Whether some process holds a POSIX lock on byte 128 of this file (device, inode) —
+/// SQLite's "DMS" lock, held shared by every connection attached to a `-shm` — from
+/// `/proc/locks`: `ID: POSIX ADVISORY READ PID MAJ:MIN:INODE START END` (major and minor in
+/// hex).
+fn shm_attached(dev: u64, inode: u64) -> bool {
     let Ok(locks) = std::fs::read_to_string("/proc/locks") else { return false };
+    let this = format!("{:02x}:{:02x}:{inode}", rustix::fs::major(dev), rustix::fs::minor(dev));
     locks.lines().filter(|l| !l.contains("->")).any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         let (Some(file), Some(start), Some(end)) = (f.get(5), f.get(6), f.get(7)) else { return false };
-        let ino = file.rsplit(':').next().and_then(|i| i.parse::<u64>().ok());
+        let same = |a: &str, b: &str| {
+            let parts = |x: &str| {
+                let mut p = x.split(':');
+                let hex = |v: Option<&str>| v.and_then(|v| u64::from_str_radix(v, 16).ok());
+                (hex(p.next()), hex(p.next()), p.next().and_then(|i| i.parse::<u64>().ok()))
+            };
+            parts(a) == parts(b)
+        };
         let start = start.parse::<u64>().unwrap_or(u64::MAX);
         let covers = *end == "EOF" || end.parse::<u64>().is_ok_and(|e| e >= 128);
-        f.get(1) == Some(&"POSIX") && ino == Some(inode) && start <= 128 && covers
+        f.get(1) == Some(&"POSIX") && same(file, &this) && start <= 128 && covers
     })
 }
 

@@ -77,27 +77,27 @@ pub fn load_union(c: &Connection, tags_sql: &str, params: &[rusqlite::types::Val
 }
 
 /// How many ids a stored set holds, read from the serialized header (each container's key
-/// and cardinality) without decoding the containers; a header it does not know is decoded.
+/// and cardinality) without decoding the containers, when the blob's length is exactly what
+/// that header describes; any other blob (run containers, an unknown or damaged header, a
+/// blob cut short or padded) is decoded, so damage is an error, never a wrong count.
 pub fn cardinality(b: &[u8]) -> Result<u64> {
+    // The portable format without run containers (what trove writes): cookie, container
+    // count, (key, cardinality - 1) per container, an offset per container, then each
+    // container: an array of 2-byte values up to 4096 of them, else an 8 KiB bitmap.
     const NO_RUNS: u32 = 12346;
-    const WITH_RUNS: u16 = 12347;
     let u16_at = |i: usize| b.get(i..i + 2).map(|x| u64::from(u16::from_le_bytes([x[0], x[1]])));
     let header = || -> Option<u64> {
-        let cookie = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?);
-        let (size, at) = if cookie == NO_RUNS {
-            (u32::from_le_bytes(b.get(4..8)?.try_into().ok()?) as usize, 8)
-        } else if cookie as u16 == WITH_RUNS {
-            let size = (cookie >> 16) as usize + 1;
-            (size, 4 + size.div_ceil(8))
-        } else {
+        if u32::from_le_bytes(b.get(0..4)?.try_into().ok()?) != NO_RUNS {
             return None;
-        };
-        let mut n = 0;
-        for k in 0..size {
-            // (key, cardinality - 1) per container.
-            n += u16_at(at + 4 * k + 2)? + 1;
         }
-        Some(n)
+        let size = u32::from_le_bytes(b.get(4..8)?.try_into().ok()?) as usize;
+        let (mut n, mut len) = (0, 8 + 8 * size as u64);
+        for k in 0..size {
+            let card = u16_at(8 + 4 * k + 2)? + 1;
+            n += card;
+            len += if card > 4096 { 8192 } else { 2 * card };
+        }
+        (len == b.len() as u64).then_some(n)
     };
     match header() {
         Some(n) => Ok(n),
@@ -435,5 +435,13 @@ mod tests {
         }
         // A header it does not know is decoded: a damaged one is an error, never a count.
         assert!(cardinality(b"\x01\x02\x03\x04junk").is_err());
+        // A blob cut short, or whose header claims more than it holds, is an error too.
+        let bytes = encode(&[7u32, 9, 65_535].into_iter().collect());
+        for cut in [12, bytes.len() - 1] {
+            assert!(cardinality(&bytes[..cut]).is_err(), "cut to {cut} bytes");
+        }
+        let mut claims = bytes.clone();
+        claims[10..12].copy_from_slice(&0xFFFFu16.to_le_bytes());
+        assert!(cardinality(&claims).map_or(true, |n| n == 3), "a header claiming 65536 ids");
     }
 }
