@@ -275,15 +275,15 @@ impl Extractor for Extractors {
     }
 
     fn perceptual(&self, path: &Path) -> Option<Result<u64, String>> {
+        // Only images: a big video or archive is not an image "too large to decode".
+        if kind_of_file(path).as_deref() != Some("image") {
+            return None;
+        }
         phash::hash_file(path, self.inner.limits.max_read)
     }
 
     fn keyframes(&self, path: &Path) -> Option<Result<Vec<(u32, u64)>, String>> {
-        let head = {
-            let (mut f, _) = open_regular(path).ok()?;
-            head(&mut f, 8192).ok()?
-        };
-        if sniff(&head, path).as_deref().map(kind_of_mime) != Some("video") {
+        if kind_of_file(path).as_deref() != Some("video") {
             return None;
         }
         let deadline = Instant::now() + self.inner.limits.time;
@@ -308,6 +308,14 @@ impl Extractor for Extractors {
         }
         out
     }
+}
+
+/// The kind ([`trove_core::meta::KINDS`]) of the file at `path`, sniffed from its first
+/// bytes; `None` when it cannot be read.
+fn kind_of_file(path: &Path) -> Option<String> {
+    let (mut f, _) = open_regular(path).ok()?;
+    let first = head(&mut f, 8192).ok()?;
+    sniff(&first, path).as_deref().map(|m| kind_of_mime(m).to_string())
 }
 
 /// Reads at most `limit` bytes from the start of `f`.

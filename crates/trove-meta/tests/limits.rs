@@ -126,3 +126,31 @@ fn a_file_over_the_time_limit_in_a_batch_is_given_up_and_the_rest_extracted() {
     assert!(x.extract_all(&refs[..3]).iter().all(|m| m.kind.as_deref() == Some("text")));
     assert_eq!(x.workers_started(), 2);
 }
+
+/// A scan asks every file for a perceptual hash: only images answer. A big video or text
+/// file is not "an image too large to decode" (that error was stored and kept the video
+/// from ever getting keyframe hashes); without ffmpeg a video gets no keyframes, and that
+/// is noted once, not per file.
+#[test]
+fn a_big_file_that_is_not_an_image_gets_no_perceptual_error_and_ffmpegs_absence_is_noted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = Extractors::new(Limits { max_read: 1024, ..Limits::default() }, None);
+    let text = dir.path().join("big.txt");
+    std::fs::write(&text, "words ".repeat(1000)).unwrap();
+    assert_eq!(x.perceptual(&text), None);
+    assert_eq!(x.keyframes(&text), None);
+    let mut v = mp4_header();
+    v.resize(4096, 0);
+    for i in 0..3 {
+        std::fs::write(dir.path().join(format!("v{i}.mp4")), &v).unwrap();
+        assert_eq!(x.perceptual(&dir.path().join(format!("v{i}.mp4"))), None);
+        assert_eq!(x.keyframes(&dir.path().join(format!("v{i}.mp4"))), None);
+    }
+    let notes = x.notes();
+    assert_eq!(notes.iter().filter(|n| n.contains("ffmpeg is not installed")).count(), 1, "{notes:?}");
+    // An image over the read limit still says why it has no hash.
+    let png = dir.path().join("big.png");
+    image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, (x ^ y) as u8])).save(&png).unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > 1024);
+    assert!(matches!(x.perceptual(&png), Some(Err(e)) if e.contains("larger than")), "{:?}", x.perceptual(&png));
+}
