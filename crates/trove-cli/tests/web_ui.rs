@@ -497,6 +497,19 @@ fn ui_duplicates_page_compares_a_group_and_marks_it_in_headless_chromium() {
     assert!(undecided(&e).is_empty(), "every pair decided");
     let json = String::from_utf8(e.ok(["dupes", "--json"])).unwrap();
     assert!(json.contains("\"decision\":\"not-duplicate\""), "{json}");
+    // On a phone-sized screen the members stack and nothing is wider than the screen.
+    b.post("/window/rect", json!({"width": 390, "height": 844}));
+    b.wait("the narrow layout", "innerWidth <= 400");
+    assert_eq!(
+        b.js("return document.documentElement.scrollWidth <= innerWidth;"),
+        true,
+        "nothing wider than the phone"
+    );
+    let stacked = b.js(
+        "const m = document.querySelectorAll('#dupe-members .dupe-member'); return m[1].offsetTop > m[0].offsetTop;",
+    );
+    assert_eq!(stacked, true, "the members stack on a phone");
+    b.screenshot(&shots.join("web-dupes-phone.png"));
     b.press(&["\u{E00C}"]);
     b.wait("the list again", "!document.getElementById('dupes-page').hidden");
     b.wait("both groups decided", "document.querySelectorAll('#dupes-page .badge.decided').length === 2");
