@@ -881,7 +881,10 @@ fn dupes_routes_list_compare_mark_and_merge_with_auth_csrf_and_404() {
     let (st, v) = post_json(&mark_url, None, &cs, r#"{"decision":"maybe"}"#);
     assert_eq!(st, 400);
     assert!(v["error"].as_str().unwrap().contains("\"maybe\": not a decision"), "{v}");
-    assert_eq!(post_json(&mark_url, None, &cs, r#"{"decision":"same","files":[999999]}"#).0, 400);
+    // A file that is not (or no longer) in the group: the groups changed since it was shown.
+    let (st, v) = post_json(&mark_url, None, &cs, r#"{"decision":"same","files":[999999]}"#);
+    assert_eq!(st, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("file 999999 is not in this group now"), "{v}");
     assert_eq!(post_json(&mark_url, None, &cs, r#"{"decision":"same","extra":1}"#).0, 400);
     let (st, v) = post_json(&mark_url, None, &cs, r#"{"decision":"same"}"#);
     assert_eq!((st, &v["changed"], &v["decision"]), (200, &json!(1), &json!("same")), "{v}");

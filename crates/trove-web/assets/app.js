@@ -463,7 +463,9 @@ async function decide(decision) {
   const g = dupes.group;
   if (!g) return;
   try {
-    const r = await api("dupes/" + encodeURIComponent(g.id) + "/mark", { method: "POST", body: JSON.stringify({ decision }) });
+    // Only the members shown: a file indexed since can join this group to another.
+    const files = g.members.map((m) => m.id);
+    const r = await api("dupes/" + encodeURIComponent(g.id) + "/mark", { method: "POST", body: JSON.stringify({ decision, files }) });
     await showGroup(g.id);
     status("marked " + r.decision + " (" + r.changed + " pair(s) changed)");
     if (r.op) undoButton(r.op);
@@ -474,7 +476,8 @@ async function mergeGroupTags() {
   const g = dupes.group;
   if (!g) return;
   try {
-    const r = await api("dupes/" + encodeURIComponent(g.id) + "/merge-tags", { method: "POST", body: "{}" });
+    const files = g.members.map((m) => m.id);
+    const r = await api("dupes/" + encodeURIComponent(g.id) + "/merge-tags", { method: "POST", body: JSON.stringify({ files }) });
     await showGroup(g.id);
     status("tags merged: " + r.added + " link(s) added");
     if (r.op) undoButton(r.op);

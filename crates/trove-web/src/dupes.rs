@@ -196,23 +196,27 @@ struct MergeBody {
     distance: Option<u32>,
 }
 
-/// The members `files` names (all of the group's without it); an id that is not a member
-/// is refused, naming it.
-fn chosen(g: &ReviewGroup, files: Option<&[i64]>) -> Result<Vec<FileId>, trove_core::Error> {
+/// The members `files` names (all of the group's without it). The UI names the members it
+/// showed: groups of similar images are connected components, so a file indexed since can
+/// join a group to another, and a click must act only on what was seen. An id that is no
+/// longer a member is refused with 409, naming it.
+fn chosen(g: &ReviewGroup, files: Option<&[i64]>) -> Result<Vec<FileId>, ApiError> {
     let members: Vec<FileId> = g.members.iter().map(|m| m.record.id).collect();
     match files {
         None => Ok(members),
-        Some(f) => {
-            f.iter()
-                .map(|&i| {
-                    if members.contains(&FileId(i)) {
-                        Ok(FileId(i))
-                    } else {
-                        Err(trove_core::Error::NoSuchId(FileId(i)))
-                    }
-                })
-                .collect()
-        }
+        Some(f) => f
+            .iter()
+            .map(|&i| {
+                if members.contains(&FileId(i)) {
+                    Ok(FileId(i))
+                } else {
+                    Err(ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        format!("file {i} is not in this group now (the groups changed since it was shown); reload it"),
+                    ))
+                }
+            })
+            .collect(),
     }
 }
 
@@ -250,14 +254,17 @@ async fn mark(
     let done = app
         .with_index(move |index| {
             let Some(g) = dupes::review_group(index, key, d)? else { return Ok(None) };
-            let ids = chosen(&g, b.files.as_deref())?;
+            let ids = match chosen(&g, b.files.as_deref()) {
+                Ok(ids) => ids,
+                Err(e) => return Ok(Some(Err(e))),
+            };
             index.set_operation(&source.to_string(), &format!("dupes mark {key} {label}"));
             let n = dupes::mark(index, &ids, decision)?;
-            Ok(Some((ids.len(), n, index.current_operation())))
+            Ok(Some(Ok((ids.len(), n, index.current_operation()))))
         })
         .await?;
     let (files, pairs, op) =
-        done.ok_or_else(|| ApiError::not_found(format!("{group}: no such group of duplicates now")))?;
+        done.ok_or_else(|| ApiError::not_found(format!("{group}: no such group of duplicates now")))??;
     Ok(axum::Json(json!({"files": files, "changed": pairs, "decision": label, "op": op})).into_response())
 }
 
@@ -276,13 +283,16 @@ async fn merge_tags(
     let done = app
         .with_index(move |index| {
             let Some(g) = dupes::review_group(index, key, d)? else { return Ok(None) };
-            let ids = chosen(&g, b.files.as_deref())?;
+            let ids = match chosen(&g, b.files.as_deref()) {
+                Ok(ids) => ids,
+                Err(e) => return Ok(Some(Err(e))),
+            };
             index.set_operation(&source.to_string(), &format!("dupes merge-tags {key}"));
             let n = dupes::merge_tags(index, &ids)?;
-            Ok(Some((ids.len(), n, index.current_operation())))
+            Ok(Some(Ok((ids.len(), n, index.current_operation()))))
         })
         .await?;
     let (files, added, op) =
-        done.ok_or_else(|| ApiError::not_found(format!("{group}: no such group of duplicates now")))?;
+        done.ok_or_else(|| ApiError::not_found(format!("{group}: no such group of duplicates now")))??;
     Ok(axum::Json(json!({"files": files, "added": added, "op": op})).into_response())
 }
