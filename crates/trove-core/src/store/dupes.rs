@@ -104,16 +104,25 @@ pub fn put_keyframes_of_file(
     Ok(())
 }
 
+/// How many keyframes with a picture two videos must share to be compared at all.
+pub const VIDEO_MIN_FRAMES: usize = 3;
+
 /// The distance between two videos' keyframes: frame i is compared with frame i, and the
 /// distance is the smallest number of bits within which a majority of the frames both
-/// have agree (of 5 frames, the 3rd smallest of the 5 distances). `None` when they share
-/// no frame number.
+/// have agree (of 5 frames, the 3rd smallest of the 5 distances). Only frames with a
+/// picture count: a flat frame (a black intro, a fade) hashes to (nearly) 0 in every video.
+/// `None` when fewer than [`VIDEO_MIN_FRAMES`] such frame numbers are shared (ffmpeg could
+/// not read the others): one or two frames do not make two videos alike.
 pub fn video_distance(a: &[(u32, u64)], b: &[(u32, u64)]) -> Option<u32> {
+    let pictured = |h: u64| (3..=61).contains(&h.count_ones());
     let mut d: Vec<u32> = a
         .iter()
-        .filter_map(|(n, x)| b.iter().find(|(m, _)| m == n).map(|(_, y)| crate::similar::distance(*x, *y)))
+        .filter(|(_, x)| pictured(*x))
+        .filter_map(|(n, x)| {
+            b.iter().find(|(m, y)| m == n && pictured(*y)).map(|(_, y)| crate::similar::distance(*x, *y))
+        })
         .collect();
-    if d.is_empty() {
+    if d.len() < VIDEO_MIN_FRAMES {
         return None;
     }
     d.sort_unstable();
@@ -698,19 +707,37 @@ mod tests {
 
     #[test]
     fn video_distance_is_where_a_majority_of_the_same_numbered_frames_agree() {
-        let a = [(1, 0u64), (2, 0), (3, 0), (4, 0), (5, 0)];
+        // A frame with a picture (half its bits set), and its opposite (64 bits away).
+        const P: u64 = 0x5555_5555_5555_5555;
+        let a = [(1, P), (2, P), (3, P), (4, P), (5, P)];
         // Two frames far off (another intro, a cut), three within 2 bits: distance 2.
-        let b = [(1, u64::MAX), (2, 0b1), (3, 0b11), (4, 0), (5, u64::MAX)];
+        let b = [(1, !P), (2, P ^ 0b1), (3, P ^ 0b11), (4, P), (5, !P)];
         assert_eq!(video_distance(&a, &b), Some(2));
         // Three frames far off: the majority disagrees.
-        let c = [(1, u64::MAX), (2, u64::MAX), (3, u64::MAX), (4, 0), (5, 0)];
+        let c = [(1, !P), (2, !P), (3, !P), (4, P), (5, P)];
         assert_eq!(video_distance(&a, &c), Some(64));
         // Frames are compared by number, not position in the list.
-        let d = [(5, 0u64), (4, 0), (3, 0)];
+        let d = [(5, P), (4, P), (3, P)];
         assert_eq!(video_distance(&a, &d), Some(0));
         // Four shared frames: a majority is three.
-        let e = [(1, 0u64), (2, 0b1), (3, 0b111), (4, u64::MAX)];
+        let e = [(1, P), (2, P ^ 0b1), (3, P ^ 0b111), (4, !P)];
         assert_eq!(video_distance(&a, &e), Some(3));
-        assert_eq!(video_distance(&a, &[(9, 0)]), None);
+        assert_eq!(video_distance(&a, &[(9, P)]), None);
+    }
+
+    #[test]
+    fn flat_frames_and_too_few_shared_frames_make_no_video_alike() {
+        const P: u64 = 0x5555_5555_5555_5555;
+        const Q: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+        // Two different videos with the same black intro and fade-out (hash 0, or a bit or
+        // two from it), their pictures 32 bits apart: not alike.
+        let a = [(1, 0), (2, P), (3, P), (4, 0b1), (5, 0)];
+        let b = [(1, 0), (2, Q), (3, Q), (4, 0), (5, 0b10)];
+        assert_eq!(video_distance(&a, &b), None, "only two frames with a picture are shared");
+        let a = [(1, P), (2, P), (3, P), (4, 0), (5, 0)];
+        let b = [(1, P ^ 1), (2, Q), (3, Q), (4, 0), (5, 0)];
+        assert_eq!(video_distance(&a, &b), Some(32), "three pictured frames: the majority is far");
+        // ffmpeg read only two frames of one video: too few to compare.
+        assert_eq!(video_distance(&[(1, P), (2, P)], &[(1, P), (2, P), (3, P)]), None);
     }
 }
