@@ -268,3 +268,33 @@ fn upgrading_a_version_10_index_builds_the_near_pairs_of_its_hashes() {
     w.assert_consistent("after the upgrade");
     assert_eq!(w.similar_paths(DEFAULT_DISTANCE).len(), 2);
 }
+
+/// A hasher that panics on one file (a decoder bug on a hostile image) makes that file's
+/// perceptual hash an error; `trove dupes --scan` hashes every other file and stores them.
+#[test]
+fn a_decoder_panic_during_scan_is_that_files_error_not_the_scans_end() {
+    struct Panicky;
+    impl Extractor for Panicky {
+        fn extract(&self, _: &Path) -> Meta {
+            Meta::default()
+        }
+        fn perceptual(&self, path: &Path) -> Option<Result<u64, String>> {
+            let bytes = std::fs::read(path).ok()?;
+            assert!(bytes != b"hostile", "a decoder bug");
+            Some(Ok(bytes.len() as u64 * 0x0101_0101))
+        }
+    }
+    let mut w = World::new();
+    let mut paths = Vec::new();
+    for (i, body) in ["one", "hostile", "three3", "four4444"].iter().enumerate() {
+        let p = w.lib.join(format!("f{i}"));
+        std::fs::write(&p, body).unwrap();
+        paths.push(p);
+    }
+    include(&mut w.index, &paths, &IncludeOptions::default(), &NoProgress).unwrap();
+    let report = dupes::scan(&mut w.index, None, &Panicky, &NoProgress).unwrap();
+    assert_eq!((report.hashed, report.failed), (4, 1), "{report:?}");
+    // A second scan has nothing left to do: the failure is stored as that file's result.
+    let again = dupes::scan(&mut w.index, None, &Panicky, &NoProgress).unwrap();
+    assert_eq!(again.hashed, 0, "{again:?}");
+}

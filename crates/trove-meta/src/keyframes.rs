@@ -46,7 +46,12 @@ pub(crate) fn run_bounded(mut cmd: Command, deadline: Instant, limit: u64, what:
                 let _ = reader.join();
                 return Err(format!("{what} took too long; killed"));
             }
-            Err(e) => return Err(format!("{what}: {e}")),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = reader.join();
+                return Err(format!("{what}: {e}"));
+            }
         }
     };
     let out = reader.join().unwrap_or_default();

@@ -439,8 +439,15 @@ pub fn scan(
         let done: Vec<(FileId, Hashed)> = chunk
             .par_iter()
             .map(|r| {
-                let p = extractor.perceptual(&r.path);
-                let k = if p.is_none() { extractor.keyframes(&r.path) } else { None };
+                // A decoder that panics on one file is that file's error, not the scan's end
+                // (the batches not yet written would be lost with it).
+                let hashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let p = extractor.perceptual(&r.path);
+                    let k = if p.is_none() { extractor.keyframes(&r.path) } else { None };
+                    (p, k)
+                }));
+                let (p, k) =
+                    hashed.unwrap_or_else(|_| (Some(Err("the image decoder failed on this file".into())), None));
                 progress.advance(1);
                 (r.id, (p, k))
             })
