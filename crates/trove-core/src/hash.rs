@@ -158,6 +158,34 @@ pub fn hash_file(path: &Path) -> Result<Observation> {
     Err(Error::ChangedWhileHashing(path.to_path_buf()))
 }
 
+/// [`hash_file`], and the file's bytes when it is at most `keep` bytes long: read once, so
+/// the caller's metadata extractor parses them instead of reading the file again. Larger
+/// files are hashed as [`hash_file`] does and come without bytes.
+pub fn hash_file_keeping(path: &Path, keep: u64) -> Result<(Observation, Option<Vec<u8>>)> {
+    use sha2::Digest;
+    for _ in 0..2 {
+        let (f, m) = open_regular(path)?;
+        let before = Stat::from_metadata(&m);
+        if before.size > keep {
+            drop(f);
+            return hash_file(path).map(|o| (o, None));
+        }
+        let mut bytes = Vec::with_capacity(before.size as usize + 1);
+        (&f).take(keep + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+        let after = Stat::from_metadata(&f.metadata().map_err(|e| Error::io(path, e))?);
+        if after == before && bytes.len() as u64 == before.size {
+            let o = Observation {
+                stat: before,
+                hash: Hash(*blake3::hash(&bytes).as_bytes()),
+                fingerprint: fingerprint_bytes(&bytes),
+                sha256: Some(sha2::Sha256::digest(&bytes).into()),
+            };
+            return Ok((o, Some(bytes)));
+        }
+    }
+    Err(Error::ChangedWhileHashing(path.to_path_buf()))
+}
+
 /// Fills `buf` as far as the file goes; returns the bytes read (0 at the end).
 fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
@@ -181,4 +209,31 @@ pub fn sha256_bytes(b: &[u8]) -> [u8; 32] {
 /// BLAKE3 of a byte slice (tests and copies).
 pub fn hash_bytes(b: &[u8]) -> Hash {
     Hash(*blake3::hash(b).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Include hashes small files with [`hash_file_keeping`] when it extracts metadata: the
+    /// record must be the one [`hash_file`] gives (hash, SHA-256, fingerprint, stat), and the
+    /// bytes handed on exactly the file's, only up to the size asked.
+    #[test]
+    fn hashing_while_keeping_the_bytes_gives_the_same_observation() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0usize, 1, 4095, 4096, 9000, 65_536, 70_000, 300_000] {
+            let p = dir.path().join(format!("f{size}"));
+            let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+            std::fs::write(&p, &data).unwrap();
+            let plain = hash_file(&p).unwrap();
+            let (kept, bytes) = hash_file_keeping(&p, 256 << 10).unwrap();
+            assert_eq!(kept, plain, "{size}");
+            if size <= 256 << 10 {
+                assert_eq!(bytes.as_deref(), Some(&data[..]), "{size}");
+            } else {
+                assert_eq!(bytes, None, "{size}");
+            }
+            assert_eq!(hash_file_keeping(&p, 0).unwrap().1.is_some(), size == 0);
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! without an extractor works exactly as before.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Longest text value kept (bytes); longer values are cut at a character boundary.
@@ -119,6 +119,16 @@ pub trait Extractor: Send + Sync {
     /// thread can hand over the list at once instead of waking a thread per file.
     fn extract_all(&self, paths: &[&Path]) -> Vec<Meta> {
         paths.iter().map(|p| self.extract(p)).collect()
+    }
+    /// [`Extractor::extract_all`] for files the caller has read already: `Some(bytes)` is
+    /// the whole file (at most [`Extractor::bytes_wanted_up_to`] bytes), to be parsed instead
+    /// of reading the file again. The default reads the files.
+    fn extract_read(&self, files: Vec<(PathBuf, Option<Vec<u8>>)>) -> Vec<Meta> {
+        files.iter().map(|(p, _)| self.extract(p)).collect()
+    }
+    /// The largest file whose bytes [`Extractor::extract_read`] wants (0: none).
+    fn bytes_wanted_up_to(&self) -> u64 {
+        0
     }
     /// The perceptual hash of an image file alone (for `trove dupes --scan`); `None` when
     /// the file is not an image this extractor can decode, or it computes none.

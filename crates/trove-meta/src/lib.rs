@@ -73,7 +73,8 @@ struct Inner {
 
 /// Files handed to a worker at once, and what it has done with them so far.
 struct Batch {
-    paths: Vec<PathBuf>,
+    /// Each file, with its bytes when the caller read them already.
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
     state: Mutex<BatchState>,
     /// Set when the caller gave up on the batch: the worker stops before its next file.
     cancel: AtomicBool,
@@ -100,11 +101,11 @@ impl Worker {
         let inner = Arc::clone(inner);
         std::thread::Builder::new().name("trove-meta".into()).stack_size(8 << 20).spawn(move || {
             while let Ok((batch, reply)) = rx.recv() {
-                for path in &batch.paths {
+                for (path, bytes) in &batch.files {
                     if batch.cancel.load(Ordering::Relaxed) {
                         break;
                     }
-                    let m = inner.extract_unbounded(path);
+                    let m = inner.extract_unbounded(path, bytes.as_deref());
                     let mut s = lock(&batch.state);
                     s.done.push(m);
                     s.started = Instant::now();
@@ -165,7 +166,7 @@ impl Extractors {
 
     /// The extraction without the deadline (what a worker thread runs).
     pub fn extract_unbounded(&self, path: &Path) -> Meta {
-        self.inner.extract_unbounded(path)
+        self.inner.extract_unbounded(path, None)
     }
 }
 
@@ -190,9 +191,9 @@ impl Inner {
         Some(duration.and_then(|d| keyframes::hash_video(ffmpeg, path, d, deadline)))
     }
 
-    fn extract_unbounded(&self, path: &Path) -> Meta {
+    fn extract_unbounded(&self, path: &Path, bytes: Option<&[u8]>) -> Meta {
         let mut m = Meta::default();
-        if let Err(e) = read_all(self, path, &mut m) {
+        if let Err(e) = read_all(self, path, bytes, &mut m) {
             m.errors.push(e);
         }
         m
@@ -200,6 +201,67 @@ impl Inner {
 }
 
 impl Extractors {
+    /// The files go to one worker as a batch (one thread wake-up for the batch, not one per
+    /// file: docs/performance.md), and the deadline still holds per file: the caller sleeps
+    /// until the file the worker is on has had [`Limits::time`]; then that file gets the
+    /// error, the worker is abandoned and a new one takes the rest of the batch.
+    fn run(&self, files: Vec<(PathBuf, Option<Vec<u8>>)>) -> Vec<Meta> {
+        let limit = self.inner.limits.time;
+        let total = files.len();
+        let mut out = Vec::with_capacity(total);
+        let mut pending = files;
+        while !pending.is_empty() {
+            let worker = match self.worker() {
+                Ok(w) => w,
+                Err(e) => {
+                    out.extend(pending.iter().map(|_| failed(e.clone())));
+                    break;
+                }
+            };
+            let n = pending.len();
+            let batch = Arc::new(Batch {
+                files: std::mem::take(&mut pending),
+                state: Mutex::new(BatchState { done: Vec::with_capacity(n), started: Instant::now() }),
+                cancel: AtomicBool::new(false),
+            });
+            let (tx, rx) = mpsc::sync_channel(1);
+            if worker.jobs.send((Arc::clone(&batch), tx)).is_err() {
+                out.push(failed("the metadata reader crashed on this file"));
+                pending = batch.files[1..].to_vec();
+                continue;
+            }
+            loop {
+                let wait = limit.saturating_sub(lock(&batch.state).started.elapsed());
+                let error = match rx.recv_timeout(wait) {
+                    Ok(()) => {
+                        out.append(&mut lock(&batch.state).done);
+                        lock(&self.idle).push(worker);
+                        break;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if lock(&batch.state).started.elapsed() < limit {
+                            // The worker moved on to a later file meanwhile.
+                            continue;
+                        }
+                        format!("metadata took longer than {} s; given up", limit.as_secs_f64())
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => "the metadata reader crashed on this file".into(),
+                };
+                // The worker is dropped: it is stuck on this file (or died). The files after
+                // it go to a new worker.
+                batch.cancel.store(true, Ordering::Relaxed);
+                let mut s = lock(&batch.state);
+                let k = s.done.len();
+                out.append(&mut s.done);
+                out.push(failed(error));
+                pending = batch.files.get(k + 1..).unwrap_or_default().to_vec();
+                break;
+            }
+        }
+        out.truncate(total);
+        out
+    }
+
     /// An idle worker, or a new one.
     fn worker(&self) -> Result<Worker, String> {
         if let Some(w) = lock(&self.idle).pop() {
@@ -216,62 +278,18 @@ impl Extractor for Extractors {
         self.extract_all(&[path]).pop().unwrap_or_else(|| failed("the metadata reader crashed on this file"))
     }
 
-    /// The paths go to one worker as a batch (one thread wake-up for the batch, not one per
-    /// file: docs/performance.md), and the deadline still holds per file: the caller sleeps
-    /// until the file the worker is on has had [`Limits::time`]; then that file gets the
-    /// error, the worker is abandoned and a new one takes the rest of the batch.
+    /// One batch for one worker (`Extractors::run`).
     fn extract_all(&self, paths: &[&Path]) -> Vec<Meta> {
-        let limit = self.inner.limits.time;
-        let mut out = Vec::with_capacity(paths.len());
-        while out.len() < paths.len() {
-            let rest = &paths[out.len()..];
-            let worker = match self.worker() {
-                Ok(w) => w,
-                Err(e) => {
-                    out.extend(rest.iter().map(|_| failed(e.clone())));
-                    break;
-                }
-            };
-            let batch = Arc::new(Batch {
-                paths: rest.iter().map(|p| p.to_path_buf()).collect(),
-                state: Mutex::new(BatchState { done: Vec::with_capacity(rest.len()), started: Instant::now() }),
-                cancel: AtomicBool::new(false),
-            });
-            let (tx, rx) = mpsc::sync_channel(1);
-            if worker.jobs.send((Arc::clone(&batch), tx)).is_err() {
-                out.push(failed("the metadata reader crashed on this file"));
-                continue;
-            }
-            loop {
-                let wait = limit.saturating_sub(lock(&batch.state).started.elapsed());
-                match rx.recv_timeout(wait) {
-                    Ok(()) => {
-                        out.append(&mut lock(&batch.state).done);
-                        lock(&self.idle).push(worker);
-                        break;
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        let mut s = lock(&batch.state);
-                        if s.started.elapsed() < limit {
-                            // The worker moved on to a later file meanwhile.
-                            continue;
-                        }
-                        // The worker is dropped: it is stuck on this file.
-                        batch.cancel.store(true, Ordering::Relaxed);
-                        out.append(&mut s.done);
-                        out.push(failed(format!("metadata took longer than {} s; given up", limit.as_secs_f64())));
-                        break;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        out.append(&mut lock(&batch.state).done);
-                        out.push(failed("the metadata reader crashed on this file"));
-                        break;
-                    }
-                }
-            }
-        }
-        out.truncate(paths.len());
-        out
+        self.run(paths.iter().map(|p| (p.to_path_buf(), None)).collect())
+    }
+
+    /// Small files come with the bytes include hashed, parsed instead of read again.
+    fn extract_read(&self, files: Vec<(PathBuf, Option<Vec<u8>>)>) -> Vec<Meta> {
+        self.run(files)
+    }
+
+    fn bytes_wanted_up_to(&self) -> u64 {
+        WHOLE
     }
 
     fn perceptual(&self, path: &Path) -> Option<Result<u64, String>> {
@@ -349,7 +367,13 @@ fn open_regular(path: &Path) -> Result<(File, u64), String> {
     Ok((f, md.len()))
 }
 
-fn read_all(x: &Inner, path: &Path, m: &mut Meta) -> Result<(), String> {
+/// `whole`: the file's bytes, when the caller read them already (a small file).
+fn read_all(x: &Inner, path: &Path, whole: Option<&[u8]>, m: &mut Meta) -> Result<(), String> {
+    if let Some(buf) = whole.filter(|b| b.len() as u64 <= WHOLE) {
+        let mime = sniff(&buf[..buf.len().min(8192)], path);
+        dispatch(x, path, &mut std::io::Cursor::new(buf), Some(buf), buf.len() as u64, mime, m);
+        return Ok(());
+    }
     let (mut f, size) = open_regular(path)?;
     if size <= WHOLE {
         let mut buf = Vec::with_capacity(size as usize);

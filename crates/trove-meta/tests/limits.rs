@@ -154,3 +154,32 @@ fn a_big_file_that_is_not_an_image_gets_no_perceptual_error_and_ffmpegs_absence_
     assert!(std::fs::metadata(&png).unwrap().len() > 1024);
     assert!(matches!(x.perceptual(&png), Some(Err(e)) if e.contains("larger than")), "{:?}", x.perceptual(&png));
 }
+
+/// Include hands over the bytes of the small files it hashed: parsing those gives the same
+/// metadata as reading the file, for each kind of file the extractors read whole.
+#[test]
+fn bytes_handed_over_give_the_same_metadata_as_reading_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image::RgbImage::from_fn(200, 150, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let jpg = dir.path().join("a.jpg");
+    image::DynamicImage::ImageRgb8(img.clone()).save_with_format(&jpg, image::ImageFormat::Jpeg).unwrap();
+    let png = dir.path().join("a.png");
+    image::DynamicImage::ImageRgb8(img).save_with_format(&png, image::ImageFormat::Png).unwrap();
+    let txt = dir.path().join("a.txt");
+    std::fs::write(&txt, "words\n").unwrap();
+    let x = Extractors::new(Limits::default(), None);
+    let paths = [jpg, png, txt];
+    let files: Vec<_> = paths.iter().map(|p| (p.clone(), Some(std::fs::read(p).unwrap()))).collect();
+    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let from_disk = x.extract_all(&refs);
+    // The files are gone: only the bytes handed over can give the metadata.
+    for p in &paths {
+        std::fs::remove_file(p).unwrap();
+    }
+    let from_bytes = x.extract_read(files);
+    assert_eq!(from_bytes, from_disk);
+    assert_eq!(from_bytes[0].width, Some(200));
+    assert!(matches!(from_bytes[1].perceptual, Some(Ok(_))));
+    assert_eq!(from_bytes[2].kind.as_deref(), Some("text"));
+    assert!(x.bytes_wanted_up_to() > 0);
+}

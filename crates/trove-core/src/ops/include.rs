@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::filter::{Filter, pseudo_fs};
-use crate::hash::{hash_file, kind_of};
+use crate::hash::{hash_file, hash_file_keeping, kind_of};
 use crate::meta::{ExtractorRef, Meta};
 use crate::model::{FileId, Observation, Source, Stat, normalize_tag_name, now_unix};
 use crate::ops::Progress;
@@ -298,28 +298,42 @@ pub fn include(
         groups(chunk, &candidates)
             .into_par_iter()
             .flat_map_iter(|group| {
-                let hashed: Vec<(usize, Result<Observation>)> = group
+                // Small files are read once when extracting: the extractor parses the bytes
+                // that were hashed.
+                let keep = extractor.map_or(0, |x| x.0.bytes_wanted_up_to());
+                let mut hashed: Vec<(usize, Result<Observation>, Option<Vec<u8>>)> = group
                     .iter()
                     .map(|&i| {
-                        let r = hash_file(&candidates[i].path);
+                        let path = &candidates[i].path;
+                        let (r, bytes) = if keep > 0 {
+                            match hash_file_keeping(path, keep) {
+                                Ok((o, b)) => (Ok(o), b),
+                                Err(e) => (Err(e), None),
+                            }
+                        } else {
+                            (hash_file(path), None)
+                        };
                         progress.advance(candidates[i].stat.size);
-                        (i, r)
+                        (i, r, bytes)
                     })
                     .collect();
-                // Metadata is read right after the group is hashed, while the files' pages
-                // are warm, by one call for the group (the extractor hands it to one of its
-                // threads at once); an extractor bounds its own time per file.
+                // Metadata is read right after the group is hashed, by one call for the group
+                // (the extractor hands it to one of its threads at once); an extractor bounds
+                // its own time per file.
                 let mut metas = match extractor {
                     Some(x) => {
-                        let paths: Vec<&Path> =
-                            hashed.iter().filter(|h| h.1.is_ok()).map(|h| candidates[h.0].path.as_path()).collect();
-                        x.0.extract_all(&paths).into_iter()
+                        let files = hashed
+                            .iter_mut()
+                            .filter(|h| h.1.is_ok())
+                            .map(|h| (candidates[h.0].path.clone(), h.2.take()))
+                            .collect();
+                        x.0.extract_read(files).into_iter()
                     }
                     None => Vec::new().into_iter(),
                 };
                 hashed
                     .into_iter()
-                    .map(|(i, r)| {
+                    .map(|(i, r, _)| {
                         let m = if r.is_ok() { metas.next() } else { None };
                         (i, r, m)
                     })
