@@ -43,7 +43,12 @@ fn get(agent: &ureq::Agent, url: &str, auth: &str) -> Result<(u16, String, usize
     let mut r = agent.get(url).header("Authorization", auth).call().map_err(|e| e.to_string())?;
     let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = r.body_mut().read_to_vec().map_err(|e| e.to_string())?;
-    Ok((r.status().as_u16(), ct, body.len()))
+    let status = r.status().as_u16();
+    if status >= 400 {
+        // The answer's message says why (the load run lists the first ones).
+        return Err(format!("{status} {}", String::from_utf8_lossy(&body[..body.len().min(300)])));
+    }
+    Ok((status, ct, body.len()))
 }
 
 fn get_json(agent: &ureq::Agent, url: &str, auth: &str) -> serde_json::Value {

@@ -687,6 +687,67 @@ fn an_idle_server_lets_go_of_a_replaced_index_so_commands_read_the_copy() {
     assert_eq!(count("early"), 1);
 }
 
+/// Searches from many clients while commands write: the server's pool opens connections as
+/// the load grows, and nothing in `Index::open` may open and close a descriptor of the index
+/// or its `-shm` meanwhile (closing one drops every POSIX lock the process holds on that
+/// file, SQLite's included, while SQLite believes it still holds them; a command could then
+/// reset the `-shm` or truncate the log under the server: "disk I/O error", "malformed").
+#[test]
+fn searches_under_concurrent_writes_never_fail() {
+    let e = env();
+    for i in 0..300 {
+        e.write(format!("lib/d{}/f{i:03}", i % 7), format!("file {i}").as_bytes());
+    }
+    e.ok(["include", "-r", "-t", "all", "lib"]);
+    let k = key(&e, "k", "--read");
+    let s = serve(&e, &[]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let searches = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|sc| {
+        for t in 0..12 {
+            let (stop, failures, searches, base, k) = (&stop, &failures, &searches, &s.base, &k);
+            sc.spawn(move || {
+                let ag = agent();
+                let queries = ["all", "all%20-t1", "t0%20%7C%20t2", "path:*/d3/*"];
+                let mut n = t;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let url = format!("{base}/api/v1/search?q={}&limit=50", queries[n % queries.len()]);
+                    match ag.get(&url).header("Authorization", &format!("Bearer {k}")).call() {
+                        Ok(mut r) if r.status().as_u16() != 200 => {
+                            let body = r.body_mut().read_to_string().unwrap_or_default();
+                            failures.lock().unwrap().push(format!("{} {body}", r.status()));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            failures.lock().unwrap().push(format!("no answer: {e}"));
+                            break;
+                        }
+                    }
+                    searches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+        let t0 = std::time::Instant::now();
+        let mut round = 0;
+        while t0.elapsed() < std::time::Duration::from_secs(6) {
+            e.ok(["tag", "-t", &format!("t{}", round % 3), &format!("lib/d{}/f{:03}", round % 300 % 7, round % 300)]);
+            round += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(searches.into_inner() > 100, "the clients searched");
+    assert!(
+        failures.is_empty(),
+        "{} failed searches, e.g. {:?}; server log:\n{}",
+        failures.len(),
+        &failures[..failures.len().min(3)],
+        s.log.lock().unwrap()
+    );
+}
+
 /// Audio thumbnails are the embedded cover art, read without ffmpeg (the server runs with a
 /// PATH where no ffmpeg is found; ffmpeg only makes the fixtures): MP3 (ID3v2 APIC) and FLAC
 /// (PICTURE block); a song without a picture gets the audio icon.

@@ -149,6 +149,7 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
 
 impl Drop for Index {
     fn drop(&mut self) {
+        hold(&self.path, -1);
         // Closing the last connection checkpoints into the file this connection has open
         // and deletes `-wal` and `-shm` by name. When the path now names another file, those
         // belong to it (and to the processes that have it open): leave them alone.
@@ -254,6 +255,32 @@ fn open_immutable(path: &Path) -> Result<Connection> {
     Ok(c)
 }
 
+/// How many `Index` handles this process has open, by index path: `shm_is_stale` must not
+/// open the `-shm` while this process has a connection using it (closing that descriptor
+/// would drop SQLite's POSIX locks on it, which belong to the process, not the descriptor).
+static HELD: std::sync::Mutex<Vec<(PathBuf, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn hold(path: &Path, delta: isize) {
+    let mut held = HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match held.iter().position(|(p, _)| p == path) {
+        Some(i) => {
+            let n = held[i].1.saturating_add_signed(delta);
+            if n == 0 {
+                held.swap_remove(i);
+            } else {
+                held[i].1 = n;
+            }
+        }
+        None if delta > 0 => held.push((path.to_path_buf(), delta.unsigned_abs())),
+        None => {}
+    }
+}
+
+/// Whether this process has a handle open on the index at `path`.
+fn held_here(path: &Path) -> bool {
+    HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|(p, n)| p == path && *n > 0)
+}
+
 /// How long `Index::open` waits for a process holding a replaced index to let go of it.
 const REPLACED_WAIT: Duration = Duration::from_secs(10);
 
@@ -348,7 +375,11 @@ impl Index {
                 return Err(StoreError::NoIndex { path: path.to_path_buf() }.into());
             }
         }
-        if let Err(e) = std::fs::File::open(path)
+        // access(2), not open(2): closing any descriptor of the index file drops every POSIX
+        // lock this process holds on it, SQLite's included (a server opening one more pooled
+        // connection lost its others' locks, and a command closing meanwhile took itself for
+        // the last and deleted the log under them: "disk I/O error").
+        if let Err(e) = rustix::fs::access(path, rustix::fs::Access::READ_OK).map_err(std::io::Error::from)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             let reason = format!("cannot be read ({})", crate::model::io_reason(&e));
@@ -363,7 +394,7 @@ impl Index {
         // A copy renamed over an index another process still has open: wait for that process
         // to let go (the watcher looks every second; see `shm_is_stale`).
         let waiting = std::time::Instant::now();
-        while shm_is_stale(path) {
+        while !held_here(path) && shm_is_stale(path) {
             if waiting.elapsed() >= REPLACED_WAIT {
                 return Err(StoreError::IndexReplacedInUse { path: path.to_path_buf() }.into());
             }
@@ -439,6 +470,7 @@ impl Index {
             busy_timeout: std::cell::Cell::new(BUSY_TIMEOUT),
             wal_pending: false,
         };
+        hold(&index.path, 1);
         index.migrate()?;
         index.history = SCHEMA_VERSION >= HISTORY_VERSION;
         Ok(index)
