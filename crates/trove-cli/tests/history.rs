@@ -110,7 +110,9 @@ fn story_through_the_cli_undone_step_by_step_to_the_empty_index() {
     w.stop();
     let watch_ops: Vec<(i64, String, String)> = log(&e).into_iter().filter(|o| o.1 == "watch").collect();
     assert!(!watch_ops.is_empty(), "the move is an operation by watch");
-    assert!(watch_ops.iter().any(|o| o.2.contains("a2.jpg")), "{watch_ops:?}");
+    // Named by its event, or by the watcher's catch-up reconcile when the rename came while
+    // that first reconcile still ran (a loaded machine: seen once in six runs).
+    assert!(watch_ops.iter().any(|o| o.2.contains("a2.jpg") || o.2 == "reconcile"), "{watch_ops:?}");
     record(&e, &mut states, &mut steps);
     e.ok(["untag", "-t", "photo", "lib/c.txt"]);
     record(&e, &mut states, &mut steps);
