@@ -133,6 +133,19 @@ async fn refuse_big_bodies(req: axum::extract::Request, next: axum::middleware::
 
 type Params = Query<HashMap<String, String>>;
 
+/// A file's tags for the UI and the API: name, whether implied, and every link's source.
+pub(crate) fn tags_json(tags: &[trove_core::ops::files::FileTag]) -> Value {
+    json!(
+        tags.iter()
+            .map(|t| json!({
+                "name": t.name,
+                "implied": t.implied,
+                "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
 pub(crate) fn record_json(r: &FileRecord) -> Value {
     let bytes = r.path.as_os_str().as_bytes();
     let mut v = json!({
@@ -204,15 +217,7 @@ async fn file_meta(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<S
     let rec = rec.ok_or_else(|| ApiError::not_found(format!("{}: no such file id", id.0)))?;
     let mut v = record_json(&rec);
     v["exists"] = json!(std::fs::symlink_metadata(&rec.path).is_ok_and(|m| m.is_file()));
-    v["tags"] = json!(
-        tags.iter()
-            .map(|t| json!({
-                "name": t.name,
-                "implied": t.implied,
-                "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            }))
-            .collect::<Vec<_>>()
-    );
+    v["tags"] = tags_json(&tags);
     v["pools"] =
         json!(pools.iter().map(|m| json!({"id": m.pool.0, "title": m.title, "position": m.place})).collect::<Vec<_>>());
     v["mime"] = json!(mime_for(&rec.path));

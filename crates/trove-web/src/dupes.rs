@@ -152,15 +152,7 @@ async fn show(
             if let Some(ds) = &g.distances {
                 v["distance"] = json!(ds[i]);
             }
-            v["tags"] = json!(
-                tags.iter()
-                    .map(|t| json!({
-                        "name": t.name,
-                        "implied": t.implied,
-                        "sources": t.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    }))
-                    .collect::<Vec<_>>()
-            );
+            v["tags"] = crate::api::tags_json(tags);
             v
         })
         .collect();
